@@ -1,0 +1,38 @@
+import type { JsonObject } from './types.js';
+
+/** A step after validation: plain, fully defaulted data. Nothing downstream touches user TS. */
+export interface StepConfig {
+  name: string;
+  kind: 'run' | 'command';
+  /** Project-relative module path, for `run` steps. */
+  run?: string;
+  /** Shell string or argv, for `command` steps. */
+  command?: string | string[];
+  inputs: string[];
+  outputs: string[];
+  dependsOn: string[];
+  params: JsonObject;
+  env: string[];
+  description?: string;
+  timeoutMs?: number;
+  retries: number;
+  cache: boolean;
+}
+
+export interface TestsConfig {
+  files: string[];
+  /** Undefined means: every step output. */
+  inputs?: string[];
+  timeoutMs?: number;
+}
+
+export interface PipelineConfig {
+  /** Absolute project root. */
+  root: string;
+  /** Absolute path of the Batchfile. */
+  file: string;
+  /** Steps in declaration order. */
+  steps: Map<string, StepConfig>;
+  tests?: TestsConfig;
+  cache: { enabled: boolean; maxBytes: number };
+}

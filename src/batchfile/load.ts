@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
+import { engineVersion } from '../util/engine.js';
+import { BatchError } from '../util/errors.js';
+import { compileModule, writeFileAtomic } from './compile.js';
+import type { PipelineConfig } from './config.js';
+import { validateBatch } from './validate.js';
+
+export const BATCHFILE_NAMES = ['Batchfile.ts', 'Batchfile.mts', 'Batchfile.js', 'Batchfile.mjs'];
+
+export function findBatchfile(root: string, explicit?: string): string {
+  if (explicit) {
+    const abs = path.resolve(root, explicit);
+    if (!fs.existsSync(abs)) throw new BatchError(`Batchfile not found: ${abs}`, 2);
+    return abs;
+  }
+  for (const name of BATCHFILE_NAMES) {
+    const abs = path.join(root, name);
+    if (fs.existsSync(abs)) return abs;
+  }
+  throw new BatchError(`No Batchfile in ${root} (looked for ${BATCHFILE_NAMES.join(', ')}). Create one with \`batch init\`.`, 2);
+}
+
+interface Manifest {
+  engine: string;
+  entry: string;
+  sources: Record<string, string>;
+  out: string;
+}
+
+function manifestPath(cacheDir: string): string {
+  return path.join(cacheDir, 'batchfile', 'manifest.json');
+}
+
+function hashSource(abs: string): string | undefined {
+  try {
+    return hashBytes(fs.readFileSync(abs));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The compiled Batchfile, reused while every source it was built from is byte-identical. */
+async function compiledBatchfile(root: string, file: string, cacheDir: string): Promise<{ out: string; sources: string[] }> {
+  const mPath = manifestPath(cacheDir);
+  try {
+    const m = JSON.parse(fs.readFileSync(mPath, 'utf8')) as Manifest;
+    const out = path.join(cacheDir, 'batchfile', m.out);
+    if (
+      m.engine === engineVersion() &&
+      m.entry === file &&
+      Object.entries(m.sources).every(([rel, h]) => hashSource(path.resolve(root, rel)) === h) &&
+      fs.existsSync(out)
+    ) {
+      return { out, sources: Object.keys(m.sources) };
+    }
+  } catch {
+    // no usable manifest: compile
+  }
+  const compiled = await compileModule(root, file, path.relative(root, file) || file);
+  const sources: Record<string, string> = {};
+  for (const rel of compiled.sources) sources[rel] = hashSource(path.resolve(root, rel)) ?? '';
+  const outName = `batchfile-${hashString(compiled.code)}.mjs`;
+  const out = path.join(cacheDir, 'batchfile', outName);
+  try {
+    if (!fs.existsSync(out)) writeFileAtomic(out, compiled.code);
+    const manifest: Manifest = { engine: engineVersion(), entry: file, sources, out: outName };
+    writeFileAtomic(mPath, JSON.stringify(manifest));
+  } catch (e) {
+    throw new BatchError(`Cannot write the compiled Batchfile under ${cacheDir}: ${(e as Error).message}`, 3);
+  }
+  return { out, sources: compiled.sources };
+}
+
+export interface Loaded {
+  config: PipelineConfig;
+  /** Project-relative sources of the Batchfile (itself and its local imports), for watch mode. */
+  sources: string[];
+}
+
+/** Compiles (or reuses), imports and validates the Batchfile. */
+export async function loadBatchfile(root: string, file: string, cacheDir: string): Promise<Loaded> {
+  await initHash();
+  const { out, sources } = await compiledBatchfile(root, file, cacheDir);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(out).href)) as { default?: unknown };
+  } catch (e) {
+    const err = e as Error;
+    throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${err.message}`, 2);
+  }
+  if (mod.default === undefined) {
+    throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
+  }
+  return { config: validateBatch(mod.default, file, root), sources };
+}

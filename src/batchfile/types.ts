@@ -1,0 +1,85 @@
+// Public types of a Batchfile: what users write, and what step modules receive.
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Fields shared by both kinds of step. `Names` is the union of step names, so a
+ * `dependsOn` entry that names no step is a compile error. */
+export interface StepCommon<Names extends string> {
+  /** Files, folders or globs relative to the project root that the step reads. */
+  inputs?: readonly string[];
+  /** Files, folders or globs relative to the project root that the step writes. */
+  outputs?: readonly string[];
+  /** Steps that must finish first, beyond those inferred from inputs and outputs. */
+  dependsOn?: readonly Names[];
+  /** JSON parameters; part of the fingerprint; passed to `run` steps as `ctx.params`. */
+  params?: JsonObject;
+  /** Names of environment variables whose values count in the fingerprint (values are hashed, never stored). */
+  env?: readonly string[];
+  description?: string;
+  /** Seconds (a number) or a duration string such as `"90s"`, `"5m"`, `"250ms"`. */
+  timeout?: number | string;
+  /** How many times to rerun a failed step before it counts as FAIL. */
+  retries?: number;
+  /** Set to false to keep this step's outputs out of the output cache. */
+  cache?: boolean;
+}
+
+export interface RunStepDef<Names extends string> extends StepCommon<Names> {
+  /** Path of a TS or JS module whose default export is `async (ctx) => void`; runs in a worker thread. */
+  run: string;
+  command?: never;
+}
+
+export interface CommandStepDef<Names extends string> extends StepCommon<Names> {
+  /** A shell command string, or an argv array run without a shell. Runs in the project root. */
+  command: string | readonly string[];
+  run?: never;
+}
+
+export type StepDef<Names extends string = string> = RunStepDef<Names> | CommandStepDef<Names>;
+
+export interface TestsDef {
+  /** Vitest files (globs) that check the pipeline's results after the steps. */
+  files: readonly string[];
+  /** Files the tests read; the test phase reruns when they change. Default: every step output. */
+  inputs?: readonly string[];
+  /** Seconds before the test phase is stopped. */
+  timeout?: number | string;
+}
+
+export interface CacheDef {
+  /** Upper bound of the output cache, e.g. `"2GB"`, `"500MB"` or a number of bytes. */
+  maxSize?: string | number;
+  /** Set to false to turn the output cache off for every step. */
+  enabled?: boolean;
+}
+
+export interface BatchDef<Names extends string = string> {
+  steps: { [K in Names]: StepDef<Names> };
+  tests?: TestsDef;
+  cache?: CacheDef;
+}
+
+/** What a `run` step's default export receives. */
+export interface StepContext<P extends JsonObject = JsonObject> {
+  /** The step's name. */
+  step: string;
+  /** The step's `params`, as JSON. */
+  params: P;
+  /** Absolute paths of the input files the step's inputs resolved to (globs and folders expanded), sorted. */
+  inputs: string[];
+  /** Absolute paths of the step's declared outputs (as declared: globs stay patterns). */
+  outputs: string[];
+  /** Absolute path of the project root. */
+  root: string;
+  /** Id of the current run. */
+  runId: string;
+  /** Append a line to the step's log. */
+  log(message: string): void;
+  /** Aborted when the step times out or the run is interrupted. */
+  signal: AbortSignal;
+}
+
+export type StepFunction<P extends JsonObject = JsonObject> = (ctx: StepContext<P>) => void | Promise<void>;

@@ -1,0 +1,187 @@
+import path from 'node:path';
+import { parseDuration, parseSize } from '../util/duration.js';
+import { BatchError } from '../util/errors.js';
+import { isJsonValue } from '../util/json.js';
+import { isInside, normaliseSpec } from '../util/paths.js';
+import { didYouMean } from '../util/suggest.js';
+import type { PipelineConfig, StepConfig, TestsConfig } from './config.js';
+import type { JsonObject } from './types.js';
+
+/** Words the CLI reads as subcommands; a step may not take one of these names, so
+ * `batch NAME` is never ambiguous. */
+export const RESERVED_NAMES = [
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch',
+] as const;
+
+const STEP_FIELDS = [
+  'run', 'command', 'inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache',
+] as const;
+const TOP_FIELDS = ['steps', 'tests', 'cache'] as const;
+const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
+const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
+
+export const DEFAULT_CACHE_BYTES = 5 * 1024 ** 3;
+
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$/;
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class Checker {
+  constructor(
+    readonly file: string,
+    readonly root: string,
+  ) {}
+
+  fail(where: string, msg: string): never {
+    throw new BatchError(`${this.file}: ${where}: ${msg}`, 2);
+  }
+
+  unknownFields(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
+    for (const k of Object.keys(obj)) {
+      if (!allowed.includes(k)) {
+        this.fail(where, `unknown field "${k}"${didYouMean(k, allowed)}; allowed: ${allowed.join(', ')}`);
+      }
+    }
+  }
+
+  stringList(v: unknown, where: string): string[] {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(where, 'must be an array of strings');
+    return v as string[];
+  }
+
+  /** Path specs stay inside the project: no absolute paths, no `..` escapes. */
+  pathList(v: unknown, where: string): string[] {
+    return this.stringList(v, where).map((raw, i) => {
+      if (raw.trim() === '') this.fail(`${where}[${i}]`, 'is an empty path');
+      if (path.isAbsolute(raw)) this.fail(`${where}[${i}]`, `"${raw}" is absolute; paths are relative to the project root`);
+      const spec = normaliseSpec(raw);
+      if (!isInside(spec)) this.fail(`${where}[${i}]`, `"${raw}" points outside the project`);
+      return spec;
+    });
+  }
+
+  duration(v: unknown, where: string): number | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' && typeof v !== 'string') this.fail(where, 'must be seconds (a number) or a string like "90s"');
+    const ms = parseDuration(v);
+    if (ms === undefined) this.fail(where, `${JSON.stringify(v)} is not a positive duration (seconds, or "250ms", "90s", "5m", "1h")`);
+    return ms;
+  }
+}
+
+function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<string>): StepConfig {
+  const where = `step "${name}"`;
+  if (!NAME_RE.test(name)) {
+    c.fail(where, 'a step name may contain letters, digits and _ . : @ + - and must not start with a punctuation mark');
+  }
+  if ((RESERVED_NAMES as readonly string[]).includes(name)) {
+    c.fail(where, `"${name}" is a batch subcommand; rename the step (reserved: ${RESERVED_NAMES.join(', ')})`);
+  }
+  if (!isObject(raw)) c.fail(where, 'must be an object with `run` or `command`');
+  c.unknownFields(raw, STEP_FIELDS, where);
+  const hasRun = raw.run !== undefined;
+  const hasCommand = raw.command !== undefined;
+  if (hasRun === hasCommand) c.fail(where, 'needs exactly one of `run` (a module path) or `command` (a shell string or argv array)');
+
+  let run: string | undefined;
+  let command: string | string[] | undefined;
+  if (hasRun) {
+    if (typeof raw.run !== 'string' || raw.run.trim() === '') c.fail(`${where}.run`, 'must be a module path');
+    const [spec] = c.pathList([raw.run], `${where}.run`);
+    run = spec;
+  } else if (typeof raw.command === 'string') {
+    if (raw.command.trim() === '') c.fail(`${where}.command`, 'is empty');
+    command = raw.command;
+  } else if (Array.isArray(raw.command) && raw.command.length > 0 && raw.command.every((x) => typeof x === 'string')) {
+    command = raw.command as string[];
+  } else {
+    c.fail(`${where}.command`, 'must be a non-empty string or a non-empty array of strings');
+  }
+
+  const dependsOn = c.stringList(raw.dependsOn, `${where}.dependsOn`);
+  for (const d of dependsOn) {
+    if (!allNames.has(d)) c.fail(`${where}.dependsOn`, `no step is named "${d}"${didYouMean(d, allNames)}`);
+    if (d === name) c.fail(`${where}.dependsOn`, 'a step cannot depend on itself');
+  }
+  const params = raw.params ?? {};
+  if (!isObject(params) || !isJsonValue(params)) c.fail(`${where}.params`, 'must be a plain JSON object (no functions, undefined, NaN or class instances)');
+  const env = c.stringList(raw.env, `${where}.env`);
+  for (const e of env) if (!ENV_RE.test(e)) c.fail(`${where}.env`, `"${e}" is not an environment variable name`);
+  if (raw.description !== undefined && typeof raw.description !== 'string') c.fail(`${where}.description`, 'must be a string');
+  const retries = raw.retries ?? 0;
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 100) {
+    c.fail(`${where}.retries`, 'must be an integer from 0 to 100');
+  }
+  if (raw.cache !== undefined && typeof raw.cache !== 'boolean') c.fail(`${where}.cache`, 'must be true or false');
+
+  const step: StepConfig = {
+    name,
+    kind: hasRun ? 'run' : 'command',
+    inputs: c.pathList(raw.inputs, `${where}.inputs`),
+    outputs: c.pathList(raw.outputs, `${where}.outputs`),
+    dependsOn,
+    params: params as JsonObject,
+    env,
+    retries,
+    cache: raw.cache !== false,
+  };
+  for (const [i, o] of step.outputs.entries()) {
+    if (o === '.') c.fail(`${where}.outputs[${i}]`, 'the project root itself cannot be an output');
+    if (/^(\.cache|\.git|node_modules|logs)(\/|$)/.test(o)) c.fail(`${where}.outputs[${i}]`, `"${o}" is managed by batch or git and cannot be an output`);
+  }
+  if (run !== undefined) step.run = run;
+  if (command !== undefined) step.command = command;
+  if (typeof raw.description === 'string') step.description = raw.description;
+  const timeoutMs = c.duration(raw.timeout, `${where}.timeout`);
+  if (timeoutMs !== undefined) step.timeoutMs = timeoutMs;
+  return step;
+}
+
+function validateTests(c: Checker, raw: unknown): TestsConfig {
+  if (!isObject(raw)) c.fail('tests', 'must be an object like { files: ["tests/integrity/**/*.test.ts"] }');
+  c.unknownFields(raw, TESTS_FIELDS, 'tests');
+  const files = c.pathList(raw.files, 'tests.files');
+  if (files.length === 0) c.fail('tests.files', 'must name at least one test file or glob');
+  const tests: TestsConfig = { files };
+  if (raw.inputs !== undefined) tests.inputs = c.pathList(raw.inputs, 'tests.inputs');
+  const t = c.duration(raw.timeout, 'tests.timeout');
+  if (t !== undefined) tests.timeoutMs = t;
+  return tests;
+}
+
+/** Turns the Batchfile's default export into checked, plain configuration. Every error
+ * names the file, the step and the field. */
+export function validateBatch(value: unknown, file: string, root: string): PipelineConfig {
+  const rel = path.relative(root, file) || file;
+  const c: Checker = new Checker(rel, root);
+  if (!isObject(value)) c.fail('default export', 'must be defineBatch({ steps: { ... } })');
+  c.unknownFields(value, TOP_FIELDS, 'defineBatch');
+  if (!isObject(value.steps)) c.fail('steps', 'must be an object of named steps');
+  const names = new Set(Object.keys(value.steps));
+  if (names.size === 0) c.fail('steps', 'declares no steps');
+  const steps = new Map<string, StepConfig>();
+  for (const name of names) steps.set(name, validateStep(c, name, value.steps[name], names));
+
+  const cache = { enabled: true, maxBytes: DEFAULT_CACHE_BYTES };
+  if (value.cache !== undefined) {
+    if (!isObject(value.cache)) c.fail('cache', 'must be an object like { maxSize: "2GB" }');
+    c.unknownFields(value.cache, CACHE_FIELDS, 'cache');
+    if (value.cache.enabled !== undefined) {
+      if (typeof value.cache.enabled !== 'boolean') c.fail('cache.enabled', 'must be true or false');
+      cache.enabled = value.cache.enabled;
+    }
+    if (value.cache.maxSize !== undefined) {
+      const m = value.cache.maxSize;
+      const bytes = typeof m === 'number' || typeof m === 'string' ? parseSize(m) : undefined;
+      if (bytes === undefined) c.fail('cache.maxSize', `${JSON.stringify(m)} is not a size like "2GB" or a number of bytes`);
+      cache.maxBytes = bytes;
+    }
+  }
+  const config: PipelineConfig = { root, file, steps, cache };
+  if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
+  return config;
+}

@@ -1,0 +1,67 @@
+import { buildGraph, selectSteps } from '../../graph/graph.js';
+import { initHash } from '../../fingerprint/hash.js';
+import { StatCache } from '../../fingerprint/stat-cache.js';
+import { planStep } from '../../plan/plan-step.js';
+import { preflight } from '../../run/pipeline.js';
+import { openStore } from '../../store/store.js';
+import { clean } from '../../report/style.js';
+import { BatchError } from '../../util/errors.js';
+import type { Args } from '../args.js';
+import type { Io } from '../io.js';
+import { loadProject, resolveProject } from '../project.js';
+
+interface Explained {
+  name: string;
+  decision: 'run' | 'up-to-date' | 'pending';
+  reasons: string[];
+}
+
+/** `batch explain STEP...` and `batch --dry-run`: the plan and every reason, executing nothing.
+ * A step downstream of one that will run is "pending": it is decided against the bytes its
+ * upstream writes, so it may still turn out up to date (early cutoff). */
+export async function explainCommand(args: Args, io: Io): Promise<number> {
+  if (args.command === 'explain' && !args.dryRun && args.positionals.length === 0) {
+    throw new BatchError('batch explain needs at least one step name (or use `batch --dry-run` for every step)', 2);
+  }
+  await initHash();
+  const project = resolveProject(args);
+  const loaded = await loadProject(project);
+  const graph = buildGraph(loaded.config);
+  const selected = selectSteps(graph, args.positionals);
+  const store = openStore(project.cacheDir);
+  try {
+    const stats = new StatCache(project.root, store);
+    const code = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const willRun = new Set<string>();
+    const out: Explained[] = [];
+    for (const name of selected) {
+      const step = loaded.config.steps.get(name)!;
+      const { decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
+      const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
+      if (decision.run) {
+        willRun.add(name);
+        out.push({ name, decision: 'run', reasons: decision.reasons });
+      } else if (upstream.length > 0) {
+        willRun.add(name);
+        out.push({ name, decision: 'pending', reasons: [`upstream will run: ${upstream.join(', ')}; decided against its new outputs (may stay up to date)`] });
+      } else {
+        out.push({ name, decision: 'up-to-date', reasons: [] });
+      }
+    }
+    if (args.json) {
+      io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
+      return 0;
+    }
+    const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
+    for (const o of out) {
+      const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
+      io.say(`${tag}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
+      for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
+    }
+    const n = out.filter((o) => o.decision !== 'up-to-date').length;
+    io.say(io.style.dim(`${n} of ${out.length} step(s) would run or be re-checked; nothing was executed`));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,78 @@
+import { BatchError } from '../util/errors.js';
+import { engineVersion } from '../util/engine.js';
+import { HELP, parseArgs, type Args } from './args.js';
+import { makeIo, type Io } from './io.js';
+import { runCommand } from './commands/run.js';
+import { explainCommand } from './commands/explain.js';
+import { graphCommand } from './commands/graph.js';
+import { cleanCommand } from './commands/clean.js';
+import { initCommand } from './commands/init.js';
+import { killAllCommandSteps } from '../execute/process-executor.js';
+
+type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  explain: explainCommand,
+  graph: graphCommand,
+  clean: cleanCommand,
+  init: initCommand,
+};
+
+/** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let io = makeIo(false);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      io.human.write(`\n${sig === 'SIGINT' ? 'Interrupted' : `Got ${sig}`}: stopping running steps…\n`);
+      ac.abort(new Error('interrupted'));
+    } else {
+      killAllCommandSteps();
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const args = parseArgs(argv);
+    io = makeIo(args.json || args.csv);
+    if (args.help) {
+      io.say(HELP);
+      return 0;
+    }
+    if (args.version) {
+      io.say(engineVersion());
+      return 0;
+    }
+    if (args.dryRun && args.command === 'run') return await explainCommand({ ...args, command: 'explain' }, io);
+    if (args.watch && args.command === 'run') {
+      const { watchCommand } = await import('./commands/watch.js');
+      return await watchCommand(args, io, ac.signal);
+    }
+    const cmd = COMMANDS[args.command];
+    if (!cmd) {
+      const { extraCommand } = await import('./commands/extra.js');
+      return await extraCommand(args, io, ac.signal);
+    }
+    const code = await cmd(args, io, ac.signal);
+    return ac.signal.aborted ? 130 : code;
+  } catch (e) {
+    if (e instanceof BatchError) {
+      io.human.write(`${io.style.red('error:')} ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code === 'ENOSPC' || err?.code === 'EACCES' || err?.code === 'EROFS' || err?.code === 'EPERM') {
+      io.human.write(`${io.style.red('error:')} ${err.message}\n`);
+      return 3;
+    }
+    io.human.write(`${io.style.red('internal error:')} ${err?.stack ?? String(e)}\n`);
+    return 70;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,21 @@
+import path from 'node:path';
+import { findBatchfile, loadBatchfile, type Loaded } from '../batchfile/load.js';
+import type { Args } from './args.js';
+
+/** Where a command works: the project root and its run-time folders. */
+export interface Project {
+  root: string;
+  file: string;
+  cacheDir: string;
+  logsDir: string;
+}
+
+export function resolveProject(args: Args): Project {
+  const root = path.resolve(args.cwd ?? process.cwd());
+  const file = findBatchfile(root, args.file);
+  return { root, file, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
+}
+
+export function loadProject(p: Project): Promise<Loaded> {
+  return loadBatchfile(p.root, p.file, p.cacheDir);
+}

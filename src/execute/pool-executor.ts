@@ -1,0 +1,82 @@
+import { MessageChannel } from 'node:worker_threads';
+import type { Piscina as PiscinaPool } from 'piscina';
+import type { WorkerResult, WorkerTask } from './worker.js';
+import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
+
+export interface PoolOptions {
+  threads: number;
+  /** Per-worker old-generation heap limit in MB; a step that exceeds it fails. */
+  memoryMb?: number;
+}
+
+/** Runs `run` steps in a Piscina pool of worker threads. Piscina is loaded on first use,
+ * so a run with nothing to execute never pays for it. A timed-out or interrupted step is
+ * asked to stop through ctx.signal, then its worker is terminated; the pool replaces it. */
+export class PoolExecutor implements Executor {
+  private pool: PiscinaPool | undefined;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  private async getPool(): Promise<PiscinaPool> {
+    if (!this.pool) {
+      const { Piscina } = await import('piscina');
+      this.pool = new Piscina({
+        filename: new URL('./worker.js', import.meta.url).href,
+        minThreads: 0,
+        maxThreads: this.opts.threads,
+        idleTimeout: 60_000,
+        concurrentTasksPerWorker: 1,
+        ...(this.opts.memoryMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.memoryMb } } : {}),
+      });
+    }
+    return this.pool;
+  }
+
+  async execute(req: ExecRequest): Promise<ExecOutcome> {
+    const pool = await this.getPool();
+    const { port1, port2 } = new MessageChannel();
+    const hard = new AbortController();
+    let graceTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      port1.postMessage('abort');
+      graceTimer = setTimeout(() => hard.abort(req.signal.reason), KILL_GRACE_MS);
+    };
+    if (req.signal.aborted) onAbort();
+    else req.signal.addEventListener('abort', onAbort, { once: true });
+    const task: WorkerTask = {
+      module: req.compiled!,
+      ctx: {
+        step: req.step.name,
+        params: req.step.params,
+        inputs: req.inputs,
+        outputs: req.outputs,
+        root: req.root,
+        runId: req.runId,
+      },
+      logFile: req.logFile,
+      port: port2,
+    };
+    try {
+      const res = (await pool.run(task, { transferList: [port2], signal: hard.signal })) as WorkerResult;
+      if (req.signal.aborted) return { ok: false, error: String((req.signal.reason as Error | undefined)?.message ?? 'aborted') };
+      const out: ExecOutcome = { ok: true };
+      if (res.cpuMs !== undefined) out.cpuMs = res.cpuMs;
+      return out;
+    } catch (e) {
+      if (req.signal.aborted) return { ok: false, error: String((req.signal.reason as Error | undefined)?.message ?? 'aborted') };
+      const err = e as Error & { code?: string };
+      const msg = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `worker ran out of memory (limit ${this.opts.memoryMb ?? 'default'} MB)` : (err?.message ?? String(e));
+      return { ok: false, error: msg };
+    } finally {
+      if (graceTimer) clearTimeout(graceTimer);
+      req.signal.removeEventListener('abort', onAbort);
+      port1.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    const p = this.pool;
+    this.pool = undefined;
+    if (p) await p.destroy();
+  }
+}

@@ -1,0 +1,107 @@
+import type { Graph } from '../graph/graph.js';
+import type { StepResult } from '../store/types.js';
+
+/** Grants at most `limit` concurrent slots, first come first served. Once closed, waiters
+ * and later callers get `false`: the run stopped starting new work. */
+export class Slots {
+  private used = 0;
+  private closed = false;
+  private readonly waiters: ((ok: boolean) => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  acquire(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.used < this.limit) {
+      this.used++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next && !this.closed) next(true);
+    else this.used--;
+  }
+
+  /** Stop granting: every waiter is told no. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w(false);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+export interface ScheduleOptions<R extends StepResult> {
+  graph: Graph;
+  /** Steps to consider, in graph order. */
+  selected: string[];
+  jobs: number;
+  keepGoing: boolean;
+  /** Decides and, if needed, executes one step; takes a slot only to execute. */
+  work: (step: string, slots: Slots) => Promise<R>;
+  /** Called as each step settles, in completion order. */
+  onResult: (result: R | StepResult) => void;
+  signal: AbortSignal;
+}
+
+/** Walks the graph: a step starts when every dependency passed; a failed or blocked
+ * dependency makes it BLOCKED. After a failure (without keep-going) or an interrupt, no new
+ * step starts; running ones finish. Knows nothing of files, terminals or databases. */
+export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): Promise<Map<string, StepResult>> {
+  const { graph, selected, work, onResult } = opts;
+  const inRun = new Set(selected);
+  const slots = new Slots(Math.max(1, opts.jobs));
+  const results = new Map<string, StepResult>();
+  const waiting = new Map<string, number>();
+  for (const s of selected) waiting.set(s, (graph.deps.get(s) ?? []).filter((d) => inRun.has(d)).length);
+
+  const stop = (): void => slots.close();
+  if (opts.signal.aborted) stop();
+  else opts.signal.addEventListener('abort', stop, { once: true });
+
+  let pending = selected.length;
+  let resolveAll!: () => void;
+  const done = new Promise<void>((r) => (resolveAll = r));
+
+  const settle = (result: StepResult): void => {
+    results.set(result.name, result);
+    onResult(result);
+    if (result.status === 'FAIL' && !opts.keepGoing) stop();
+    for (const d of graph.dependents.get(result.name) ?? []) {
+      if (!inRun.has(d)) continue;
+      const left = (waiting.get(d) ?? 0) - 1;
+      waiting.set(d, left);
+      if (left === 0) start(d);
+    }
+    if (--pending === 0) resolveAll();
+  };
+
+  const start = (name: string): void => {
+    const failedDep = (graph.deps.get(name) ?? []).find((d) => inRun.has(d) && results.get(d)?.status !== 'PASS');
+    if (failedDep !== undefined) {
+      const dep = results.get(failedDep)!;
+      const why = dep.status === 'FAIL' ? `upstream step "${failedDep}" failed` : `upstream step "${failedDep}" ${dep.action === 'not-run' ? 'did not run' : 'was blocked'}`;
+      settle({ name, status: 'BLOCKED', action: 'not-run', reason: why, durationMs: 0 });
+      return;
+    }
+    if (slots.isClosed) {
+      const reason = opts.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
+      settle({ name, status: 'BLOCKED', action: 'not-run', reason, durationMs: 0 });
+      return;
+    }
+    work(name, slots).then(settle, (e: unknown) => {
+      settle({ name, status: 'FAIL', action: 'not-run', reason: `internal error: ${(e as Error)?.message ?? String(e)}`, durationMs: 0 });
+    });
+  };
+
+  if (pending === 0) return results;
+  for (const s of selected) if (waiting.get(s) === 0) start(s);
+  await done;
+  opts.signal.removeEventListener('abort', stop);
+  return results;
+}

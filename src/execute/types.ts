@@ -1,0 +1,32 @@
+import type { StepConfig } from '../batchfile/config.js';
+
+/** What an executor needs to run one attempt of a step. */
+export interface ExecRequest {
+  step: StepConfig;
+  runId: string;
+  root: string;
+  /** Absolute input files (resolved) and declared outputs. */
+  inputs: string[];
+  outputs: string[];
+  /** Compiled module, for `run` steps. */
+  compiled?: string;
+  logFile: string;
+  /** Aborted on timeout or interrupt; `signal.reason` says which. */
+  signal: AbortSignal;
+}
+
+export interface ExecOutcome {
+  ok: boolean;
+  error?: string;
+  cpuMs?: number;
+  peakRssBytes?: number;
+}
+
+/** Runs steps of one kind. The scheduler neither knows nor cares which. */
+export interface Executor {
+  execute(req: ExecRequest): Promise<ExecOutcome>;
+  close(): Promise<void>;
+}
+
+/** How long a step gets to stop after SIGTERM or an abort message before it is killed. */
+export const KILL_GRACE_MS = 2000;

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StepConfig } from '../batchfile/config.js';
+import { compileModule, findPackageJson, writeFileAtomic } from '../batchfile/compile.js';
+import type { Store } from '../store/store.js';
+import type { FileHashes } from '../store/types.js';
+import { BatchError } from '../util/errors.js';
+import { isInside, normaliseSpec, toRel } from '../util/paths.js';
+import { specMatcher } from './files.js';
+import { hashString } from './hash.js';
+import type { StatCache } from './stat-cache.js';
+import { shellWords } from './shell-words.js';
+
+export interface StepCode {
+  /** Hashes of every code file the step's result depends on. */
+  files: FileHashes;
+  /** Absolute path of the compiled module, for `run` steps. */
+  compiled?: string;
+}
+
+/** Code of a `run` step: the module, every local module it imports, and the package.json of
+ * each package it imports (so a package upgrade counts). Compiled once per source change. */
+async function runStepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {
+  const run = step.run!;
+  const entry = store?.code.get(run);
+  if (entry) {
+    const compiledAbs = path.resolve(root, entry.compiled);
+    const same = Object.entries(entry.sources).every(([rel, h]) => stats.get(rel)?.hash === h);
+    if (same && fs.existsSync(compiledAbs)) return { files: entry.sources, compiled: compiledAbs };
+  }
+  const abs = path.resolve(root, run);
+  if (stats.get(run) === null) {
+    throw new BatchError(`step "${step.name}".run: module "${run}" does not exist`, 2);
+  }
+  const compiled = await compileModule(root, abs, `step "${step.name}".run module ${run}`);
+  if (!compiled.exports.includes('default')) {
+    throw new BatchError(`step "${step.name}".run: module "${run}" has no default export; export \`default async (ctx) => { ... }\``, 2);
+  }
+  const files: FileHashes = {};
+  for (const rel of compiled.sources) {
+    const h = stats.get(rel)?.hash;
+    if (h) files[rel] = h;
+  }
+  for (const pkg of compiled.packages) {
+    const pj = findPackageJson(root, pkg);
+    if (!pj) continue;
+    const rel = toRel(root, pj);
+    const h = stats.get(rel)?.hash;
+    if (h) files[rel] = h;
+  }
+  const base = path.basename(run).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
+  const compiledRel = `${toRel(root, cacheDir)}/modules/${base}-${hashString(compiled.code)}.mjs`;
+  const compiledAbs = path.resolve(root, compiledRel);
+  try {
+    if (!fs.existsSync(compiledAbs)) writeFileAtomic(compiledAbs, compiled.code);
+  } catch (e) {
+    throw new BatchError(`Cannot write the compiled module of step "${step.name}" to ${compiledAbs}: ${(e as Error).message}`, 3);
+  }
+  void store?.code.put(run, { sources: files, compiled: compiledRel });
+  return { files, compiled: compiledAbs };
+}
+
+/** Code of a `command` step: the project files its command names (scripts), other than
+ * its declared inputs and outputs, so editing `steps/02 tidy.py` reruns the step. */
+function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
+  const words = typeof step.command === 'string' ? shellWords(step.command) : (step.command ?? []);
+  const declared = [...step.inputs, ...step.outputs].map(specMatcher);
+  const files: FileHashes = {};
+  for (const w of words) {
+    if (w === '' || w.startsWith('-') || w.includes('$') || w.includes('*')) continue;
+    const eq = w.indexOf('=');
+    const candidate = normaliseSpec(eq > 0 && !w.includes('/', 0) ? w.slice(eq + 1) : w);
+    if (candidate === '' || candidate === '.' || path.isAbsolute(candidate) || !isInside(candidate)) continue;
+    if (declared.some((m) => m(candidate))) continue;
+    const st = stats.get(candidate);
+    if (st) files[candidate] = st.hash;
+  }
+  return { files };
+}
+
+export async function stepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {
+  return step.kind === 'run' ? runStepCode(step, root, cacheDir, store, stats) : commandStepCode(step, stats);
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import fg from 'fast-glob';
+import picomatch from 'picomatch';
+import type { StatCache } from './stat-cache.js';
+
+/** Folders that globs never descend into: the engine's own state and VCS metadata. */
+export const GLOB_IGNORE = ['.git/**', '.cache/**', '**/node_modules/.cache/**'];
+
+export function isGlob(spec: string): boolean {
+  return picomatch.scan(spec).isGlob;
+}
+
+/** The static folder part of a glob ("data/raw" for "data/raw/*.csv"). */
+export function globBase(spec: string): string {
+  const base = picomatch.scan(spec).base;
+  return base === '' ? '.' : base;
+}
+
+export interface Resolved {
+  /** Project-relative files, sorted, without duplicates. */
+  files: string[];
+  /** Literal specs that name nothing on disk. */
+  missing: string[];
+  /** Glob specs that matched no file. */
+  empty: string[];
+}
+
+function walk(root: string, relDir: string, out: string[]): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.resolve(root, relDir), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const rel = relDir === '.' ? e.name : `${relDir}/${e.name}`;
+    if (e.isDirectory()) walk(root, rel, out);
+    else if (e.isFile()) out.push(rel);
+    else if (e.isSymbolicLink()) {
+      try {
+        const st = fs.statSync(path.resolve(root, rel));
+        if (st.isFile()) out.push(rel);
+        else if (st.isDirectory()) walk(root, rel, out);
+      } catch {
+        // dangling link: nothing to read
+      }
+    }
+  }
+}
+
+/** Expands input or output specs (files, folders, globs) into the files they name now.
+ * The one place globs are expanded, so what is hashed, watched and cached agree. */
+export function resolveSpecs(root: string, specs: readonly string[], stats: StatCache): Resolved {
+  const files = new Set<string>();
+  const missing: string[] = [];
+  const empty: string[] = [];
+  for (const spec of specs) {
+    if (isGlob(spec)) {
+      const found = fg.sync(spec, { cwd: root, dot: true, onlyFiles: true, ignore: GLOB_IGNORE, followSymbolicLinks: true });
+      if (found.length === 0) empty.push(spec);
+      for (const f of found) files.add(f);
+      continue;
+    }
+    if (stats.get(spec) !== null) {
+      files.add(spec);
+      continue;
+    }
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(path.resolve(root, spec));
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) {
+      const inDir: string[] = [];
+      walk(root, spec, inDir);
+      for (const f of inDir) files.add(f);
+    } else {
+      missing.push(spec);
+    }
+  }
+  return { files: [...files].sort(), missing, empty };
+}
+
+/** A predicate that says whether a project-relative file falls under a spec
+ * (equal to it, inside it as a folder, or matched by it as a glob). */
+export function specMatcher(spec: string): (rel: string) => boolean {
+  if (isGlob(spec)) {
+    const m = picomatch(spec, { dot: true });
+    return (rel) => m(rel);
+  }
+  if (spec === '.') return () => true;
+  const prefix = `${spec}/`;
+  return (rel) => rel === spec || rel.startsWith(prefix);
+}

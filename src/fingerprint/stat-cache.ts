@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StatEntry, Store } from '../store/store.js';
+import { hashFileSync } from './hash.js';
+
+/** A hash taken less than this long after the file's mtime is not trusted on its own: the
+ * file may be rewritten within the same timestamp tick with the same size ("racy timestamp"). */
+const RACY_WINDOW_MS = 2000;
+
+export interface FileState {
+  hash: string;
+  size: number;
+}
+
+/** Content hashes of files, read only when a file's stat (size, mtime, ctime, inode) changed
+ * since it was last hashed. One instance per run: within a run each file is stat'ed once
+ * unless `forget` is called (after a step wrote it). */
+export class StatCache {
+  private readonly memo = new Map<string, FileState | null>();
+  bytesHashed = 0;
+  filesHashed = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly store: Store | undefined,
+  ) {}
+
+  /** Hash of a project-relative file, or null when it does not exist or is not a file. */
+  get(rel: string): FileState | null {
+    const known = this.memo.get(rel);
+    if (known !== undefined) return known;
+    const state = this.compute(rel);
+    this.memo.set(rel, state);
+    return state;
+  }
+
+  /** Drops what this run knows about a file, so the next `get` stats it again. */
+  forget(rel: string): void {
+    this.memo.delete(rel);
+  }
+
+  forgetAll(): void {
+    this.memo.clear();
+  }
+
+  private compute(rel: string): FileState | null {
+    const abs = path.resolve(this.root, rel);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      return null;
+    }
+    if (!st.isFile()) return null;
+    const cached = this.store?.stat.get(rel);
+    if (
+      cached &&
+      cached.size === st.size &&
+      cached.mtimeMs === st.mtimeMs &&
+      cached.ctimeMs === st.ctimeMs &&
+      cached.ino === st.ino &&
+      cached.hashedAt - st.mtimeMs > RACY_WINDOW_MS
+    ) {
+      return { hash: cached.hash, size: st.size };
+    }
+    const hashedAt = Date.now();
+    const hash = hashFileSync(abs, st.size);
+    this.bytesHashed += st.size;
+    this.filesHashed++;
+    // Re-stat: if the file changed while we read it, do not remember this hash for it.
+    let after: fs.Stats | undefined;
+    try {
+      after = fs.statSync(abs);
+    } catch {
+      after = undefined;
+    }
+    if (after && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs) {
+      const entry: StatEntry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash, hashedAt };
+      // Not awaited: lmdb batches these writes; losing them only costs a rehash next time.
+      void this.store?.stat.put(rel, entry);
+    }
+    return { hash, size: st.size };
+  }
+}

@@ -1,0 +1,54 @@
+import type { Graph } from '../graph/graph.js';
+
+/** Mermaid ids must be plain; labels carry the real names, quoted. */
+function mermaidId(i: number): string {
+  return `s${i}`;
+}
+
+function mermaidLabel(s: string): string {
+  return s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
+export function graphToMermaid(graph: Graph): string {
+  const ids = new Map(graph.order.map((n, i) => [n, mermaidId(i)]));
+  const lines = ['flowchart LR'];
+  for (const n of graph.order) {
+    const s = graph.steps.get(n)!;
+    const shape = s.kind === 'run' ? [`[`, `]`] : [`[/`, `/]`];
+    lines.push(`  ${ids.get(n)}${shape[0]}"${mermaidLabel(n)}"${shape[1]}`);
+  }
+  for (const n of graph.order) for (const d of graph.deps.get(n) ?? []) lines.push(`  ${ids.get(d)} --> ${ids.get(n)}`);
+  return lines.join('\n');
+}
+
+function dotQuote(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export function graphToDot(graph: Graph): string {
+  const lines = ['digraph batch {', '  rankdir=LR;', '  node [shape=box, fontname="Helvetica"];'];
+  for (const n of graph.order) {
+    const s = graph.steps.get(n)!;
+    lines.push(`  ${dotQuote(n)}${s.kind === 'command' ? ' [shape=parallelogram]' : ''};`);
+  }
+  for (const n of graph.order) for (const d of graph.deps.get(n) ?? []) lines.push(`  ${dotQuote(d)} -> ${dotQuote(n)};`);
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/** An indented tree: each step under what it needs; repeats are marked, not expanded. */
+export function graphToText(graph: Graph): string {
+  const lines: string[] = [];
+  const roots = graph.order.filter((n) => (graph.dependents.get(n) ?? []).length === 0);
+  const seen = new Set<string>();
+  const visit = (n: string, depth: number): void => {
+    const s = graph.steps.get(n)!;
+    const again = seen.has(n);
+    lines.push(`${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}${n} (${s.kind})${again ? ' …' : ''}`);
+    if (again) return;
+    seen.add(n);
+    for (const d of graph.deps.get(n) ?? []) visit(d, depth + 1);
+  };
+  for (const r of roots) visit(r, 0);
+  return lines.join('\n');
+}

@@ -1,0 +1,76 @@
+import type { RunEvent } from '../execute/events.js';
+import { formatMs } from '../util/duration.js';
+import { clean, type Style } from './style.js';
+
+/** Live feedback while a run goes: on a terminal, one redrawn status line; in CI or a pipe,
+ * a plain line per step that starts or ends (up-to-date steps stay quiet). */
+export class Progress {
+  private total = 0;
+  private done = 0;
+  private readonly running = new Set<string>();
+  private lineShown = false;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly style: Style,
+    private readonly live: boolean,
+  ) {}
+
+  private clearLine(): void {
+    if (this.lineShown) {
+      this.out.write('\r\x1b[2K');
+      this.lineShown = false;
+    }
+  }
+
+  private draw(): void {
+    if (!this.live || this.running.size === 0) return;
+    const names = [...this.running].slice(0, 4).map(clean).join(', ');
+    const more = this.running.size > 4 ? ` +${this.running.size - 4}` : '';
+    const text = `[${this.done}/${this.total}] running ${names}${more}`;
+    const width = this.out.columns ?? 100;
+    this.clearLine();
+    this.out.write(text.length > width - 1 ? text.slice(0, width - 2) + '…' : text);
+    this.lineShown = true;
+  }
+
+  print(line: string): void {
+    this.clearLine();
+    this.out.write(`${line}\n`);
+    this.draw();
+  }
+
+  on(ev: RunEvent): void {
+    switch (ev.type) {
+      case 'run-start':
+        this.total = ev.steps.length;
+        this.done = 0;
+        break;
+      case 'step-start':
+        this.running.add(ev.step);
+        if (!this.live) this.print(this.style.dim(`▶ ${clean(ev.step)}${ev.attempt > 1 ? ` (attempt ${ev.attempt})` : ''}: ${clean(ev.reasons[0] ?? '')}`));
+        else this.draw();
+        break;
+      case 'step-end': {
+        this.done++;
+        const r = ev.result;
+        const wasRunning = this.running.delete(r.name);
+        if (wasRunning || r.status !== 'PASS') {
+          const tag = r.status === 'PASS' ? this.style.green('✓') : r.status === 'FAIL' ? this.style.red('✗') : this.style.yellow('-');
+          this.print(`${tag} ${clean(r.name)} ${this.style.dim(r.action === 'ran' ? formatMs(r.durationMs) : r.reason)}`);
+        } else this.draw();
+        break;
+      }
+      case 'tests-start':
+        this.print(this.style.dim(`▶ integrity tests (${ev.files.length} file${ev.files.length === 1 ? '' : 's'})`));
+        break;
+      case 'warning':
+        this.print(this.style.yellow(`warning: ${clean(ev.message)}`));
+        break;
+      case 'run-end':
+      case 'tests-end':
+        this.clearLine();
+        break;
+    }
+  }
+}

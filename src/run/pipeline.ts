@@ -1,0 +1,173 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { PipelineConfig } from '../batchfile/config.js';
+import type { Emit } from '../execute/events.js';
+import { PoolExecutor } from '../execute/pool-executor.js';
+import { ProcessExecutor } from '../execute/process-executor.js';
+import { schedule } from '../execute/scheduler.js';
+import type { Executor } from '../execute/types.js';
+import { stepCode, type StepCode } from '../fingerprint/code.js';
+import { resolveSpecs } from '../fingerprint/files.js';
+import { initHash } from '../fingerprint/hash.js';
+import { StatCache } from '../fingerprint/stat-cache.js';
+import { buildGraph, hasProducer, selectSteps, type Graph } from '../graph/graph.js';
+import { appendCsv } from '../store/csv-log.js';
+import { newRunId, Recorder } from '../store/recorder.js';
+import type { Store } from '../store/store.js';
+import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
+import { BatchError } from '../util/errors.js';
+import { gitInfo } from '../util/git.js';
+import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
+
+export interface RunOptions {
+  root: string;
+  cacheDir: string;
+  logsDir: string;
+  targets: string[];
+  force: boolean;
+  jobs: number;
+  keepGoing: boolean;
+  /** Flags recorded with the run (e.g. --force, --watch). */
+  flags: string[];
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  emit: Emit;
+  /** Runs the integrity tests after the steps; absent: no test phase. */
+  tests?: (ctx: { store: Store; stats: StatCache; results: StepResult[]; runId: string }) => Promise<TestPhaseResult | undefined>;
+}
+
+/** Executors live across runs in watch mode, so the worker pool stays warm. */
+export interface Executors {
+  pool: Executor;
+  proc: Executor;
+}
+
+export function createExecutors(jobs: number, workerMemoryMb?: number): Executors {
+  return {
+    pool: new PoolExecutor({ threads: jobs, ...(workerMemoryMb ? { memoryMb: workerMemoryMb } : {}) }),
+    proc: new ProcessExecutor(),
+  };
+}
+
+/** Checks what can be checked before anything runs, so bad input stops the run with exit 2
+ * and nothing recorded: run modules compile and export a default; every input that no step
+ * writes exists now. Returns each step's code fingerprint. */
+export async function preflight(config: PipelineConfig, graph: Graph, selected: string[], root: string, cacheDir: string, store: Store, stats: StatCache): Promise<Map<string, StepCode>> {
+  const code = new Map<string, StepCode>();
+  for (const name of selected) {
+    const step = config.steps.get(name)!;
+    for (const spec of step.inputs) {
+      if (hasProducer(graph, spec, name)) continue;
+      const res = resolveSpecs(root, [spec], stats);
+      if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
+      if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
+    }
+    code.set(name, await stepCode(step, root, cacheDir, store, stats));
+  }
+  return code;
+}
+
+export interface RunOutput {
+  record: RunRecord;
+  results: StepResult[];
+}
+
+/** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
+export async function runPipeline(config: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
+  await initHash();
+  const graph = buildGraph(config);
+  const selected = selectSteps(graph, opts.targets);
+  const stats = new StatCache(opts.root, store);
+  const code = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats);
+
+  const startedAt = Date.now();
+  const runId = newRunId(new Date(startedAt));
+  const git = gitInfo(opts.root);
+  const recorder = new Recorder(store, runId);
+  const base: Omit<RunRecord, 'endedAt' | 'durationMs' | 'status' | 'counts'> = {
+    id: runId,
+    startedAt,
+    flags: opts.flags,
+    targets: opts.targets,
+    host: os.hostname(),
+    cpus: os.availableParallelism(),
+    node: process.version,
+  };
+  const zero = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
+  // Written first so a killed run still shows up in history, as interrupted.
+  await store.runs.put(runId, { ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
+  opts.emit({ type: 'run-start', runId, steps: selected, jobs: opts.jobs, startedAt });
+
+  const env: RunEnv = {
+    config,
+    graph,
+    root: opts.root,
+    cacheDir: opts.cacheDir,
+    runId,
+    logDir: path.join(opts.logsDir, 'runs', runId),
+    store,
+    stats,
+    env: opts.env,
+    force: opts.force,
+    code,
+    pool: executors.pool,
+    proc: executors.proc,
+    signal: opts.signal,
+    emit: opts.emit,
+  };
+  const t0 = performance.now();
+  const byName = await schedule<StepOutcome>({
+    graph,
+    selected,
+    jobs: opts.jobs,
+    keepGoing: opts.keepGoing,
+    signal: opts.signal,
+    work: (name, slots) => processStep(env, name, slots),
+    onResult: (r) => {
+      const { state, ...result } = r as StepOutcome;
+      recorder.step(result, state);
+      opts.emit({ type: 'step-end', result });
+    },
+  });
+  const results = selected.map((n) => {
+    const { state: _s, ...r } = byName.get(n) as StepOutcome;
+    return r;
+  });
+
+  let tests: TestPhaseResult | undefined;
+  const stepsPassed = results.every((r) => r.status === 'PASS');
+  if (opts.tests && stepsPassed && !opts.signal.aborted) {
+    await recorder.flush();
+    tests = await opts.tests({ store, stats, results, runId });
+  }
+
+  const counts = { ...zero };
+  for (const r of results) {
+    if (r.status === 'FAIL') counts.failed++;
+    else if (r.status === 'BLOCKED') counts.blocked++;
+    if (r.action === 'ran' && r.status === 'PASS') counts.ran++;
+    else if (r.action === 'up-to-date') counts.upToDate++;
+    else if (r.action === 'restored') counts.restored++;
+    else if (r.action === 'not-run') counts.notRun++;
+  }
+  const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
+  const endedAt = Date.now();
+  const g = await git;
+  const record: RunRecord = {
+    ...base,
+    endedAt,
+    durationMs: Math.round(performance.now() - t0),
+    status,
+    counts,
+    ...(g ? { git: g } : {}),
+    ...(tests ? { tests } : {}),
+  };
+  await recorder.run(record);
+  try {
+    appendCsv(opts.logsDir, record, results);
+  } catch (e) {
+    opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
+  }
+  opts.emit({ type: 'run-end', record, results });
+  return { record, results };
+}

@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
+import type { Emit } from '../execute/events.js';
+import type { Slots } from '../execute/scheduler.js';
+import type { Executor } from '../execute/types.js';
+import { isGlob, resolveSpecs } from '../fingerprint/files.js';
+import type { StepCode } from '../fingerprint/code.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { Graph } from '../graph/graph.js';
+import { summariseReasons } from '../plan/decide.js';
+import { currentOutputs, planStep, type Fingerprint } from '../plan/plan-step.js';
+import type { Store } from '../store/store.js';
+import type { FileHashes, StepResult, StepState } from '../store/types.js';
+import { isInside, toRel } from '../util/paths.js';
+
+/** Everything a run shares between its steps. */
+export interface RunEnv {
+  config: PipelineConfig;
+  graph: Graph;
+  root: string;
+  cacheDir: string;
+  runId: string;
+  /** Absolute folder of this run's step logs. */
+  logDir: string;
+  store: Store;
+  stats: StatCache;
+  env: NodeJS.ProcessEnv;
+  force: boolean;
+  code: Map<string, StepCode>;
+  pool: Executor;
+  proc: Executor;
+  signal: AbortSignal;
+  emit: Emit;
+}
+
+export interface StepOutcome extends StepResult {
+  /** The state to record: present only when the step ran, passed and its outputs were hashed. */
+  state?: StepState;
+}
+
+/** Removes a step's declared outputs before it runs, so nothing a previous run wrote
+ * survives unless the step writes it again (the same result as a clean build). */
+function removeOutputs(env: RunEnv, step: StepConfig): void {
+  const res = resolveSpecs(env.root, step.outputs, env.stats);
+  for (const f of res.files) {
+    fs.rmSync(path.resolve(env.root, f), { force: true });
+    env.stats.forget(f);
+  }
+  for (const spec of step.outputs) {
+    env.stats.forget(spec);
+    if (!isGlob(spec)) fs.rmSync(path.resolve(env.root, spec), { recursive: true, force: true });
+  }
+}
+
+/** Checks the outputs exist and stay inside the project; returns their hashes or a reason to fail. */
+function verifyOutputs(env: RunEnv, step: StepConfig): { ok: true; hashes: FileHashes; bytes: number } | { ok: false; error: string } {
+  for (const spec of step.outputs) env.stats.forget(spec);
+  const outs = currentOutputs(env, step);
+  if (outs.missing.length > 0) {
+    return { ok: false, error: `the step finished but did not write its declared output${outs.missing.length > 1 ? 's' : ''}: ${outs.missing.join(', ')}` };
+  }
+  const realRoot = fs.realpathSync(env.root);
+  for (const f of Object.keys(outs.hashes)) {
+    const real = fs.realpathSync(path.resolve(env.root, f));
+    if (!isInside(toRel(realRoot, real))) return { ok: false, error: `output ${f} resolves outside the project (${real}); refused` };
+  }
+  return { ok: true, hashes: outs.hashes, bytes: outs.bytes };
+}
+
+export function logFileName(step: string): string {
+  return `${step.replace(/[^A-Za-z0-9_.@+-]/g, '_')}.log`;
+}
+
+/** Decides one step against the files as they are now (so early cutoff falls out: a rerun
+ * upstream that wrote identical bytes leaves this key unchanged), and runs it if needed. */
+export async function processStep(env: RunEnv, name: string, slots: Slots): Promise<StepOutcome> {
+  const step = env.config.steps.get(name)!;
+  const { fp, decision } = planStep(env, step);
+  if (!decision.run) return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 };
+  const reason = summariseReasons(decision.reasons);
+  if (fp.missing.length > 0) {
+    return { name, status: 'FAIL', action: 'not-run', reason: `input missing: ${fp.missing.join(', ')}`, durationMs: 0 };
+  }
+  if (!(await slots.acquire())) {
+    const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
+    return { name, status: 'BLOCKED', action: 'not-run', reason: why, durationMs: 0 };
+  }
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  try {
+    fs.mkdirSync(env.logDir, { recursive: true });
+    const logFile = path.join(env.logDir, logFileName(name));
+    const logRel = toRel(env.root, logFile);
+    const executor = step.kind === 'run' ? env.pool : env.proc;
+    const attempts = step.retries + 1;
+    let lastError = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
+      removeOutputs(env, step);
+      fs.appendFileSync(logFile, `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`);
+      const ac = new AbortController();
+      const onOuter = (): void => ac.abort(new Error('interrupted'));
+      if (env.signal.aborted) onOuter();
+      else env.signal.addEventListener('abort', onOuter, { once: true });
+      const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
+      const req = {
+        step,
+        runId: env.runId,
+        root: env.root,
+        inputs: fp.inputFiles.map((f) => path.resolve(env.root, f)),
+        outputs: step.outputs.map((o) => path.resolve(env.root, o)),
+        logFile,
+        signal: ac.signal,
+        ...(env.code.get(name)?.compiled ? { compiled: env.code.get(name)!.compiled! } : {}),
+      };
+      const outcome = await executor.execute(req);
+      if (timer) clearTimeout(timer);
+      env.signal.removeEventListener('abort', onOuter);
+      const base = {
+        name,
+        startedAt,
+        attempts: attempt,
+        logFile: logRel,
+        bytesRead: fp.bytesIn,
+        ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
+        ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
+      };
+      if (outcome.ok) {
+        const verified = verifyOutputs(env, step);
+        if (!verified.ok) {
+          lastError = verified.error;
+          fs.appendFileSync(logFile, `# batch: FAIL: ${verified.error}\n`);
+        } else {
+          const changed = inputsChangedDuringRun(env, fp);
+          const result: StepOutcome = {
+            ...base,
+            status: 'PASS',
+            action: 'ran',
+            reason,
+            durationMs: Math.round(performance.now() - t0),
+            bytesWritten: verified.bytes,
+          };
+          if (changed.length > 0) {
+            // The outputs were computed from the old bytes: do not record them as current.
+            env.emit({ type: 'warning', message: `step "${name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
+            result.reason = `${reason}; inputs changed while running (not recorded)`;
+          } else {
+            result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
+          }
+          return result;
+        }
+      } else {
+        lastError = outcome.error ?? 'failed';
+        fs.appendFileSync(logFile, `# batch: FAIL: ${lastError}\n`);
+      }
+      if (env.signal.aborted) break;
+      if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
+    }
+    return {
+      name,
+      status: 'FAIL',
+      action: 'ran',
+      reason: env.signal.aborted ? 'interrupted' : lastError,
+      error: lastError,
+      durationMs: Math.round(performance.now() - t0),
+      startedAt,
+      attempts,
+      logFile: logRel,
+    };
+  } finally {
+    slots.release();
+  }
+}
+
+/** Input files whose content differs now from what the fingerprint hashed before the run. */
+function inputsChangedDuringRun(env: RunEnv, fp: Fingerprint): string[] {
+  const changed: string[] = [];
+  for (const [f, h] of Object.entries(fp.parts.inputs)) {
+    env.stats.forget(f);
+    if (env.stats.get(f)?.hash !== h) changed.push(f);
+  }
+  return changed;
+}

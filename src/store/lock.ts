@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BatchError } from '../util/errors.js';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: number;
+  command: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): LockInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Lock {
+  release(): void;
+}
+
+/** One batch per project at a time: `.cache/lock`, created with O_EXCL so exactly one of
+ * two processes started together wins. A lock left by a dead process is taken over. */
+export async function acquireLock(cacheDir: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Lock> {
+  const file = path.join(cacheDir, 'lock');
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+  } catch (e) {
+    throw new BatchError(`Cannot create ${cacheDir}: ${(e as Error).message}`, 3);
+  }
+  const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: process.argv.slice(2).join(' ') };
+  for (;;) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, JSON.stringify(me));
+      fs.closeSync(fd);
+      let released = false;
+      return {
+        release: () => {
+          if (released) return;
+          released = true;
+          if (readLock(file)?.pid === process.pid) fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new BatchError(`Cannot create the lock ${file}: ${(e as Error).message}`, 3);
+    }
+    const holder = readLock(file);
+    if (holder && holder.host === me.host && !alive(holder.pid)) {
+      // Stale: move it aside atomically; only one contender's rename succeeds.
+      const aside = `${file}.stale.${process.pid}`;
+      try {
+        fs.renameSync(file, aside);
+        const moved = readLock(aside);
+        if (moved && moved.pid !== holder.pid) fs.renameSync(aside, file); // not the stale one: put it back
+        else fs.rmSync(aside, { force: true });
+      } catch {
+        // someone else took it over first
+      }
+      continue;
+    }
+    if (holder === undefined) {
+      // Being written by its creator right now; look again shortly.
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    if (!opts.wait) {
+      const since = new Date(holder.startedAt).toISOString();
+      throw new BatchError(
+        `Another batch is running in this project: pid ${holder.pid} on ${holder.host}, started ${since}${holder.command ? ` (\`batch ${holder.command}\`)` : ''}. Wait for it, or pass --wait.`,
+        2,
+      );
+    }
+    if (opts.signal?.aborted) throw new BatchError('Interrupted while waiting for the lock', 130);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { BatchError } from '../util/errors.js';
+import type { RunRecord, StepResult, StepState } from './types.js';
+
+/** Bump when the meaning of stored records changes; older stores are then refused with advice. */
+export const STORE_VERSION = 1;
+
+export interface StatEntry {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  hash: string;
+  /** Wall clock when the hash was taken: guards against edits within one timestamp tick. */
+  hashedAt: number;
+}
+
+export interface CodeEntry {
+  /** Hashes of the module's local sources and of the package.json of each package it imports. */
+  sources: Record<string, string>;
+  /** Project-relative path of the compiled module. */
+  compiled: string;
+}
+
+export interface Store {
+  readonly root: RootDatabase;
+  readonly stat: Database<StatEntry, string>;
+  readonly state: Database<StepState, string>;
+  readonly runs: Database<RunRecord, string>;
+  readonly results: Database<StepResult, [string, string]>;
+  readonly code: Database<CodeEntry, string>;
+  readonly meta: Database<unknown, string>;
+  close(): Promise<void>;
+}
+
+export function storePath(cacheDir: string): string {
+  return path.join(cacheDir, 'store');
+}
+
+const RECOVER = 'Remove it with `batch clean --store` (run history and fingerprints are lost; outputs stay) and run again.';
+
+/** Opens (or creates) the LMDB store, checking its format version. */
+export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): Store {
+  const dir = storePath(cacheDir);
+  if (opts.readOnly && !fs.existsSync(dir)) {
+    throw new BatchError(`No run records yet: ${dir} does not exist. Run \`batch\` first.`, 2);
+  }
+  let root: RootDatabase;
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    root = open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34 });
+  } catch (e) {
+    throw new BatchError(`Cannot open the store at ${dir}: ${(e as Error).message}. ${RECOVER}`, 3);
+  }
+  try {
+    const meta = root.openDB<unknown, string>({ name: 'meta' });
+    const version = meta.get('version');
+    if (version === undefined) {
+      if (!opts.readOnly) meta.putSync('version', STORE_VERSION);
+    } else if (version !== STORE_VERSION) {
+      throw new BatchError(
+        `The store at ${dir} has format version ${JSON.stringify(version)}; this batchfile reads version ${STORE_VERSION}. ${RECOVER}`,
+        3,
+      );
+    }
+    const store: Store = {
+      root,
+      meta,
+      stat: root.openDB<StatEntry, string>({ name: 'stat' }),
+      state: root.openDB<StepState, string>({ name: 'state' }),
+      runs: root.openDB<RunRecord, string>({ name: 'runs' }),
+      results: root.openDB<StepResult, [string, string]>({ name: 'results' }),
+      code: root.openDB<CodeEntry, string>({ name: 'code' }),
+      close: () => root.close(),
+    };
+    return store;
+  } catch (e) {
+    void root.close();
+    if (e instanceof BatchError) throw e;
+    throw new BatchError(`The store at ${dir} is unreadable (${(e as Error).message}). ${RECOVER}`, 3);
+  }
+}

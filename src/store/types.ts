@@ -1,0 +1,80 @@
+// What the LMDB store and the CSV log hold. Every record is plain JSON-able data.
+
+export type StepStatus = 'PASS' | 'FAIL' | 'BLOCKED';
+export type StepAction = 'ran' | 'up-to-date' | 'restored' | 'not-run';
+export type RunStatus = 'PASS' | 'FAIL' | 'INTERRUPTED';
+
+/** Hashes of files by project-relative path. */
+export type FileHashes = Record<string, string>;
+
+/** The parts a step's fingerprint is made of, kept so a later plan can say which part changed. */
+export interface FingerprintParts {
+  /** Hashes of the definition's parts: `command` (kind and command or module path),
+   * `params`, `specs` (declared inputs and outputs). */
+  definition: Record<string, string>;
+  /** Hash of the values of the step's `env` variables (names → value hashes; never the values). */
+  env: Record<string, string>;
+  inputs: FileHashes;
+  code: FileHashes;
+}
+
+/** What the store remembers about a step's last successful execution. */
+export interface StepState {
+  key: string;
+  parts: FingerprintParts;
+  outputs: FileHashes;
+  runId: string;
+  at: number;
+}
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  action: StepAction;
+  reason: string;
+  /** Wall time of the step's execution (0 when it did not run). */
+  durationMs: number;
+  startedAt?: number;
+  attempts?: number;
+  cpuMs?: number;
+  peakRssBytes?: number;
+  bytesRead?: number;
+  bytesWritten?: number;
+  error?: string;
+  logFile?: string;
+}
+
+export interface TestCaseResult {
+  file: string;
+  name: string;
+  status: 'PASS' | 'FAIL' | 'SKIP';
+  durationMs: number;
+  message?: string;
+}
+
+export interface TestPhaseResult {
+  status: 'PASS' | 'FAIL';
+  action: 'ran' | 'up-to-date' | 'not-run';
+  reason: string;
+  durationMs: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  cases: TestCaseResult[];
+}
+
+export interface RunRecord {
+  id: string;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  status: RunStatus;
+  flags: string[];
+  targets: string[];
+  git?: { commit: string; dirty: boolean };
+  host: string;
+  cpus: number;
+  node: string;
+  counts: { ran: number; upToDate: number; restored: number; failed: number; blocked: number; notRun: number };
+  tests?: TestPhaseResult;
+}

@@ -1,0 +1,15 @@
+import { execFile } from 'node:child_process';
+
+function git(root: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('git', args, { cwd: root, timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? undefined : stdout));
+  });
+}
+
+/** The commit checked out and whether the work tree differs from it; undefined outside git.
+ * Started at the beginning of a run and awaited at its end, so it costs no wall time. */
+export async function gitInfo(root: string): Promise<{ commit: string; dirty: boolean } | undefined> {
+  const [head, status] = await Promise.all([git(root, ['rev-parse', 'HEAD']), git(root, ['status', '--porcelain', '--untracked-files=no'])]);
+  if (head === undefined) return undefined;
+  return { commit: head.trim(), dirty: (status ?? '').trim().length > 0 };
+}
