@@ -127,7 +127,8 @@ export default defineStep(async (ctx) => {
             w = await CsvWriter.create(path.join(tmpDir, partitionName(month)), RAW_COLUMNS);
             writers.set(month, w);
           }
-          w.write([row, date, delay == null ? '' : String(delay), distance == null ? '' : String(distance), clean(origin), clean(destination)]);
+          // Numbers, ISO dates and cleaned strings never need quoting, so the line is built directly.
+          w.writeLine(`${row},${date},${delay ?? ''},${distance ?? ''},${clean(origin)},${clean(destination)}`);
           partitions.set(month, (partitions.get(month) ?? 0) + 1);
           rows += 1;
           advance();
@@ -157,9 +158,12 @@ export default defineStep(async (ctx) => {
   ctx.log(`ingested ${rows} of ${total} rows into ${partitions.size} monthly partitions${sample === null ? '' : ` (FLIGHTS_SAMPLE=${sample})`}`);
 });
 
+const UNSAFE_CHARS = /[",\r\n]/;
+
 /** A string cell as CSV-safe text: null → empty; a comma, quote or newline (never valid in a code) → "?", which validate then rejects. */
 function clean(s: string | null | undefined): string {
-  return s == null ? '' : s.replace(/[",\r\n]/g, '?');
+  if (s == null) return '';
+  return UNSAFE_CHARS.test(s) ? s.replace(/[",\r\n]/g, '?') : s;
 }
 
 /** One column's values for rows [start, end), whether hyparquet delivered it in one chunk or several. */

@@ -6,6 +6,7 @@ import { PoolExecutor } from '../execute/pool-executor.js';
 import { ProcessExecutor } from '../execute/process-executor.js';
 import { schedule } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
+import type { OutputCache } from '../cache/types.js';
 import { stepCode, type StepCode } from '../fingerprint/code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import { initHash } from '../fingerprint/hash.js';
@@ -32,6 +33,8 @@ export interface RunOptions {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   emit: Emit;
+  /** Output cache; absent when the Batchfile or a flag turned it off. */
+  outputCache?: OutputCache;
   /** Runs the integrity tests after the steps; absent: no test phase. */
   tests?: (ctx: { store: Store; stats: StatCache; results: StepResult[]; runId: string }) => Promise<TestPhaseResult | undefined>;
 }
@@ -114,6 +117,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     proc: executors.proc,
     signal: opts.signal,
     emit: opts.emit,
+    ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
   };
   const t0 = performance.now();
   const byName = await schedule<StepOutcome>({

@@ -4,6 +4,7 @@ import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../execute/events.js';
 import type { Slots } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
+import type { OutputCache } from '../cache/types.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import type { StepCode } from '../fingerprint/code.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
@@ -32,6 +33,8 @@ export interface RunEnv {
   proc: Executor;
   signal: AbortSignal;
   emit: Emit;
+  /** Output cache; absent when disabled. Not read under --force, always written. */
+  outputCache?: OutputCache;
 }
 
 export interface StepOutcome extends StepResult {
@@ -81,6 +84,23 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   const reason = summariseReasons(decision.reasons);
   if (fp.missing.length > 0) {
     return { name, status: 'FAIL', action: 'not-run', reason: `input missing: ${fp.missing.join(', ')}`, durationMs: 0 };
+  }
+  if (env.outputCache && step.cache && !env.force) {
+    const t = performance.now();
+    const restored = await env.outputCache.restore(step, fp.key, env.emit);
+    if (restored) {
+      return {
+        name,
+        status: 'PASS',
+        action: 'restored',
+        reason: `restored from cache (outputs of run ${restored.fromRun}); ${reason}`,
+        durationMs: Math.round(performance.now() - t),
+        startedAt: Date.now(),
+        bytesRead: fp.bytesIn,
+        bytesWritten: restored.bytes,
+        state: { key: fp.key, parts: fp.parts, outputs: restored.outputs, runId: env.runId, at: Date.now() },
+      };
+    }
   }
   if (!(await slots.acquire())) {
     const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
@@ -147,6 +167,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
             result.reason = `${reason}; inputs changed while running (not recorded)`;
           } else {
             result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
+            if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit);
           }
           return result;
         }

@@ -1,0 +1,20 @@
+import type { StepConfig } from '../batchfile/config.js';
+import type { Emit } from '../execute/events.js';
+import type { FileHashes } from '../store/types.js';
+
+export interface Restored {
+  outputs: FileHashes;
+  bytes: number;
+  /** Run that first produced these outputs. */
+  fromRun: string;
+}
+
+/** Keeps passed steps' outputs by fingerprint, to restore instead of rerunning. */
+export interface OutputCache {
+  /** Restores the outputs stored under `key` (after removing the step's current outputs),
+   * checking every file against its hash. A miss, or a corrupt entry (dropped, with a
+   * warning), gives undefined and the step runs. */
+  restore(step: StepConfig, key: string, emit: Emit): Promise<Restored | undefined>;
+  /** Stores the outputs a step just wrote and hashed, under its key. */
+  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void>;
+}

@@ -1,0 +1,86 @@
+import os from 'node:os';
+import type { Loaded } from '../batchfile/load.js';
+import type { Emit } from '../execute/events.js';
+import { runTestPhase } from '../integrity/run-tests.js';
+import { acquireLock, type Lock } from '../store/lock.js';
+import { openStore, type Store } from '../store/store.js';
+import type { Args } from '../cli/args.js';
+import { loadProject, resolveProject, type Project } from '../cli/project.js';
+import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
+
+export interface RunRequest {
+  targets: string[];
+  force: boolean;
+  /** Extra flags to record (e.g. --watch). */
+  flags?: string[];
+}
+
+/** What one or many runs in a process share: the project, the lock, the store and the
+ * executors (so watch mode keeps its worker pool warm). */
+export class Session {
+  private constructor(
+    readonly args: Args,
+    readonly project: Project,
+    readonly store: Store,
+    readonly executors: Executors,
+    readonly jobs: number,
+    private readonly lock: Lock,
+  ) {}
+
+  static async open(args: Args, signal: AbortSignal): Promise<Session> {
+    const project = resolveProject(args);
+    const lock = await acquireLock(project.cacheDir, { wait: args.wait, signal });
+    try {
+      const store = openStore(project.cacheDir);
+      const jobs = args.jobs ?? os.availableParallelism();
+      return new Session(args, project, store, createExecutors(jobs, args.workerMemoryMb), jobs, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  load(): Promise<Loaded> {
+    return loadProject(this.project);
+  }
+
+  runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
+    const a = this.args;
+    const flags = [
+      ...(req.force ? ['--force'] : []),
+      ...(a.keepGoing ? ['--keep-going'] : []),
+      ...(a.tests ? [] : ['--no-tests']),
+      ...(a.jobs ? [`-j${a.jobs}`] : []),
+      ...(req.flags ?? []),
+    ];
+    const tests = loaded.config.tests;
+    // Tests check the whole pipeline's results, so they run only when every step was selected.
+    const withTests = tests !== undefined && a.tests && req.targets.length === 0;
+    return runPipeline(loaded.config, this.store, this.executors, {
+      root: this.project.root,
+      cacheDir: this.project.cacheDir,
+      logsDir: this.project.logsDir,
+      targets: req.targets,
+      force: req.force,
+      jobs: this.jobs,
+      keepGoing: a.keepGoing,
+      flags,
+      env: process.env,
+      signal,
+      emit,
+      ...(withTests
+        ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
+        : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.executors.pool.close();
+      await this.executors.proc.close();
+      await this.store.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+}
