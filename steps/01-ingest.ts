@@ -124,7 +124,7 @@ export default defineStep(async (ctx) => {
           const month = date === '' ? 'undated' : date.slice(0, 7);
           let w = writers.get(month);
           if (!w) {
-            w = await CsvWriter.create(path.join(tmpDir, partitionName(month)), RAW_COLUMNS);
+            w = CsvWriter.create(path.join(tmpDir, partitionName(month)), RAW_COLUMNS);
             writers.set(month, w);
           }
           // Numbers, ISO dates and cleaned strings never need quoting, so the line is built directly.
@@ -133,14 +133,12 @@ export default defineStep(async (ctx) => {
           rows += 1;
           advance();
         }
-        // Let the queued writes reach disk so memory holds about one row group.
-        for (const w of writers.values()) await w.drain();
         ctx.log(`row group ${g + 1}/${metadata.row_groups.length}: rows ${groupStart}..${groupEnd - 1}, ${rows} kept so far`);
         groupStart = groupEnd;
       }
-      for (const w of writers.values()) await w.close();
+      for (const w of writers.values()) w.close();
     } catch (err) {
-      for (const w of writers.values()) await w.abort();
+      for (const w of writers.values()) w.abort();
       throw err;
     }
   });

@@ -60,11 +60,17 @@ function isRealDate(s: string): boolean {
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo! - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi;
 }
 
-/** Applies the rules in REASONS order; returns the typed row or the first broken rule. */
-export function check(f: string[], p: ValidateParams, known: ReadonlySet<string>): Flight | Reason {
+/** Applies the rules in REASONS order; returns the typed row or the first broken rule.
+ * `dates` memoizes isRealDate: 3M rows share ~260k distinct minutes. */
+export function check(f: string[], p: ValidateParams, known: ReadonlySet<string>, dates: Map<string, boolean>): Flight | Reason {
   if (f.length !== RAW_COLUMNS.length || !/^\d+$/.test(f[C.row] ?? '')) return 'malformed';
   const date = f[C.date]!;
-  if (!isRealDate(date)) return 'bad_date';
+  let real = dates.get(date);
+  if (real === undefined) {
+    real = isRealDate(date);
+    dates.set(date, real);
+  }
+  if (!real) return 'bad_date';
   // ISO strings of one layout order like the instants they name; dateTo is exclusive.
   if (date < p.dateFrom || date >= p.dateTo) return 'date_out_of_range';
   const delayS = f[C.delay]!;
@@ -103,18 +109,19 @@ export default defineStep<ValidateParams>(async (ctx) => {
   let ingested = 0;
   let valid = 0;
   let validDelaySum = 0;
-  const rejects = await CsvWriter.create(rejectsFile, REJECT_COLUMNS);
+  const rejects = CsvWriter.create(rejectsFile, REJECT_COLUMNS);
+  const dates = new Map<string, boolean>();
 
   try {
     await replaceDir(validDir, async (tmpDir) => {
       for (const file of partitions) {
         checkAbort(ctx.signal);
         const month = partitionMonth(file);
-        const out = await CsvWriter.create(path.join(tmpDir, partitionName(month)), VALID_COLUMNS);
+        const out = CsvWriter.create(path.join(tmpDir, partitionName(month)), VALID_COLUMNS);
         let rows: number;
         try {
-          rows = await forEachCsvRow(file, RAW_COLUMNS, (f) => {
-            const r = check(f, p, known);
+          rows = await forEachCsvRow(file, RAW_COLUMNS, (f, _lineNo, line) => {
+            const r = check(f, p, known, dates);
             if (typeof r === 'string') {
               byReason[r] += 1;
               rejects.write([f[C.row] ?? '', r, ...RAW_COLUMNS.slice(1).map((c) => f[C[c]] ?? '')]);
@@ -123,16 +130,16 @@ export default defineStep<ValidateParams>(async (ctx) => {
             // Ingest partitions by the row's own month; anything else is an ingest bug, not bad data.
             if (r.date.slice(0, 7) !== month) throw new Error(`${rel(ctx, file)}: row ${r.row} dated ${r.date} is in the wrong partition`);
             validDelaySum += r.delay;
-            out.write([r.row, r.date, r.delay, r.distance, r.origin, r.destination]);
+            out.writeLine(line); // passed every check, so the raw line is safe and unchanged
           });
         } catch (err) {
-          await out.abort();
+          out.abort();
           throw err;
         }
         const kept = out.rowCount;
         // A month with no valid row (e.g. the stray 2001-07 rows) gets no partition file.
-        if (kept > 0) await out.close();
-        else await out.abort();
+        if (kept > 0) out.close();
+        else out.abort();
         ingested += rows;
         ingestedByPartition[month] = rows;
         if (kept > 0) validByMonth[month] = kept;
@@ -141,9 +148,9 @@ export default defineStep<ValidateParams>(async (ctx) => {
       }
       if (valid === 0) throw new Error('validate: no valid rows at all');
     });
-    await rejects.close();
+    rejects.close();
   } catch (err) {
-    await rejects.abort();
+    rejects.abort();
     throw err;
   }
 

@@ -64,7 +64,7 @@ export default defineStep<EnrichParams>(async (ctx) => {
     for (const file of partitions) {
       checkAbort(ctx.signal);
       const month = partitionMonth(file);
-      const out = await CsvWriter.create(path.join(tmpDir, partitionName(month)), ENRICHED_COLUMNS);
+      const out = CsvWriter.create(path.join(tmpDir, partitionName(month)), ENRICHED_COLUMNS);
       try {
         const n = await forEachCsvRow(file, VALID_COLUMNS, (f) => {
           const origin = f[C.origin]!;
@@ -84,11 +84,11 @@ export default defineStep<EnrichParams>(async (ctx) => {
           const list = [...stateless].map(([c, k]) => `${c} (${k} flight ends)`).join(', ');
           throw new Error(`airports with no state in airports.csv: ${list}; add them to enrich.params.stateOverrides`);
         }
-        await out.close();
+        out.close();
         rows += n;
         ctx.log(`${path.basename(file)}: ${n} rows enriched`);
       } catch (err) {
-        await out.abort();
+        out.abort();
         throw err;
       }
     }

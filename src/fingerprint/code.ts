@@ -60,8 +60,24 @@ async function runStepCode(step: StepConfig, root: string, cacheDir: string, sto
   return { files, compiled: compiledAbs };
 }
 
-/** Code of a `command` step: the project files its command names (scripts), other than
- * its declared inputs and outputs, so editing `steps/02 tidy.py` reruns the step. */
+/** File endings that mark a word of a command as a script (code), not data. */
+const SCRIPT_EXTS = new Set([
+  '.py', '.sh', '.bash', '.zsh', '.r', '.rmd', '.jl', '.js', '.mjs', '.cjs', '.ts', '.mts', '.pl', '.rb', '.php',
+  '.lua', '.awk', '.sed', '.sql', '.tcl', '.ps1', '.bat', '.cmd', '.java', '.scala', '.kts', '.groovy', '.jq', '.ipynb',
+]);
+
+function isScript(abs: string, rel: string): boolean {
+  if (SCRIPT_EXTS.has(path.extname(rel).toLowerCase())) return true;
+  try {
+    return (fs.statSync(abs).mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Code of a `command` step: the project files its command names that are scripts (by
+ * ending, or executable), other than its declared inputs and outputs, so editing
+ * `steps/02 tidy.py` reruns the step. Data files a command happens to name are not code. */
 function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
   const words = typeof step.command === 'string' ? shellWords(step.command) : (step.command ?? []);
   const declared = [...step.inputs, ...step.outputs].map(specMatcher);
@@ -73,7 +89,7 @@ function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
     if (candidate === '' || candidate === '.' || path.isAbsolute(candidate) || !isInside(candidate)) continue;
     if (declared.some((m) => m(candidate))) continue;
     const st = stats.get(candidate);
-    if (st) files[candidate] = st.hash;
+    if (st && isScript(path.resolve(stats.root, candidate), candidate)) files[candidate] = st.hash;
   }
   return { files };
 }

@@ -21,7 +21,7 @@ export class StatCache {
   filesHashed = 0;
 
   constructor(
-    private readonly root: string,
+    readonly root: string,
     private readonly store: Store | undefined,
   ) {}
 
