@@ -73,6 +73,8 @@ export async function preflight(config: PipelineConfig, graph: Graph, selected: 
 export interface RunOutput {
   record: RunRecord;
   results: StepResult[];
+  /** Each selected step's code files, as hashed for this run (watch mode watches them). */
+  code: Map<string, StepCode>;
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
@@ -173,5 +175,5 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }
   opts.emit({ type: 'run-end', record, results });
-  return { record, results };
+  return { record, results, code };
 }
