@@ -1,9 +1,15 @@
 import type { Graph } from '../graph/graph.js';
 import type { StepResult } from '../store/types.js';
 
+/** What a step's work sees of the slots: take one to execute, give it back when done. */
+export interface Slots {
+  acquire(): Promise<boolean>;
+  release(): void;
+}
+
 /** Grants at most `limit` concurrent slots, first come first served. Once closed, waiters
  * and later callers get `false`: the run stopped starting new work. */
-export class Slots {
+export class SlotPool implements Slots {
   private used = 0;
   private closed = false;
   private readonly waiters: ((ok: boolean) => void)[] = [];
@@ -55,7 +61,7 @@ export interface ScheduleOptions<R extends StepResult> {
 export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): Promise<Map<string, StepResult>> {
   const { graph, selected, work, onResult } = opts;
   const inRun = new Set(selected);
-  const slots = new Slots(Math.max(1, opts.jobs));
+  const slots = new SlotPool(Math.max(1, opts.jobs));
   const results = new Map<string, StepResult>();
   const waiting = new Map<string, number>();
   for (const s of selected) waiting.set(s, (graph.deps.get(s) ?? []).filter((d) => inRun.has(d)).length);
@@ -85,7 +91,7 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
     const failedDep = (graph.deps.get(name) ?? []).find((d) => inRun.has(d) && results.get(d)?.status !== 'PASS');
     if (failedDep !== undefined) {
       const dep = results.get(failedDep)!;
-      const why = dep.status === 'FAIL' ? `upstream step "${failedDep}" failed` : `upstream step "${failedDep}" ${dep.action === 'not-run' ? 'did not run' : 'was blocked'}`;
+      const why = `upstream step "${failedDep}" ${dep.status === 'FAIL' ? 'failed' : 'was blocked'}`;
       settle({ name, status: 'BLOCKED', action: 'not-run', reason: why, durationMs: 0 });
       return;
     }
@@ -94,8 +100,19 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
       settle({ name, status: 'BLOCKED', action: 'not-run', reason, durationMs: 0 });
       return;
     }
-    work(name, slots).then(settle, (e: unknown) => {
-      settle({ name, status: 'FAIL', action: 'not-run', reason: `internal error: ${(e as Error)?.message ?? String(e)}`, durationMs: 0 });
+    // The slot a step took is handed on only after its result is settled: otherwise a step
+    // waiting for a slot would start in the gap between a failure and the stop it causes.
+    let held = false;
+    const lease: Slots = {
+      acquire: async () => (held = await slots.acquire()),
+      release: () => {},
+    };
+    const settleAndRelease = (r: StepResult): void => {
+      settle(r);
+      if (held) slots.release();
+    };
+    work(name, lease).then(settleAndRelease, (e: unknown) => {
+      settleAndRelease({ name, status: 'FAIL', action: 'not-run', reason: `internal error: ${(e as Error)?.message ?? String(e)}`, durationMs: 0 });
     });
   };
 

@@ -1,0 +1,123 @@
+// Non-triggers (touch, an unrelated edit), early cutoff, and the racy-timestamp guard of the
+// stat cache.
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TempProject } from '../rig.js';
+import { batchfile, cmd, readStore, table } from './util.js';
+
+let p: TempProject | undefined;
+afterEach(() => p?.cleanup());
+
+describe('non-triggers and early cutoff', () => {
+  it('touch and unrelated edits rerun nothing; an upstream rerun with identical bytes leaves dependents up to date', async () => {
+    p = TempProject.create({
+      'in.txt': 'hello',
+      'other.txt': 'x',
+      // `norm` ignores the content of in.txt (its output is a constant): the cutoff case.
+      'Batchfile.ts': batchfile(`
+  norm: { command: ${cmd('--text', 'constant', '--out', 'build/norm.txt', '--mark', 'marks.txt')}, inputs: ['in.txt'], outputs: ['build/norm.txt'] },
+  copy: { command: ${cmd('--in', 'in.txt', '--out', 'build/copy.txt', '--mark', 'marks.txt')}, inputs: ['in.txt'], outputs: ['build/copy.txt'] },
+  after: { command: ${cmd('--in', 'build/norm.txt', '--in', 'build/copy.txt', '--out', 'build/after.txt', '--mark', 'marks.txt')}, inputs: ['build/norm.txt', 'build/copy.txt'], outputs: ['build/after.txt'] },
+  cut: { command: ${cmd('--in', 'build/norm.txt', '--out', 'build/cut.txt', '--mark', 'marks.txt')}, inputs: ['build/norm.txt'], outputs: ['build/cut.txt'] },
+  fromDir: { command: ${cmd('--text', 'd', '--out', 'build/dir.txt', '--mark', 'marks.txt')}, inputs: ['src'], outputs: ['build/dir.txt'] },
+`),
+      'src/a.txt': 'a',
+      'src/sub/b.txt': 'b',
+    });
+    const first = await p.run();
+    expect(first.code, first.stderr).toBe(0);
+    expect(p.marks()).toHaveLength(5);
+
+    // touch: new mtime, same bytes — of inputs, an intermediate output, and the Batchfile.
+    p.touch('in.txt');
+    p.touch('build/norm.txt');
+    p.touch('src/sub/b.txt');
+    p.touch('Batchfile.ts');
+    p.write('other.txt', 'edited');
+    const touched = await p.run();
+    expect(touched.steps.filter((s) => s.action !== 'up-to-date')).toEqual([]);
+    expect(p.marks()).toHaveLength(5);
+
+    // An input edit reruns norm and copy; norm writes the same bytes, so `cut` (reading only
+    // norm) stays up to date, while `after` (also reading copy) reruns for copy alone.
+    p.write('in.txt', 'hello, again');
+    const edited = await p.run();
+    expect(table(edited.steps)).toEqual({
+      norm: 'PASS ran',
+      copy: 'PASS ran',
+      after: 'PASS ran',
+      cut: 'PASS up-to-date',
+      fromDir: 'PASS up-to-date',
+    });
+    expect(edited.steps.find((s) => s.name === 'after')?.reason).toBe('input changed: build/copy.txt');
+    expect(p.marks().slice(5).sort()).toEqual(['after', 'copy', 'norm']);
+
+    // A folder input: a new file inside it is a trigger, down to the file.
+    p.write('src/sub/c.txt', 'c');
+    const dir = await p.run();
+    expect(dir.steps.filter((s) => s.action === 'ran').map((s) => [s.name, s.reason])).toEqual([['fromDir', 'input added: src/sub/c.txt']]);
+  });
+
+  it('racy timestamp: a same-size rewrite that keeps the mtime is still detected', async () => {
+    p = TempProject.create({
+      'in.txt': 'aaaa',
+      'Batchfile.ts': batchfile(`
+  copy: { command: ${cmd('--in', 'in.txt', '--out', 'build/copy.txt')}, inputs: ['in.txt'], outputs: ['build/copy.txt'] },
+`),
+    });
+    const abs = p.path('in.txt');
+    // The file's mtime as the first run hashes it; the rewrite below puts it back.
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(abs, past, past);
+    const { mtime, mtimeMs } = fs.statSync(abs);
+    expect((await p.run()).code).toBe(0);
+    expect(readStore(p).stat['in.txt']).toMatchObject({ size: 4, mtimeMs });
+
+    fs.writeFileSync(abs, 'bbbb');
+    fs.utimesSync(abs, mtime, mtime);
+    expect(fs.statSync(abs).mtimeMs).toBe(mtimeMs);
+    const r = await p.run();
+    expect(r.steps[0]).toMatchObject({ action: 'ran', reason: 'input changed: in.txt' });
+    expect(p.read('build/copy.txt')).toBe('bbbb');
+  });
+});
+
+describe('stat cache (src, against a real LMDB store)', () => {
+  it('trusts a stat match only when the hash was taken well after the mtime tick', async () => {
+    const { openStore } = await import('../../../src/store/store.js');
+    const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
+    const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
+    await initHash();
+    p = TempProject.create({ 'old.txt': 'old bytes', 'fresh.txt': 'fresh bytes' });
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(p.path('old.txt'), old, old);
+    const store = openStore(p.path('.cache'));
+    try {
+      const first = new StatCache(p.dir, store);
+      const oldHash = first.get('old.txt')?.hash;
+      first.get('fresh.txt');
+      expect(first.filesHashed).toBe(2);
+      await store.stat.flushed;
+
+      // A new run: the old file is not read again; the fresh one (hashed within the racy
+      // window of its mtime) is.
+      const second = new StatCache(p.dir, store);
+      expect(second.get('old.txt')?.hash).toBe(oldHash);
+      second.get('fresh.txt');
+      expect(second.filesHashed).toBe(1);
+
+      // The racy case, forged exactly: the store says "same size, mtime, ctime and inode" but
+      // holds the hash of other bytes, taken 1 ms after the mtime (same tick as a rewrite).
+      const st = fs.statSync(p.path('old.txt'));
+      const forged = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash: hashString('other bytes'), hashedAt: st.mtimeMs + 1 };
+      await store.stat.put('old.txt', forged);
+      expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(oldHash);
+      // Control: the same entry hashed long after the mtime is trusted (no read), which is
+      // what makes the check above the racy guard and not a reread of everything.
+      await store.stat.put('old.txt', { ...forged, hashedAt: st.mtimeMs + 60_000 });
+      expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(forged.hash);
+    } finally {
+      await store.close();
+    }
+  });
+});

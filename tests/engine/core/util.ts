@@ -1,0 +1,129 @@
+// Helpers shared by the core engine tests (tests/engine/core): Batchfile text, process
+// liveness, and read-only views of the records a run leaves (LMDB store, CSV log).
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from 'lmdb';
+import { fake, type TempProject } from '../rig.js';
+
+/** A Batchfile.ts whose `steps` object literal is `body` (TypeScript text). */
+export function batchfile(body: string, extra = ''): string {
+  return `import { defineBatch } from 'batchfile';\n${extra}\nexport default defineBatch({ steps: {\n${body}\n}});\n`;
+}
+
+/** A fake-step command line as a TS string literal, ready to paste into a Batchfile. */
+export function cmd(...args: string[]): string {
+  return JSON.stringify(fake(...args));
+}
+
+/** [name, status, action] of each step, for compact assertions. */
+export function table(steps: { name: string; status: string; action: string }[]): Record<string, string> {
+  return Object.fromEntries(steps.map((s) => [s.name, `${s.status} ${s.action}`]));
+}
+
+/** A process is alive when signal 0 reaches it and it is not a zombie waiting to be reaped
+ * (pid 1 of a container may never reap orphans; a zombie runs nothing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once none of `pids` is alive; rejects after `timeoutMs` naming the survivors.
+ * A killed process group dies promptly but not synchronously with the kill, so this polls. */
+export async function waitDead(pids: number[], timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0) return;
+    if (Date.now() > until) throw new Error(`still alive after ${timeoutMs} ms: ${alive.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Kills leftovers of a failed test so they do not outlive the suite. */
+export function killQuietly(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Pids a step wrote (one per line or whitespace separated) into a file. */
+export function pidsIn(p: TempProject, rel: string): number[] {
+  return p.read(rel).split(/\s+/).filter(Boolean).map(Number);
+}
+
+export interface StoreView {
+  runs: Record<string, unknown>[];
+  results: { key: [string, string]; value: Record<string, unknown> }[];
+  state: Record<string, Record<string, unknown>>;
+  stat: Record<string, Record<string, unknown>>;
+}
+
+/** Everything in the project's LMDB store, read with the `lmdb` package directly (not through
+ * src/), so the test checks what is on disk. Only call while no batch runs in the project. */
+export function readStore(p: TempProject): StoreView {
+  const dir = p.path('.cache/store');
+  if (!fs.existsSync(dir)) return { runs: [], results: [], state: {}, stat: {} };
+  const root = open({ path: dir, maxDbs: 16, compression: false, readOnly: true });
+  try {
+    const db = (name: string) => root.openDB<Record<string, unknown>, string | [string, string]>({ name });
+    const view: StoreView = { runs: [], results: [], state: {}, stat: {} };
+    for (const { value } of db('runs').getRange()) view.runs.push(value);
+    for (const { key, value } of db('results').getRange()) view.results.push({ key: key as [string, string], value });
+    for (const { key, value } of db('state').getRange()) view.state[key as string] = value;
+    for (const { key, value } of db('stat').getRange()) view.stat[key as string] = value;
+    return view;
+  } finally {
+    void root.close();
+  }
+}
+
+/** Rows of logs/execution_logs.csv as objects (the header names the fields). Handles quoted
+ * fields with commas and doubled quotes, which reasons may contain. */
+export function csvRows(p: TempProject): Record<string, string>[] {
+  if (!p.exists('logs/execution_logs.csv')) return [];
+  const text = p.read('logs/execution_logs.csv');
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') row.push(field), (field = '');
+    else if (ch === '\n') row.push(field), rows.push(row), (row = []), (field = '');
+    else field += ch;
+  }
+  const [header, ...body] = rows;
+  return body.map((r) => Object.fromEntries((header ?? []).map((h, i) => [h, r[i] ?? ''])));
+}
+
+/** Every file under `rel` with its content, for comparing two builds. */
+export function snapshot(p: TempProject, rel: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(p.path(dir), { withFileTypes: true })) {
+      const r = path.posix.join(dir, e.name);
+      if (e.isDirectory()) walk(r);
+      else out[r] = p.read(r);
+    }
+  };
+  if (p.exists(rel)) walk(rel);
+  return out;
+}
