@@ -1,5 +1,6 @@
 import type { StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../execute/events.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { FileHashes } from '../store/types.js';
 
 export interface Restored {
@@ -13,8 +14,10 @@ export interface Restored {
 export interface OutputCache {
   /** Restores the outputs stored under `key` (after removing the step's current outputs),
    * checking every file against its hash. A miss, or a corrupt entry (dropped, with a
-   * warning), gives undefined and the step runs. */
-  restore(step: StepConfig, key: string, emit: Emit): Promise<Restored | undefined>;
+   * warning), gives undefined and the step runs. `stats` is the run's stat cache: every
+   * output file removed or restored is forgotten in it, so downstream steps hash what is
+   * on disk now. */
+  restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined>;
   /** Stores the outputs a step just wrote and hashed, under its key. */
   save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void>;
 }

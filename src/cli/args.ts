@@ -27,6 +27,8 @@ export interface Args {
   help: boolean;
   version: boolean;
   maxSize?: string;
+  /** False with --no-cache: the output cache is neither read nor written. */
+  cache: boolean;
 }
 
 /** Flags and whether they take a value. */
@@ -57,6 +59,7 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--prune': { key: 'prune' },
   '--store': { key: 'store' },
   '--max-size': { key: 'maxSize', value: 'string' },
+  '--no-cache': { key: 'cache' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
   '-V': { key: 'version' },
@@ -71,7 +74,7 @@ export const SUBCOMMANDS: readonly string[] = RESERVED_NAMES;
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true,
   };
   const words: string[] = [];
   let onlyPositionals = false;
@@ -91,7 +94,7 @@ export function parseArgs(argv: readonly string[]): Args {
     if (!spec) throw new BatchError(`Unknown option ${name}${didYouMean(name, Object.keys(FLAGS))}. See \`batch --help\`.`, 2);
     if (!spec.value) {
       if (eq > 0) throw new BatchError(`Option ${name} takes no value`, 2);
-      (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' ? false : true;
+      (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' || spec.key === 'cache' ? false : true;
       continue;
     }
     const value = eq > 0 ? raw.slice(eq + 1) : argv[++i];
@@ -125,7 +128,8 @@ Usage:
   batch graph [--format mermaid|dot|text]   print the step graph
   batch clean [--store]            remove .cache/ build state (--store: the run store only)
   batch init                       write a starter Batchfile.ts
-  batch history | trends | compare | cache   see docs/cli.md
+  batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
+  batch history | trends | compare   see docs/cli.md
 
 Rule: the first word is a subcommand when it is one of
   ${SUBCOMMANDS.join(', ')}
@@ -142,6 +146,8 @@ Options:
       --json           print the run summary as one JSON document on stdout
       --wait           wait for another running batch instead of failing
       --no-tests       skip the integrity test phase
+      --no-cache       neither restore from nor store into the output cache
+      --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
   -w, --watch          run, then rerun what each change affects
       --poll           watch by polling (network file systems)
       --debounce MS    watch: quiet time before a rerun (default 100)

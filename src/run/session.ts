@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Loaded } from '../batchfile/load.js';
 import type { Emit } from '../execute/events.js';
+import { cacheForRun } from '../cache/output-cache.js';
 import { runTestPhase } from '../integrity/run-tests.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
@@ -29,7 +30,7 @@ export class Session {
 
   static async open(args: Args, signal: AbortSignal): Promise<Session> {
     const project = resolveProject(args);
-    const lock = await acquireLock(project.cacheDir, { wait: args.wait, signal });
+    const lock = await acquireLock(project.cacheDir, { wait: args.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
     try {
       const store = openStore(project.cacheDir);
       const jobs = args.jobs ?? os.availableParallelism();
@@ -51,11 +52,17 @@ export class Session {
       ...(a.keepGoing ? ['--keep-going'] : []),
       ...(a.tests ? [] : ['--no-tests']),
       ...(a.jobs ? [`-j${a.jobs}`] : []),
+      ...(a.cache ? [] : ['--no-cache']),
       ...(req.flags ?? []),
     ];
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
+    const c = loaded.config.cache;
+    const outputCache = cacheForRun({
+      enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,
+      root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+    });
     return runPipeline(loaded.config, this.store, this.executors, {
       root: this.project.root,
       cacheDir: this.project.cacheDir,
@@ -68,6 +75,7 @@ export class Session {
       env: process.env,
       signal,
       emit,
+      ...(outputCache ? { outputCache } : {}),
       ...(withTests
         ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
         : {}),

@@ -87,7 +87,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   }
   if (env.outputCache && step.cache && !env.force) {
     const t = performance.now();
-    const restored = await env.outputCache.restore(step, fp.key, env.emit);
+    const restored = await env.outputCache.restore(step, fp.key, env.emit, env.stats);
     if (restored) {
       return {
         name,

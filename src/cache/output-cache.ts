@@ -1,0 +1,291 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Database } from 'lmdb';
+import type { StepConfig } from '../batchfile/config.js';
+import type { Emit } from '../execute/events.js';
+import { isGlob, resolveSpecs, specMatcher } from '../fingerprint/files.js';
+import { hashFileSync } from '../fingerprint/hash.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { Store } from '../store/store.js';
+import type { FileHashes } from '../store/types.js';
+import { formatBytes, parseSize } from '../util/duration.js';
+import { BatchError } from '../util/errors.js';
+import { isInside } from '../util/paths.js';
+import { BlobStore, cloneFile } from './blob-store.js';
+import { LIMIT_META_KEY, openEntries, Tally, type CachedFile, type CacheEntry } from './entries.js';
+import type { OutputCache, Restored } from './types.js';
+
+/** Folder of the output cache's blobs, under the project's `.cache/`. */
+export function outputsDir(cacheDir: string): string {
+  return path.join(cacheDir, 'outputs');
+}
+
+export interface CacheOptions {
+  root: string;
+  cacheDir: string;
+  store: Store;
+  maxBytes: number;
+}
+
+export interface Evicted {
+  entries: number;
+  /** Distinct files (blobs) deleted. */
+  files: number;
+  bytes: number;
+}
+
+export interface PruneResult {
+  evicted: Evicted;
+  /** Entries dropped because a blob they need is gone. */
+  broken: number;
+  /** Blobs no entry refers to (left by a kill or by `batch clean --store`), removed. */
+  orphans: { files: number; bytes: number };
+  tmpFiles: number;
+}
+
+export interface CacheStatus {
+  entries: number;
+  /** Bytes of the distinct files entries refer to. */
+  bytes: number;
+  blobs: number;
+  /** Blobs on disk that no entry refers to (removed by `batch cache prune`). */
+  orphans: { files: number; bytes: number };
+  steps: { step: string; entries: number; bytes: number; lastUsed: number; hits: number }[];
+}
+
+/** The local output cache: blobs by content under `.cache/outputs/`, an index by step
+ * fingerprint in the run store. One instance per run, created under the project lock. */
+export class LocalOutputCache implements OutputCache {
+  readonly blobs: BlobStore;
+  readonly db: Database<CacheEntry, string>;
+  private tally: Tally | undefined;
+  /** Saves run one at a time: eviction must never delete a blob a concurrent save just
+   * found present and is about to refer to. Restores are synchronous, so never interleave. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: CacheOptions) {
+    this.blobs = new BlobStore(outputsDir(opts.cacheDir));
+    this.db = openEntries(opts.store);
+  }
+
+  /** Opens the cache for a run: clears temp files a killed run left and records the limit. */
+  static forRun(opts: CacheOptions): LocalOutputCache {
+    const c = new LocalOutputCache(opts);
+    c.blobs.clearTmp();
+    if (opts.store.meta.get(LIMIT_META_KEY) !== opts.maxBytes) void opts.store.meta.put(LIMIT_META_KEY, opts.maxBytes);
+    return c;
+  }
+
+  private getTally(): Tally {
+    this.tally ??= Tally.load(this.db);
+    return this.tally;
+  }
+
+  private warn(emit: Emit, message: string): void {
+    emit({ type: 'warning', message: `output cache: ${message}` });
+  }
+
+  restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined> {
+    return Promise.resolve(this.restoreSync(step, key, emit, stats));
+  }
+
+  private restoreSync(step: StepConfig, key: string, emit: Emit, stats: StatCache): Restored | undefined {
+    const entry = this.db.get(key);
+    if (!entry || (this.tally && !this.tally.entries.has(key))) return undefined;
+    const drop = (why: string, badBlob?: string): undefined => {
+      if (badBlob) this.blobs.remove(badBlob);
+      this.dropEntry(key);
+      this.warn(emit, `step "${step.name}": ${why}; entry ${key} dropped, the step runs`);
+      return undefined;
+    };
+    const under = step.outputs.map(specMatcher);
+    const files = Object.entries(entry.files);
+    // Checked before anything is removed: a missing or truncated blob leaves the outputs alone.
+    for (const [rel, f] of files) {
+      if (!isInside(rel) || !under.some((m) => m(rel))) return drop(`cached file ${rel} is not under the step's outputs`);
+      const size = this.blobs.sizeOf(f.hash);
+      if (size === undefined) return drop(`cached copy of ${rel} is missing`);
+      if (size !== f.size) return drop(`cached copy of ${rel} is corrupt (${size} bytes, expected ${f.size})`, f.hash);
+    }
+    const root = this.opts.root;
+    try {
+      removeOutputs(root, step, stats);
+      for (const d of entry.dirs) fs.mkdirSync(path.resolve(root, d), { recursive: true });
+      const outputs: FileHashes = {};
+      for (const [rel, f] of files) {
+        const abs = path.resolve(root, rel);
+        fs.mkdirSync(path.dirname(abs), { recursive: true });
+        cloneFile(this.blobs.pathOf(f.hash), abs);
+        fs.chmodSync(abs, f.mode);
+        stats.forget(rel);
+        if (hashFileSync(abs, f.size) !== f.hash) {
+          removeOutputs(root, step, stats);
+          return drop(`restored ${rel} does not match its recorded hash (cached copy corrupt)`, f.hash);
+        }
+        outputs[rel] = f.hash;
+      }
+      const now = Date.now();
+      void this.db.put(key, { ...entry, lastUsed: now, hits: entry.hits + 1 });
+      this.tally?.touch(key, now);
+      return { outputs, bytes: entry.bytes, fromRun: entry.runId };
+    } catch (e) {
+      // A file-system problem (permissions, disk full): leave no half-restored outputs and
+      // let the step run; the entry itself may be fine, so it stays.
+      try {
+        removeOutputs(root, step, stats);
+      } catch {
+        // the step's own removal will report it
+      }
+      this.warn(emit, `step "${step.name}": could not restore (${(e as Error).message}); the step runs`);
+      return undefined;
+    }
+  }
+
+  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void> {
+    const p = this.queue.then(() => this.saveNow(step, key, outputs, runId, emit));
+    // A failed save costs only a future rerun: warn and keep the run going.
+    this.queue = p.catch((e: unknown) => this.warn(emit, `step "${step.name}": outputs not stored (${(e as Error).message})`));
+    return this.queue;
+  }
+
+  private async saveNow(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void> {
+    const root = this.opts.root;
+    const files: Record<string, CachedFile> = {};
+    const firstPath = new Map<string, string>();
+    let bytes = 0;
+    for (const [rel, hash] of Object.entries(outputs)) {
+      const st = fs.statSync(path.resolve(root, rel));
+      files[rel] = { hash, size: st.size, mode: st.mode & 0o7777 };
+      bytes += st.size;
+      if (!firstPath.has(hash)) firstPath.set(hash, rel);
+    }
+    const distinct = new Tally().newBytes(Object.values(files));
+    if (distinct > this.opts.maxBytes) {
+      this.warn(emit, `step "${step.name}": outputs (${formatBytes(distinct)}) exceed the cache limit (${formatBytes(this.opts.maxBytes)}); not stored`);
+      return;
+    }
+    const dirs = step.outputs.filter((s) => !isGlob(s) && isDir(path.resolve(root, s)));
+    for (const [hash, rel] of firstPath) {
+      if ((await this.blobs.put(path.resolve(root, rel), hash)) === 'changed') {
+        this.warn(emit, `step "${step.name}": ${rel} changed after the step finished; outputs not stored`);
+        return;
+      }
+    }
+    const now = Date.now();
+    const entry: CacheEntry = { step: step.name, files, dirs, bytes, runId, storedAt: now, lastUsed: now, hits: this.db.get(key)?.hits ?? 0 };
+    const tally = this.getTally();
+    // Written last: an entry exists only once every blob it names is in place.
+    await this.db.put(key, entry);
+    tally.add(key, entry);
+    await this.evict(this.opts.maxBytes, key);
+  }
+
+  /** Drops least recently used entries until the cache fits `maxBytes`, then deletes the
+   * blobs no remaining entry refers to (index first, so no entry ever names a deleted blob). */
+  async evict(maxBytes: number, keep?: string): Promise<Evicted> {
+    const tally = this.getTally();
+    const victims = tally.victims(maxBytes, keep);
+    if (victims.length === 0) return { entries: 0, files: 0, bytes: 0 };
+    const before = tally.bytes;
+    const freed: string[] = [];
+    for (const k of victims) freed.push(...tally.remove(k));
+    await this.db.transaction(() => {
+      for (const k of victims) void this.db.remove(k);
+    });
+    for (const h of freed) this.blobs.remove(h);
+    return { entries: victims.length, files: freed.length, bytes: before - tally.bytes };
+  }
+
+  private dropEntry(key: string): void {
+    const freed = this.getTally().remove(key);
+    void this.db.remove(key);
+    for (const h of freed) this.blobs.remove(h);
+  }
+
+  /** `batch cache prune`: drops entries whose blobs are gone, evicts down to `maxBytes`,
+   * removes blobs no entry refers to and stray temp files. */
+  async prune(maxBytes: number): Promise<PruneResult> {
+    const tally = this.getTally();
+    const onDisk = this.blobs.list();
+    const broken: string[] = [];
+    for (const { key, value } of this.db.getRange()) {
+      if (Object.values(value.files).some((f) => onDisk.get(f.hash) !== f.size)) broken.push(key);
+    }
+    for (const k of broken) {
+      tally.remove(k);
+      await this.db.remove(k);
+    }
+    // Swept before evicting, so `orphans` counts only what no entry referred to.
+    const orphans = { files: 0, bytes: 0 };
+    for (const [h, size] of onDisk) {
+      if (tally.blobs.has(h)) continue;
+      this.blobs.remove(h);
+      orphans.files++;
+      orphans.bytes += size;
+    }
+    const evicted = await this.evict(maxBytes);
+    return { evicted, broken: broken.length, orphans, tmpFiles: this.blobs.clearTmp() };
+  }
+}
+
+function isDir(abs: string): boolean {
+  try {
+    return fs.statSync(abs).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a step's declared outputs (what the step runner does before a run), so a file
+ * the cached step did not write does not survive the restore. */
+function removeOutputs(root: string, step: StepConfig, stats: StatCache): void {
+  const res = resolveSpecs(root, step.outputs, stats);
+  for (const f of res.files) {
+    fs.rmSync(path.resolve(root, f), { force: true });
+    stats.forget(f);
+  }
+  for (const spec of step.outputs) {
+    stats.forget(spec);
+    if (!isGlob(spec)) fs.rmSync(path.resolve(root, spec), { recursive: true, force: true });
+  }
+}
+
+/** What `batch cache status` shows, read from the index and the blob folder. */
+export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore): CacheStatus {
+  const tally = Tally.load(db);
+  const steps = new Map<string, { step: string; entries: number; bytes: number; lastUsed: number; hits: number }>();
+  for (const { value } of db.getRange()) {
+    const s = steps.get(value.step) ?? { step: value.step, entries: 0, bytes: 0, lastUsed: 0, hits: 0 };
+    s.entries++;
+    s.bytes += value.bytes;
+    s.lastUsed = Math.max(s.lastUsed, value.lastUsed);
+    s.hits += value.hits;
+    steps.set(value.step, s);
+  }
+  const orphans = { files: 0, bytes: 0 };
+  for (const [h, size] of blobs.list()) {
+    if (tally.blobs.has(h)) continue;
+    orphans.files++;
+    orphans.bytes += size;
+  }
+  return {
+    entries: tally.entries.size,
+    bytes: tally.bytes,
+    blobs: tally.blobs.size,
+    orphans,
+    steps: [...steps.values()].sort((a, b) => b.bytes - a.bytes),
+  };
+}
+
+/** The cache a run uses, or undefined when the Batchfile (`cache: { enabled: false }`) or
+ * `--no-cache` turned it off. `--max-size` overrides the Batchfile's `cache.maxSize`. */
+export function cacheForRun(opts: { enabled: boolean; flag: boolean; maxBytes: number; maxSizeFlag: string | undefined; root: string; cacheDir: string; store: Store }): LocalOutputCache | undefined {
+  if (!opts.enabled || !opts.flag) return undefined;
+  let maxBytes = opts.maxBytes;
+  if (opts.maxSizeFlag !== undefined) {
+    const n = parseSize(opts.maxSizeFlag);
+    if (n === undefined) throw new BatchError(`--max-size: ${JSON.stringify(opts.maxSizeFlag)} is not a size like "2GB" or a number of bytes`, 2);
+    maxBytes = n;
+  }
+  return LocalOutputCache.forRun({ root: opts.root, cacheDir: opts.cacheDir, store: opts.store, maxBytes });
+}
