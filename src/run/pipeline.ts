@@ -75,6 +75,8 @@ export interface RunOutput {
   results: StepResult[];
   /** Each selected step's code files, as hashed for this run (watch mode watches them). */
   code: Map<string, StepCode>;
+  /** The whole step graph (the run report draws it). */
+  graph: Graph;
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
@@ -175,5 +177,5 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }
   opts.emit({ type: 'run-end', record, results });
-  return { record, results, code };
+  return { record, results, code, graph };
 }
