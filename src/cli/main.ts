@@ -8,6 +8,7 @@ import { graphCommand } from './commands/graph.js';
 import { cleanCommand } from './commands/clean.js';
 import { initCommand } from './commands/init.js';
 import { killAllCommandSteps } from '../execute/process-executor.js';
+import { colourEnabled, makeStyle } from '../report/style.js';
 
 type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
 
@@ -60,16 +61,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = await cmd(args, io, ac.signal);
     return ac.signal.aborted ? 130 : code;
   } catch (e) {
+    // Errors go to stderr whatever stdout carries, so `batch ... > file` still shows them.
+    const red = makeStyle(colourEnabled(process.stderr)).red;
     if (e instanceof BatchError) {
-      io.human.write(`${io.style.red('error:')} ${e.message}\n`);
+      process.stderr.write(`${red('error:')} ${e.message}\n`);
       return e.exitCode;
     }
     const err = e as NodeJS.ErrnoException;
     if (err?.code === 'ENOSPC' || err?.code === 'EACCES' || err?.code === 'EROFS' || err?.code === 'EPERM') {
-      io.human.write(`${io.style.red('error:')} ${err.message}\n`);
+      process.stderr.write(`${red('error:')} ${err.message}\n`);
       return 3;
     }
-    io.human.write(`${io.style.red('internal error:')} ${err?.stack ?? String(e)}\n`);
+    process.stderr.write(`${red('internal error:')} ${err?.stack ?? String(e)}\n`);
     return 70;
   } finally {
     process.off('SIGINT', onSignal);

@@ -33,7 +33,7 @@ export interface Lock {
 
 /** One batch per project at a time: `.cache/lock`, created with O_EXCL so exactly one of
  * two processes started together wins. A lock left by a dead process is taken over. */
-export async function acquireLock(cacheDir: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Lock> {
+export async function acquireLock(cacheDir: string, opts: { wait: boolean; signal?: AbortSignal; onWait?: (message: string) => void }): Promise<Lock> {
   const file = path.join(cacheDir, 'lock');
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
@@ -41,6 +41,7 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
     throw new BatchError(`Cannot create ${cacheDir}: ${(e as Error).message}`, 3);
   }
   const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: process.argv.slice(2).join(' ') };
+  let toldWaiting = false;
   for (;;) {
     try {
       const fd = fs.openSync(file, 'wx');
@@ -77,12 +78,12 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    if (!opts.wait) {
-      const since = new Date(holder.startedAt).toISOString();
-      throw new BatchError(
-        `Another batch is running in this project: pid ${holder.pid} on ${holder.host}, started ${since}${holder.command ? ` (\`batch ${holder.command}\`)` : ''}. Wait for it, or pass --wait.`,
-        2,
-      );
+    const who = `pid ${holder.pid} on ${holder.host}, started ${new Date(holder.startedAt).toISOString()}${holder.command ? ` (\`batch ${holder.command}\`)` : ''}`;
+    if (!opts.wait) throw new BatchError(`Another batch is running in this project: ${who}. Wait for it, or pass --wait.`, 2);
+    if (!toldWaiting) {
+      // Said once, so a user (or a script) knows why nothing happens yet.
+      opts.onWait?.(`Waiting for the batch running in this project to finish: ${who}`);
+      toldWaiting = true;
     }
     if (opts.signal?.aborted) throw new BatchError('Interrupted while waiting for the lock', 130);
     await new Promise((r) => setTimeout(r, 100));

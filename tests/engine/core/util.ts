@@ -36,6 +36,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The process group of a live process (Linux /proc). */
+export function pgidOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** Resolves once none of `pids` is alive; rejects after `timeoutMs` naming the survivors.
  * A killed process group dies promptly but not synchronously with the kill, so this polls. */
 export async function waitDead(pids: number[], timeoutMs = 5000): Promise<void> {

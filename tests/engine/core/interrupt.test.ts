@@ -1,0 +1,111 @@
+// Interrupts and crashes: SIGINT stops every running step (command process groups and
+// worker threads alike) and exits 130; kill -9 of batch in the middle of a step leaves that
+// step to rerun, and the rerun ends with the outputs of a clean --force build.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TempProject, waitForFile } from '../rig.js';
+import { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, snapshot, table, waitDead } from './util.js';
+
+let p: TempProject | undefined;
+let leftovers: number[] = [];
+afterEach(() => {
+  killQuietly(leftovers);
+  leftovers = [];
+  p?.cleanup();
+});
+
+/** See failures.test.ts: "<pid> <child pid>" to argv[2], child ignores SIGTERM, never ends. */
+const SPAWNER = `import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+fs.writeFileSync(process.argv[2] + '.tmp', process.pid + ' ' + child.pid);
+fs.renameSync(process.argv[2] + '.tmp', process.argv[2]);
+setInterval(() => {}, 1000);
+`;
+
+/** Writes a partial output first, then the whole one once argv[4] exists: a crash in
+ * between leaves a plausible but wrong file behind. */
+const SLOW = `import fs from 'node:fs';
+const [src, out, release] = process.argv.slice(2);
+fs.mkdirSync('build', { recursive: true });
+fs.writeFileSync(out, 'PARTIAL');
+fs.writeFileSync('slow.pid', String(process.pid));
+while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 20));
+fs.writeFileSync(out, fs.readFileSync(src, 'utf8').toUpperCase());
+`;
+
+describe('interrupts', () => {
+  it('SIGINT stops a hung command (and its child) and a busy worker thread, exits 130, records INTERRUPTED', async () => {
+    p = TempProject.create({
+      'tools/spawner.mjs': SPAWNER,
+      'steps/spin.ts': `import fs from 'node:fs';
+export default async (ctx: { root: string }) => {
+  fs.writeFileSync(ctx.root + '/spin.started', '');
+  for (;;) { /* a CPU-bound step that never looks at ctx.signal */ }
+};
+`,
+      'Batchfile.ts': batchfile(`
+  hang: { command: 'node tools/spawner.mjs pids.txt' },
+  spin: { run: 'steps/spin.ts' },
+  after: { command: ${cmd('--mark', 'marks.txt')}, dependsOn: ['hang'] },
+`),
+    });
+    const run = p.start(['-j', '2', '--json']);
+    await waitForFile(p.path('pids.txt'));
+    leftovers = pidsIn(p, 'pids.txt');
+    await waitForFile(p.path('spin.started'));
+    run.kill('SIGINT');
+    const { code } = await run.exited;
+    expect(code, run.output).toBe(130);
+    await waitDead(leftovers);
+    expect(leftovers.filter(isAlive)).toEqual([]);
+    expect(isAlive(run.child.pid!)).toBe(false);
+
+    const summary = JSON.parse(run.output.slice(run.output.indexOf('{\n'), run.output.lastIndexOf('}') + 1)) as { status: string; steps: { name: string; status: string; action: string; reason: string }[] };
+    expect(summary.status).toBe('INTERRUPTED');
+    expect(table(summary.steps)).toEqual({ hang: 'FAIL ran', spin: 'FAIL ran', after: 'BLOCKED not-run' });
+    expect(summary.steps.map((s) => s.reason)).toEqual(['interrupted', 'interrupted', 'upstream step "hang" failed']);
+    expect(p.marks()).toEqual([]);
+    const store = readStore(p);
+    expect(store.runs.map((r) => r.status)).toEqual(['INTERRUPTED']);
+    expect(store.state).toEqual({});
+    expect(csvRows(p).find((r) => r.kind === 'run')?.status).toBe('INTERRUPTED');
+    expect(p.exists('.cache/lock')).toBe(false);
+  });
+
+  it('kill -9 in the middle of a step: the next run reruns it and matches a clean --force build', async () => {
+    p = TempProject.create({
+      'in.txt': 'hello',
+      'tools/slow.mjs': SLOW,
+      'Batchfile.ts': batchfile(`
+  a: { command: ${cmd('--in', 'in.txt', '--out', 'build/a.txt')}, inputs: ['in.txt'], outputs: ['build/a.txt'] },
+  b: { command: 'node tools/slow.mjs build/a.txt build/b.txt release', inputs: ['build/a.txt'], outputs: ['build/b.txt'] },
+  c: { command: ${cmd('--in', 'build/b.txt', '--text', '!', '--out', 'build/c.txt')}, inputs: ['build/b.txt'], outputs: ['build/c.txt'] },
+`),
+    });
+    const run = p.start([]);
+    await waitForFile(p.path('slow.pid'));
+    const stepPid = Number(p.read('slow.pid'));
+    leftovers = [stepPid];
+    run.kill('SIGKILL');
+    await run.exited;
+    // The step outlives batch (own process group): the crash hits it too, with its output half written.
+    process.kill(-pgidOf(stepPid), 'SIGKILL');
+    await waitDead([stepPid]);
+    expect(p.read('build/b.txt')).toBe('PARTIAL');
+    expect(p.exists('.cache/lock')).toBe(true);
+
+    p.write('release', '');
+    const rerun = await p.run();
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(table(rerun.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS ran', c: 'PASS ran' });
+    expect(rerun.steps[1]?.reason).toBe('no previous run recorded');
+    const afterRerun = snapshot(p, 'build');
+    expect(afterRerun).toEqual({ 'build/a.txt': 'hello', 'build/b.txt': 'HELLO', 'build/c.txt': 'HELLO!' });
+
+    const forced = await p.run(['--force']);
+    expect(forced.steps.every((s) => s.action === 'ran')).toBe(true);
+    expect(snapshot(p, 'build')).toEqual(afterRerun);
+    // The killed run is in the records, as interrupted (it was written first).
+    expect(readStore(p).runs.map((r) => r.status)).toEqual(['INTERRUPTED', 'PASS', 'PASS']);
+  });
+});

@@ -1,0 +1,40 @@
+// The project lock: a second batch while one runs fails at once naming the running process;
+// with --wait it waits, then runs.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TempProject, waitForFile } from '../rig.js';
+import { batchfile, cmd, csvRows, readStore } from './util.js';
+
+let p: TempProject | undefined;
+afterEach(() => p?.cleanup());
+
+describe('lock', () => {
+  it('a second batch fails at once naming the pid; --wait waits for the first to finish', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  hold: { command: ${cmd('--started', 'hold.started', '--wait-for', 'release', '--out', 'build/hold.txt', '--mark', 'marks.txt')}, outputs: ['build/hold.txt'] },
+`),
+    });
+    const first = p.start([]);
+    await waitForFile(p.path('hold.started'));
+
+    const second = await p.batch(['--force']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain(`Another batch is running in this project: pid ${first.child.pid}`);
+    expect(second.stderr).toContain('--wait');
+
+    const waiter = p.start(['--wait', '--json']);
+    await waiter.waitFor(new RegExp(`Waiting for the batch running in this project to finish: pid ${first.child.pid}`));
+    p.write('release', '');
+    expect((await first.exited).code).toBe(0);
+    expect((await waiter.exited).code).toBe(0);
+    const summary = JSON.parse(waiter.output.slice(waiter.output.indexOf('{\n'), waiter.output.lastIndexOf('}') + 1)) as { steps: { action: string }[] };
+    expect(summary.steps.map((s) => s.action)).toEqual(['up-to-date']);
+
+    // Two runs recorded, one after the other; the refused one left nothing.
+    const runs = readStore(p).runs;
+    expect(runs).toHaveLength(2);
+    expect(runs[1]!.startedAt as number).toBeGreaterThanOrEqual(runs[0]!.endedAt as number);
+    expect(new Set(csvRows(p).map((r) => r.run_id)).size).toBe(2);
+    expect(p.marks()).toEqual(['hold']);
+  });
+});
