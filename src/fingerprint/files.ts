@@ -7,14 +7,24 @@ import type { StatCache } from './stat-cache.js';
 /** Folders that globs never descend into: the engine's own state and VCS metadata. */
 export const GLOB_IGNORE = ['.git/**', '.cache/**', '**/node_modules/.cache/**'];
 
+const scanMemo = new Map<string, { isGlob: boolean; base: string }>();
+function scan(spec: string): { isGlob: boolean; base: string } {
+  let r = scanMemo.get(spec);
+  if (!r) {
+    const s = picomatch.scan(spec);
+    r = { isGlob: s.isGlob, base: s.base === '' ? '.' : s.base };
+    scanMemo.set(spec, r);
+  }
+  return r;
+}
+
 export function isGlob(spec: string): boolean {
-  return picomatch.scan(spec).isGlob;
+  return scan(spec).isGlob;
 }
 
 /** The static folder part of a glob ("data/raw" for "data/raw/*.csv"). */
 export function globBase(spec: string): string {
-  const base = picomatch.scan(spec).base;
-  return base === '' ? '.' : base;
+  return scan(spec).base;
 }
 
 export interface Resolved {
