@@ -1,0 +1,237 @@
+import type { PipelineConfig } from '../batchfile/config.js';
+import type { Loaded } from '../batchfile/load.js';
+import type { Io } from '../cli/io.js';
+import type { RunEvent } from '../execute/events.js';
+import { buildGraph, selectSteps } from '../graph/graph.js';
+import { afterRun } from '../report/after-run.js';
+import { Progress } from '../report/progress.js';
+import type { RunOutput } from '../run/pipeline.js';
+import type { Session } from '../run/session.js';
+import { BatchError } from '../util/errors.js';
+import { toRel } from '../util/paths.js';
+import { ChangeQueue, type ChangeBatch } from './change-queue.js';
+import { cycleLine, type CycleStatus } from './cycle-line.js';
+import { OutputGuard } from './output-guard.js';
+import { WatchSet } from './watch-set.js';
+import { Watcher } from './watcher.js';
+
+export interface WatchOptions {
+  targets: string[];
+  /** --force applies to the first cycle only; later cycles rerun what changed. */
+  force: boolean;
+  debounceMs: number;
+  poll: boolean;
+  json: boolean;
+  /** The test phase is on (no --no-tests). */
+  tests: boolean;
+}
+
+/** Follow-ups caused only by the same files changing during the previous run, in a row, before
+ * watch mode stops and asks: a step that rewrites a file it (or another step) reads without
+ * declaring it as an output would otherwise rerun forever. */
+const SELF_FEED_LIMIT = 3;
+
+/** Runs the pipeline, then again after every change that matters, one run at a time. */
+export class WatchLoop {
+  /** The last Batchfile that loaded, its graph selection, and whether the latest load failed. */
+  private loaded: Loaded | undefined;
+  private selected: string[] = [];
+  private broken = false;
+  private batchfileSources: string[];
+  /** step → code files the engine hashed for it in the latest run. */
+  private code = new Map<string, string[]>();
+  private running = false;
+  private cycle = 0;
+  private selfFeed = { key: '', count: 0 };
+  /** Output events that arrived during a run, judged once the run's outputs are known. */
+  private deferred = new Map<string, string>();
+  private readonly root: string;
+  private readonly guard: OutputGuard;
+  private readonly queue: ChangeQueue;
+  private readonly watcher: Watcher;
+  private readonly progress: Progress;
+  private readonly emit = (ev: RunEvent): void => this.progress.on(ev);
+
+  constructor(
+    private readonly session: Session,
+    private readonly io: Io,
+    private readonly opts: WatchOptions,
+    private readonly signal: AbortSignal,
+  ) {
+    this.root = session.project.root;
+    this.batchfileSources = [toRel(this.root, session.project.file)];
+    this.guard = new OutputGuard(this.root);
+    this.queue = new ChangeQueue(opts.debounceMs, signal);
+    this.watcher = new Watcher({ poll: opts.poll, onChange: this.onChange, onError: this.onWatchError });
+    this.progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+  }
+
+  /** Returns the exit code once interrupted: 130. */
+  async run(): Promise<number> {
+    try {
+      await this.runCycle({ paths: [], batchfile: true, whileRunning: false });
+      while (!this.signal.aborted) {
+        await this.queue.next(this.signal);
+        if (this.signal.aborted) break;
+        const batch = this.queue.take();
+        if (this.selfFeeding(batch)) continue;
+        await this.runCycle(batch);
+      }
+      this.progress.print('stopped watching');
+      return 130;
+    } finally {
+      this.queue.dispose();
+      await this.watcher.close();
+    }
+  }
+
+  private readonly onChange = (abs: string): void => {
+    const set = this.watcher.current;
+    if (!set) return;
+    const rel = set.relOf(abs);
+    const c = set.classify(rel);
+    if (!c) return;
+    if (c.kind === 'output' && c.step !== undefined) {
+      if (this.running) {
+        this.deferred.set(rel, c.step);
+        return;
+      }
+      if (this.guard.isEngineWrite(c.step, rel)) return;
+    }
+    this.queue.add(rel, c.kind === 'batchfile');
+  };
+
+  private readonly onWatchError = (e: Error): void => {
+    const hint = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (too many watched files: raise fs.inotify.max_user_watches, or use --poll)' : '';
+    this.progress.print(this.io.style.yellow(`warning: watching files: ${e.message}${hint}`));
+  };
+
+  private async runCycle(batch: ChangeBatch): Promise<void> {
+    const n = ++this.cycle;
+    const t0 = performance.now();
+    this.running = true;
+    this.queue.setRunning(true);
+    try {
+      if (batch.batchfile || this.broken || !this.loaded) {
+        const error = await this.reload();
+        if (error !== undefined) {
+          this.progress.print(`${this.io.style.red('error:')} ${error}`);
+          await this.updateWatch();
+          this.say(n, 'ERROR', t0, batch, { error: 'the Batchfile does not load (see above); watching for a fix' });
+          return;
+        }
+      }
+      const loaded = this.loaded!;
+      let out: RunOutput;
+      try {
+        out = await this.session.runOnce(loaded, { targets: this.opts.targets, force: n === 1 && this.opts.force, flags: ['--watch'] }, this.emit, this.signal);
+      } catch (e) {
+        if (!(e instanceof BatchError)) throw e;
+        // A check before the run failed (a missing input, a module that does not compile):
+        // nothing ran; the files to fix are watched.
+        this.progress.print(`${this.io.style.red('error:')} ${e.message}`);
+        this.judgeDeferred(loaded.config, []);
+        this.say(n, 'ERROR', t0, batch, { error: 'not run (see above); watching for a fix' });
+        return;
+      }
+      const touched = out.results.filter((r) => r.action === 'ran' || r.action === 'restored').map((r) => r.name);
+      this.judgeDeferred(loaded.config, touched);
+      this.code = new Map([...out.code].map(([name, c]) => [name, Object.keys(c.files)]));
+      await this.updateWatch();
+      await afterRun(out, { project: this.session.project, store: this.session.store, io: this.io, json: this.opts.json });
+      this.say(n, out.record.status, t0, batch, { out });
+    } finally {
+      this.running = false;
+      this.queue.setRunning(false);
+    }
+  }
+
+  /** Loads the Batchfile and selects the steps; returns the error message when either fails. */
+  private async reload(): Promise<string | undefined> {
+    try {
+      const loaded = await this.session.load();
+      const selected = selectSteps(buildGraph(loaded.config), this.opts.targets);
+      this.loaded = loaded;
+      this.selected = selected;
+      this.batchfileSources = loaded.sources;
+      this.broken = false;
+      this.guard.retain(loaded.config);
+      await this.updateWatch();
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      this.broken = true;
+      return e.message;
+    } finally {
+      this.queue.setBatchfileOnly(this.broken);
+    }
+    return undefined;
+  }
+
+  /** Records what the run left in its outputs, then keeps the output events of the run that
+   * are not the engine's (a hand edit during the run) as changes for the next cycle. */
+  private judgeDeferred(config: PipelineConfig, touched: string[]): void {
+    this.guard.snapshot(config, touched);
+    const deferred = this.deferred;
+    this.deferred = new Map();
+    for (const [rel, step] of deferred) if (!this.guard.isEngineWrite(step, rel)) this.queue.add(rel, false);
+  }
+
+  private async updateWatch(): Promise<void> {
+    const config = this.loaded?.config;
+    const code = new Map<string, string[]>();
+    for (const name of this.selected) {
+      const step = config?.steps.get(name);
+      const files = [...(this.code.get(name) ?? [])];
+      // Before the first run (or after a failed check) the engine's list may be missing: the
+      // module itself and what it was last compiled from stand in.
+      if (step?.run) files.push(step.run, ...Object.keys(this.session.store.code.get(step.run)?.sources ?? {}));
+      code.set(name, files);
+    }
+    const set = new WatchSet({
+      root: this.root,
+      config,
+      selected: this.selected,
+      code,
+      batchfile: this.batchfileSources,
+      tests: this.opts.tests && this.opts.targets.length === 0,
+      broken: this.broken,
+    });
+    if (await this.watcher.use(set)) {
+      const c = this.watcher.counts();
+      this.progress.print(this.io.style.dim(`watching ${c.files} files in ${c.folders} folders${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));
+    }
+  }
+
+  /** A follow-up caused only by the very files that changed during each of the last runs. */
+  private selfFeeding(batch: ChangeBatch): boolean {
+    if (!batch.whileRunning) {
+      this.selfFeed = { key: '', count: 0 };
+      return false;
+    }
+    const key = [...batch.paths].sort().join('\n');
+    this.selfFeed = key === this.selfFeed.key ? { key, count: this.selfFeed.count + 1 } : { key, count: 1 };
+    if (this.selfFeed.count <= SELF_FEED_LIMIT) return false;
+    this.queue.hold(batch);
+    this.progress.print(
+      this.io.style.yellow(
+        `paused: ${batch.paths.slice(0, 3).join(', ')} changed during each of the last ${SELF_FEED_LIMIT} runs. ` +
+          'Does a step write a file that a step reads without declaring it in its outputs? Save any watched file to run again.',
+      ),
+    );
+    return true;
+  }
+
+  /** The cycle's line; its time is the whole cycle (load, plan, run, tests). */
+  private say(n: number, status: CycleStatus, t0: number, batch: ChangeBatch, more: { out?: RunOutput; error?: string }): void {
+    const line = cycleLine({
+      n,
+      status,
+      durationMs: performance.now() - t0,
+      changed: batch.paths,
+      ...(more.out ? { results: more.out.results } : {}),
+      ...(more.error !== undefined ? { error: more.error } : {}),
+    });
+    const colour = status === 'PASS' ? this.io.style.green : status === 'INTERRUPTED' ? this.io.style.yellow : this.io.style.red;
+    this.progress.print(colour(line));
+  }
+}
