@@ -88,16 +88,25 @@ export function parseArgs(argv: readonly string[]): Args {
       onlyPositionals = true;
       continue;
     }
+    // A value comes attached as `--name=value`, or right after a short option (`-j4`, as make takes it).
+    let name = raw;
+    let attached: string | undefined;
     const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
-    const name = eq > 0 ? raw.slice(0, eq) : raw;
+    if (eq > 0) {
+      name = raw.slice(0, eq);
+      attached = raw.slice(eq + 1);
+    } else if (!raw.startsWith('--') && raw.length > 2 && FLAGS[raw.slice(0, 2)]?.value) {
+      name = raw.slice(0, 2);
+      attached = raw.slice(2);
+    }
     const spec = FLAGS[name];
     if (!spec) throw new BatchError(`Unknown option ${name}${didYouMean(name, Object.keys(FLAGS))}. See \`batch --help\`.`, 2);
     if (!spec.value) {
-      if (eq > 0) throw new BatchError(`Option ${name} takes no value`, 2);
+      if (attached !== undefined) throw new BatchError(`Option ${name} takes no value`, 2);
       (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' || spec.key === 'cache' ? false : true;
       continue;
     }
-    const value = eq > 0 ? raw.slice(eq + 1) : argv[++i];
+    const value = attached ?? argv[++i];
     if (value === undefined) throw new BatchError(`Option ${name} needs a value`, 2);
     if (spec.value === 'int') {
       const n = Number(value);

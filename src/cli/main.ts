@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineVersion } from '../util/engine.js';
 import { HELP, parseArgs, type Args } from './args.js';
@@ -20,6 +21,19 @@ const COMMANDS: Record<string, Command> = {
   init: initCommand,
 };
 
+/** `-C DIR` works like make's and git's: batch runs in DIR, so `run` steps (worker threads
+ * share the process's cwd) see the project root as their cwd, as command steps do. */
+function enterProject(args: Args): Args {
+  if (args.cwd === undefined) return args;
+  const dir = path.resolve(args.cwd);
+  try {
+    process.chdir(dir);
+  } catch (e) {
+    throw new BatchError(`Cannot use ${dir} as the project folder: ${(e as Error).message}`, 2);
+  }
+  return { ...args, cwd: dir };
+}
+
 /** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
   let io = makeIo(false);
@@ -38,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const args = parseArgs(argv);
+    const args = enterProject(parseArgs(argv));
     io = makeIo(args.json || args.csv);
     if (args.help) {
       io.say(HELP);
