@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { childrenCpuMs, peakRssOf } from './procfs.js';
+import { childrenCpuMs, sampleTree } from './procfs.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
 
 function groupAlive(pgid: number): boolean {
@@ -22,6 +22,8 @@ function killGroup(pgid: number, sig: NodeJS.Signals): void {
 
 /** Live process groups of running command steps, so an interrupted batch can kill them all. */
 const liveGroups = new Set<number>();
+/** Command-step exits so far: a step's children-CPU delta is its own only if no other ended meanwhile. */
+let exits = 0;
 export function killAllCommandSteps(): void {
   for (const g of liveGroups) killGroup(g, 'SIGKILL');
 }
@@ -38,14 +40,28 @@ export class ProcessExecutor implements Executor {
     const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
     return new Promise<ExecOutcome>((resolve) => {
       let peak: number | undefined;
+      let sampledCpu: number | undefined;
       let settled = false;
       const child = spawn(file, args, { cwd: req.root, env, detached: true, stdio: ['ignore', fd, fd] });
       const pid = child.pid;
       if (pid !== undefined) liveGroups.add(pid);
+      // The whole process tree (a shell's children do the work): peak = the larger of the
+      // tree's summed RSS and any one process's high-water mark. Early looks catch short steps.
       const sample = (): void => {
-        if (pid !== undefined) peak = Math.max(peak ?? 0, peakRssOf(pid) ?? 0) || peak;
+        const t = pid !== undefined ? sampleTree(pid) : undefined;
+        if (!t) return;
+        if (!t.exited) peak = Math.max(peak ?? 0, t.rssBytes, t.hwmBytes);
+        sampledCpu = Math.max(sampledCpu ?? 0, t.cpuMs);
       };
-      const sampler = setInterval(sample, 50);
+      let sampler: NodeJS.Timeout | undefined;
+      const delays = [5, 15, 30];
+      const next = (): void => {
+        sampler = setTimeout(() => {
+          sample();
+          next();
+        }, delays.shift() ?? 50);
+      };
+      next();
       let killTimer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
         if (pid === undefined) return;
@@ -54,10 +70,11 @@ export class ProcessExecutor implements Executor {
       };
       req.signal.addEventListener('abort', onAbort, { once: true });
       const cpuBefore = childrenCpuMs();
+      const exitsBefore = exits;
       const finish = (outcome: ExecOutcome): void => {
         if (settled) return;
         settled = true;
-        clearInterval(sampler);
+        if (sampler) clearTimeout(sampler);
         if (killTimer) clearTimeout(killTimer);
         req.signal.removeEventListener('abort', onAbort);
         fs.closeSync(fd);
@@ -67,7 +84,10 @@ export class ProcessExecutor implements Executor {
       child.on('error', (e) => finish({ ok: false, error: `cannot start ${JSON.stringify(file)}: ${e.message}` }));
       child.on('exit', (code, signal) => {
         const cpuAfter = childrenCpuMs();
-        const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
+        // Exact (the kernel's account of the reaped tree) when this was the only command step
+        // to end meanwhile; otherwise the last /proc sample (short by at most one interval).
+        const alone = exits++ === exitsBefore;
+        const cpuMs = alone && cpuBefore !== undefined && cpuAfter !== undefined ? Math.max(cpuAfter - cpuBefore, sampledCpu ?? 0) : sampledCpu;
         let leftBehind = false;
         if (pid !== undefined && groupAlive(pid)) {
           leftBehind = true;

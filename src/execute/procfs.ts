@@ -11,8 +11,15 @@ function cpuOfStat(text: string, offset: number): number | undefined {
   return Number.isFinite(u) && Number.isFinite(s) ? ((u + s) * 1000) / CLK_TCK : undefined;
 }
 
-/** CPU ms of this thread (Linux): a worker thread's own time, not the whole process's. */
+/** CPU ms of this thread (Linux): a worker thread's own time, not the whole process's.
+ * schedstat gives it in nanoseconds; stat (10 ms ticks) is the fallback. */
 export function threadCpuMs(): number | undefined {
+  try {
+    const ns = Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    if (Number.isFinite(ns)) return ns / 1e6;
+  } catch {
+    // no schedstat (kernel without CONFIG_SCHED_INFO): fall back to stat
+  }
   try {
     return cpuOfStat(fs.readFileSync('/proc/thread-self/stat', 'utf8'), 0);
   } catch {
@@ -29,12 +36,57 @@ export function childrenCpuMs(): number | undefined {
   }
 }
 
-/** Peak resident set (VmHWM) of a live process, in bytes. */
-export function peakRssOf(pid: number): number | undefined {
-  try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
+/** A process and its live descendants (via /proc/PID/task/TID/children). */
+function treeOf(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0 && out.length < 4096) {
+    const p = todo.pop()!;
+    out.push(p);
+    try {
+      for (const tid of fs.readdirSync(`/proc/${p}/task`)) {
+        const kids = fs.readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim();
+        if (kids) for (const k of kids.split(' ')) todo.push(Number(k));
+      }
+    } catch {
+      // exited meanwhile
+    }
   }
+  return out;
+}
+
+export interface TreeSample {
+  /** Resident memory of the whole tree now (sum of VmRSS). */
+  rssBytes: number;
+  /** The largest single process's peak (max of VmHWM). */
+  hwmBytes: number;
+  /** CPU of the tree so far: each live process's own time plus its waited-for children's. */
+  cpuMs: number;
+  /** Nothing in the tree had memory any more (all exited): the memory figures are void. */
+  exited?: boolean;
+}
+
+/** One look at a command step's process tree: a shell's children are where the work is. */
+export function sampleTree(pid: number): TreeSample {
+  let rss = 0;
+  let hwm = 0;
+  let cpu = 0;
+  let seen = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      const r = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+      const h = /VmHWM:\s+(\d+)\s+kB/.exec(status);
+      const text = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      cpu += (cpuOfStat(text, 0) ?? 0) + (cpuOfStat(text, 2) ?? 0);
+      // A zombie (exited, not yet reaped) has no memory lines.
+      if (!r || !h) continue;
+      rss += Number(r[1]) * 1024;
+      hwm = Math.max(hwm, Number(h[1]) * 1024);
+      seen++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { rssBytes: rss, hwmBytes: hwm, cpuMs: cpu, ...(seen > 0 ? {} : { exited: true }) };
 }
