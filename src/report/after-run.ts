@@ -1,13 +1,45 @@
+import path from 'node:path';
 import type { Io } from '../cli/io.js';
 import type { Project } from '../cli/project.js';
+import { computeTrends, type TrendRow } from '../history/trends.js';
 import type { RunOutput } from '../run/pipeline.js';
 import type { Store } from '../store/store.js';
 import { formatSummary, summaryJson } from './summary.js';
 
-/** Everything shown or written once a run ended: the terminal summary and --json. */
+/** Trends of the steps that ran and passed in this run, each against its own earlier
+ * passed executions (the run was recorded before this is called, so it is the newest). */
+function trendsOfRun(out: RunOutput, store: Store): Map<string, TrendRow> {
+  const ran = out.results.filter((r) => r.action === 'ran' && r.status === 'PASS').map((r) => r.name);
+  if (ran.length === 0) return new Map();
+  const { rows } = computeTrends(store, { steps: new Set(ran) });
+  return new Map(rows.filter((t) => t.latest?.runId === out.record.id).map((t) => [t.step, t]));
+}
+
+/** Everything shown or written once a run ended: the terminal summary (each step's time
+ * against its median, regressions flagged), --json, and logs/report.html + report.md. */
 export async function afterRun(out: RunOutput, ctx: { project: Project; store: Store; io: Io; json: boolean }): Promise<void> {
   const { record, results } = out;
-  if (ctx.json) ctx.io.out.write(`${JSON.stringify(summaryJson(record, results), null, 2)}\n`);
+  let trends = new Map<string, TrendRow>();
+  try {
+    trends = trendsOfRun(out, ctx.store);
+  } catch (e) {
+    ctx.io.say(ctx.io.style.yellow(`warning: could not read earlier timings: ${(e as Error).message}`));
+  }
+  const medians = new Map<string, number>();
+  const regressions = new Set<string>();
+  for (const [name, t] of trends) {
+    if (t.medianMs !== undefined) medians.set(name, t.medianMs);
+    if (t.slower) regressions.add(name);
+  }
+  if (ctx.json) ctx.io.out.write(`${JSON.stringify(summaryJson(record, results, { medians, regressions }), null, 2)}\n`);
   ctx.io.say('');
-  ctx.io.say(formatSummary(record, results, ctx.io.style, { maxSteps: 50 }));
+  ctx.io.say(formatSummary(record, results, ctx.io.style, { maxSteps: 50, medians, regressions }));
+  try {
+    // The report code (and the libraries it inlines) load only here.
+    const { writeReports } = await import('./html/write.js');
+    const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, trends });
+    ctx.io.say(ctx.io.style.dim(`report: ${path.relative(process.cwd(), written.html) || written.html}`));
+  } catch (e) {
+    ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${ctx.project.logsDir}: ${(e as Error).message}`));
+  }
 }

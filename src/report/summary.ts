@@ -9,20 +9,39 @@ function statusCell(s: string, style: Style): string {
   return style.yellow(padded);
 }
 
+export interface SummaryOptions {
+  /** Median duration of each step's earlier passed executions (steps that ran now). */
+  medians?: Map<string, number>;
+  /** Steps the regression rule flags as slower than usual in this run. */
+  regressions?: Set<string>;
+  maxSteps?: number;
+}
+
 /** The end-of-run feedback the style guide asks for: overall status, each step's status,
  * action and time, and the test results. */
-export function formatSummary(record: RunRecord, results: StepResult[], style: Style, opts: { medians?: Map<string, number>; maxSteps?: number } = {}): string {
+export function formatSummary(record: RunRecord, results: StepResult[], style: Style, opts: SummaryOptions = {}): string {
   const lines: string[] = [];
   const nameW = Math.min(40, Math.max(4, ...results.map((r) => r.name.length)));
-  lines.push(style.bold(`${'STATUS'.padEnd(7)}  ${'ACTION'.padEnd(10)}  ${'TIME'.padStart(8)}  ${'STEP'.padEnd(nameW)}  REASON`));
   const shown = opts.maxSteps !== undefined && results.length > opts.maxSteps
     ? results.filter((r) => r.action !== 'up-to-date').slice(0, opts.maxSteps)
     : results;
+  // Time against the median of the step's earlier passed runs: "1.20s ×2.67 ▲" when slower.
+  const vsText = (r: StepResult): string => {
+    const med = opts.medians?.get(r.name);
+    if (med === undefined || r.action !== 'ran') return '';
+    return `${formatMs(med)} ${med > 0 ? `×${(r.durationMs / med).toFixed(2)}` : ''}${opts.regressions?.has(r.name) ? ' ▲' : ''}`.trimEnd();
+  };
+  const vsW = Math.max(0, ...shown.map((r) => vsText(r).length));
+  const vsHead = vsW > 0 ? `  ${'MEDIAN'.padEnd(Math.max(6, vsW))}` : '';
+  lines.push(style.bold(`${'STATUS'.padEnd(7)}  ${'ACTION'.padEnd(10)}  ${'TIME'.padStart(8)}${vsHead}  ${'STEP'.padEnd(nameW)}  REASON`));
   for (const r of shown) {
     const time = r.action === 'ran' || r.action === 'restored' ? formatMs(r.durationMs) : '-';
-    const med = opts.medians?.get(r.name);
-    const vs = med !== undefined && r.action === 'ran' ? style.dim(` (median ${formatMs(med)})`) : '';
-    lines.push(`${statusCell(r.status, style)}  ${r.action.padEnd(10)}  ${time.padStart(8)}  ${clean(r.name).padEnd(nameW)}  ${style.dim(clean(r.reason))}${vs}`);
+    let vs = '';
+    if (vsW > 0) {
+      const cell = vsText(r).padEnd(Math.max(6, vsW));
+      vs = `  ${opts.regressions?.has(r.name) ? style.red(cell) : style.dim(cell)}`;
+    }
+    lines.push(`${statusCell(r.status, style)}  ${r.action.padEnd(10)}  ${time.padStart(8)}${vs}  ${clean(r.name).padEnd(nameW)}  ${style.dim(clean(r.reason))}`);
   }
   if (shown.length < results.length) lines.push(style.dim(`  … ${results.length - shown.length} more steps up to date`));
   for (const r of results) {
@@ -36,6 +55,11 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
       if (c.status === 'FAIL') lines.push(style.red(`  FAIL ${clean(c.file)} > ${clean(c.name)}: ${clean((c.message ?? '').split('\n')[0] ?? '')}`));
     }
   }
+  const slow = results.filter((r) => opts.regressions?.has(r.name));
+  if (slow.length > 0) {
+    lines.push('');
+    lines.push(style.red(`▲ ${slow.length} step${slow.length === 1 ? '' : 's'} slower than usual: ${slow.map((r) => `${clean(r.name)} ${formatMs(r.durationMs)} (median ${formatMs(opts.medians?.get(r.name) ?? 0)})`).join(', ')}`));
+  }
   const c = record.counts;
   lines.push('');
   const parts = [`${c.ran} ran`, `${c.upToDate} up-to-date`];
@@ -47,7 +71,7 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
 }
 
 /** The --json summary document. */
-export function summaryJson(record: RunRecord, results: StepResult[]): object {
+export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick<SummaryOptions, 'medians' | 'regressions'> = {}): object {
   return {
     runId: record.id,
     status: record.status,
@@ -66,6 +90,7 @@ export function summaryJson(record: RunRecord, results: StepResult[]): object {
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),
   };

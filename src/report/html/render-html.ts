@@ -1,0 +1,122 @@
+// report.html: one self-contained page. The table, metadata and tests are plain HTML (they
+// read without JavaScript); the DAG (dagre) and the duration charts (uPlot) are drawn by the
+// inlined script from the JSON data block. Every piece of user text is escaped here or set
+// with textContent by the script; a Content-Security-Policy forbids any network access.
+import { formatBytes, formatMs } from '../../util/duration.js';
+import { loadAssets } from './assets.js';
+import { reportClient } from './client.js';
+import type { ReportData, ReportStep } from './data.js';
+import { href, html, inlineScript, jsonForScript } from './escape.js';
+
+const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'";
+
+const STYLE = `
+:root { --pass: #2e9d49; --fail: #d64545; --warn: #e69500; --muted: #666; --line: #e3e3e3; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
+header { padding: 18px 28px; color: #fff; }
+header.PASS { background: var(--pass); } header.FAIL { background: var(--fail); } header.INTERRUPTED { background: var(--warn); }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header .sub { opacity: .92; }
+main { padding: 8px 28px 40px; max-width: 1500px; }
+section { margin-top: 22px; }
+h2 { font-size: 17px; margin: 0 0 8px; }
+h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+table { border-collapse: collapse; background: #fff; }
+th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.reason { max-width: 520px; overflow-wrap: anywhere; }
+.meta td:first-child { color: var(--muted); }
+.st { font-weight: 600; } .st.PASS { color: var(--pass); } .st.FAIL { color: var(--fail); } .st.BLOCKED, .st.SKIP { color: var(--warn); }
+tr.slower td { background: #fff1f1; }
+.flag { color: #b00020; font-weight: 600; white-space: nowrap; }
+.muted { color: var(--muted); }
+#dag { background: #fff; border: 1px solid var(--line); padding: 8px; overflow: auto; max-height: 80vh; min-height: 60px; }
+#dag a.node:hover rect { filter: brightness(.93); }
+.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
+.legend i { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 4px; vertical-align: -2px; }
+#charts { display: flex; flex-wrap: wrap; gap: 14px; }
+.chart { background: #fff; border: 1px solid var(--line); padding: 8px; }
+.chart.slower { border-color: #b00020; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font-size: 12px; }
+footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
+`;
+
+function bytes(n: number | undefined): string {
+  return n === undefined ? '' : formatBytes(n);
+}
+
+function stepRow(s: ReportStep, i: number): string {
+  const vs = s.medianMs !== undefined && s.ratio !== undefined ? `${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})` : '';
+  const log = s.log ? `<a href="${html(href(s.log))}">${s.logRun ? 'earlier log' : 'log'}</a>${s.logRun ? ` <span class="muted">(${html(s.logRun)})</span>` : ''}` : '';
+  const status = s.selected ? `<span class="st ${html(s.status ?? '')}">${html(s.status ?? '')}</span>` : '<span class="muted">not selected</span>';
+  const reason = [s.reason ?? '', s.error && s.error !== s.reason ? `error: ${s.error}` : ''].filter(Boolean).join('\n');
+  return `<tr id="step-${i}"${s.slower ? ' class="slower"' : ''}><td>${html(s.name)}</td><td>${status}</td><td>${html(s.action ?? '')}</td>` +
+    `<td class="num">${s.action === 'ran' || s.action === 'restored' ? html(formatMs(s.durationMs ?? 0)) : ''}</td>` +
+    `<td class="num">${html(vs)}${s.slower ? ' <span class="flag">▲ slower</span>' : ''}</td>` +
+    `<td class="num">${s.cpuMs !== undefined ? html(formatMs(s.cpuMs)) : ''}</td><td class="num">${html(bytes(s.peakRssBytes))}</td>` +
+    `<td class="num">${html(bytes(s.bytesRead))}</td><td class="num">${html(bytes(s.bytesWritten))}</td>` +
+    `<td class="reason">${html(reason)}</td><td>${log}</td></tr>`;
+}
+
+function metaTable(d: ReportData): string {
+  const r = d.run;
+  const rows: [string, string][] = [
+    ['run', r.id],
+    ['started', r.startedAt],
+    ['ended', r.endedAt],
+    ['duration', formatMs(r.durationMs)],
+    ['commit', r.git ? `${r.git.commit}${r.git.dirty ? ' (uncommitted changes)' : ''}` : 'not a git work tree'],
+    ['host', `${r.host} · ${r.cpus} CPUs · Node ${r.node}`],
+    ['flags', r.flags.join(' ') || 'none'],
+    ['targets', r.targets.join(' ') || 'whole pipeline'],
+  ];
+  return `<table class="meta">${rows.map(([k, v]) => `<tr><td>${html(k)}</td><td>${html(v)}</td></tr>`).join('')}</table>`;
+}
+
+function testsSection(d: ReportData): string {
+  const t = d.tests;
+  if (!t) return '<section id="tests"><h2>Integrity tests</h2><p class="muted">No test phase in this run.</p></section>';
+  const head = `<p><span class="st ${html(t.status)}">${html(t.status)}</span> ${html(t.action)} · ${t.passed} passed, ${t.failed} failed${t.skipped ? `, ${t.skipped} skipped` : ''}${t.action === 'ran' ? ` · ${html(formatMs(t.durationMs))}` : ''} <span class="muted">${html(t.reason)}</span></p>`;
+  if (t.cases.length === 0) return `<section id="tests"><h2>Integrity tests</h2>${head}</section>`;
+  const rows = t.cases.map((c) => `<tr><td><span class="st ${html(c.status)}">${html(c.status)}</span></td><td>${html(c.file)}</td><td>${html(c.name)}</td><td class="num">${html(formatMs(c.durationMs))}</td><td><pre>${html(c.message ?? '')}</pre></td></tr>`);
+  return `<section id="tests"><h2>Integrity tests</h2>${head}<table id="test-cases"><thead><tr><th>status</th><th>file</th><th>test</th><th>time</th><th>message</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+}
+
+export function renderHtml(d: ReportData): string {
+  const a = loadAssets();
+  const r = d.run;
+  const c = r.counts;
+  const slower = d.steps.filter((s) => s.slower);
+  const counts = [`${c.ran} ran`, `${c.upToDate} up to date`, c.restored ? `${c.restored} restored` : '', c.failed ? `${c.failed} failed` : '', c.blocked ? `${c.blocked} blocked` : ''].filter(Boolean).join(', ');
+  const legend = [['#2e9d49', 'ran'], ['#d3ecd9', 'up to date'], ['#5b8def', 'restored'], ['#d64545', 'failed'], ['#f0ad4e', 'blocked / not run'], ['#e4e4e4', 'not selected']]
+    .map(([col, name]) => `<span><i style="background:${col}"></i>${name}</span>`).join('') + '<span><i style="border:3px solid #b00020"></i>slower than usual</span>';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${html(`batch ${r.status} — run ${r.id}`)}</title>
+<style>${a.uplotCss.replace(/<\//g, '<\\/')}${STYLE}</style>
+</head><body>
+<header class="${html(r.status)}"><h1>${html(r.status)}</h1><div class="sub">${html(`${counts} in ${formatMs(r.durationMs)} · run ${r.id} · ${r.startedAt}`)}</div></header>
+<main>
+<section id="run">${metaTable(d)}</section>
+${slower.length ? `<section id="regressions"><h2>Slower than usual</h2><ul>${slower.map((s) => `<li><b>${html(s.name)}</b>: ${html(formatMs(s.durationMs ?? 0))} against a median of ${html(formatMs(s.medianMs ?? 0))}</li>`).join('')}</ul><p class="muted">${html(d.rule)}</p></section>` : ''}
+<section id="graph"><h2>Pipeline</h2><div id="dag"></div><div class="legend">${legend}</div></section>
+<section id="steps-section"><h2>Steps</h2>
+<table id="steps"><thead><tr><th>step</th><th>status</th><th>action</th><th>time</th><th>median (ratio)</th><th>CPU</th><th>peak RSS</th><th>read</th><th>written</th><th>reason</th><th>log</th></tr></thead>
+<tbody>${d.steps.map(stepRow).join('\n')}</tbody></table></section>
+${testsSection(d)}
+<section id="history"><h2>Duration over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
+<div id="charts"></div>
+<p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the current median.</p></section>
+<footer>Written by batch. Drawn with ${a.credits.map(html).join(' and ')}, inlined.</footer>
+</main>
+<script type="application/json" id="report-data">${jsonForScript(d)}</script>
+<script>${inlineScript(a.dagreJs)}</script>
+<script>${inlineScript(a.uplotJs)}</script>
+<script>(${inlineScript(reportClient.toString())})();</script>
+</body></html>
+`;
+}
