@@ -137,7 +137,7 @@ describe('bad input: exit 2, a clear error, nothing run or recorded', () => {
     expect(p.marks()).toEqual([]);
     expect(p.exists('build')).toBe(false);
     expect(p.exists('logs')).toBe(false);
-    expect(readStore(p).runs).toEqual([]);
+    expect((await readStore(p)).runs).toEqual([]);
   });
 
   it('unknown options and subcommand misuse are usage errors too', async () => {

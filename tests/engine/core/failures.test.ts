@@ -63,8 +63,8 @@ describe('failures', () => {
     expect(reason.later).toMatch(/not started: the run stopped after a failure \(use --keep-going/);
     expect(p.marks().sort()).toEqual(['bad', 'longer']);
     // The failed step's log has its story; its (partial) output is not recorded as done.
-    expect(readStore(p).state.bad).toBeUndefined();
-    expect(readStore(p).state.longer).toBeDefined();
+    expect((await readStore(p)).state.bad).toBeUndefined();
+    expect((await readStore(p)).state.longer).toBeDefined();
     expect(csvRows(p).filter((r) => r.kind === 'step').map((r) => `${r.name} ${r.status}`).sort()).toEqual(
       ['bad FAIL', 'dep BLOCKED', 'depdep BLOCKED', 'later BLOCKED', 'longer PASS'],
     );

@@ -65,7 +65,7 @@ export default async (ctx: { root: string }) => {
     expect(table(summary.steps)).toEqual({ hang: 'FAIL ran', spin: 'FAIL ran', after: 'BLOCKED not-run' });
     expect(summary.steps.map((s) => s.reason)).toEqual(['interrupted', 'interrupted', 'upstream step "hang" failed']);
     expect(p.marks()).toEqual([]);
-    const store = readStore(p);
+    const store = await readStore(p);
     expect(store.runs.map((r) => r.status)).toEqual(['INTERRUPTED']);
     expect(store.state).toEqual({});
     expect(csvRows(p).find((r) => r.kind === 'run')?.status).toBe('INTERRUPTED');
@@ -106,6 +106,6 @@ export default async (ctx: { root: string }) => {
     expect(forced.steps.every((s) => s.action === 'ran')).toBe(true);
     expect(snapshot(p, 'build')).toEqual(afterRerun);
     // The killed run is in the records, as interrupted (it was written first).
-    expect(readStore(p).runs.map((r) => r.status)).toEqual(['INTERRUPTED', 'PASS', 'PASS']);
+    expect((await readStore(p)).runs.map((r) => r.status)).toEqual(['INTERRUPTED', 'PASS', 'PASS']);
   });
 });

@@ -31,7 +31,7 @@ describe('lock', () => {
     expect(summary.steps.map((s) => s.action)).toEqual(['up-to-date']);
 
     // Two runs recorded, one after the other; the refused one left nothing.
-    const runs = readStore(p).runs;
+    const runs = (await readStore(p)).runs;
     expect(runs).toHaveLength(2);
     expect(runs[1]!.startedAt as number).toBeGreaterThanOrEqual(runs[0]!.endedAt as number);
     expect(new Set(csvRows(p).map((r) => r.run_id)).size).toBe(2);

@@ -72,7 +72,7 @@ describe('records', () => {
     ]);
 
     // LMDB, read with the lmdb package.
-    const store = readStore(p);
+    const store = await readStore(p, ['data/a,b.csv']);
     expect(store.runs.map((r) => [r.id, r.status])).toEqual([
       [r1.runId, 'PASS'],
       [r2.runId, 'FAIL'],

@@ -1,6 +1,7 @@
 // Every rerun trigger of issue 2, each on its own step of one project, so one run after all
 // the edits shows that each trigger reruns exactly its step, with the reason down to the file,
-// and that nothing else reruns.
+// and that nothing else reruns. The output-damage steps keep out of the output cache (which
+// would restore rather than rerun them; tests/engine/cache covers that).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
 import { batchfile, cmd } from './util.js';
@@ -29,8 +30,8 @@ const steps = (v: { command: string; params: number }): string => batchfile(`
   runImp: { run: 'steps/imp.ts', outputs: ['out/imp.txt'] },
   runPkg: { run: 'steps/pkg.ts', outputs: ['out/pkg.txt'] },
   script: { command: 'python3 "steps/02 tidy.py" in/script.txt out/script.txt', inputs: ['in/script.txt'], outputs: ['out/script.txt'] },
-  delOut: { command: ${cmd('--text', 'd', '--out', 'out/del.txt', '--mark', 'marks.txt')}, outputs: ['out/del.txt'] },
-  editOut: { command: ${cmd('--text', 'e', '--out', 'out/edit.txt', '--mark', 'marks.txt')}, outputs: ['out/edit.txt'] },
+  delOut: { command: ${cmd('--text', 'd', '--out', 'out/del.txt', '--mark', 'marks.txt')}, outputs: ['out/del.txt'], cache: false },
+  editOut: { command: ${cmd('--text', 'e', '--out', 'out/edit.txt', '--mark', 'marks.txt')}, outputs: ['out/edit.txt'], cache: false },
   stable: { command: ${cmd('--in', 'in/stable.txt', '--out', 'out/stable.txt', '--mark', 'marks.txt')}, inputs: ['in/stable.txt'], outputs: ['out/stable.txt'] },
   stableRun: { run: 'steps/stable.ts', inputs: ['in/stable.txt'], outputs: ['out/stable-run.txt'] },
 `);

@@ -2,7 +2,6 @@
 // liveness, and read-only views of the records a run leaves (LMDB store, CSV log).
 import fs from 'node:fs';
 import path from 'node:path';
-import { open } from 'lmdb';
 import { fake, type TempProject } from '../rig.js';
 
 /** A Batchfile.ts whose `steps` object literal is `body` (TypeScript text). */
@@ -74,25 +73,28 @@ export interface StoreView {
   runs: Record<string, unknown>[];
   results: { key: [string, string]; value: Record<string, unknown> }[];
   state: Record<string, Record<string, unknown>>;
+  /** Stat-cache entries of the files asked for (absent ones left out). */
   stat: Record<string, Record<string, unknown>>;
 }
 
-/** Everything in the project's LMDB store, read with the `lmdb` package directly (not through
- * src/), so the test checks what is on disk. Only call while no batch runs in the project. */
-export function readStore(p: TempProject): StoreView {
-  const dir = p.path('.cache/store');
-  if (!fs.existsSync(dir)) return { runs: [], results: [], state: {}, stat: {} };
-  const root = open({ path: dir, maxDbs: 16, compression: false, readOnly: true });
+/** The project's LMDB store as plain data, read through src's openStore (read-only), so the
+ * test does not depend on how each table is encoded. Only call while no batch runs there. */
+export async function readStore(p: TempProject, statFiles: string[] = []): Promise<StoreView> {
+  const view: StoreView = { runs: [], results: [], state: {}, stat: {} };
+  if (!fs.existsSync(p.path('.cache/store'))) return view;
+  const { openStore } = await import('../../../src/store/store.js');
+  const store = openStore(p.path('.cache'), { readOnly: true });
   try {
-    const db = (name: string) => root.openDB<Record<string, unknown>, string | [string, string]>({ name });
-    const view: StoreView = { runs: [], results: [], state: {}, stat: {} };
-    for (const { value } of db('runs').getRange()) view.runs.push(value);
-    for (const { key, value } of db('results').getRange()) view.results.push({ key: key as [string, string], value });
-    for (const { key, value } of db('state').getRange()) view.state[key as string] = value;
-    for (const { key, value } of db('stat').getRange()) view.stat[key as string] = value;
+    for (const { value } of store.runs.getRange()) view.runs.push(value as unknown as Record<string, unknown>);
+    for (const { key, value } of store.results.getRange()) view.results.push({ key, value: value as unknown as Record<string, unknown> });
+    for (const { key, value } of store.state.getRange()) view.state[key] = value as unknown as Record<string, unknown>;
+    for (const f of statFiles) {
+      const e = store.stat.get(f);
+      if (e) view.stat[f] = e as unknown as Record<string, unknown>;
+    }
     return view;
   } finally {
-    void root.close();
+    await store.close();
   }
 }
 
