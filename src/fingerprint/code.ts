@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { isInside, normaliseSpec, toRel } from '../util/paths.js';
-import { specMatcher } from './files.js';
+import { isGlob, specMatcher } from './files.js';
 import { hashString } from './hash.js';
 import type { StatCache } from './stat-cache.js';
 import { shellWords } from './shell-words.js';
@@ -80,14 +80,16 @@ function isScript(abs: string, rel: string): boolean {
  * `steps/02 tidy.py` reruns the step. Data files a command happens to name are not code. */
 function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
   const words = typeof step.command === 'string' ? shellWords(step.command) : (step.command ?? []);
-  const declared = [...step.inputs, ...step.outputs].map(specMatcher);
+  const specs = [...step.inputs, ...step.outputs];
+  const declaredLiteral = new Set(specs.filter((x) => !isGlob(x)));
+  const declared = specs.map(specMatcher);
   const files: FileHashes = {};
   for (const w of words) {
     if (w === '' || w.startsWith('-') || w.includes('$') || w.includes('*')) continue;
     const eq = w.indexOf('=');
     const candidate = normaliseSpec(eq > 0 && !w.includes('/', 0) ? w.slice(eq + 1) : w);
     if (candidate === '' || candidate === '.' || path.isAbsolute(candidate) || !isInside(candidate)) continue;
-    if (declared.some((m) => m(candidate))) continue;
+    if (declaredLiteral.has(candidate) || declared.some((m) => m(candidate))) continue;
     const st = stats.get(candidate);
     if (st && isScript(path.resolve(stats.root, candidate), candidate)) files[candidate] = st.hash;
   }

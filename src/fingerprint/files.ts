@@ -1,14 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import fg from 'fast-glob';
+import { createRequire } from 'node:module';
 import picomatch from 'picomatch';
 import type { StatCache } from './stat-cache.js';
 
 /** Folders that globs never descend into: the engine's own state and VCS metadata. */
 export const GLOB_IGNORE = ['.git/**', '.cache/**', '**/node_modules/.cache/**'];
 
+type FastGlob = typeof import('fast-glob');
+let fastGlob: FastGlob | undefined;
+/** fast-glob is loaded on the first glob: a pipeline of literal paths never pays for it. */
+function fg(): FastGlob {
+  fastGlob ??= createRequire(import.meta.url)('fast-glob') as FastGlob;
+  return fastGlob;
+}
+
+/** Characters without which a spec cannot be a glob: most specs skip picomatch.scan. */
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+
 const scanMemo = new Map<string, { isGlob: boolean; base: string }>();
 function scan(spec: string): { isGlob: boolean; base: string } {
+  if (!GLOB_CHARS.test(spec)) return { isGlob: false, base: spec };
   let r = scanMemo.get(spec);
   if (!r) {
     const s = picomatch.scan(spec);
@@ -67,7 +79,7 @@ export function resolveSpecs(root: string, specs: readonly string[], stats: Stat
   const empty: string[] = [];
   for (const spec of specs) {
     if (isGlob(spec)) {
-      const found = fg.sync(spec, { cwd: root, dot: true, onlyFiles: true, ignore: GLOB_IGNORE, followSymbolicLinks: true });
+      const found = fg().sync(spec, { cwd: root, dot: true, onlyFiles: true, ignore: GLOB_IGNORE, followSymbolicLinks: true });
       if (found.length === 0) empty.push(spec);
       for (const f of found) files.add(f);
       continue;
@@ -76,12 +88,7 @@ export function resolveSpecs(root: string, specs: readonly string[], stats: Stat
       files.add(spec);
       continue;
     }
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(path.resolve(root, spec));
-    } catch {
-      st = undefined;
-    }
+    const st = fs.statSync(path.resolve(root, spec), { throwIfNoEntry: false });
     if (st?.isDirectory()) {
       const inDir: string[] = [];
       walk(root, spec, inDir);

@@ -45,13 +45,8 @@ export class StatCache {
 
   private compute(rel: string): FileState | null {
     const abs = path.resolve(this.root, rel);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(abs);
-    } catch {
-      return null;
-    }
-    if (!st.isFile()) return null;
+    const st = fs.statSync(abs, { throwIfNoEntry: false });
+    if (!st?.isFile()) return null;
     const cached = this.store?.stat.get(rel);
     if (
       cached &&

@@ -48,6 +48,19 @@ class OutputIndex {
     }
   }
 
+  /** Literal outputs a glob output also claims: files it matches, or a folder holding its
+   * static base. (The step owning the glob deletes what it matches before each run.) */
+  claimedBy(glob: string): Map<string, string> {
+    const found = new Map<string, string>();
+    const add = (step: string, out: string): void => {
+      if (!found.has(step)) found.set(step, out);
+    };
+    const m = picomatch(glob, { dot: true });
+    this.ancestorsOf(globBase(glob), add);
+    this.descendantsOf(globBase(glob), add, (o) => m(o));
+    return found;
+  }
+
   /** Literal outputs strictly inside folder `p` (all of them for the root). */
   private descendantsOf(p: string, add: (step: string, spec: string) => void, keep: (o: string) => boolean = () => true): void {
     const prefix = p === '.' ? '' : `${p}/`;
@@ -67,7 +80,18 @@ class OutputIndex {
   /** Steps whose outputs overlap `spec`: a literal path equal to, inside or containing an
    * output; a glob matching an output or reaching into an output folder. Two globs are
    * linked when one's static folder contains the other's (conservative; dependsOn is exact). */
+  private readonly memo = new Map<string, Map<string, string>>();
+
   producers(spec: string): Map<string, string> {
+    let found = this.memo.get(spec);
+    if (!found) {
+      found = this.compute(spec);
+      this.memo.set(spec, found);
+    }
+    return found;
+  }
+
+  private compute(spec: string): Map<string, string> {
     const found = new Map<string, string>();
     const add = (step: string, out: string): void => {
       if (!found.has(step)) found.set(step, out);
@@ -117,6 +141,22 @@ export function buildGraph(config: PipelineConfig): Graph {
       for (const [other, spec] of index.producers(o)) {
         if (other === s.name || isGlob(spec)) continue;
         throw new BatchError(`${file}: steps "${other}" and "${s.name}" both write "${spec === o ? o : `${spec}" / "${o}`}"; an output has one producer`, 2);
+      }
+    }
+  }
+
+  // A glob output may not claim another step's output either: each step would delete the
+  // other's files before it runs, and the two would never settle. Two globs clash when one
+  // matches the other's pattern text (e.g. "build/*" and "build/*.txt"), a close, cheap
+  // approximation of "some path matches both".
+  const globs = [...steps.values()].flatMap((s) => s.outputs.filter((o) => isGlob(o)).map((spec) => ({ step: s.name, spec })));
+  const clash = (a: string, b: string, aSpec: string, bSpec: string): BatchError =>
+    new BatchError(`${file}: steps "${a}" and "${b}" both write "${aSpec === bSpec ? aSpec : `${aSpec}" / "${bSpec}`}"; an output has one producer`, 2);
+  for (const [i, g] of globs.entries()) {
+    for (const [other, spec] of index.claimedBy(g.spec)) if (other !== g.step) throw clash(other, g.step, spec, g.spec);
+    for (const h of globs.slice(i + 1)) {
+      if (h.step !== g.step && (h.spec === g.spec || picomatch(g.spec, { dot: true })(h.spec) || picomatch(h.spec, { dot: true })(g.spec))) {
+        throw clash(g.step, h.step, g.spec, h.spec);
       }
     }
   }
