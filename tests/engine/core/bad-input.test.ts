@@ -43,6 +43,16 @@ const CASES: Case[] = [
     error: /steps "(first" and "b" both write "build\/first.txt" \/ "build|b" and "first" both write "build" \/ "build\/first.txt)"/,
   },
   {
+    name: 'a glob output that claims another step\'s output',
+    files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  gen: { command: 'true', outputs: ['build/*.txt'] },`) },
+    error: /steps "first" and "gen" both write "build\/first.txt" \/ "build\/\*\.txt"/,
+  },
+  {
+    name: 'two overlapping glob outputs',
+    files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  g1: { command: 'true', outputs: ['gen/**'] },\n  g2: { command: 'true', outputs: ['gen/*.csv'] },`) },
+    error: /steps "g1" and "g2" both write "gen\/\*\*" \/ "gen\/\*\.csv"/,
+  },
+  {
     name: 'an output outside the project',
     files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  out: { command: 'true', outputs: ['build/../../x.txt'] },`) },
     error: /step "out"\.outputs\[0\]: "build\/\.\.\/\.\.\/x\.txt" points outside the project/,
