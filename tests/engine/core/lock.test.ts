@@ -8,7 +8,7 @@ let p: TempProject | undefined;
 afterEach(() => p?.cleanup());
 
 describe('lock', () => {
-  it('a second batch fails at once naming the pid; --wait waits for the first to finish', async () => {
+  it('a second batch fails at once naming the pid; --wait waits for the first to finish (or Ctrl-C)', async () => {
     p = TempProject.create({
       'Batchfile.ts': batchfile(`
   hold: { command: ${cmd('--started', 'hold.started', '--wait-for', 'release', '--out', 'build/hold.txt', '--mark', 'marks.txt')}, outputs: ['build/hold.txt'] },
@@ -22,6 +22,13 @@ describe('lock', () => {
     expect(second.stderr).toContain(`Another batch is running in this project: pid ${first.child.pid}`);
     expect(second.stderr).toContain('--wait');
 
+    // Ctrl-C while waiting: 130 at once, nothing run.
+    const impatient = p.start(['--wait']);
+    await impatient.waitFor(/Waiting for the batch running in this project to finish/);
+    impatient.kill('SIGINT');
+    expect((await impatient.exited).code).toBe(130);
+    expect(impatient.output).toContain('Interrupted while waiting for the lock');
+
     const waiter = p.start(['--wait', '--json']);
     await waiter.waitFor(new RegExp(`Waiting for the batch running in this project to finish: pid ${first.child.pid}`));
     p.write('release', '');
@@ -30,7 +37,7 @@ describe('lock', () => {
     const summary = JSON.parse(waiter.output.slice(waiter.output.indexOf('{\n'), waiter.output.lastIndexOf('}') + 1)) as { steps: { action: string }[] };
     expect(summary.steps.map((s) => s.action)).toEqual(['up-to-date']);
 
-    // Two runs recorded, one after the other; the refused one left nothing.
+    // Two runs recorded, one after the other; the refused and interrupted ones left nothing.
     const runs = (await readStore(p)).runs;
     expect(runs).toHaveLength(2);
     expect(runs[1]!.startedAt as number).toBeGreaterThanOrEqual(runs[0]!.endedAt as number);

@@ -1,10 +1,13 @@
 // What a run leaves behind: the LMDB store (runs, per-step results, fingerprints, stat cache),
 // logs/execution_logs.csv (appended, never rewritten), per-step logs, and the --json summary.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
-import { batchfile, cmd, csvRows, readStore } from './util.js';
+import { batchfile, cmd, csvRows, readStore, snapshot } from './util.js';
+
+const snapshotText = (p: TempProject, rel: string): string => Object.values(snapshot(p, rel)).join('\n');
 
 let p: TempProject | undefined;
 afterAll(() => p?.cleanup());
@@ -21,7 +24,7 @@ describe('records', () => {
       'Batchfile.ts': batchfile(`
   copy: { command: ${cmd('--in', 'data/a,b.csv', '--out', 'build/copy.csv', '--mark', 'marks.txt')} + ' && echo copied to stdout', inputs: ['data/*.csv'], outputs: ['build/copy.csv'] },
   work: { run: 'steps/work.ts', inputs: ['build/copy.csv'] },
-  maybe: { command: '[ "$FAILME" != 1 ]', env: ['FAILME'] },
+  maybe: { command: '[ "$FAILME" != 1 ]', env: ['FAILME', 'BATCH_TEST_SECRET'] },
 `),
     });
     const git = (...args: string[]): string => execFileSync('git', args, { cwd: p!.dir, encoding: 'utf8' }).trim();
@@ -29,7 +32,8 @@ describe('records', () => {
     git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '--allow-empty', '-m', 'start');
     const head = git('rev-parse', 'HEAD');
 
-    const r1 = await p.run([], { env: { FAILME: '0' } });
+    const SECRET = 'hunter2-do-not-store';
+    const r1 = await p.run([], { env: { FAILME: '0', BATCH_TEST_SECRET: SECRET } });
     expect(r1.code, r1.stderr).toBe(0);
     // --json: the whole stdout is the document (p.run parsed it); the human summary went to stderr.
     expect(r1).toMatchObject({ status: 'PASS', runId: expect.stringMatching(/^\d{8}T\d{9}Z-[a-z0-9]+$/) });
@@ -54,7 +58,7 @@ describe('records', () => {
 
     // Run 2: an input edit (its name has a comma: the CSV must quote the reason) and a failure.
     p.write('data/a,b.csv', 'x,y\n3,4\n');
-    const r2 = await p.run(['--keep-going'], { env: { FAILME: '1' } });
+    const r2 = await p.run(['--keep-going'], { env: { FAILME: '1', BATCH_TEST_SECRET: SECRET } });
     expect(r2.code).toBe(1);
     expect(r2.status).toBe('FAIL');
     const maybe = r2.steps.find((s) => s.name === 'maybe') as { status: string; reason: string; error?: string; logFile?: string };
@@ -98,7 +102,9 @@ describe('records', () => {
     expect(store.state.maybe).toMatchObject({ runId: r1.runId });
     // The stat cache: size, mtime, ctime, inode and hash of each file hashed.
     expect(store.stat['data/a,b.csv']).toMatchObject({ size: 8, mtimeMs: expect.any(Number), ctimeMs: expect.any(Number), ino: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{16}$/) });
-    // Env values are never stored, only hashes.
-    expect(JSON.stringify(store)).not.toContain('FAILME=1');
+    // Env values are never stored, only hashes: not in the LMDB file, the CSV or any log.
+    expect(store.state.maybe).toMatchObject({ parts: { env: { BATCH_TEST_SECRET: expect.stringMatching(/^[0-9a-f]{16}$/) } } });
+    expect(fs.readFileSync(p.path('.cache/store/data.mdb')).includes(SECRET)).toBe(false);
+    expect(snapshotText(p, 'logs')).not.toContain(SECRET);
   });
 });

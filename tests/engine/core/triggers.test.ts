@@ -19,12 +19,13 @@ export default async (ctx: { step: string; root: string; outputs: string[] }) =>
 };
 `;
 
-const steps = (v: { command: string; params: number }): string => batchfile(`
+// The params come from a module the Batchfile imports: editing it must reach the step too.
+const steps = (v: { command: string }): string => batchfile(`
   content: { command: ${cmd('--in', 'in/content.txt', '--out', 'out/content.txt', '--mark', 'marks.txt')}, inputs: ['in/content.txt'], outputs: ['out/content.txt'] },
   globAdd: { command: ${cmd('--text', 'g', '--out', 'out/globadd.txt', '--mark', 'marks.txt')}, inputs: ['data/add/*.csv'], outputs: ['out/globadd.txt'] },
   globDel: { command: ${cmd('--text', 'g', '--out', 'out/globdel.txt', '--mark', 'marks.txt')}, inputs: ['data/del/*.csv'], outputs: ['out/globdel.txt'] },
   command: { command: ${cmd('--text', v.command, '--out', 'out/command.txt', '--mark', 'marks.txt')}, outputs: ['out/command.txt'] },
-  params: { command: ${cmd('--text', 'p', '--out', 'out/params.txt', '--mark', 'marks.txt')}, outputs: ['out/params.txt'], params: { n: ${v.params}, nested: { keep: true } } },
+  params: { command: ${cmd('--text', 'p', '--out', 'out/params.txt', '--mark', 'marks.txt')}, outputs: ['out/params.txt'], params: { n: PARAM_N, nested: { keep: true } } },
   env: { command: ${cmd('--text', 'e', '--out', 'out/env.txt', '--mark', 'marks.txt')}, outputs: ['out/env.txt'], env: ['${ENV}'] },
   runMod: { run: 'steps/mod.ts', outputs: ['out/mod.txt'] },
   runImp: { run: 'steps/imp.ts', outputs: ['out/imp.txt'] },
@@ -34,7 +35,7 @@ const steps = (v: { command: string; params: number }): string => batchfile(`
   editOut: { command: ${cmd('--text', 'e', '--out', 'out/edit.txt', '--mark', 'marks.txt')}, outputs: ['out/edit.txt'], cache: false },
   stable: { command: ${cmd('--in', 'in/stable.txt', '--out', 'out/stable.txt', '--mark', 'marks.txt')}, inputs: ['in/stable.txt'], outputs: ['out/stable.txt'] },
   stableRun: { run: 'steps/stable.ts', inputs: ['in/stable.txt'], outputs: ['out/stable-run.txt'] },
-`);
+`, `import { PARAM_N } from './pipeline/conf.ts';`);
 
 const TIDY = `import sys, os
 with open(os.path.join(os.getcwd(), 'marks.txt'), 'a') as m: m.write('script\\n')
@@ -47,7 +48,8 @@ const env1 = { [ENV]: 'one' };
 
 beforeAll(async () => {
   p = TempProject.create({
-    'Batchfile.ts': steps({ command: 'v1', params: 1 }),
+    'Batchfile.ts': steps({ command: 'v1' }),
+    'pipeline/conf.ts': 'export const PARAM_N = 1;\n',
     'in/content.txt': 'content 1',
     'in/script.txt': 'script input',
     'in/stable.txt': 'stable',
@@ -80,7 +82,8 @@ describe('rerun triggers', () => {
     p.write('in/content.txt', 'content 2');
     p.write('data/add/c.csv', 'c');
     p.remove('data/del/b.csv');
-    p.write('Batchfile.ts', steps({ command: 'v2', params: 2 }));
+    p.write('Batchfile.ts', steps({ command: 'v2' }));
+    p.write('pipeline/conf.ts', 'export const PARAM_N = 2;\n');
     p.write('steps/mod.ts', runModule('', `'mod v2'`));
     p.write('steps/lib/helper.ts', `export const helper = (): string => 'helper v2';\n`);
     p.write('node_modules/fakepkg/package.json', JSON.stringify({ name: 'fakepkg', version: '1.0.1', type: 'module', main: 'index.js' }));
