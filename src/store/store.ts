@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BatchError } from '../util/errors.js';
+import { lmdbHeaderProblem } from './lmdb-header.js';
 import type { RunRecord, StepResult, StepState } from './types.js';
 
 /** Bump when the meaning of stored records changes; older stores are then refused with advice. */
@@ -74,6 +75,8 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
   if (opts.readOnly && !fs.existsSync(dir)) {
     throw new BatchError(`No run records yet: ${dir} does not exist. Run \`batch\` first.`, 2);
   }
+  const damaged = lmdbHeaderProblem(path.join(dir, 'data.mdb'));
+  if (damaged) throw new BatchError(`The store at ${dir} is damaged (${damaged}). ${RECOVER}`, 3);
   let root: RootDatabase;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });

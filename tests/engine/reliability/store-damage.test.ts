@@ -1,0 +1,83 @@
+// A damaged or foreign store is refused with exit 3 and a message that says how to recover
+// (`batch clean --store`), never a crash or a stack trace; the outputs stay as they were, and
+// after the advice is followed the next run works. lmdb-js itself crashes the process
+// (SIGSEGV, SIGBUS) on a damaged header, so batch checks the header before opening.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TempProject } from '../rig.js';
+import { STACK, batchfile, bytesUnder, cmd, dataFile, readStore, showBytes } from './helpers.js';
+
+let p: TempProject;
+let good: Buffer;
+let outputs: Record<string, string>;
+
+beforeAll(async () => {
+  p = TempProject.create({
+    'in.txt': 'hello',
+    'steps/up.ts': `import fs from 'node:fs';
+export default async (ctx: { inputs: string[]; outputs: string[] }) => {
+  fs.writeFileSync(ctx.outputs[0]!, fs.readFileSync(ctx.inputs[0]!, 'utf8').toUpperCase());
+};
+`,
+    'Batchfile.ts': batchfile(`
+  copy: { command: ${cmd('--in', 'in.txt', '--out', 'out/copy.txt')}, inputs: ['in.txt'], outputs: ['out/copy.txt'] },
+  up: { run: 'steps/up.ts', inputs: ['out/copy.txt'], outputs: ['out/up.txt'] },
+`),
+  });
+  const r = await p.run();
+  expect(r.code, r.stderr).toBe(0);
+  good = fs.readFileSync(dataFile(p));
+  outputs = showBytes(bytesUnder(p, 'out'));
+});
+afterAll(() => p?.cleanup());
+
+const size = (): number => good.length;
+const DAMAGE: { name: string; bytes: () => Buffer }[] = [
+  { name: 'the whole file overwritten with random bytes', bytes: () => Buffer.from(Array.from({ length: size() }, (_, i) => (i * 7919 + 13) & 0xff)) },
+  { name: 'the whole file zeroed', bytes: () => Buffer.alloc(size()) },
+  { name: 'the first page overwritten', bytes: () => Buffer.concat([Buffer.alloc(4096, 0xab), good.subarray(4096)]) },
+  { name: 'the second meta page overwritten', bytes: () => Buffer.concat([good.subarray(0, 4096), Buffer.alloc(4096, 0x5a), good.subarray(8192)]) },
+  { name: 'truncated to three pages', bytes: () => good.subarray(0, 3 * 4096) },
+  { name: 'a few bytes of text', bytes: () => Buffer.from('not a database\n') },
+];
+
+describe('a damaged or foreign store', () => {
+  it.for(DAMAGE)('$name: exit 3, how to recover, no crash, outputs untouched', async (d) => {
+    const bad = d.bytes();
+    fs.writeFileSync(dataFile(p), bad);
+    p.write('in.txt', 'changed'); // something to do, so a run that ignored the damage would show
+    const r = await p.batch();
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/The store at .*\.cache\/store is damaged \(.+\)\. Remove it with `batch clean --store`/);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(showBytes(bytesUnder(p, 'out'))).toEqual(outputs);
+    expect(fs.readFileSync(dataFile(p)).equals(bad)).toBe(true);
+    fs.writeFileSync(dataFile(p), good);
+    p.write('in.txt', 'hello');
+  });
+
+  it('a store of another format version: exit 3 naming both versions and the recovery', async () => {
+    const { openStore, STORE_VERSION } = await import('../../../src/store/store.js');
+    const store = openStore(p.path('.cache'));
+    await store.meta.put('version', STORE_VERSION + 41);
+    await store.close();
+    const r = await p.batch();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`has format version ${STORE_VERSION + 41}; this batchfile reads version ${STORE_VERSION}. Remove it with \`batch clean --store\``);
+    expect(r.stderr).not.toMatch(STACK);
+  });
+
+  it('following the advice works: clean --store, then the run rebuilds the same outputs', async () => {
+    fs.writeFileSync(dataFile(p), Buffer.alloc(size()));
+    expect((await p.batch()).code).toBe(3);
+    const clean = await p.batch(['clean', '--store']);
+    expect(clean.code, clean.stderr).toBe(0);
+    const r = await p.run(['--no-cache']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.steps.map((s) => `${s.name} ${s.action} ${s.reason}`)).toEqual(['copy ran no previous run recorded', 'up ran no previous run recorded']);
+    expect(showBytes(bytesUnder(p, 'out'))).toEqual(outputs);
+    expect((await readStore(p)).runs).toHaveLength(1);
+  });
+});
