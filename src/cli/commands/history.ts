@@ -86,20 +86,22 @@ async function runs(args: Args, io: Io, mode: string): Promise<number> {
 async function stepHistory(args: Args, io: Io, mode: string, step: string): Promise<number> {
   const limit = args.limit ?? 20;
   return withReadStore(args, (store) => {
-    const { samples, runsScanned, seen } = stepSeries(store, step, { limit });
+    // RULE.window more executions than shown, so the oldest shown is judged like the newest.
+    const { samples: fetched, runsScanned, seen } = stepSeries(store, step, { limit: limit + RULE.window });
+    const samples = fetched.slice(0, limit);
     if (!seen) {
       const latest = listRuns(store, { limit: 1 })[0];
       const names = latest ? resultsOf(store, latest.id).map((r) => r.name) : [];
       throw new BatchError(`No recorded run has a step named "${step}"${didYouMean(step, names)}`, 2);
     }
     // Each execution judged against the passed ones before it, as `batch trends` would have then.
-    const flagged = samples.map((smp, i) => isTiming(smp) && judge(smp.durationMs, samples.slice(i + 1).filter(isTiming).map((x) => x.durationMs)).slower);
+    const flagged = samples.map((smp, i) => isTiming(smp) && judge(smp.durationMs, fetched.slice(i + 1).filter(isTiming).map((x) => x.durationMs)).slower);
     const passed = samples.filter(isTiming).map((x) => x.durationMs);
     const med = median(passed);
     const dev = mad(passed);
     if (mode === 'json') {
       io.out.write(`${JSON.stringify({
-        step, runsScanned, medianMs: med ?? null, madMs: dev ?? null, rule: { ...RULE, text: RULE_TEXT },
+        step, medianMs: med ?? null, madMs: dev ?? null, rule: { ...RULE, text: RULE_TEXT },
         executions: samples.map((x, i) => ({ ...sampleJson(x), slower: flagged[i] })),
       }, null, 2)}\n`);
       return 0;
@@ -116,7 +118,7 @@ async function stepHistory(args: Args, io: Io, mode: string, step: string): Prom
       io.say(`${step}: did not run in the last ${runsScanned} recorded runs (always up to date, restored or not run).`);
       return 0;
     }
-    io.say(`${s.bold(step)}: ${samples.length} execution${samples.length === 1 ? '' : 's'} in the last ${runsScanned} runs; median ${ms(med)}, MAD ${ms(dev)} over ${passed.length} passed`);
+    io.say(`${s.bold(step)}: ${samples.length} execution${samples.length === 1 ? '' : 's'} since ${when(samples[samples.length - 1]!.startedAt)}; median ${ms(med)}, MAD ${ms(dev)} over ${passed.length} passed`);
     const oldestFirst = [...samples].reverse();
     io.say(`  ${sparkline(oldestFirst.map((x) => (isTiming(x) ? x.durationMs : undefined)))}  ${s.dim('oldest → newest; · = failed')}`);
     io.say('');

@@ -153,20 +153,37 @@ export function reportClient(): void {
       const h = box.appendChild(document.createElement('h3'));
       h.textContent = `${c.flagged ? '▲ ' : ''}${c.step}${c.medianMs !== undefined ? ` — median ${fmt(c.medianMs)}` : ''}`;
       const med = c.medianMs;
+      const readout = document.createElement('div');
+      readout.className = 'readout';
+      readout.textContent = '\u00a0';
+      // The hovered run, written under the chart (uPlot's own legend is too wide for a grid).
+      const onCursor = (u: { cursor: { idx?: number | null } }): void => {
+        const i = u.cursor.idx;
+        if (i === null || i === undefined) {
+          readout.textContent = '\u00a0';
+          return;
+        }
+        const d = c.durations[i] ?? null;
+        const f = c.failed[i] ?? null;
+        const what = d !== null ? `${fmt(d)}${c.slower[i] !== null ? ' — slower than usual' : ''}` : f !== null ? `failed after ${fmt(f)}` : 'did not run';
+        readout.textContent = `${runs[i]?.label ?? ''} · ${what} · run ${runs[i]?.id ?? ''}`;
+      };
       new uPlot(
         {
           width: w,
           height: 150,
           scales: { x: { time: false }, y: { range: (_u: unknown, _min: number, max: number) => [0, max > 0 ? max * 1.15 : 1] } },
           axes: [
-            { values: (_u: unknown, splits: number[]) => splits.map((i) => runs[i]?.label ?? ''), size: 30, font: '10px system-ui' },
+            // Whole runs only: the x scale is the run's position in the window.
+            { incrs: [1, 2, 5, 10, 20, 50], space: 64, values: (_u: unknown, splits: number[]) => splits.map((i) => runs[i]?.label ?? ''), size: 30, font: '10px system-ui' },
             { values: (_u: unknown, splits: number[]) => splits.map((v) => fmt(v)), size: 50, font: '10px system-ui' },
           ],
           legend: { show: false },
           cursor: { drag: { x: false, y: false } },
+          hooks: { setCursor: [onCursor] },
           series: [
             {},
-            { label: 'duration', stroke: '#2e7dd7', width: 1.5, spanGaps: true, points: { size: 5 } },
+            { label: 'passed', stroke: '#2e7dd7', width: 1.5, spanGaps: true, points: { size: 5 } },
             { label: 'failed', stroke: '#d64545', width: 0, points: { size: 7, fill: '#fff', stroke: '#d64545' } },
             { label: 'slower', stroke: '#b00020', width: 0, points: { size: 9, fill: '#b00020', stroke: '#b00020' } },
             { label: 'median', stroke: '#999', width: 1, dash: [4, 4], points: { show: false } },
@@ -175,6 +192,7 @@ export function reportClient(): void {
         [xs, c.durations, c.failed, c.slower, xs.map(() => (med === undefined ? null : med))],
         box,
       );
+      box.appendChild(readout);
     }
   }
 

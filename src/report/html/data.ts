@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../../graph/graph.js';
 import { isTiming, listRuns, resultsOf } from '../../history/query.js';
-import { judge, RULE, RULE_TEXT } from '../../history/stats.js';
+import { judge, median, RULE, RULE_TEXT } from '../../history/stats.js';
 import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepAction, StepResult, StepStatus, TestPhaseResult } from '../../store/types.js';
@@ -101,10 +101,18 @@ function label(r: StepResult | undefined): string {
   return r.action === 'up-to-date' ? 'up to date' : 'not run';
 }
 
-function shortDate(ms: number): string {
-  const d = new Date(ms);
+/** Chart labels: the time of day when every run was on one day, else the date. */
+function runLabels(runs: RunRecord[]): string[] {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getMonth() + 1}/${d.getDate()} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  const day = (ms: number): string => {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  };
+  const oneDay = new Set(runs.map((r) => day(r.startedAt))).size <= 1;
+  return runs.map((r) => {
+    const d = new Date(r.startedAt);
+    return oneDay ? `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}` : `${d.getMonth() + 1}/${d.getDate()} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  });
 }
 
 export function collectReportData(input: ReportInput): ReportData {
@@ -153,6 +161,7 @@ export function collectReportData(input: ReportInput): ReportData {
   });
 
   const charts = chartSeries(store, window, perRun, steps, record.id);
+  const labels = runLabels(window);
   return {
     run: {
       id: record.id,
@@ -171,7 +180,7 @@ export function collectReportData(input: ReportInput): ReportData {
     steps,
     ...(record.tests ? { tests: record.tests } : {}),
     history: {
-      runs: window.map((r) => ({ id: r.id, startedAt: r.startedAt, label: shortDate(r.startedAt), status: r.status, ...(r.git ? { commit: r.git.commit.slice(0, 8) } : {}) })),
+      runs: window.map((r, i) => ({ id: r.id, startedAt: r.startedAt, label: labels[i]!, status: r.status, ...(r.git ? { commit: r.git.commit.slice(0, 8) } : {}) })),
       charts: charts.shown,
       omitted: charts.omitted,
     },
@@ -208,7 +217,6 @@ function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<
       }
     }
     const s: ChartSeries = { step: step.name, durations: [], failed: [], slower: [], flagged: step.slower };
-    if (step.medianMs !== undefined) s.medianMs = step.medianMs;
     perRun.forEach((m, i) => {
       const r = m.get(step.name);
       const ran = r?.action === 'ran' ? r : undefined;
@@ -222,6 +230,9 @@ function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<
       }
       s.slower.push(slow ? ok : null);
     });
+    // The step's median as of this run when it ran now, else over the window's passed runs.
+    const med = step.medianMs ?? median(s.durations.filter((d): d is number => d !== null));
+    if (med !== undefined) s.medianMs = med;
     return s;
   });
   return { shown, omitted: candidates.length - chosen.length };

@@ -39,6 +39,7 @@ tr.slower td { background: #fff1f1; }
 #charts { display: flex; flex-wrap: wrap; gap: 14px; }
 .chart { background: #fff; border: 1px solid var(--line); padding: 8px; }
 .chart.slower { border-color: #b00020; }
+.readout { font-size: 11px; color: var(--muted); min-height: 1.4em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font-size: 12px; }
 footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
 `;
@@ -110,7 +111,7 @@ ${slower.length ? `<section id="regressions"><h2>Slower than usual</h2><ul>${slo
 ${testsSection(d)}
 <section id="history"><h2>Duration over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
 <div id="charts"></div>
-<p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the current median.</p></section>
+<p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each run.</p></section>
 <footer>Written by batch. Drawn with ${a.credits.map(html).join(' and ')}, inlined.</footer>
 </main>
 <script type="application/json" id="report-data">${jsonForScript(d)}</script>
