@@ -114,6 +114,18 @@ class OutputIndex {
   }
 }
 
+/** Could one path be named by both specs? Exact for plain paths (equal, or a folder holding
+ * the other); a glob against a plain path matches it or lives under it; two globs clash when
+ * one matches the other's pattern text (a close, cheap approximation). */
+function specsClash(a: string, b: string): boolean {
+  const ag = isGlob(a);
+  const bg = isGlob(b);
+  if (!ag && !bg) return specMatcher(a)(b) || specMatcher(b)(a);
+  if (ag && bg) return a === b || picomatch(a, { dot: true })(b) || picomatch(b, { dot: true })(a);
+  const [glob, plain] = ag ? [a, b] : [b, a];
+  return picomatch(glob, { dot: true })(plain) || specMatcher(plain)(globBase(glob));
+}
+
 const indexCache = new WeakMap<Map<string, StepConfig>, OutputIndex>();
 function outputIndex(steps: Map<string, StepConfig>): OutputIndex {
   let idx = indexCache.get(steps);
@@ -157,6 +169,20 @@ export function buildGraph(config: PipelineConfig): Graph {
     for (const h of globs.slice(i + 1)) {
       if (h.step !== g.step && (h.spec === g.spec || picomatch(g.spec, { dot: true })(h.spec) || picomatch(h.spec, { dot: true })(g.spec))) {
         throw clash(g.step, h.step, g.spec, h.spec);
+      }
+    }
+  }
+
+  // A step's outputs are removed before it runs (so every run starts clean): one that also
+  // reads them would lose its input, so updating a file in place is refused.
+  for (const s of steps.values()) {
+    for (const i of s.inputs) {
+      const o = s.outputs.find((out) => specsClash(i, out));
+      if (o !== undefined) {
+        throw new BatchError(
+          `${file}: step "${s.name}" reads and writes "${i === o ? i : `${i}" / "${o}`}"; its outputs are removed before it runs, so it cannot update a file in place: write a new file`,
+          2,
+        );
       }
     }
   }

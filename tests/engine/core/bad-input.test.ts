@@ -19,6 +19,8 @@ interface Case {
   files: Record<string, string>;
   args?: string[];
   error: RegExp;
+  /** Files that must be left exactly as they were. */
+  keeps?: Record<string, string>;
 }
 
 const CASES: Case[] = [
@@ -51,6 +53,17 @@ const CASES: Case[] = [
     name: 'two overlapping glob outputs',
     files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  g1: { command: 'true', outputs: ['gen/**'] },\n  g2: { command: 'true', outputs: ['gen/*.csv'] },`) },
     error: /steps "g1" and "g2" both write "gen\/\*\*" \/ "gen\/\*\.csv"/,
+  },
+  {
+    name: 'a step that reads and writes one file (its outputs are removed before it runs)',
+    files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  bump: { command: 'true', inputs: ['data.json'], outputs: ['data.json'] },`), 'data.json': '{"n":1}' },
+    error: /step "bump" reads and writes "data\.json"; its outputs are removed before it runs/,
+    keeps: { 'data.json': '{"n":1}' },
+  },
+  {
+    name: 'a step whose input glob matches its own output',
+    files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  merge: { command: 'true', inputs: ['data/*.csv'], outputs: ['data/all.csv'] },`), 'data/a.csv': 'a' },
+    error: /step "merge" reads and writes "data\/\*\.csv" \/ "data\/all\.csv"/,
   },
   {
     name: 'an output outside the project',
@@ -148,6 +161,7 @@ describe('bad input: exit 2, a clear error, nothing run or recorded', () => {
     expect(p.exists('build')).toBe(false);
     expect(p.exists('logs')).toBe(false);
     expect((await readStore(p)).runs).toEqual([]);
+    for (const [rel, content] of Object.entries(c.keeps ?? {})) expect(p.read(rel)).toBe(content);
   });
 
   it('unknown options and subcommand misuse are usage errors too', async () => {
