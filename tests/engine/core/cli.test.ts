@@ -125,6 +125,24 @@ describe('command line', () => {
     expect(p.exists('build/c.txt')).toBe(false);
   });
 
+  it('batch clean forgets build state (every step reruns) but keeps outputs and logs; --store only the store', async () => {
+    p = TempProject.create({ 'in.txt': 'x', 'extra.txt': 'e', 'steps/d.ts': D_STEP, 'Batchfile.ts': CHAIN });
+    expect((await p.run(['-j', '2'])).code).toBe(0);
+    const clean = await p.batch(['clean']);
+    expect(clean.code).toBe(0);
+    expect(fs.readdirSync(p.path('.cache'))).toEqual([]);
+    expect(p.read('build/c.txt')).toBe('x');
+    expect(p.exists('logs/execution_logs.csv')).toBe(true);
+    const after = await p.run(['-j', '2']);
+    expect(after.steps.map((s) => `${s.action}: ${s.reason}`)).toEqual(Array(4).fill('ran: no previous run recorded'));
+    const store = await p.batch(['clean', '--store']);
+    expect(store.code).toBe(0);
+    expect(p.exists('.cache/store')).toBe(false);
+    expect(p.exists('.cache/modules')).toBe(true);
+    expect((await p.run(['-j', '2'])).steps.every((s) => s.action === 'ran')).toBe(true);
+    expect((await readStore(p)).runs).toHaveLength(1);
+  });
+
   it('batch graph prints the inferred and declared edges in mermaid, dot and text', async () => {
     p = TempProject.create({
       'in.txt': 'x',
