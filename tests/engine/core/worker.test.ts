@@ -2,12 +2,12 @@
 // happens when a step throws, calls process.exit, ignores a timeout in a busy loop, or
 // stops politely on ctx.signal. With -j 1 one thread serves them all, so a step after a
 // killed worker shows the pool recovered.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
 import { batchfile, table } from './util.js';
 
 let p: TempProject | undefined;
-afterAll(() => p?.cleanup());
+afterEach(() => p?.cleanup());
 
 const CTX = `import fs from 'node:fs';
 import path from 'node:path';
@@ -91,5 +91,47 @@ export default async (ctx: { outputs: string[] }) => { fs.writeFileSync(ctx.outp
     expect(log).toContain('hello from console.log { n: 1 }\n');
     expect(log).toContain('and from console.error\n');
     expect(p.read(`logs/runs/${r.runId}/thrower.log`)).toMatch(/Error: boom from the worker\n\s+at /);
+  });
+
+  it('-j N bounds run and command steps together, and runs N at once', async () => {
+    // Each step appends "+name" when it starts and "-name" when it ends. c1 and c2 each wait
+    // for the other to have started: they finish only if two steps really run at once.
+    const HOLD = `import fs from 'node:fs';
+const [name, waitFor] = process.argv.slice(2);
+fs.appendFileSync('events.txt', '+' + name + '\\n');
+while (waitFor && !fs.readFileSync('events.txt', 'utf8').includes('+' + waitFor + '\\n')) await new Promise((r) => setTimeout(r, 10));
+await new Promise((r) => setTimeout(r, 100));
+fs.appendFileSync('events.txt', '-' + name + '\\n');
+`;
+    const RUN = `import fs from 'node:fs';
+export default async (ctx: { step: string }) => {
+  fs.appendFileSync('events.txt', '+' + ctx.step + '\\n');
+  await new Promise((r) => setTimeout(r, 100));
+  fs.appendFileSync('events.txt', '-' + ctx.step + '\\n');
+};
+`;
+    p = TempProject.create({
+      'tools/hold.mjs': HOLD,
+      'steps/hold.ts': RUN,
+      'Batchfile.ts': batchfile(`
+  c1: { command: 'node tools/hold.mjs c1 c2' },
+  c2: { command: 'node tools/hold.mjs c2 c1' },
+  r1: { run: 'steps/hold.ts' },
+  c3: { command: 'node tools/hold.mjs c3' },
+  r2: { run: 'steps/hold.ts' },
+  r3: { run: 'steps/hold.ts' },
+`),
+    });
+    const r = await p.run(['-j', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = p.read('events.txt').split('\n').filter(Boolean);
+    expect(events).toHaveLength(12);
+    let running = 0;
+    let most = 0;
+    for (const e of events) {
+      running += e.startsWith('+') ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    expect(most).toBe(2);
   });
 });
