@@ -58,6 +58,13 @@ export function isSample(r: StepResult): boolean {
   return r.action === 'ran';
 }
 
+/** Did anything execute in this run? Runs where every step was up to date (or restored)
+ * hold no samples, so their results need not be read. A run killed before its record was
+ * completed still says INTERRUPTED with zero counts: read those. */
+export function executedAny(run: RunRecord): boolean {
+  return run.status === 'INTERRUPTED' || run.counts.ran + run.counts.failed > 0;
+}
+
 /** Only passed executions feed medians and flags: a failure stops early or times out, and
  * its time says nothing about how long the work takes. */
 export function isTiming(s: { status: StepStatus }): boolean {
@@ -97,8 +104,6 @@ export interface ScanOptions {
 export interface Scan {
   /** step → executions newest first (failed ones included, marked by status). */
   samples: Map<string, Sample[]>;
-  /** step → the newest result of any action, so "up to date" steps still show. */
-  lastSeen: Map<string, { runId: string; result: StepResult }>;
   /** Step names in the order of the newest whole-pipeline run, then any others seen. */
   order: string[];
   runsScanned: number;
@@ -108,7 +113,7 @@ export interface Scan {
 export function scanSamples(store: Store, opts: ScanOptions): Scan {
   const samples = new Map<string, Sample[]>();
   const passed = new Map<string, number>();
-  const lastSeen = new Map<string, { runId: string; result: StepResult }>();
+  const known = new Set<string>();
   const order: string[] = [];
   let sawFull = false;
   let runsScanned = 0;
@@ -116,15 +121,18 @@ export function scanSamples(store: Store, opts: ScanOptions): Scan {
   for (const { value: run } of range) {
     if (opts.maxRuns !== undefined && runsScanned >= opts.maxRuns) break;
     runsScanned++;
+    // A run where nothing executed adds no sample (and, unless it is the only kind of run
+    // there is, no step the executing runs do not list too).
+    if (!executedAny(run) && (sawFull || opts.steps)) continue;
     const results = opts.steps && opts.steps.size < 16
       ? [...opts.steps].map((n) => store.results.get([run.id, n])).filter((r): r is StepResult => r !== undefined)
       : resultsOf(store, run.id);
     for (const r of results) {
       if (opts.steps && !opts.steps.has(r.name)) continue;
-      if (!lastSeen.has(r.name)) {
+      if (!known.has(r.name)) {
         // Steps first seen after a whole-pipeline run are no longer in the pipeline.
         if (sawFull && !opts.steps) continue;
-        lastSeen.set(r.name, { runId: run.id, result: r });
+        known.add(r.name);
         order.push(r.name);
       }
       if (!isSample(r)) continue;
@@ -139,7 +147,7 @@ export function scanSamples(store: Store, opts: ScanOptions): Scan {
     const names = opts.steps ? [...opts.steps] : order;
     if ((sawFull || opts.steps) && names.every((n) => (passed.get(n) ?? 0) >= opts.want)) break;
   }
-  return { samples, lastSeen, order, runsScanned };
+  return { samples, order, runsScanned };
 }
 
 /** Resolves what a user typed for a run: `latest`, `previous`, a run id or unique id

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../../graph/graph.js';
-import { isTiming, listRuns, resultsOf } from '../../history/query.js';
+import { executedAny, isTiming, listRuns, resultsOf } from '../../history/query.js';
 import { judge, median, RULE, RULE_TEXT } from '../../history/stats.js';
 import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
@@ -124,7 +124,11 @@ export function collectReportData(input: ReportInput): ReportData {
   // The chart window: the last CHART_RUNS runs, each with all its step results.
   const window = store ? listRuns(store, { limit: CHART_RUNS }).reverse() : [record];
   if (window[window.length - 1]?.id !== record.id) window.push(record);
-  const perRun = window.map((run) => (run.id === record.id ? byName : store ? new Map(resultsOf(store, run.id).map((r) => [r.name, r])) : new Map<string, StepResult>()));
+  // Runs where nothing executed are not read: they add no point to any chart (and their
+  // results hold no log), which keeps the report cheap after no-op runs.
+  const perRun = window.map((run) =>
+    run.id === record.id ? byName : store && executedAny(run) ? new Map(resultsOf(store, run.id).map((r) => [r.name, r])) : new Map<string, StepResult>(),
+  );
 
   const steps: ReportStep[] = order.map((name) => {
     const r = byName.get(name);
@@ -206,7 +210,7 @@ function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<
   }
   candidates.sort((a, b) => Number(b.step.slower) - Number(a.step.slower) || b.max - a.max);
   const chosen = candidates.slice(0, MAX_CHARTS);
-  const before = store && window[0] ? listRuns(store, { before: window[0].id, limit: RULE.window }) : [];
+  const before = store && window[0] ? listRuns(store, { before: window[0].id, limit: RULE.window }).filter(executedAny) : [];
   const shown = chosen.map(({ step }) => {
     // Passed durations before the window, newest first.
     const earlier: number[] = [];
