@@ -60,7 +60,8 @@ export default async function trendsCommand(args: Args, io: Io): Promise<number>
       s,
     ));
     const slow = rows.filter((r) => r.slower);
-    io.say(s.dim(`LATEST = newest passed execution; MEDIAN/MAD over the passed executions before it; RUNS = how many. SLOWER: ${ruleText}.`));
+    io.say(s.dim('LATEST = newest passed execution; MEDIAN, MAD = over the passed executions before it (RUNS of them).'));
+    io.say(s.dim(`SLOWER: ${ruleText}.`));
     if (slow.length > 0) io.say(s.red(`${slow.length} step${slow.length === 1 ? '' : 's'} slower than usual: ${slow.map((r) => r.step).join(', ')}`));
     else io.say(s.green('No step is slower than usual.'));
     return 0;

@@ -146,7 +146,8 @@ export function reportClient(): void {
     if (!host) return;
     const runs = data.history.runs;
     const xs = runs.map((_, i) => i);
-    const w = Math.max(280, Math.min(420, Math.floor((host.clientWidth || 900) / 3) - 16));
+    // Three charts a row on a laptop screen: (width − 2 gaps) / 3, less each box's padding and border.
+    const w = Math.max(260, Math.min(420, Math.floor(((host.clientWidth || 900) - 28) / 3) - 18));
     for (const c of data.history.charts) {
       const box = host.appendChild(document.createElement('div'));
       box.className = c.flagged ? 'chart slower' : 'chart';
