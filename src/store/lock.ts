@@ -27,6 +27,9 @@ function readLock(file: string): LockInfo | undefined {
   }
 }
 
+/** How long a lock file may stay empty or unparseable before it counts as stale. */
+const UNREADABLE_LOCK_MS = 5000;
+
 export interface Lock {
   release(): void;
 }
@@ -74,7 +77,20 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       continue;
     }
     if (holder === undefined) {
-      // Being written by its creator right now; look again shortly.
+      // Being written by its creator right now; look again shortly. A lock that stays
+      // unreadable was left by a process that died between creating and writing it.
+      const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > UNREADABLE_LOCK_MS) {
+        const aside = `${file}.stale.${process.pid}`;
+        try {
+          fs.renameSync(file, aside);
+          if (readLock(aside) === undefined) fs.rmSync(aside, { force: true });
+          else fs.renameSync(aside, file);
+        } catch {
+          // someone else took it over first
+        }
+        continue;
+      }
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }

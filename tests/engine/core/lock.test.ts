@@ -1,7 +1,8 @@
 // The project lock: a second batch while one runs fails at once naming the running process;
 // with --wait it waits, then runs.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject, waitForFile } from '../rig.js';
+import fs from 'node:fs';
+import { fake, TempProject, waitForFile } from '../rig.js';
 import { batchfile, cmd, csvRows, readStore } from './util.js';
 
 let p: TempProject | undefined;
@@ -43,5 +44,25 @@ describe('lock', () => {
     expect(runs[1]!.startedAt as number).toBeGreaterThanOrEqual(runs[0]!.endedAt as number);
     expect(new Set(csvRows(p).map((r) => r.run_id)).size).toBe(2);
     expect(p.marks()).toEqual(['hold']);
+  });
+});
+
+describe('a lock left empty by a process that died while creating it', () => {
+  it('is taken over once it is older than the grace period', async () => {
+    const p = TempProject.create({
+      'Batchfile.ts': `import { defineBatch } from 'batchfile';
+export default defineBatch({ steps: { a: { command: ${JSON.stringify(fake('--text', 'x', '--out', 'out/a.txt'))}, outputs: ['out/a.txt'] } } });`,
+    });
+    try {
+      p.write('.cache/lock', '');
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(p.path('.cache/lock'), old, old);
+      const r = await p.run([], { timeoutMs: 30_000 });
+      expect(r.code).toBe(0);
+      expect(r.steps[0]?.action).toBe('ran');
+      expect(p.exists('.cache/lock')).toBe(false);
+    } finally {
+      p.cleanup();
+    }
   });
 });
