@@ -36,7 +36,7 @@ const shardSteps = Object.fromEntries(
   ]),
 ) as Record<ShardName, RunStepDef<never>>;
 
-export default defineBatch({
+const pipeline = defineBatch({
   steps: {
     ingest: {
       run: 'steps/01-ingest.ts',
@@ -95,7 +95,14 @@ export default defineBatch({
       outputs: exportOutputs(),
     },
   },
+});
+
+export default defineBatch({
+  ...pipeline,
   tests: {
     files: ['tests/integrity/**/*.test.ts'],
+    // What the tests read, so the engine reruns them when any of it changes: every
+    // step output (the default), plus the source files and the tests' shared helpers.
+    inputs: [...new Set(Object.values(pipeline.steps).flatMap((s) => s.outputs ?? [])), FLIGHTS, AIRPORTS, 'tests/integrity/helpers.ts'],
   },
 });

@@ -53,6 +53,7 @@ export default defineStep<EnrichParams>(async (ctx) => {
       stateless.set(code, (stateless.get(code) ?? 0) + 1);
       return undefined;
     }
+    if (!/^[A-Z]{2}$/.test(state)) throw new Error(`airport ${code}: state "${state}" is not a two-letter code`);
     s = { state, lat: fixed(a.lat, 5), lon: fixed(a.lon, 5), airport: a };
     sides.set(code, s);
     return s;
@@ -66,7 +67,7 @@ export default defineStep<EnrichParams>(async (ctx) => {
       const month = partitionMonth(file);
       const out = CsvWriter.create(path.join(tmpDir, partitionName(month)), ENRICHED_COLUMNS);
       try {
-        const n = await forEachCsvRow(file, VALID_COLUMNS, (f) => {
+        const n = await forEachCsvRow(file, VALID_COLUMNS, (f, _lineNo, line) => {
           const origin = f[C.origin]!;
           const destination = f[C.destination]!;
           const o = side(origin);
@@ -78,7 +79,8 @@ export default defineStep<EnrichParams>(async (ctx) => {
             gc = fixed(greatCircleMiles(o.airport.lat, o.airport.lon, d.airport.lat, d.airport.lon), 1);
             gcByRoute.set(route, gc);
           }
-          out.write([f[C.row]!, f[C.date]!, f[C.delay]!, f[C.distance]!, origin, destination, o.state, d.state, o.lat, o.lon, d.lat, d.lon, gc]);
+          // The valid line's fields are checked numbers and codes, states are checked below: no quoting needed.
+          out.writeLine(`${line},${o.state},${d.state},${o.lat},${o.lon},${d.lat},${d.lon},${gc}`);
         });
         if (stateless.size > 0) {
           const list = [...stateless].map(([c, k]) => `${c} (${k} flight ends)`).join(', ');

@@ -12,7 +12,7 @@ import { CI_COLUMNS, assignShards, checkBootstrapParams, readDelayIndex } from '
 import type { ShardParams } from './lib/bootstrap.js';
 import { checkAbort, inputMatching, writeFileAtomic } from './lib/io.js';
 import { fixed } from './lib/flights.js';
-import { Xoshiro128, fnv1a } from './lib/random.js';
+import { fnv1a, xoshiro128Seed } from './lib/random.js';
 
 const TWO_POW_MINUS_32 = 2 ** -32;
 
@@ -25,16 +25,29 @@ function quantile(sorted: Float64Array, q: number): number {
   return a + (h - lo) * (b - a);
 }
 
-/** Means of `resamples` bootstrap resamples (draw n with replacement) of `values`. */
-function bootstrapMeans(values: Int32Array, resamples: number, rng: Xoshiro128, signal: AbortSignal): Float64Array {
+/**
+ * Means of `resamples` bootstrap resamples (n draws with replacement) of `values`.
+ * The PRNG is xoshiro128** with its state in locals (see lib/random.ts).
+ */
+function bootstrapMeans(values: Int32Array, resamples: number, seed: number, signal: AbortSignal): Float64Array {
   const n = values.length;
   const means = new Float64Array(resamples);
+  let [s0, s1, s2, s3] = xoshiro128Seed(seed);
   for (let b = 0; b < resamples; b++) {
     if ((b & 63) === 0) checkAbort(signal);
     let sum = 0;
     for (let j = 0; j < n; j++) {
-      // (u32 * n) is exact in a double (< 2^53) and * 2^-32 is exact, so this is floor(u * n / 2^32).
-      sum += values[Math.floor(rng.nextU32() * n * TWO_POW_MINUS_32)]!;
+      const x = Math.imul(s1, 5);
+      const r = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      // r * n < 2^53 is exact in a double, and * 2^-32 is exact: this is floor(r * n / 2^32), an index in [0, n).
+      sum += values[(r * n * TWO_POW_MINUS_32) | 0]!;
     }
     means[b] = sum / n;
   }
@@ -62,8 +75,7 @@ export default defineStep<ShardParams>(async (ctx) => {
   const t0 = performance.now();
   for (const o of mine) {
     const values = delays.subarray(o.offset, o.offset + o.count);
-    const rng = new Xoshiro128(fnv1a(`${p.seed}:${o.origin}`));
-    const means = bootstrapMeans(values, p.resamples, rng, ctx.signal);
+    const means = bootstrapMeans(values, p.resamples, fnv1a(`${p.seed}:${o.origin}`), ctx.signal);
     let m = 0;
     for (const v of means) m += v;
     m /= means.length;

@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections import Counter
 
+# The layout validate writes (steps/lib/flights.ts VALID_COLUMNS).
 EXPECTED_HEADER = ["row", "date", "delay", "distance", "origin", "destination"]
 OUTPUT_HEADER = ["hour", "flights", "mean_delay", "median_delay", "p90_delay",
                  "min_delay", "max_delay", "share_delayed_15"]
@@ -48,6 +49,7 @@ def main(argv):
     if len(argv) != 3:
         sys.exit(__doc__)
     valid_dir, out_path = argv[1], argv[2]
+    # Sorted only so the log reads in month order: the histograms do not depend on it.
     files = sorted(f for f in os.listdir(valid_dir) if PARTITION.match(f))
     if not files:
         sys.exit(f"no flights-YYYY-MM.csv partitions in {valid_dir}")
