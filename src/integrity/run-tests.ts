@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { PipelineConfig, TestsConfig } from '../batchfile/config.js';
 import type { Emit } from '../execute/events.js';
-import { resolveSpecs } from '../fingerprint/files.js';
+import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashString } from '../fingerprint/hash.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
@@ -22,14 +23,17 @@ function vitestVersion(): string {
   return (JSON.parse(fs.readFileSync(require.resolve('vitest/package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** The test phase's key: the test files, the files they check (default: every step output)
+/** The test phase's key: the test files and every file in their folders, the files they check (default: every step output)
  * and the Vitest version. Unchanged key and a previous pass: the phase is up to date. */
 function testsKey(config: PipelineConfig, tests: TestsConfig, stats: StatCache): { key: string; files: string[] } {
   const testFiles = resolveSpecs(config.root, tests.files, stats).files;
+  // Everything beside the tests (shared helpers, fixtures) counts too: a test file's
+  // local imports live there.
+  const besideTests = resolveSpecs(config.root, [...new Set(tests.files.map((f) => (isGlob(f) ? globBase(f) : path.posix.dirname(f))))], stats).files;
   const checked = tests.inputs ?? [...config.steps.values()].flatMap((s) => s.outputs);
   const checkedFiles = resolveSpecs(config.root, checked, stats).files;
   const hashes: Record<string, string> = {};
-  for (const f of [...testFiles, ...checkedFiles]) hashes[f] = stats.get(f)?.hash ?? 'missing';
+  for (const f of [...testFiles, ...besideTests, ...checkedFiles]) hashes[f] = stats.get(f)?.hash ?? 'missing';
   return { key: hashString(canonicalJson({ v: 1, vitest: vitestVersion(), hashes })), files: testFiles };
 }
 
