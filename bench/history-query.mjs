@@ -40,17 +40,27 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const ENV = { ...process.env, NO_COLOR: '1' };
 delete ENV.NODE_EXTRA_CA_CERTS;
 
+// CPU time (user + system) of each command too, via GNU time when installed: on a machine
+// shared with other work, wall time mostly measures the others.
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
 function timeCli(dir, args) {
   const ms = [];
+  const cpu = [];
   let out = '';
   for (let r = 0; r < opts.reps; r++) {
+    const argv = [process.execPath, CLI, '-C', dir, ...args];
     const t = performance.now();
-    const p = spawnSync(process.execPath, [CLI, '-C', dir, ...args], { env: ENV, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const p = GNU_TIME
+      ? spawnSync(GNU_TIME, ['-f', '@cpu %U %S', ...argv], { env: ENV, encoding: 'utf8', maxBuffer: 64 << 20 })
+      : spawnSync(argv[0], argv.slice(1), { env: ENV, encoding: 'utf8', maxBuffer: 64 << 20 });
     ms.push(performance.now() - t);
     if (p.status !== 0) throw new Error(`batch ${args.join(' ')} exited ${p.status}: ${p.stderr}`);
+    const m = /@cpu ([\d.]+) ([\d.]+)/.exec(p.stderr);
+    if (m) cpu.push((Number(m[1]) + Number(m[2])) * 1000);
     out = p.stdout;
   }
-  return { medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms), bytes: out.length };
+  return { medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms), ...(cpu.length ? { cpuMedianMs: median(cpu) } : {}), bytes: out.length };
 }
 
 function timeIn(fn, reps = opts.reps) {
@@ -78,7 +88,7 @@ function rng(seed) {
 // ---------------------------------------------------------------- part 1: 1,000 runs
 const { openStore } = await dist('store/store.js');
 const { Recorder } = await dist('store/recorder.js');
-const results = { machine: { cpus: os.availableParallelism(), node: process.version, os: `${os.type()} ${os.release()}` }, runs: opts.runs, steps: opts.steps };
+const results = { machine: { cpus: os.availableParallelism(), node: process.version, os: `${os.type()} ${os.release()}`, loadavgAtStart: os.loadavg() }, runs: opts.runs, steps: opts.steps };
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-history-bench-'));
 fs.writeFileSync(path.join(dir, 'Batchfile.ts'), '// not loaded by the query commands\n');
@@ -136,7 +146,7 @@ results.cli = {
   [`batch compare ${oldest} latest --json`]: timeCli(dir, ['compare', oldest, 'latest', '--json']),
   'batch compare <git commit prefix> latest': timeCli(dir, ['compare', commit.slice(0, 7), 'latest']),
 };
-for (const [k, v] of Object.entries(results.cli)) log(`${k}: ${v.medianMs.toFixed(0)} ms (min ${v.minMs.toFixed(0)})`);
+for (const [k, v] of Object.entries(results.cli)) log(`${k}: ${v.medianMs.toFixed(0)} ms (min ${v.minMs.toFixed(0)}${v.cpuMedianMs !== undefined ? `, CPU ${v.cpuMedianMs.toFixed(0)} ms` : ''})`);
 
 const { computeTrends } = await dist('history/trends.js');
 const { listRuns, stepSeries } = await dist('history/query.js');
@@ -209,6 +219,7 @@ if (opts.report) {
   fs.rmSync(logsDir, { recursive: true, force: true });
 }
 
+results.machine.loadavgAtEnd = os.loadavg();
 const json = `${JSON.stringify(results, null, 2)}\n`;
 if (opts.out) fs.writeFileSync(opts.out, json);
 process.stdout.write(json);

@@ -97,7 +97,7 @@ try {
   await page.goto(pathToFileURL(path.join(demo, 'logs', 'report.html')).href);
   await page.waitForSelector('#report-data[data-drawn="true"]', { state: 'attached' });
   await page.screenshot({ path: path.join(root, 'docs', 'report.png'), fullPage: true });
-  const term = await browser.newPage({ viewport: { width: 1180, height: 400 }, deviceScaleFactor: 1 });
+  const term = await browser.newPage({ viewport: { width: 1280, height: 400 }, deviceScaleFactor: 1 });
   await term.goto(pathToFileURL(termFile).href);
   const pre = term.locator('pre');
   await pre.screenshot({ path: path.join(root, 'docs', 'terminal-summary.png') });

@@ -20,8 +20,8 @@ export const RULE = {
 export type Rule = { [K in keyof typeof RULE]: number };
 
 export const RULE_TEXT =
-  `slower when latest − median > ${RULE.k} × 1.4826 × MAD, latest − median ≥ ${RULE.minAbsMs} ms and latest ≥ ${1 + RULE.minRel} × median, ` +
-  `over the previous ${RULE.window} ran-and-passed runs (at least ${RULE.minSamples})`;
+  `slower when latest − median > ${RULE.k} × 1.4826 × MAD, ≥ ${RULE.minAbsMs} ms and ≥ ${RULE.minRel * 100} % of the median, ` +
+  `over the previous ${RULE.window} passed executions (at least ${RULE.minSamples})`;
 
 export function median(xs: readonly number[]): number | undefined {
   if (xs.length === 0) return undefined;

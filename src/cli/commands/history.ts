@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { commitCell, csv, iso, ms, ratio, table, when } from '../../history/format.js';
 import { batchRunning, outputMode, queryPaths, withReadStore } from '../../history/open.js';
-import { pruneRuns } from '../../history/prune.js';
+import { pruneRuns, type PruneResult } from '../../history/prune.js';
 import { countRuns, isTiming, listRuns, resultsOf, stepSeries, type Sample } from '../../history/query.js';
 import { judge, median, mad, RULE, RULE_TEXT, sparkline } from '../../history/stats.js';
 import type { RunRecord } from '../../store/types.js';
@@ -159,7 +159,7 @@ async function prune(args: Args, io: Io, mode: string, signal: AbortSignal): Pro
   const lock = await acquireLock(paths.cacheDir, { wait: args.wait, signal });
   try {
     const store = openStore(paths.cacheDir);
-    let res;
+    let res: PruneResult;
     try {
       res = await pruneRuns(store, args.keep);
     } finally {
