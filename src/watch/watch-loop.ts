@@ -43,6 +43,8 @@ export class WatchLoop {
   private running = false;
   private cycle = 0;
   private selfFeed = { key: '', count: 0 };
+  /** What the current watch set was built from; unchanged → nothing to rebuild. */
+  private watchedFor: { config: PipelineConfig | undefined; selected: string[]; sources: string[]; broken: boolean; code: string } | undefined;
   /** Output events that arrived during a run, judged once the run's outputs are known. */
   private deferred = new Map<string, string>();
   private readonly root: string;
@@ -187,6 +189,10 @@ export class WatchLoop {
       if (step?.run) files.push(step.run, ...Object.keys(this.session.store.code.get(step.run)?.sources ?? {}));
       code.set(name, files);
     }
+    const codeKey = [...code].map(([name, files]) => `${name}\0${files.join('\0')}`).join('\n');
+    const w = this.watchedFor;
+    if (w && w.config === config && w.selected === this.selected && w.sources === this.batchfileSources && w.broken === this.broken && w.code === codeKey) return;
+    this.watchedFor = { config, selected: this.selected, sources: this.batchfileSources, broken: this.broken, code: codeKey };
     const set = new WatchSet({
       root: this.root,
       config,

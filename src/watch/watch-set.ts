@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import picomatch from 'picomatch';
@@ -146,11 +145,11 @@ export class WatchSet {
       else this.literalDirs.add(s, true);
     }
 
-    // Roots: a glob's static folder; a literal folder itself; a literal file's folder (so that
-    // deleting and re-creating it, or creating it late, is seen). The filter below keeps
-    // chokidar to the files and folders that matter inside them.
+    // Roots: a glob's static folder, and the folder of a literal path (file or folder: either
+    // way its parent sees it deleted, re-created or created late, and the filter below lets
+    // chokidar into a literal folder). The filter keeps chokidar to what matters inside them.
     const rootRels = new Set<string>();
-    for (const s of specs) rootRels.add(isGlob(s) ? globBase(s) : isDir(this.root, s) ? s : parentOf(s));
+    for (const s of specs) rootRels.add(isGlob(s) ? globBase(s) : parentOf(s));
     for (const f of this.exact.keys()) rootRels.add(parentOf(f));
     for (const r of rootRels) {
       for (let p = r; ; p = parentOf(p)) {
@@ -200,12 +199,4 @@ export class WatchSet {
 function parentOf(rel: string): string {
   const d = path.posix.dirname(rel);
   return d === '' ? '.' : d;
-}
-
-function isDir(root: string, rel: string): boolean {
-  try {
-    return fs.statSync(path.resolve(root, rel)).isDirectory();
-  } catch {
-    return false;
-  }
 }
