@@ -21,6 +21,7 @@ export default async function historyCommand(args: Args, io: Io, signal: AbortSi
   if (args.prune) return prune(args, io, mode, signal);
   if (args.keep !== undefined) throw new BatchError('--keep goes with --prune: `batch history --prune --keep N`', 2);
   if (args.positionals.length > 1) throw new BatchError('`batch history` takes at most one step name', 2);
+  if (args.limit !== undefined && args.limit < 1) throw new BatchError('--limit needs at least 1', 2);
   const step = args.positionals[0];
   return step === undefined ? runs(args, io, mode) : stepHistory(args, io, mode, step);
 }
