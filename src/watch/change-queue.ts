@@ -17,7 +17,8 @@ export class ChangeQueue {
   private pending = new Set<string>();
   private batchfile = false;
   private idleChange = false;
-  private firstAt = 0;
+  /** When the first change of the pending batch arrived (undefined: none pending). */
+  private firstAt: number | undefined;
   private lastAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private due = false;
@@ -37,7 +38,7 @@ export class ChangeQueue {
 
   add(rel: string, isBatchfile: boolean): void {
     const now = performance.now();
-    if (this.firstAt === 0) this.firstAt = now;
+    this.firstAt ??= now;
     this.lastAt = now;
     this.pending.add(rel);
     if (isBatchfile) this.batchfile = true;
@@ -65,7 +66,7 @@ export class ChangeQueue {
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
     const now = performance.now();
-    const delay = Math.max(0, Math.min(this.lastAt + this.debounceMs, this.firstAt + this.maxWaitMs) - now);
+    const delay = Math.max(0, Math.min(this.lastAt + this.debounceMs, (this.firstAt ?? now) + this.maxWaitMs) - now);
     this.timer = setTimeout(this.fire, delay);
   }
 
@@ -93,7 +94,7 @@ export class ChangeQueue {
     this.pending = new Set();
     this.batchfile = false;
     this.idleChange = false;
-    this.firstAt = 0;
+    this.firstAt = undefined;
     this.due = false;
     return batch;
   }
