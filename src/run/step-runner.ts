@@ -115,6 +115,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
     const executor = step.kind === 'run' ? env.pool : env.proc;
     const attempts = step.retries + 1;
     let lastError = '';
+    let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
     for (let attempt = 1; attempt <= attempts; attempt++) {
       env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
       removeOutputs(env, step);
@@ -145,6 +146,10 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         bytesRead: fp.bytesIn,
         ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
         ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
+      };
+      lastMetrics = {
+        ...(base.cpuMs !== undefined ? { cpuMs: base.cpuMs } : {}),
+        ...(base.peakRssBytes !== undefined ? { peakRssBytes: base.peakRssBytes } : {}),
       };
       if (outcome.ok) {
         const verified = verifyOutputs(env, step);
@@ -188,6 +193,8 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
       startedAt,
       attempts,
       logFile: logRel,
+      bytesRead: fp.bytesIn,
+      ...lastMetrics,
     };
   } finally {
     slots.release();
