@@ -34,8 +34,20 @@ function enterProject(args: Args): Args {
   return { ...args, cwd: dir };
 }
 
+/** lmdb-js keeps promises of its own with no handler attached (one per write batch, and the
+ * `commitError` promise behind them, which carries a `reject` function); when a commit fails
+ * (a full disk) they reject, and Node would crash with a stack trace. The same failure
+ * reaches the writes batch awaits (the recorder turns it into exit 3), so these are
+ * dropped; any other unhandled rejection still crashes as usual. */
+function ignoreLmdbCommitRejections(reason: unknown, promise: Promise<unknown>): void {
+  if (reason instanceof Error && 'commitError' in reason) return;
+  if (typeof (promise as Promise<unknown> & { reject?: unknown }).reject === 'function') return;
+  throw reason;
+}
+
 /** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (!process.listeners('unhandledRejection').includes(ignoreLmdbCommitRejections)) process.on('unhandledRejection', ignoreLmdbCommitRejections);
   let io = makeIo(false);
   const ac = new AbortController();
   let interrupts = 0;

@@ -112,7 +112,10 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
       if (held) slots.release();
     };
     work(name, lease).then(settleAndRelease, (e: unknown) => {
-      settleAndRelease({ name, status: 'FAIL', action: 'not-run', reason: `internal error: ${(e as Error)?.message ?? String(e)}`, durationMs: 0 });
+      // A system error (a full disk writing the step's log, say) is the environment's, not a bug.
+      const err = e as NodeJS.ErrnoException;
+      const what = typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code) ? err.message : `internal error: ${err?.message ?? String(e)}`;
+      settleAndRelease({ name, status: 'FAIL', action: 'not-run', reason: what, durationMs: 0 });
     });
   };
 

@@ -56,7 +56,8 @@ async function runStepCode(step: StepConfig, root: string, cacheDir: string, sto
   } catch (e) {
     throw new BatchError(`Cannot write the compiled module of step "${step.name}" to ${compiledAbs}: ${(e as Error).message}`, 3);
   }
-  void store?.code.put(run, { sources: files, compiled: compiledRel });
+  // Not awaited; a lost entry (a failed commit on a full disk) only costs a recompile.
+  store?.code.put(run, { sources: files, compiled: compiledRel }).catch(() => {});
   return { files, compiled: compiledAbs };
 }
 

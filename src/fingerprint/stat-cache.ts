@@ -71,8 +71,9 @@ export class StatCache {
     }
     if (after && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs) {
       const entry: StatEntry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash, hashedAt };
-      // Not awaited: lmdb batches these writes; losing them only costs a rehash next time.
-      void this.store?.stat.put(rel, entry);
+      // Not awaited: lmdb batches these writes; losing them only costs a rehash next time,
+      // so a failed commit (a full disk) is ignored here rather than crashing the process.
+      this.store?.stat.put(rel, entry).catch(() => {});
     }
     return { hash, size: st.size };
   }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PipelineConfig } from '../batchfile/config.js';
@@ -13,7 +14,7 @@ import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, hasProducer, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
-import { newRunId, Recorder } from '../store/recorder.js';
+import { newRunId, Recorder, storeWriteError } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
 import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
@@ -70,6 +71,18 @@ export async function preflight(config: PipelineConfig, graph: Graph, selected: 
   return code;
 }
 
+/** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
+ * runs: otherwise steps would fail one by one on their log files, or the run would leave no
+ * CSV row. Opening the CSV for append creates it if needed and changes nothing in it. */
+function checkLogsWritable(logsDir: string): void {
+  try {
+    fs.mkdirSync(path.join(logsDir, 'runs'), { recursive: true });
+    fs.closeSync(fs.openSync(path.join(logsDir, 'execution_logs.csv'), 'a'));
+  } catch (e) {
+    throw new BatchError(`Cannot write the run logs under ${logsDir}: ${(e as Error).message}. It must be a writable folder.`, 3);
+  }
+}
+
 export interface RunOutput {
   record: RunRecord;
   results: StepResult[];
@@ -101,8 +114,13 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     node: process.version,
   };
   const zero = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
+  checkLogsWritable(opts.logsDir);
   // Written first so a killed run still shows up in history, as interrupted.
-  await store.runs.put(runId, { ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
+  try {
+    await store.runs.put(runId, { ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
+  } catch (e) {
+    throw await storeWriteError(e as Error);
+  }
   opts.emit({ type: 'run-start', runId, steps: selected, jobs: opts.jobs, startedAt });
 
   const env: RunEnv = {

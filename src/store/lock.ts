@@ -46,8 +46,9 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
   const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: process.argv.slice(2).join(' ') };
   let toldWaiting = false;
   for (;;) {
+    let fd: number | undefined;
     try {
-      const fd = fs.openSync(file, 'wx');
+      fd = fs.openSync(file, 'wx');
       fs.writeSync(fd, JSON.stringify(me));
       fs.closeSync(fd);
       let released = false;
@@ -60,7 +61,12 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new BatchError(`Cannot create the lock ${file}: ${(e as Error).message}`, 3);
+      if (code !== 'EEXIST') {
+        // Created but not written (a full disk): remove it, or the next batch would find an
+        // unreadable lock and wait for it to go stale.
+        if (fd !== undefined) fs.rmSync(file, { force: true });
+        throw new BatchError(`Cannot create the lock ${file}: ${(e as Error).message}`, 3);
+      }
     }
     const holder = readLock(file);
     if (holder && holder.host === me.host && !alive(holder.pid)) {

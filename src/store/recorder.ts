@@ -1,3 +1,4 @@
+import { BatchError } from '../util/errors.js';
 import type { Store } from './store.js';
 import type { RunRecord, StepResult, StepState } from './types.js';
 
@@ -5,7 +6,7 @@ import type { RunRecord, StepResult, StepState } from './types.js';
  * after its outputs were hashed; a crash before that leaves the old state, so it reruns. */
 export class Recorder {
   private readonly pending: Promise<unknown>[] = [];
-  private failure: Error | undefined;
+  private failure: Promise<BatchError> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -19,22 +20,39 @@ export class Recorder {
         void this.store.results.put([this.runId, result.name], result);
       })
       .catch((e: unknown) => {
-        this.failure ??= e as Error;
+        this.failure ??= storeWriteError(e as Error);
       });
     this.pending.push(p);
   }
 
   async run(record: RunRecord): Promise<void> {
     await Promise.all(this.pending);
-    await this.store.runs.put(record.id, record);
-    if (this.failure) throw this.failure;
+    try {
+      await this.store.runs.put(record.id, record);
+    } catch (e) {
+      this.failure ??= storeWriteError(e as Error);
+    }
+    if (this.failure) throw await this.failure;
   }
 
   /** Waits for every step committed so far. */
   async flush(): Promise<void> {
     await Promise.all(this.pending);
-    if (this.failure) throw this.failure;
+    if (this.failure) throw await this.failure;
   }
+}
+
+/** A failed LMDB commit (a full disk, say) as an error for the user, exit 3. lmdb-js wraps
+ * the cause in a `commitError` promise. LMDB commits are atomic: what was recorded before
+ * stays, and a step whose result was not recorded runs again next time. Call it as soon as
+ * the write fails: it observes `commitError` at once (later, Node would warn about it). */
+export async function storeWriteError(e: Error): Promise<BatchError> {
+  const inner = (e as Error & { commitError?: Promise<unknown> }).commitError;
+  const cause = inner ? await inner.then(() => e, (x: unknown) => x as Error) : e;
+  return new BatchError(
+    `Could not write the run records to the store: ${cause?.message ?? String(cause)}. Earlier records are intact; steps whose results were not recorded run again next time.`,
+    3,
+  );
 }
 
 /** Sortable, unique run ids: UTC time to the millisecond plus a random suffix. */
