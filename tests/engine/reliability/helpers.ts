@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TempProject } from '../rig.js';
+import { isAlive } from '../core/util.js';
 
 export { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, table, waitDead } from '../core/util.js';
 
@@ -51,3 +52,36 @@ export function dataFile(p: TempProject): string {
 
 /** No stack trace in a message meant for a user. */
 export const STACK = /\n\s+at .+\(?.*:\d+:\d+\)?/;
+
+/** Live processes whose environment holds `NAME=value` (Linux /proc): every process a batch
+ * run starts inherits its environment, so this finds what a run left behind. */
+export function pidsWithEnv(name: string, value: string): number[] {
+  const needle = Buffer.from(`${name}=${value}\0`);
+  const pids: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/environ`).includes(needle) && isAlive(Number(e))) pids.push(Number(e));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Kills every live process with `NAME=value` in its environment and waits until none is left. */
+export async function killWithEnv(name: string, value: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const pids = pidsWithEnv(name, value);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`processes with ${name}=${value} survive SIGKILL: ${pidsWithEnv(name, value).join(', ')}`);
+}

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, TempProject, type RunSummary } from '../rig.js';
-import { bytesUnder, cleanCopy, isAlive } from './helpers.js';
+import { bytesUnder, cleanCopy, killWithEnv, pidsWithEnv } from './helpers.js';
 import { fingerprintOf, outputsIn, parseReason, reasonsToRun, type Hashes, type Recorded } from './oracle-model.js';
 import { batchfileOf, DIRS, GLOB_DIRS, HOLDABLE, LITERALS, libOf, moduleOf, outputsOf, projectFiles, toolOf, type Case, type Mutation, type Round, type World } from './oracle-world.js';
 
@@ -83,36 +83,8 @@ function runBatch(dir: string, args: string[], env: NodeJS.ProcessEnv, hold?: st
   });
 }
 
-/** Live processes started under this oracle case (their environment carries the tag). */
-export function taggedPids(tag: string): number[] {
-  const pids: number[] = [];
-  const needle = Buffer.from(`ORACLE_TAG=${tag}\0`);
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${e}/environ`).includes(needle) && isAlive(Number(e))) pids.push(Number(e));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
-
-async function killTagged(tag: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const pids = taggedPids(tag);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`processes of tag ${tag} survive SIGKILL: ${taggedPids(tag).join(', ')}`);
-}
+const taggedPids = (tag: string): number[] => pidsWithEnv('ORACLE_TAG', tag);
+const killTagged = (tag: string): Promise<void> => killWithEnv('ORACLE_TAG', tag);
 
 function write(p: TempProject, rel: string, content: string | Uint8Array): void {
   p.write(rel, content);

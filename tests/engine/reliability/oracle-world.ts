@@ -247,6 +247,10 @@ const envValueArb: fc.Arbitrary<string | undefined> = fc.oneof(fc.constant(undef
 const SUFFIXES = ['', '', '', '.x', '-y', '_z', ':v', '@w', '+u'];
 /** `arb` one time in `n`, null otherwise. */
 const rarely = <T>(arb: fc.Arbitrary<T>, n: number): fc.Arbitrary<T | null> => fc.oneof({ weight: n - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
+/** An array of `arb` whose length is uniform in [min, max] (fast-check's own arrays lean
+ * to short ones, and every element here costs real batch runs, so the length is chosen). */
+const arrayOf = <T>(arb: fc.Arbitrary<T>, min: number, max: number): fc.Arbitrary<T[]> =>
+  fc.integer({ min, max }).chain((n) => fc.array(arb, { minLength: n, maxLength: n }));
 /** true one time in `n`. */
 const chance = (n: number): fc.Arbitrary<boolean> => fc.nat(n - 1).map((x) => x === 0);
 
@@ -310,7 +314,7 @@ const dataArb = fc.record({
 export function worldArb(maxSteps: number): fc.Arbitrary<World> {
   return fc
     .record({
-      raw: fc.array(rawStepArb, { minLength: 1, maxLength: maxSteps }),
+      raw: arrayOf(rawStepArb, 1, maxSteps),
       data: dataArb,
       env: fc.record({ ORACLE_E0: envValueArb, ORACLE_E1: envValueArb, ORACLE_E2: envValueArb }),
     })
@@ -342,11 +346,11 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ m: fc.constant('variant' as const), pick: fc.nat(), v: wordArb }) },
   { weight: 2, arbitrary: fc.record({ m: fc.constant('rmOut' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ m: fc.constant('corrupt' as const), pick: fc.nat(), bytes: fc.option(bytesArb) }) },
-  { weight: 2, arbitrary: fc.record({ m: fc.constant('env' as const), name: fc.constantFrom(...ENV_NAMES), value: envValueArb }) },
+  { weight: 3, arbitrary: fc.record({ m: fc.constant('env' as const), name: fc.constantFrom(...ENV_NAMES), value: envValueArb }) },
 );
 
 export const roundArb: fc.Arbitrary<Round> = fc.record({
-  muts: fc.array(mutationArb, { minLength: 0, maxLength: 3 }),
+  muts: arrayOf(mutationArb, 1, 3),
   force: chance(10),
   kill: rarely(fc.nat(), 4),
   jobs: fc.constantFrom(1, 2, 3),
@@ -354,5 +358,5 @@ export const roundArb: fc.Arbitrary<Round> = fc.record({
 });
 
 export function caseArb(maxSteps: number, maxRounds: number): fc.Arbitrary<Case> {
-  return fc.record({ world: worldArb(maxSteps), rounds: fc.array(roundArb, { minLength: 1, maxLength: maxRounds }) });
+  return fc.record({ world: worldArb(maxSteps), rounds: arrayOf(roundArb, 1, maxRounds) });
 }
