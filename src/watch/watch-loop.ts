@@ -1,7 +1,10 @@
-import type { PipelineConfig } from '../batchfile/config.js';
+import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import type { Loaded } from '../batchfile/load.js';
 import type { Io } from '../cli/io.js';
 import type { RunEvent } from '../execute/events.js';
+import { stepCode } from '../fingerprint/code.js';
+import { initHash } from '../fingerprint/hash.js';
+import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps } from '../graph/graph.js';
 import { afterRun } from '../report/after-run.js';
 import { Progress } from '../report/progress.js';
@@ -181,12 +184,22 @@ export class WatchLoop {
   private async updateWatch(): Promise<void> {
     const config = this.loaded?.config;
     const code = new Map<string, string[]>();
+    let stats: StatCache | undefined;
     for (const name of this.selected) {
       const step = config?.steps.get(name);
-      const files = [...(this.code.get(name) ?? [])];
-      // Before the first run (or after a failed check) the engine's list may be missing: the
-      // module itself and what it was last compiled from stand in.
+      const known = this.code.get(name);
+      const files = [...(known ?? [])];
+      // Before the first run (or after a failed check) the engine's list is missing: for a
+      // `run` step its module and what it was last compiled from stand in; a `command` step's
+      // scripts are found the engine's way (cheap: no compile), so the first watcher is complete.
       if (step?.run) files.push(step.run, ...Object.keys(this.session.store.code.get(step.run)?.sources ?? {}));
+      else if (step && !known) {
+        if (!stats) {
+          await initHash();
+          stats = new StatCache(this.root, this.session.store);
+        }
+        files.push(...(await this.commandScripts(step, stats)));
+      }
       code.set(name, files);
     }
     const codeKey = [...code].map(([name, files]) => `${name}\0${files.join('\0')}`).join('\n');
@@ -206,6 +219,11 @@ export class WatchLoop {
       const c = this.watcher.counts();
       this.progress.print(this.io.style.dim(`watching ${c.files} files in ${c.folders} folders${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));
     }
+  }
+
+  private async commandScripts(step: StepConfig, stats: StatCache): Promise<string[]> {
+    const code = await stepCode(step, this.root, this.session.project.cacheDir, this.session.store, stats);
+    return Object.keys(code.files);
   }
 
   /** A follow-up caused only by the very files that changed during each of the last runs. */
