@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { hashFileSync } from '../fingerprint/hash.js';
+import { hashBytes, hashFileSync } from '../fingerprint/hash.js';
 
 /** Copy-on-write clone where the file system has it (btrfs, XFS, APFS), a plain copy
  * otherwise. Never a hard link: a later in-place edit of an output would then edit the
@@ -15,6 +15,11 @@ async function cloneFileAsync(src: string, dst: string): Promise<void> {
 
 export type PutResult = 'stored' | 'present' | 'changed';
 
+/** Files up to this size are read once into memory, hashed and written: fewer system calls
+ * than a copy and a re-read, which is what thousands of small outputs cost. Bigger files are
+ * cloned (or copied by the kernel) and hashed from disk. */
+export const SMALL_FILE = 1024 * 1024;
+
 /** Content-addressed files under `<dir>/blobs/<2 hex>/<xxh64>`: each distinct content is
  * stored once, whichever step and path wrote it. A blob appears under its final name only
  * by rename from `<dir>/tmp/`, after its bytes were checked against the name, so a kill at
@@ -22,6 +27,8 @@ export type PutResult = 'stored' | 'present' | 'changed';
 export class BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;
+  /** Folders known to exist, so each is created once per process, not once per file. */
+  private readonly made = new Set<string>();
 
   constructor(readonly dir: string) {
     this.blobsDir = path.join(dir, 'blobs');
@@ -41,22 +48,53 @@ export class BlobStore {
     }
   }
 
-  /** Stores `srcAbs` as the blob `hash` unless that blob exists. `changed`: the file's bytes
-   * are not `hash` any more (it was edited after it was hashed); nothing is stored. */
-  async put(srcAbs: string, hash: string): Promise<PutResult> {
+  private mkdir(dir: string): void {
+    if (this.made.has(dir)) return;
+    fs.mkdirSync(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
+  /** Stores `srcAbs` (of `size` bytes) as the blob `hash` unless that blob exists.
+   * `changed`: the file's bytes are not `hash` any more (edited after it was hashed);
+   * nothing is stored. */
+  async put(srcAbs: string, hash: string, size: number): Promise<PutResult> {
     const final = this.pathOf(hash);
     if (fs.existsSync(final)) return 'present';
-    fs.mkdirSync(this.tmpDir, { recursive: true });
+    this.mkdir(this.tmpDir);
     const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
+    let renamed = false;
     try {
-      await cloneFileAsync(srcAbs, tmp);
-      if (hashFileSync(tmp) !== hash) return 'changed';
-      fs.mkdirSync(path.dirname(final), { recursive: true });
+      if (size <= SMALL_FILE) {
+        const bytes = fs.readFileSync(srcAbs);
+        if (hashBytes(bytes) !== hash) return 'changed';
+        fs.writeFileSync(tmp, bytes);
+      } else {
+        await cloneFileAsync(srcAbs, tmp);
+        if (hashFileSync(tmp) !== hash) return 'changed';
+      }
+      this.mkdir(path.dirname(final));
       fs.renameSync(tmp, final);
+      renamed = true;
       return 'stored';
     } finally {
-      fs.rmSync(tmp, { force: true });
+      if (!renamed) fs.rmSync(tmp, { force: true });
     }
+  }
+
+  /** Writes the blob `hash` to `dstAbs` (which must not exist) and returns the hash of the
+   * bytes written: small files are read once and hashed from memory, big ones are cloned
+   * (copied where the file system cannot clone) and hashed from the new file. */
+  copyOut(hash: string, size: number, dstAbs: string, mode: number): string {
+    this.mkdir(path.dirname(dstAbs));
+    if (size <= SMALL_FILE) {
+      const bytes = fs.readFileSync(this.pathOf(hash));
+      fs.writeFileSync(dstAbs, bytes, { mode });
+      fs.chmodSync(dstAbs, mode);
+      return hashBytes(bytes);
+    }
+    cloneFile(this.pathOf(hash), dstAbs);
+    fs.chmodSync(dstAbs, mode);
+    return hashFileSync(dstAbs, size);
   }
 
   remove(hash: string): void {

@@ -4,14 +4,13 @@ import type { Database } from 'lmdb';
 import type { StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../execute/events.js';
 import { isGlob, resolveSpecs, specMatcher } from '../fingerprint/files.js';
-import { hashFileSync } from '../fingerprint/hash.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { formatBytes, parseSize } from '../util/duration.js';
 import { BatchError } from '../util/errors.js';
 import { isInside } from '../util/paths.js';
-import { BlobStore, cloneFile } from './blob-store.js';
+import { BlobStore } from './blob-store.js';
 import { LIMIT_META_KEY, openEntries, Tally, type CachedFile, type CacheEntry } from './entries.js';
 import type { OutputCache, Restored } from './types.js';
 
@@ -72,7 +71,8 @@ export class LocalOutputCache implements OutputCache {
   static forRun(opts: CacheOptions): LocalOutputCache {
     const c = new LocalOutputCache(opts);
     c.blobs.clearTmp();
-    if (opts.store.meta.get(LIMIT_META_KEY) !== opts.maxBytes) void opts.store.meta.put(LIMIT_META_KEY, opts.maxBytes);
+    // Only informs `batch cache status`; losing it is harmless.
+    if (opts.store.meta.get(LIMIT_META_KEY) !== opts.maxBytes) opts.store.meta.put(LIMIT_META_KEY, opts.maxBytes).catch(() => undefined);
     return c;
   }
 
@@ -113,19 +113,16 @@ export class LocalOutputCache implements OutputCache {
       for (const d of entry.dirs) fs.mkdirSync(path.resolve(root, d), { recursive: true });
       const outputs: FileHashes = {};
       for (const [rel, f] of files) {
-        const abs = path.resolve(root, rel);
-        fs.mkdirSync(path.dirname(abs), { recursive: true });
-        cloneFile(this.blobs.pathOf(f.hash), abs);
-        fs.chmodSync(abs, f.mode);
         stats.forget(rel);
-        if (hashFileSync(abs, f.size) !== f.hash) {
+        if (this.blobs.copyOut(f.hash, f.size, path.resolve(root, rel), f.mode) !== f.hash) {
           removeOutputs(root, step, stats);
           return drop(`restored ${rel} does not match its recorded hash (cached copy corrupt)`, f.hash);
         }
         outputs[rel] = f.hash;
       }
       const now = Date.now();
-      void this.db.put(key, { ...entry, lastUsed: now, hits: entry.hits + 1 });
+      // A lost use time only makes the entry look older to eviction.
+      this.db.put(key, { ...entry, lastUsed: now, hits: entry.hits + 1 }).catch(() => undefined);
       this.tally?.touch(key, now);
       return { outputs, bytes: entry.bytes, fromRun: entry.runId };
     } catch (e) {
@@ -166,7 +163,7 @@ export class LocalOutputCache implements OutputCache {
     }
     const dirs = step.outputs.filter((s) => !isGlob(s) && isDir(path.resolve(root, s)));
     for (const [hash, rel] of firstPath) {
-      if ((await this.blobs.put(path.resolve(root, rel), hash)) === 'changed') {
+      if ((await this.blobs.put(path.resolve(root, rel), hash, files[rel]!.size)) === 'changed') {
         this.warn(emit, `step "${step.name}": ${rel} changed after the step finished; outputs not stored`);
         return;
       }
@@ -200,7 +197,8 @@ export class LocalOutputCache implements OutputCache {
 
   private dropEntry(key: string): void {
     const freed = this.getTally().remove(key);
-    void this.db.remove(key);
+    // If this write is lost, the entry is found again and dropped again: its blobs are gone.
+    this.db.remove(key).catch(() => undefined);
     for (const h of freed) this.blobs.remove(h);
   }
 
