@@ -18,9 +18,17 @@ function fg(): FastGlob {
 /** Characters without which a spec cannot be a glob: most specs skip picomatch.scan. */
 const GLOB_CHARS = /[*?[\]{}()!+@]/;
 
+/** Parentheses are glob syntax only in an extglob (`@(a|b)`, `!(x)`, `*(x)`, …) or an
+ * alternation `(a|b)`; otherwise they are part of a name: "report (1).csv" is a common file
+ * name, and read as a glob it would not even match itself. */
+const EXTGLOB = /[@!+*?]\(|\([^)]*\|/;
+function literalParens(spec: string): boolean {
+  return !EXTGLOB.test(spec) && !picomatch.scan(spec.replace(/[()]/g, '')).isGlob;
+}
+
 const scanMemo = new Map<string, { isGlob: boolean; base: string }>();
 function scan(spec: string): { isGlob: boolean; base: string } {
-  if (!GLOB_CHARS.test(spec)) return { isGlob: false, base: spec };
+  if (!GLOB_CHARS.test(spec) || literalParens(spec)) return { isGlob: false, base: spec };
   let r = scanMemo.get(spec);
   if (!r) {
     const s = picomatch.scan(spec);

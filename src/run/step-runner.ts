@@ -5,7 +5,7 @@ import type { Emit } from '../execute/events.js';
 import type { Slots } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
 import type { OutputCache } from '../cache/types.js';
-import { isGlob, resolveSpecs } from '../fingerprint/files.js';
+import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
 import type { StepCode } from '../fingerprint/code.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Graph } from '../graph/graph.js';
@@ -56,6 +56,36 @@ function removeOutputs(env: RunEnv, step: StepConfig): void {
   }
 }
 
+/** The real path of `abs` (following symlinks) even when it does not exist yet: the nearest
+ * existing ancestor resolved, the rest appended. */
+function realPathOf(abs: string): string {
+  const rest: string[] = [];
+  let cur = abs;
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(cur), ...rest.reverse());
+    } catch {
+      const parent = path.dirname(cur);
+      if (parent === cur) return abs;
+      rest.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** Why a declared output reaches outside the project through a symlink (a linked folder on
+ * its path, or a link itself), checked before the step's outputs are removed or restored:
+ * removing them would otherwise delete files outside the project. */
+function outputOutside(env: RunEnv, step: StepConfig): string | undefined {
+  const realRoot = realPathOf(env.root);
+  const specs = step.outputs.map((s) => (isGlob(s) ? globBase(s) : s));
+  for (const rel of [...specs, ...resolveSpecs(env.root, step.outputs, env.stats).files]) {
+    const real = realPathOf(path.resolve(env.root, rel));
+    if (!isInside(toRel(realRoot, real))) return `output ${rel} resolves outside the project (${real}); refused`;
+  }
+  return undefined;
+}
+
 /** Checks the outputs exist and stay inside the project; returns their hashes or a reason to fail. */
 function verifyOutputs(env: RunEnv, step: StepConfig): { ok: true; hashes: FileHashes; bytes: number } | { ok: false; error: string } {
   for (const spec of step.outputs) env.stats.forget(spec);
@@ -85,6 +115,8 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   if (fp.missing.length > 0) {
     return { name, status: 'FAIL', action: 'not-run', reason: `input missing: ${fp.missing.join(', ')}`, durationMs: 0 };
   }
+  const outside = outputOutside(env, step);
+  if (outside) return { name, status: 'FAIL', action: 'not-run', reason: outside, durationMs: 0 };
   if (env.outputCache && step.cache && !env.force) {
     const t = performance.now();
     const restored = await env.outputCache.restore(step, fp.key, env.emit, env.stats);
