@@ -4,6 +4,7 @@ import { StatCache } from '../../fingerprint/stat-cache.js';
 import { planStep } from '../../plan/plan-step.js';
 import { preflight } from '../../run/pipeline.js';
 import { openStore } from '../../store/store.js';
+import { openEntries } from '../../cache/entries.js';
 import { clean } from '../../report/style.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
@@ -12,7 +13,7 @@ import { loadProject, resolveProject } from '../project.js';
 
 interface Explained {
   name: string;
-  decision: 'run' | 'up-to-date' | 'pending';
+  decision: 'run' | 'restore' | 'up-to-date' | 'pending';
   reasons: string[];
 }
 
@@ -32,13 +33,18 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   try {
     const stats = new StatCache(project.root, store);
     const code = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const entries = openEntries(store);
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
       const step = loaded.config.steps.get(name)!;
-      const { decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
+      const { fp, decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
-      if (decision.run) {
+      const cached = decision.run && !args.force && args.cache && step.cache && loaded.config.cache.enabled ? entries.get(fp.key) : undefined;
+      if (cached) {
+        willRun.add(name);
+        out.push({ name, decision: 'restore', reasons: [`outputs of run ${cached.runId} are in the output cache (restored if intact, else run)`, ...decision.reasons] });
+      } else if (decision.run) {
         willRun.add(name);
         out.push({ name, decision: 'run', reasons: decision.reasons });
       } else if (upstream.length > 0) {
@@ -54,7 +60,7 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
     }
     const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
     for (const o of out) {
-      const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
+      const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'restore' ? io.style.yellow('restore   ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
       io.say(`${tag}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
       for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
     }

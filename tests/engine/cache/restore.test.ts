@@ -31,6 +31,9 @@ describe('output cache: restore', () => {
     expect(p.marks()).toEqual(['gen', 'cat', 'gen', 'cat']);
 
     p.write('names.txt', 'x\n');
+    // The plan says so before anything runs.
+    const plan = await p.batch(['--dry-run']);
+    expect(plan.stdout).toMatch(new RegExp(`restore\\s+gen\\s+outputs of run ${first.runId} are in the output cache`));
     const reverted = await p.run();
     expect(reverted.code, reverted.stderr).toBe(0);
     expect(actions(reverted.steps)).toEqual({ gen: 'restored', cat: 'restored' });
