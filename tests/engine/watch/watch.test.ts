@@ -206,6 +206,20 @@ export default async (ctx: { inputs: string[]; outputs: string[] }) => {
     expect(fourth).toMatchObject({ n: 4, changed: ['sentinel.txt'], ran: ['z'] });
   });
 
+  it('pauses a step that keeps rewriting a file it reads without declaring it', async () => {
+    // `feed` reads loop.txt and appends to it (an undeclared write): each run changes its own input.
+    p = project({ feed: step(['--in', 'loop.txt', '--text', 'x', '--out', 'loop.txt', '--out', 'out/f.txt'], ['loop.txt'], ['out/f.txt']) }, { 'loop.txt': '' });
+    r = p.start(['--watch', '--no-tests']);
+    await r.waitFor(/paused: loop\.txt changed during each of the last 3 runs/);
+    const cycles = [...r.output.matchAll(/cycle (\d+):/g)].map((m) => Number(m[1]));
+    expect(cycles).toEqual([1, 2, 3, 4]);
+    // Held, not dropped: the next edit runs again, with loop.txt among the changes.
+    const next = await edit(r, { 'sentinel.txt': 's1' });
+    expect(next.n).toBe(5);
+    expect(next.changed.sort()).toEqual(['loop.txt', 'sentinel.txt']);
+    expect(next.ran.sort()).toEqual(['feed', 'z']);
+  });
+
   it('prints a broken Batchfile\'s error, keeps watching, and recovers when it is fixed', async () => {
     const good = { a: step(['--in', 'a.txt', '--out', 'out/a.txt'], ['a.txt'], ['out/a.txt']) };
     p = project(good, { 'a.txt': 'A' });
