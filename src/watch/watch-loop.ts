@@ -217,7 +217,8 @@ export class WatchLoop {
     });
     if (await this.watcher.use(set)) {
       const c = this.watcher.counts();
-      this.progress.print(this.io.style.dim(`watching ${c.files} files in ${c.folders} folders${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));
+      const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+      this.progress.print(this.io.style.dim(`watching ${n(c.files, 'file')} in ${n(c.folders, 'folder')}${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));
     }
   }
 

@@ -50,13 +50,19 @@ export class Watcher {
     return true;
   }
 
-  /** Folders and files chokidar holds watches on (for the "watching …" line). */
+  /** Folders and files chokidar holds watches on (for the "watching …" line). chokidar also
+   * lists each root's parent (to see the root itself go away); that one is not counted. */
   counts(): { folders: number; files: number } {
     const w = this.fsw?.getWatched() ?? {};
+    const roots = new Set(this.set?.roots ?? []);
     const dirs = new Set(Object.keys(w));
+    let folders = 0;
     let files = 0;
-    for (const [dir, items] of Object.entries(w)) for (const i of items) if (!dirs.has(path.join(dir, i))) files++;
-    return { folders: dirs.size, files };
+    for (const [dir, items] of Object.entries(w)) {
+      if (roots.has(dir) || w[path.dirname(dir)]?.includes(path.basename(dir))) folders++;
+      for (const i of items) if (!dirs.has(path.join(dir, i))) files++;
+    }
+    return { folders, files };
   }
 
   private readonly onAll = (event: string, abs: string): void => {

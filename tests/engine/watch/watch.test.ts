@@ -34,6 +34,28 @@ function running(pid: number): boolean {
   }
 }
 
+/** The pid a fake step wrote with --started: the file can exist a moment before it has content. */
+async function readPid(file: string, timeoutMs = 30_000): Promise<number> {
+  await waitForFile(file, timeoutMs);
+  const read = (): number => Number(fs.readFileSync(file, 'utf8'));
+  if (read() > 0) return read();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (w.close(), reject(new Error(`no pid in ${file}`))), timeoutMs);
+    const w = fs.watch(file, () => {
+      if (read() > 0) {
+        clearTimeout(timer);
+        w.close();
+        resolve(read());
+      }
+    });
+    if (read() > 0) {
+      clearTimeout(timer);
+      w.close();
+      resolve(read());
+    }
+  });
+}
+
 interface Cycle {
   n: number;
   status: string;
@@ -248,9 +270,7 @@ export default async (ctx: { inputs: string[]; outputs: string[] }) => {
   it('on Ctrl-C stops the running step, records the run as interrupted, releases the lock and exits 130', async () => {
     p = project({ hang: step(['--in', 'h.txt', '--started', 'ctl/pid', '--hang', '--out', 'out/h.txt'], ['h.txt'], ['out/h.txt']) }, { 'h.txt': 'h' });
     r = p.start(['--watch', '--no-tests']);
-    await waitForFile(p.path('ctl/pid'));
-    await r.waitFor(/▶ hang/);
-    const pid = Number(fs.readFileSync(p.path('ctl/pid'), 'utf8'));
+    const pid = await readPid(p.path('ctl/pid'));
     expect(running(pid)).toBe(true);
     r.kill('SIGINT');
     const exit = await r.exited;
