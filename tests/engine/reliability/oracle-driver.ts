@@ -217,10 +217,6 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
       stats.rounds++;
       const did = round.muts.map((m) => applyMutation(w, m, p));
       stats.mutations += round.muts.length;
-      const holdable = w.steps.filter((s) => HOLDABLE.includes(s.kind));
-      const hold = round.kill === null ? undefined : pick(holdable, round.kill)?.name;
-      const args = ['--json', '-j', String(round.jobs), ...(round.force ? ['--force'] : []), ...(round.noCache ? ['--no-cache'] : [])];
-      story.push(`round ${ri}: ${did.join('; ') || 'no edit'} | batch ${args.slice(1).join(' ')}${hold !== undefined ? ` (kill -9 while ${hold} runs)` : ''}`);
       const outsBefore = w.steps.map((_, i) => outputsIn(w, i, p.dir));
       const env = { ...w.env, ORACLE_TAG: tag };
       // A round without edits has the previous round's state: its clean build still stands.
@@ -230,10 +226,23 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
         clean = cleanCopy(p, ['out', 'hold']);
       }
       const q = clean!;
-      const [inc, cl] = await Promise.all([
-        runBatch(p.dir, args, env, hold),
-        reuse ? Promise.resolve(cleanRun!) : runBatch(q.dir, ['--json'], env),
-      ]);
+      const cleanDone = reuse ? Promise.resolve(cleanRun!) : runBatch(q.dir, ['--json'], env);
+      let force = round.force;
+      let hold: string | undefined;
+      if (round.kill !== null) {
+        // Hold a step that has a reason to run (the model needs the clean build first), or
+        // any with --force: otherwise the held step would mostly not run and nothing be killed.
+        const cl = await cleanDone;
+        const holdable = w.steps.flatMap((s, i) => (HOLDABLE.includes(s.kind) ? [i] : []));
+        const due = cl.code !== 0 ? [] : holdable.filter((i) => rec[i] === 'unknown' || reasonsToRun(rec[i] as Recorded | undefined, fingerprintOf(w, i, q.dir), outsBefore[i]!, force).length > 0);
+        if (due.length === 0 && holdable.length > 0 && cl.code === 0) force = true;
+        const from = due.length > 0 ? due : holdable;
+        const i = pick(from, round.kill);
+        hold = i === undefined ? undefined : w.steps[i]!.name;
+      }
+      const args = ['--json', '-j', String(round.jobs), ...(force ? ['--force'] : []), ...(round.noCache ? ['--no-cache'] : [])];
+      story.push(`round ${ri}: ${did.join('; ') || 'no edit'} | batch ${args.slice(1).join(' ')}${hold !== undefined ? ` (kill -9 while ${hold} runs)` : ''}`);
+      const [inc, cl] = await Promise.all([runBatch(p.dir, args, env, hold), cleanDone]);
       cleanRun = cl;
       stats.processes += reuse ? 1 : 2;
       if (inc.killed) {
@@ -266,7 +275,7 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
         // Steps with no reason to run were not touched; the others may or may not have recorded.
         for (const [i, s] of w.steps.entries()) {
           const r = rec[i];
-          const must = r === 'unknown' || reasonsToRun(r, fps[i]!, outsBefore[i]!, round.force).length > 0;
+          const must = r === 'unknown' || reasonsToRun(r, fps[i]!, outsBefore[i]!, force).length > 0;
           if (must) rec[i] = 'unknown';
           else if (!sameHashes(outputsIn(w, i, p.dir), outsBefore[i]!)) fail(`round ${ri}: the killed run touched the outputs of ${s.name}, which had no reason to run`);
         }
@@ -292,7 +301,7 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
         const r = rec[i];
         if (r !== 'unknown') {
           stats.decisionsChecked++;
-          const why = reasonsToRun(r, fps[i]!, outsBefore[i]!, round.force);
+          const why = reasonsToRun(r, fps[i]!, outsBefore[i]!, force);
           if (why.length > 0 !== ran) {
             fail(`round ${ri}: ${s.name} was ${got!.action} (${got!.reason}) but the model says ${why.length > 0 ? `it must run: ${why.join('; ')}` : 'nothing changed for it'}`);
           }
@@ -300,7 +309,7 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
             const { listed, total } = parseReason(got!.reason);
             const untrue = listed.filter((x) => !why.includes(x));
             if (untrue.length > 0 || total !== why.length) fail(`round ${ri}: ${s.name}'s reasons "${got!.reason}" are not the true ones: ${why.join('; ')}`);
-            if (round.force && got!.action !== 'ran') fail(`round ${ri}: ${s.name} was ${got!.action} under --force`);
+            if (force && got!.action !== 'ran') fail(`round ${ri}: ${s.name} was ${got!.action} under --force`);
           }
         }
         if (ran || r === 'unknown') rec[i] = { fp: fps[i]!, outputs: cleanOuts[i]! };

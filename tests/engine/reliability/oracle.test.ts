@@ -13,7 +13,7 @@ const num = (name: string, dflt: number): number => {
   const v = process.env[name];
   return v === undefined || v === '' ? dflt : Number(v);
 };
-const RUNS = num('BATCH_ORACLE_RUNS', 8);
+const RUNS = num('BATCH_ORACLE_RUNS', 10);
 const MAX_STEPS = num('BATCH_ORACLE_MAX_STEPS', 8);
 const ROUNDS = num('BATCH_ORACLE_ROUNDS', 4);
 const seed = process.env.BATCH_ORACLE_SEED;
