@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // kill -9 trials (issue 6): a small pipeline of every step kind is edited, `batch` started and
-// killed with SIGKILL at a random moment of its run; then
+// killed with SIGKILL at a random moment of its run (half the trials time the kill from the
+// start, half from the moment batch took the project lock, i.e. past start-up); then
 //   - the next run must exit 0 (the LMDB store opens, the stale lock is taken over),
 //   - its outputs must equal, byte for byte, a clean build of the same sources in a fresh copy,
 //   - a run after it must find every step up to date (what it recorded is what is on disk),
@@ -163,24 +164,42 @@ function edit(s) {
   }
 }
 
-function runBatch(dir, args, env, killAfterMs) {
+/** Runs batch; with `kill`, sends SIGKILL `kill.afterMs` after the start or, with
+ * `kill.fromLock`, after the project lock appeared (the run is past start-up). Reports when
+ * the lock appeared (ms from the start), for measuring start-up. */
+function runBatch(dir, args, env, kill) {
   return new Promise((resolve) => {
     const t0 = performance.now();
+    const cacheDir = path.join(dir, '.cache');
+    fs.mkdirSync(cacheDir, { recursive: true });
+    let lockAt;
+    let timer;
+    let killed = false;
+    const arm = () => {
+      if (kill && !timer) timer = setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+      }, kill.afterMs);
+    };
+    const onCache = () => {
+      if (lockAt === undefined && fs.existsSync(path.join(cacheDir, 'lock'))) {
+        lockAt = performance.now() - t0;
+        if (kill?.fromLock) arm();
+      }
+    };
+    const watcher = fs.watch(cacheDir, onCache);
     const child = spawn(process.execPath, [opts.bin, '-C', dir, ...args], { env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (!kill?.fromLock) arm();
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    let killed = false;
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, killAfterMs);
     const guard = setTimeout(() => child.kill('SIGKILL'), 180_000);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr, killed: killed && signal === 'SIGKILL', ms: performance.now() - t0 });
+      watcher.close();
+      resolve({ code, signal, stdout, stderr, killed: killed && signal === 'SIGKILL', ms: performance.now() - t0, lockAt });
     });
   });
 }
@@ -251,6 +270,9 @@ async function main() {
   // A --force run's length: kills land uniformly over [0, span] (edited runs do less work, so some end before their kill).
   const forced = await runBatch(dir, ['--json', '--force'], { KILL_TRIAL_MODE: state.mode, KILL_TRIAL_TAG: tag0 });
   const span = forced.ms;
+  // Start-up (node, modules, the Batchfile) until the lock is taken: half the kills are timed
+  // from the lock instead, so most land while steps run and records are written.
+  const startup = forced.lockAt ?? 0;
   const trials = [];
   const t0 = Date.now();
   for (let i = 0; i < opts.trials; i++) {
@@ -258,8 +280,9 @@ async function main() {
     writeProject(dir, state);
     const tag = crypto.randomUUID();
     const env = { KILL_TRIAL_MODE: state.mode, KILL_TRIAL_TAG: tag };
-    const delay = Math.round(rand() * span);
-    const killedRun = await runBatch(dir, ['--json', '-j', String(1 + Math.floor(rand() * 3)), ...(did === 'force' ? ['--force'] : [])], env, delay);
+    const fromLock = rand() < 0.5;
+    const delay = Math.round(rand() * (fromLock ? span - startup : span));
+    const killedRun = await runBatch(dir, ['--json', '-j', String(1 + Math.floor(rand() * 3)), ...(did === 'force' ? ['--force'] : [])], env, { afterMs: delay, fromLock });
     const orphans = await reap(tag);
     const lockLeft = fs.existsSync(path.join(dir, '.cache/lock'));
     const partial = snapshot(dir);
@@ -272,6 +295,7 @@ async function main() {
       i,
       edit: did,
       delayMs: delay,
+      fromLock,
       killed: killedRun.killed,
       orphansReaped: orphans,
       lockLeft,
@@ -301,7 +325,7 @@ async function main() {
     trials.push(trial);
     if (!opts.json) {
       console.log(
-        `trial ${String(i).padStart(3)} ${trial.failures.length === 0 ? 'ok  ' : 'FAIL'} ${did.padEnd(22)} kill at ${String(delay).padStart(5)} ms${trial.killed ? '' : ' (run had ended)'}` +
+        `trial ${String(i).padStart(3)} ${trial.failures.length === 0 ? 'ok  ' : 'FAIL'} ${did.padEnd(22)} kill ${String(delay).padStart(5)} ms after ${fromLock ? 'the lock' : 'start   '}${trial.killed ? '' : ' (run had ended)'}` +
           `${orphans ? `, ${orphans} orphan(s) reaped` : ''}${lockLeft ? ', stale lock' : ''}; recovery reran ${trial.recoveryRan?.join(',') || '-'}` +
           `${trial.failures.length ? `\n    ${trial.failures.join('\n    ')}` : ''}`,
       );
@@ -317,6 +341,7 @@ async function main() {
     trialsWithDamagedOutputs: trials.filter((t) => t.damagedBeforeRecovery > 0).length,
     failed: trials.filter((t) => t.failures.length > 0).length,
     spanMs: Math.round(span),
+    startupMs: Math.round(startup),
     seconds: Math.round((Date.now() - t0) / 1000),
     failures: trials.filter((t) => t.failures.length > 0),
   };
