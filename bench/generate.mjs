@@ -139,7 +139,10 @@ function writeFile(root, rel, content) {
 }
 
 export function generate(opts) {
-  const { steps: N, inputs: K, kind } = opts;
+  const kind = opts.kind;
+  // The hash kind is always one step with one (big) input.
+  const N = kind === 'hash' ? 1 : opts.steps;
+  const K = kind === 'hash' ? 1 : opts.inputs;
   const root = path.resolve(opts.out);
   fs.rmSync(root, { recursive: true, force: true });
   for (const d of ['in', 'steps', 'out', '.bench']) fs.mkdirSync(path.join(root, d), { recursive: true });
@@ -157,17 +160,16 @@ export function generate(opts) {
   // Inputs and code.
   if (kind === 'hash') {
     // One big file of pseudo-random bytes: 1 MiB blocks, each one different.
-    const block = Buffer.alloc(1 << 20);
+    const words = new Uint32Array(1 << 18);
+    const block = Buffer.from(words.buffer);
     let x = 0x12345678;
     const fd = fs.openSync(path.join(root, 'in/big.bin'), 'w');
     for (let b = 0; b < opts.sizeMib; b++) {
-      for (let j = 0; j < block.length; j += 4) {
+      for (let j = 0; j < words.length; j++) {
         x ^= x << 13;
-        x >>>= 0;
         x ^= x >>> 17;
         x ^= x << 5;
-        x >>>= 0;
-        block.writeUInt32LE(x, j);
+        words[j] = x;
       }
       fs.writeSync(fd, block);
     }

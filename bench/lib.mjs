@@ -170,16 +170,44 @@ export function probe(argv, opts = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms, rssKb };
 }
 
+// ---------------------------------------------------------------- a quiet machine
+
+function cpuTimes() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + (f[4] ?? 0) };
+}
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Fraction of all CPUs busy over `ms` (other sessions share this machine). */
+export function cpuBusy(ms = 1000) {
+  const a = cpuTimes();
+  sleep(ms);
+  const b = cpuTimes();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+}
+
+/** Waits (up to maxWaitMs) until the machine is nearly idle before a measurement, so other
+ * work on the same 2 cores does not end up in the numbers; returns the last busy fraction,
+ * recorded next to each result. */
+export function waitQuiet(maxWaitMs = Number(process.env.BENCH_QUIET_WAIT_MS ?? 30000), threshold = 0.15) {
+  const t0 = Date.now();
+  let busy = cpuBusy(500);
+  while (busy > threshold && Date.now() - t0 < maxWaitMs) {
+    sleep(1500);
+    busy = cpuBusy(500);
+  }
+  return busy;
+}
+
 /** hyperfine on one command; returns {median,min,max,mean,runs} in ms. Runs are chosen from
  * an estimate of one run (ms) so that slow peers (Snakemake) still finish in minutes. */
 export function hyperfine(name, argv, opts) {
   const est = opts.estimateMs ?? 100;
   let warmup, runs;
   if (opts.quick) [warmup, runs] = [est < 2000 ? 1 : 0, est < 5000 ? 3 : 1];
-  else if (est < 1000) [warmup, runs] = [3, undefined]; // hyperfine's default: ≥10 runs and ≥3 s
-  else if (est < 5000) [warmup, runs] = [1, 10];
-  else if (est < 30000) [warmup, runs] = [1, 5];
-  else if (est < 120000) [warmup, runs] = [0, 3];
+  else if (est < 1000) [warmup, runs] = [2, undefined]; // hyperfine's default: ≥10 runs and ≥3 s
+  else if (est < 5000) [warmup, runs] = [1, 5];
+  else if (est < 30000) [warmup, runs] = [0, 3];
   else [warmup, runs] = [0, 1];
   if (opts.runs !== undefined) runs = opts.runs;
   if (opts.warmup !== undefined) warmup = opts.warmup;
@@ -189,7 +217,9 @@ export function hyperfine(name, argv, opts) {
   else args.push('--min-runs', '10');
   if (opts.prepare) args.push('--prepare', `sh -c ${shq(opts.prepare)}`);
   args.push(cmdline(argv));
+  const busyBefore = opts.noWait ? undefined : waitQuiet();
   const r = spawnSync(BIN.hyperfine, args, { encoding: 'utf8', env: BENCH_ENV, maxBuffer: 1 << 26 });
+  const loadAfter = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   if (r.status !== 0) throw new Error(`hyperfine ${name} failed (${r.status}): ${r.stderr.slice(-3000)}`);
   const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];
   const ms = (s) => s * 1000;
@@ -198,8 +228,13 @@ export function hyperfine(name, argv, opts) {
     min: ms(res.min),
     max: ms(res.max),
     mean: ms(res.mean),
+    // CPU time (user + system, mean per run, the tool and its children): less disturbed than
+    // wall time when other work shares the machine.
+    cpu: ms(res.user + res.system),
     runs: res.times.length,
     warmup,
+    busyBefore: busyBefore === undefined ? undefined : Math.round(busyBefore * 100) / 100,
+    loadAfter,
     command: `hyperfine ${args.slice(0, -1).map(shq).join(' ')} ${shq(cmdline(argv))}`,
   };
 }

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// The benchmark suite of issue 7 (`npm run bench`): batchfile side by side with GNU Make, Ninja,
+// Snakemake and doit on the same generated pipelines, timed as whole processes with hyperfine.
+//
+//   node bench/run-all.mjs [--only n1000,n10000,curve,run,cpu,hash,example] [--tools a,b]
+//                          [--quick] [--no-batchfile] [--out DIR] [--scenarios a,b] [--reuse]
+//
+// Writes DIR/results.json, DIR/summary.md and every hyperfine JSON (DIR defaults to
+// $BENCH_ROOT/results/<timestamp>, BENCH_ROOT to /tmp/batchfile-bench). Generated projects live
+// under $BENCH_ROOT/projects and are reused between runs. Suites run one at a time, one
+// command at a time: the machine has 2 cores and parallel benchmarks would measure each other.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  BENCH_ROOT, BIN, JOBS, PEERS, REPO, TOOLS, batchJson, batchfileReady, checkRun, cmdline, fmtMb, fmtMs, fmtRange,
+  hyperfine, log, machineInfo, prepareScript, probe, project, sh, shq,
+} from './lib.mjs';
+import { summarize } from './summarize.mjs';
+
+// n10000 before curve: the curve reuses the no-op rows of n1000 and n10000 when they ran.
+const SUITES = ['n1000', 'n10000', 'curve', 'run', 'cpu', 'hash', 'example'];
+
+function parseArgs(argv) {
+  const o = { only: SUITES, tools: ['batchfile', ...PEERS], quick: false, batchfile: true, out: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--only') o.only = argv[++i].split(',');
+    else if (a === '--tools') o.tools = argv[++i].split(',');
+    else if (a === '--quick') o.quick = true;
+    else if (a === '--no-batchfile') o.batchfile = false;
+    else if (a === '--out') o.out = argv[++i];
+    else if (a === '--scenarios') o.scenarios = argv[++i].split(',');
+    else if (a === '--reuse') o.reuse = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  for (const s of o.only) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}; suites: ${SUITES.join(', ')}`);
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const outDir = path.resolve(opts.out || path.join(BENCH_ROOT, 'results', stamp));
+fs.mkdirSync(outDir, { recursive: true });
+for (const [k, v] of Object.entries(BIN)) if (!v) throw new Error(`${k} is not installed (see docs/performance.md: apt-get install ...)`);
+
+const bfReady = opts.batchfile && opts.tools.includes('batchfile') && batchfileReady();
+if (opts.tools.includes('batchfile') && !bfReady) log(`batchfile CLI not usable (${path.relative(REPO, 'bin/batch.js')}): its cells stay pending`);
+const results = {
+  started: new Date().toISOString(),
+  machine: machineInfo(),
+  env: 'benchmark commands run with NODE_EXTRA_CA_CERTS unset (env -u NODE_EXTRA_CA_CERTS)',
+  jobs: JOBS,
+  batchfile: bfReady ? 'measured' : 'pending',
+  suites: {},
+  failures: [],
+};
+const save = () => fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+
+/** A tool as benchmarked: `id` names its directory and row; `jobs` its -j. */
+const variant = (tool, jobs = JOBS, id = tool) => ({ id, tool, jobs });
+
+/** Brings `dir` to the built state without timing it. Snakemake on big pipelines takes many
+ * minutes to build, so there it adopts another tool's identical outputs with --touch. */
+function setup(p, v, dir) {
+  const t = TOOLS[v.tool];
+  if (v.tool === 'snakemake' && p.meta.steps > 2000) {
+    const donor = ['ninja', 'make'].map((x) => p.dir(x)).find((d) => fs.existsSync(path.join(d, 'out', 's0.txt')));
+    if (donor) {
+      sh(`cp -a ${shq(donor)}/out/. ${shq(dir)}/out/`);
+      const r = probe([...t.argv(dir, v.jobs), '--touch']);
+      if (r.status !== 0) throw new Error(`snakemake --touch failed: ${r.stderr.slice(-2000)}`);
+      return;
+    }
+  }
+  const r = probe(v.tool === 'batchfile' ? [...t.argv(dir, v.jobs), '--json'] : t.argv(dir, v.jobs));
+  if (r.status !== 0) throw new Error(`${v.id} setup build failed (${r.status}): ${r.stderr.slice(-2000)}`);
+}
+
+/** Runs `scenarios` on project `spec` for every tool variant, scenario by scenario (so the
+ * tools' numbers of one scenario are taken close together). Returns rows[scenario][id]. */
+function runProject(suite, spec, scenarios, variants, extra = {}) {
+  const p = project(spec);
+  // Rows are filled in place inside `results`, so an interrupted suite keeps what it measured.
+  const entry = (results.suites[suite] ??= { project: p.name, meta: p.meta, rows: {} });
+  const rows = entry.rows;
+  const live = variants.filter((v) => v.tool !== 'batchfile' || bfReady);
+  for (const v of variants) if (!live.includes(v)) for (const s of scenarios) (rows[s] ??= {})[v.id] = { pending: true };
+  // --scenarios keeps only some scenarios (a re-measurement); --reuse keeps each tool's
+  // directory as an earlier run left it (already built) instead of a fresh copy + setup build.
+  if (opts.scenarios) scenarios = scenarios.filter((s) => opts.scenarios.includes(s));
+  const dirs = {};
+  const reused = new Set();
+  for (const v of live) {
+    if (opts.reuse && fs.existsSync(path.join(p.dir(v.id), 'out'))) {
+      dirs[v.id] = p.dir(v.id);
+      reused.add(v.id);
+    } else dirs[v.id] = p.fresh(v.id);
+  }
+  // A tool's directory must be built before any scenario but `first`; a tool whose first build
+  // is skipped (or not part of this run) is set up lazily, after the others' first builds,
+  // so that Snakemake can adopt their outputs.
+  const built = new Set(reused);
+  const ensureBuilt = (v) => {
+    if (built.has(v.id)) return;
+    log(`${p.name}: setup build for ${v.id}`);
+    setup(p, v, dirs[v.id]);
+    built.add(v.id);
+  };
+  for (const s of scenarios) {
+    for (const v of live) {
+      rows[s] ??= {};
+      if (extra.skip?.[s]?.includes(v.id)) {
+        rows[s][v.id] = { skipped: extra.skipWhy?.[s] ?? 'skipped' };
+        continue;
+      }
+      const dir = dirs[v.id];
+      if (s === 'first') built.add(v.id);
+      else ensureBuilt(v);
+      const argv = TOOLS[v.tool].argv(dir, v.jobs);
+      const prepare = prepareScript(s, dir, v.tool, p.meta);
+      const row = { command: cmdline(argv), prepare };
+      try {
+        // One untimed run first: the correctness check (batchfile --json), peak RSS, and the
+        // estimate that picks hyperfine's run count.
+        let est;
+        if (v.tool === 'batchfile') {
+          const j = batchJson(dir, { prepare, jobs: v.jobs });
+          row.problems = checkRun(s, p.meta, j.doc, j.status);
+          row.ran = j.doc.counts;
+          row.rssKb = j.rssKb;
+          est = j.ms;
+          if (row.problems.length) {
+            results.failures.push(`${suite}/${s}/${v.id}: ${row.problems.join('; ')}`);
+            log(`  CHECK FAILED ${s} ${v.id}: ${row.problems.join('; ')}`);
+          }
+        } else {
+          const r = probe(argv, { prepare });
+          if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr.slice(-1500)}`);
+          row.rssKb = r.rssKb;
+          est = r.ms;
+        }
+        if (est > (extra.singleRunOverMs ?? Infinity)) {
+          // Too slow to repeat in a suite run (minutes): the checked run is the measurement.
+          Object.assign(row, { median: est, min: est, max: est, runs: 1, warmup: 0, single: true, command: `/usr/bin/time -f %M ${cmdline(argv)} (one run)` });
+          log(`  one run only: ${fmtMs(est)}`);
+          rows[s][v.id] = row;
+          save();
+          continue;
+        }
+        log(`${p.name} ${s} ${v.id}: one run ${fmtMs(est)}, hyperfine...`);
+        row.json = `${p.name}-${s}-${v.id}.json`;
+        Object.assign(row, hyperfine(`${p.name}-${s}-${v.id}`, argv, { prepare, estimateMs: est, quick: opts.quick, outDir, ...(extra.hf?.[s] ?? {}) }));
+        log(`  ${fmtRange(row)}`);
+      } catch (e) {
+        row.error = String(e.message ?? e).slice(0, 3000);
+        results.failures.push(`${suite}/${s}/${v.id}: ${row.error.split('\n')[0]}`);
+        log(`  FAILED ${s} ${v.id}: ${row.error.slice(0, 500)}`);
+      }
+      rows[s][v.id] = row;
+      save();
+    }
+  }
+  return entry;
+}
+
+/** A plain command timed like a tool (xxhsum). */
+function runCommand(name, argv, prepare) {
+  const r = probe(argv, { prepare });
+  const row = { command: cmdline(argv), prepare, rssKb: r.rssKb };
+  if (r.status !== 0) row.error = `exit ${r.status}: ${r.stderr.slice(-1000)}`;
+  else Object.assign(row, hyperfine(name, argv, { prepare, estimateMs: r.ms, quick: opts.quick, outDir }));
+  log(`${name}: ${fmtRange(row)}`);
+  return row;
+}
+
+const tools = (list) => list.filter((t) => opts.tools.includes(t)).map((t) => variant(t));
+const FIVE = ['batchfile', 'ninja', 'make', 'doit', 'snakemake'];
+
+// ---------------------------------------------------------------- suites
+
+const suites = {
+  // The default pipeline of the issue: 1,000 steps × 10 inputs of 4 KiB, command steps.
+  n1000() {
+    const r = runProject('n1000', { kind: 'command', steps: 1000, inputs: 10 }, ['first', 'noop', 'touch', 'content', 'code'], tools(FIVE), { singleRunOverMs: 60000 });
+    // First hash pass over 10,000 small files: batchfile after every input was touched
+    // (content unchanged: everything is re-hashed, nothing reruns) against xxhsum over them.
+    if (opts.scenarios && !opts.scenarios.includes('touch-all')) return r;
+    runProject('n1000', { kind: 'command', steps: 1000, inputs: 10 }, ['touch-all'], tools(['batchfile', 'doit']));
+    const dir = project({ kind: 'command', steps: 1000, inputs: 10 }).base;
+    r.rows['touch-all'].xxhsum = runCommand('n1000-xxhsum-10k', ['sh', '-c', `cd ${shq(dir)} && exec xxhsum -H64 in/s*/f*.txt`]);
+    return r;
+  },
+  // No-op cost against pipeline size (100 / 1,000 / 10,000 steps, K = 10).
+  curve() {
+    const out = {};
+    for (const n of [100, 1000, 10000]) {
+      const prior = n === 1000 ? results.suites.n1000 : n === 10000 ? results.suites.n10000 : undefined;
+      out[n] = prior?.rows?.noop ?? runProject(`curve-${n}`, { kind: 'command', steps: n, inputs: 10 }, ['noop'], tools(FIVE)).rows.noop;
+    }
+    return { rows: out };
+  },
+  // 10,000 steps × 100,000 files. Snakemake's first build is left out (it takes well over
+  // ten minutes a run here); its no-op state is set up with --touch from Ninja's outputs.
+  n10000() {
+    return runProject('n10000', { kind: 'command', steps: 10000, inputs: 10 }, ['first', 'noop', 'touch', 'content', 'code'], tools(['batchfile', 'ninja', 'make', 'doit', 'snakemake']), {
+      // Snakemake's first build is left out, and its (and doit's) touch and code scenarios:
+      // a single Snakemake no-op of 10,000 steps takes about a minute here.
+      skip: { first: ['snakemake'], touch: ['snakemake', 'doit'], code: ['snakemake', 'doit'] },
+      singleRunOverMs: 60000,
+      skipWhy: { first: 'not run: too slow (one Snakemake first build of 1,000 steps takes 90 s or more here)', touch: 'not run (time)', code: 'not run (time)' },
+    });
+  },
+  // `run` steps (batchfile's worker pool) against Ninja/Make running the same module as one
+  // Node process per step; the command-kind first builds of n1000 are the other reference.
+  run() {
+    return runProject('run', { kind: 'run', steps: 1000, inputs: 10 }, ['first', 'noop', 'code'], tools(['batchfile', 'ninja', 'make']), { singleRunOverMs: 60000 });
+  },
+  // CPU-bound `run` steps (~200 ms each): speed-up from -j1 to -j2.
+  cpu() {
+    const vs = [];
+    for (const t of ['batchfile', 'ninja']) if (opts.tools.includes(t)) vs.push(variant(t, 1, `${t}-j1`), variant(t, 2, `${t}-j2`));
+    return runProject('cpu', { kind: 'cpu', steps: 20, inputs: 10, cpuMs: 200 }, ['first'], vs, { hf: { first: { warmup: 1, runs: opts.quick ? 2 : 5 } } });
+  },
+  // Hash throughput on one 1 GiB input: `touch` it (content unchanged) and batchfile re-hashes
+  // it without rerunning the step; the no-op is the baseline to subtract. doit (MD5) for scale.
+  hash() {
+    const spec = { kind: 'hash', sizeMib: 1024 };
+    const r = runProject('hash', spec, ['noop', 'touch'], tools(['batchfile', 'doit']));
+    const p = project(spec);
+    r.rows.touch.xxhsum = runCommand('hash-xxhsum-1g', [BIN.xxhsum, '-H64', path.join(p.base, 'in', 'big.bin')]);
+    r.bytes = p.meta.inputBytes;
+    return r;
+  },
+  // The repository's example pipeline (Batchfile.ts at the repo root), on a copy under /tmp.
+  example() {
+    if (!fs.existsSync(path.join(REPO, 'Batchfile.ts'))) return { pending: 'no Batchfile.ts at the repository root yet' };
+    if (!bfReady) return { pending: 'batchfile CLI not ready' };
+    const dir = path.join(BENCH_ROOT, 'projects', 'example');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    // Everything the pipeline may read, without run-time folders; node_modules by symlink.
+    sh(`cd ${shq(REPO)} && tar --exclude=./node_modules --exclude=./.git --exclude=./.cache --exclude=./logs --exclude=./output --exclude=./dist --exclude=./bench -cf - . | tar -C ${shq(dir)} -xf - && ln -s ${shq(path.join(REPO, 'node_modules'))} ${shq(dir)}/node_modules && ln -s ${shq(path.join(REPO, 'dist'))} ${shq(dir)}/dist`);
+    const py = fs.readdirSync(path.join(dir, 'steps')).filter((f) => f.endsWith('.py')).sort()[0];
+    const base = TOOLS.batchfile.argv(dir);
+    const rows = {};
+    const one = (name, argv, prepare, check) => {
+      const row = { command: cmdline(argv), prepare };
+      try {
+        const j = batchJson(dir, { prepare, extra: argv.slice(base.length) });
+        row.rssKb = j.rssKb;
+        row.ran = j.doc.counts;
+        row.problems = [];
+        if (j.status !== 0 || j.doc.status !== 'PASS') row.problems.push(`exit ${j.status}, status ${j.doc.status}`);
+        const ran = (j.doc.steps ?? []).filter((s) => s.action === 'ran').length;
+        if (check && !check(ran, j.doc)) row.problems.push(`${ran} steps ran`);
+        if (row.problems.length) results.failures.push(`example/${name}: ${row.problems.join('; ')}`);
+        Object.assign(row, hyperfine(`example-${name}`, argv, { prepare, estimateMs: j.ms, quick: opts.quick, outDir }));
+        log(`example ${name}: ${fmtRange(row)}`);
+      } catch (e) {
+        row.error = String(e.message ?? e).slice(0, 3000);
+        results.failures.push(`example/${name}: ${row.error.split('\n')[0]}`);
+      }
+      rows[name] = { batchfile: row };
+    };
+    one('cold', [...base, '--force'], `cd ${shq(dir)} && rm -rf .cache logs output`, (ran, doc) => ran === doc.steps.length);
+    one('noop', base, undefined, (ran) => ran === 0);
+    if (py) {
+      const file = `steps/${py}`;
+      const orig = fs.readFileSync(path.join(dir, file), 'utf8');
+      fs.writeFileSync(path.join(dir, '.bench-py.orig'), orig);
+      one('edit-py', base, `cd ${shq(dir)} && { cat .bench-py.orig; echo "# edit $(date +%s%N)"; } > ${shq(file)}`, (ran) => ran >= 1);
+      rows['edit-py'].batchfile.file = file;
+    }
+    return { rows };
+  },
+};
+
+for (const s of SUITES) {
+  if (!opts.only.includes(s)) continue;
+  log(`suite ${s}`);
+  try {
+    results.suites[s] = suites[s]();
+  } catch (e) {
+    results.suites[s] = { ...(results.suites[s] ?? {}), error: String(e.stack ?? e) };
+    results.failures.push(`${s}: ${String(e.message ?? e).split('\n')[0]}`);
+    log(`suite ${s} failed: ${e.stack ?? e}`);
+  }
+  save();
+}
+results.finished = new Date().toISOString();
+save();
+
+// ---------------------------------------------------------------- summary
+
+const md = summarize([{ dir: outDir, results }]);
+fs.writeFileSync(path.join(outDir, 'summary.md'), md);
+process.stdout.write(md + `\nResults: ${outDir}/results.json, ${outDir}/summary.md\n`);
+process.exit(results.failures.length ? 1 : 0);
