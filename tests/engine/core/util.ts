@@ -22,6 +22,7 @@ export function table(steps: { name: string; status: string; action: string }[])
 /** A process is alive when signal 0 reaches it and it is not a zombie waiting to be reaped
  * (pid 1 of a container may never reap orphans; a zombie runs nothing). */
 export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`not a process id: ${pid}`);
   try {
     process.kill(pid, 0);
   } catch {
@@ -37,6 +38,7 @@ export function isAlive(pid: number): boolean {
 
 /** The process group of a live process (Linux /proc). */
 export function pgidOf(pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`not a process id: ${pid}`);
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
@@ -56,6 +58,8 @@ export async function waitDead(pids: number[], timeoutMs = 5000): Promise<void> 
 /** Kills leftovers of a failed test so they do not outlive the suite. */
 export function killQuietly(pids: number[]): void {
   for (const pid of pids) {
+    // kill(0) or kill(-n) would signal whole process groups (the test runner's among them).
+    if (!Number.isInteger(pid) || pid <= 0) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
