@@ -32,19 +32,7 @@ export default async (ctx) => {
 };
 `;
 
-/** Every file under `rel` with its content, for comparing builds. */
-export function snapshot(p: TempProject, rel: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(p.path(dir), { withFileTypes: true })) {
-      const r = path.posix.join(dir, e.name);
-      if (e.isDirectory()) walk(r);
-      else out[r] = p.read(r);
-    }
-  };
-  if (p.exists(rel)) walk(rel);
-  return out;
-}
+export { snapshot } from '../core/util.js';
 
 /** Blob files of the cache: hash → absolute path. */
 export function blobs(p: TempProject): Map<string, string> {

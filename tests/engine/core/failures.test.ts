@@ -3,7 +3,7 @@
 // process group of a command step.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
-import { batchfile, cmd, csvRows, isAlive, killQuietly, pidsIn, readStore, table, waitDead } from './util.js';
+import { batchfile, cmd, csvRows, isAlive, killQuietly, pidsIn, readStore, SPAWNER, table, waitDead } from './util.js';
 
 let p: TempProject | undefined;
 let leftovers: number[] = [];
@@ -12,16 +12,6 @@ afterEach(() => {
   leftovers = [];
   p?.cleanup();
 });
-
-/** Starts a child in its own (inherited) process group that ignores SIGTERM, writes
- * "<own pid> <child pid>" to argv[2], and never finishes. */
-const SPAWNER = `import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
-fs.writeFileSync(process.argv[2] + '.tmp', process.pid + ' ' + child.pid);
-fs.renameSync(process.argv[2] + '.tmp', process.argv[2]);
-setInterval(() => {}, 1000);
-`;
 
 /** Fails until it has been started argv[3] times (counted in argv[2]), then writes argv[4]. */
 const FLAKY = `import fs from 'node:fs';

@@ -3,7 +3,7 @@
 // step to rerun, and the rerun ends with the outputs of a clean --force build.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, waitForFile } from '../rig.js';
-import { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, snapshot, table, waitDead } from './util.js';
+import { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, snapshot, SPAWNER, table, waitDead } from './util.js';
 
 let p: TempProject | undefined;
 let leftovers: number[] = [];
@@ -12,15 +12,6 @@ afterEach(() => {
   leftovers = [];
   p?.cleanup();
 });
-
-/** See failures.test.ts: "<pid> <child pid>" to argv[2], child ignores SIGTERM, never ends. */
-const SPAWNER = `import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
-fs.writeFileSync(process.argv[2] + '.tmp', process.pid + ' ' + child.pid);
-fs.renameSync(process.argv[2] + '.tmp', process.argv[2]);
-setInterval(() => {}, 1000);
-`;
 
 /** Writes a partial output first, then the whole one once argv[4] exists: a crash in
  * between leaves a plausible but wrong file behind. */

@@ -139,3 +139,13 @@ export function snapshot(p: TempProject, rel: string): Record<string, string> {
   if (p.exists(rel)) walk(rel);
   return out;
 }
+
+/** Starts a child in its own (inherited) process group that ignores SIGTERM, writes
+ * "<own pid> <child pid>" to argv[2], and never finishes. */
+export const SPAWNER = `import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+fs.writeFileSync(process.argv[2] + '.tmp', process.pid + ' ' + child.pid);
+fs.renameSync(process.argv[2] + '.tmp', process.argv[2]);
+setInterval(() => {}, 1000);
+`;

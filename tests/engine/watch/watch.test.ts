@@ -3,6 +3,7 @@
 // bounded timeout; "nothing else happened" is proved by a later edit whose cycle number is
 // exactly the next one.
 import fs from 'node:fs';
+import { isAlive } from '../core/util.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fake, TempProject, waitForFile, type Running } from '../rig.js';
 
@@ -18,21 +19,6 @@ afterEach(async () => {
   p = undefined;
 });
 
-/** Is `pid` a live process? An exited one that this container's init has not reaped yet (a
- * zombie: it holds no memory and runs nothing) counts as gone. */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The pid a fake step wrote with --started: the file can exist a moment before it has content. */
 async function readPid(file: string, timeoutMs = 30_000): Promise<number> {
@@ -271,11 +257,11 @@ export default async (ctx: { inputs: string[]; outputs: string[] }) => {
     p = project({ hang: step(['--in', 'h.txt', '--started', 'ctl/pid', '--hang', '--out', 'out/h.txt'], ['h.txt'], ['out/h.txt']) }, { 'h.txt': 'h' });
     r = p.start(['--watch', '--no-tests']);
     const pid = await readPid(p.path('ctl/pid'));
-    expect(running(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     r.kill('SIGINT');
     const exit = await r.exited;
     expect(exit.code).toBe(130);
-    expect(running(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect(r.output).toMatch(/cycle 1: INTERRUPTED/);
     expect(p.read('logs/execution_logs.csv')).toMatch(/INTERRUPTED/);
     // The lock is free: a plain run works at once (the step is replaced by one that finishes).
