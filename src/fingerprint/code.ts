@@ -67,34 +67,57 @@ const SCRIPT_EXTS = new Set([
   '.lua', '.awk', '.sed', '.sql', '.tcl', '.ps1', '.bat', '.cmd', '.java', '.scala', '.kts', '.groovy', '.jq', '.ipynb',
 ]);
 
-function isScript(abs: string, rel: string): boolean {
-  if (SCRIPT_EXTS.has(path.extname(rel).toLowerCase())) return true;
-  try {
-    return (fs.statSync(abs).mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
+function isScript(mode: number, rel: string): boolean {
+  return SCRIPT_EXTS.has(path.extname(rel).toLowerCase()) || (mode & 0o111) !== 0;
 }
 
-/** Code of a `command` step: the project files its command names that are scripts (by
- * ending, or executable), other than its declared inputs and outputs, so editing
- * `steps/02 tidy.py` reruns the step. Data files a command happens to name are not code. */
-function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
+const candidateMemo = new WeakMap<StepConfig, string[]>();
+
+/** Words of a `command` step's command that could name a project file which is code: every
+ * relative path other than its declared inputs and outputs. Which of them exist and are
+ * scripts is a question for the file system (`commandStepCode`); this list depends only on
+ * the definition, so it is worked out once per loaded Batchfile. */
+export function commandCandidates(step: StepConfig): string[] {
+  let found = candidateMemo.get(step);
+  if (found) return found;
   const words = typeof step.command === 'string' ? shellWords(step.command) : (step.command ?? []);
   const specs = [...step.inputs, ...step.outputs];
   const declaredLiteral = new Set(specs.filter((x) => !isGlob(x)));
-  const declared = specs.map(specMatcher);
-  const files: FileHashes = {};
+  const declared = specs.filter(isGlob).map(specMatcher);
+  const folders = specs.filter((x) => !isGlob(x)).map((x) => `${x}/`);
+  const out = new Set<string>();
   for (const w of words) {
     if (w === '' || w.startsWith('-') || w.includes('$') || w.includes('*')) continue;
     const eq = w.indexOf('=');
     const candidate = normaliseSpec(eq > 0 && !w.includes('/', 0) ? w.slice(eq + 1) : w);
     if (candidate === '' || candidate === '.' || path.isAbsolute(candidate) || !isInside(candidate)) continue;
     if (declaredLiteral.has(candidate) || declared.some((m) => m(candidate))) continue;
-    const st = stats.get(candidate);
-    if (st && isScript(path.resolve(stats.root, candidate), candidate)) files[candidate] = st.hash;
+    if (folders.some((f) => f === './' || candidate.startsWith(f))) continue;
+    out.add(candidate);
+  }
+  found = [...out];
+  candidateMemo.set(step, found);
+  return found;
+}
+
+/** Code of a `command` step: the project files its command names that are scripts (by
+ * ending, or executable), other than its declared inputs and outputs, so editing
+ * `steps/02 tidy.py` reruns the step. Data files a command happens to name are not code. */
+function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
+  const files: FileHashes = {};
+  for (const f of commandScripts(step, stats)) {
+    const h = stats.get(f)?.hash;
+    if (h) files[f] = h;
   }
   return { files };
+}
+
+/** The scripts a `command` step's command names, as the files are now (stat only). */
+export function commandScripts(step: StepConfig, stats: StatCache): string[] {
+  return commandCandidates(step).filter((f) => {
+    const st = stats.stat(f);
+    return st?.isFile() === true && isScript(st.mode, f);
+  });
 }
 
 export async function stepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {

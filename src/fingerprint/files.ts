@@ -92,11 +92,12 @@ export function resolveSpecs(root: string, specs: readonly string[], stats: Stat
       for (const f of found) files.add(f);
       continue;
     }
-    if (stats.get(spec) !== null) {
+    // stat only: callers hash what they need, and the no-op check needs no hash at all.
+    const st = stats.stat(spec);
+    if (st?.isFile()) {
       files.add(spec);
       continue;
     }
-    const st = fs.statSync(path.resolve(root, spec), { throwIfNoEntry: false });
     if (st?.isDirectory()) {
       const inDir: string[] = [];
       walk(root, spec, inDir);

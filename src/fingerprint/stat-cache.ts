@@ -4,12 +4,23 @@ import type { StatEntry, Store } from '../store/store.js';
 import { hashFileSync } from './hash.js';
 
 /** A hash taken less than this long after the file's mtime is not trusted on its own: the
- * file may be rewritten within the same timestamp tick with the same size ("racy timestamp"). */
-const RACY_WINDOW_MS = 2000;
+ * file may be rewritten within the same timestamp tick with the same size ("racy timestamp").
+ * 2 s covers the coarsest common timestamps (FAT); BATCH_RACY_WINDOW_MS overrides it (tests
+ * lower it so that files they just wrote can take the stat-only path). */
+export const RACY_WINDOW_MS = racyWindow(process.env.BATCH_RACY_WINDOW_MS);
+
+function racyWindow(v: string | undefined): number {
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : 2000;
+}
 
 export interface FileState {
   hash: string;
   size: number;
+  /** False when the file changed while it was read: the hash matches no stat of it. */
+  stable: boolean;
+  /** Wall clock when the hash was taken (this run, or the run that cached it). */
+  hashedAt: number;
 }
 
 /** Content hashes of files, read only when a file's stat (size, mtime, ctime, inode) changed
@@ -17,6 +28,9 @@ export interface FileState {
  * unless `forget` is called (after a step wrote it). */
 export class StatCache {
   private readonly memo = new Map<string, FileState | null>();
+  private readonly stats = new Map<string, fs.Stats | null>();
+  /** Bumped by every `forget`: a verdict drawn from stats stays valid while it is unchanged. */
+  epoch = 0;
   bytesHashed = 0;
   filesHashed = 0;
 
@@ -34,18 +48,38 @@ export class StatCache {
     return state;
   }
 
+  /** What this run hashed of a file, without hashing it. */
+  peek(rel: string): FileState | null | undefined {
+    return this.memo.get(rel);
+  }
+
+  /** The stat of a project-relative path (following links), or null when nothing is there.
+   * Memoised like `get`, and never reads the file. */
+  stat(rel: string): fs.Stats | null {
+    let st = this.stats.get(rel);
+    if (st === undefined) {
+      st = fs.statSync(path.resolve(this.root, rel), { throwIfNoEntry: false }) ?? null;
+      this.stats.set(rel, st);
+    }
+    return st;
+  }
+
   /** Drops what this run knows about a file, so the next `get` stats it again. */
   forget(rel: string): void {
     this.memo.delete(rel);
+    this.stats.delete(rel);
+    this.epoch++;
   }
 
   forgetAll(): void {
     this.memo.clear();
+    this.stats.clear();
+    this.epoch++;
   }
 
   private compute(rel: string): FileState | null {
     const abs = path.resolve(this.root, rel);
-    const st = fs.statSync(abs, { throwIfNoEntry: false });
+    const st = this.stat(rel);
     if (!st?.isFile()) return null;
     const cached = this.store?.stat.get(rel);
     if (
@@ -56,7 +90,7 @@ export class StatCache {
       cached.ino === st.ino &&
       cached.hashedAt - st.mtimeMs > RACY_WINDOW_MS
     ) {
-      return { hash: cached.hash, size: st.size };
+      return { hash: cached.hash, size: st.size, stable: true, hashedAt: cached.hashedAt };
     }
     const hashedAt = Date.now();
     const hash = hashFileSync(abs, st.size);
@@ -69,12 +103,13 @@ export class StatCache {
     } catch {
       after = undefined;
     }
-    if (after && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs) {
+    const stable = after !== undefined && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs;
+    if (stable) {
       const entry: StatEntry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash, hashedAt };
       // Not awaited: lmdb batches these writes; losing them only costs a rehash next time,
       // so a failed commit (a full disk) is ignored here rather than crashing the process.
       this.store?.stat.put(rel, entry).catch(() => {});
     }
-    return { hash, size: st.size };
+    return { hash, size: st.size, stable, hashedAt };
   }
 }

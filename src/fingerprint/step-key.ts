@@ -17,7 +17,19 @@ export function envHashes(step: StepConfig, env: NodeJS.ProcessEnv): Record<stri
   return out;
 }
 
+const definitionMemo = new WeakMap<StepConfig, Record<string, string>>();
+
+/** Hashes of the definition's parts; a step's config never changes once loaded, so once per load. */
 export function definitionHashes(step: StepConfig): Record<string, string> {
+  let d = definitionMemo.get(step);
+  if (!d) {
+    d = computeDefinitionHashes(step);
+    definitionMemo.set(step, d);
+  }
+  return d;
+}
+
+function computeDefinitionHashes(step: StepConfig): Record<string, string> {
   return {
     command: hashString(canonicalJson(step.kind === 'run' ? { run: step.run ?? null } : { command: step.command ?? null })),
     params: hashString(canonicalJson(step.params)),

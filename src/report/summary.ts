@@ -78,6 +78,7 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
     startedAt: new Date(record.startedAt).toISOString(),
     durationMs: record.durationMs,
     counts: record.counts,
+    ...(record.checks ? { checks: record.checks } : {}),
     ...(record.git ? { git: record.git } : {}),
     steps: results.map((r) => ({
       name: r.name,

@@ -8,7 +8,7 @@ import { ProcessExecutor } from '../execute/process-executor.js';
 import { schedule } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
 import type { OutputCache } from '../cache/types.js';
-import { stepCode, type StepCode } from '../fingerprint/code.js';
+import { commandScripts, stepCode, type StepCode } from '../fingerprint/code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
+import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
 export interface RunOptions {
@@ -53,13 +54,38 @@ export function createExecutors(jobs: number, workerMemoryMb?: number): Executor
   };
 }
 
+/** What the pre-run check found: the code of each step that needs a full check, and the
+ * steps a stat snapshot already proves up to date (with the StatCache epoch it held at). */
+export interface Preflight {
+  code: Map<string, StepCode>;
+  fast: Map<string, FastVerdict>;
+}
+
 /** Checks what can be checked before anything runs, so bad input stops the run with exit 2
  * and nothing recorded: run modules compile and export a default; every input that no step
- * writes exists now. Returns each step's code fingerprint. */
-export async function preflight(config: PipelineConfig, graph: Graph, selected: string[], root: string, cacheDir: string, store: Store, stats: StatCache): Promise<Map<string, StepCode>> {
+ * writes exists now. A step whose snapshot holds passed these checks when it was taken and
+ * nothing it depends on changed since, so it is skipped (pass `snapshots` to allow that). */
+export async function preflight(
+  config: PipelineConfig,
+  graph: Graph,
+  selected: string[],
+  root: string,
+  cacheDir: string,
+  store: Store,
+  stats: StatCache,
+  snapshots?: { env: NodeJS.ProcessEnv },
+): Promise<Preflight> {
   const code = new Map<string, StepCode>();
+  const fast = new Map<string, FastVerdict>();
   for (const name of selected) {
     const step = config.steps.get(name)!;
+    if (snapshots) {
+      const v = checkSnapshot(root, stats, store, step, snapshots.env);
+      if (v) {
+        fast.set(name, v);
+        continue;
+      }
+    }
     for (const spec of step.inputs) {
       if (hasProducer(graph, spec, name)) continue;
       const res = resolveSpecs(root, [spec], stats);
@@ -68,7 +94,7 @@ export async function preflight(config: PipelineConfig, graph: Graph, selected: 
     }
     code.set(name, await stepCode(step, root, cacheDir, store, stats));
   }
-  return code;
+  return { code, fast };
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -86,8 +112,8 @@ function checkLogsWritable(logsDir: string): void {
 export interface RunOutput {
   record: RunRecord;
   results: StepResult[];
-  /** Each selected step's code files, as hashed for this run (watch mode watches them). */
-  code: Map<string, StepCode>;
+  /** Each selected step's code files (watch mode watches them). */
+  codeFiles: () => Map<string, string[]>;
   /** The whole step graph (the run report draws it). */
   graph: Graph;
 }
@@ -98,7 +124,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
   const stats = new StatCache(opts.root, store);
-  const code = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats);
+  const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env });
 
   const startedAt = Date.now();
   const runId = newRunId(new Date(startedAt));
@@ -135,6 +161,8 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     env: opts.env,
     force: opts.force,
     code,
+    fast,
+    tally: { bySnapshot: 0 },
     pool: executors.pool,
     proc: executors.proc,
     signal: opts.signal,
@@ -150,13 +178,15 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     signal: opts.signal,
     work: (name, slots) => processStep(env, name, slots),
     onResult: (r) => {
-      const { state, ...result } = r as StepOutcome;
+      const { state, snapshot, ...result } = r as StepOutcome;
       recorder.step(result, state);
+      // After the state it vouches for; not awaited (a lost snapshot costs one full check).
+      if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
       opts.emit({ type: 'step-end', result });
     },
   });
   const results = selected.map((n) => {
-    const { state: _s, ...r } = byName.get(n) as StepOutcome;
+    const { state: _s, snapshot: _p, ...r } = byName.get(n) as StepOutcome;
     return r;
   });
 
@@ -185,6 +215,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     durationMs: Math.round(performance.now() - t0),
     status,
     counts,
+    checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
   };
@@ -195,5 +226,17 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }
   opts.emit({ type: 'run-end', record, results });
-  return { record, results, code, graph };
+  // Worked out on demand (watch mode asks): the fast path never lists a command's scripts.
+  const codeFiles = (): Map<string, string[]> => {
+    const out = new Map<string, string[]>();
+    for (const n of selected) {
+      const c = code.get(n);
+      const step = config.steps.get(n)!;
+      if (c) out.set(n, Object.keys(c.files));
+      else if (step.kind === 'command') out.set(n, commandScripts(step, stats));
+      else out.set(n, [...(fast.get(n)?.code ?? [])]);
+    }
+    return out;
+  };
+  return { record, results, codeFiles, graph };
 }

@@ -6,12 +6,15 @@ import type { Slots } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
 import type { OutputCache } from '../cache/types.js';
 import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
-import type { StepCode } from '../fingerprint/code.js';
+import { commandCandidates, stepCode, type StepCode } from '../fingerprint/code.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Graph } from '../graph/graph.js';
 import { summariseReasons } from '../plan/decide.js';
+import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
 import { currentOutputs, planStep, type Fingerprint } from '../plan/plan-step.js';
-import type { Store } from '../store/store.js';
+import { definitionSignature, takeSnapshot } from '../plan/snapshot.js';
+import type { SnapshotEntry, Store } from '../store/store.js';
+import { BatchError } from '../util/errors.js';
 import type { FileHashes, StepResult, StepState } from '../store/types.js';
 import { isInside, toRel } from '../util/paths.js';
 
@@ -28,7 +31,12 @@ export interface RunEnv {
   stats: StatCache;
   env: NodeJS.ProcessEnv;
   force: boolean;
+  /** Code of the steps that needed a full check; filled in when a step first needs one. */
   code: Map<string, StepCode>;
+  /** Steps whose stat snapshot held at the pre-run check. */
+  fast: Map<string, FastVerdict>;
+  /** Steps found up to date by snapshot so far (reported with the run). */
+  tally: { bySnapshot: number };
   pool: Executor;
   proc: Executor;
   signal: AbortSignal;
@@ -40,6 +48,8 @@ export interface RunEnv {
 export interface StepOutcome extends StepResult {
   /** The state to record: present only when the step ran, passed and its outputs were hashed. */
   state?: StepState;
+  /** The stat snapshot to record with it (see src/plan/snapshot.ts). */
+  snapshot?: SnapshotEntry;
 }
 
 /** Removes a step's declared outputs before it runs, so nothing a previous run wrote
@@ -109,8 +119,27 @@ export function logFileName(step: string): string {
  * upstream that wrote identical bytes leaves this key unchanged), and runs it if needed. */
 export async function processStep(env: RunEnv, name: string, slots: Slots): Promise<StepOutcome> {
   const step = env.config.steps.get(name)!;
+  if (upToDateBySnapshot(env, step)) {
+    env.tally.bySnapshot++;
+    return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 };
+  }
+  let code = env.code.get(name);
+  if (!code) {
+    // The pre-run check trusted this step's snapshot, but a step upstream has since rewritten
+    // files it reads: its code is worked out now (a module that no longer compiles fails it).
+    try {
+      code = await stepCode(step, env.root, env.cacheDir, env.store, env.stats);
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      return { name, status: 'FAIL', action: 'not-run', reason: e.message, error: e.message, durationMs: 0 };
+    }
+    env.code.set(name, code);
+  }
   const { fp, decision } = planStep(env, step);
-  if (!decision.run) return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 };
+  if (!decision.run) {
+    const snapshot = snapshotOf(env, step, code);
+    return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0, ...(snapshot ? { snapshot } : {}) };
+  }
   const reason = summariseReasons(decision.reasons);
   if (fp.missing.length > 0) {
     return { name, status: 'FAIL', action: 'not-run', reason: `input missing: ${fp.missing.join(', ')}`, durationMs: 0 };
@@ -165,7 +194,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         outputs: step.outputs.map((o) => path.resolve(env.root, o)),
         logFile,
         signal: ac.signal,
-        ...(env.code.get(name)?.compiled ? { compiled: env.code.get(name)!.compiled! } : {}),
+        ...(code.compiled ? { compiled: code.compiled } : {}),
       };
       const outcome = await executor.execute(req);
       if (timer) clearTimeout(timer);
@@ -204,6 +233,8 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
             result.reason = `${reason}; inputs changed while running (not recorded)`;
           } else {
             result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
+            const snapshot = snapshotOf(env, step, code);
+            if (snapshot) result.snapshot = snapshot;
             if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit);
           }
           return result;
@@ -231,6 +262,23 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   } finally {
     slots.release();
   }
+}
+
+/** The fast path: the step's stat snapshot proves it up to date (never under --force). The
+ * pre-run verdict stands while no file was forgotten since; otherwise it is checked again. */
+function upToDateBySnapshot(env: RunEnv, step: StepConfig): boolean {
+  if (env.force) return false;
+  const v = env.fast.get(step.name);
+  if (v && v.epoch === env.stats.epoch) return true;
+  const again = checkSnapshot(env.root, env.stats, env.store, step, env.env);
+  if (again) env.fast.set(step.name, again);
+  else env.fast.delete(step.name);
+  return again !== undefined;
+}
+
+function snapshotOf(env: RunEnv, step: StepConfig, code: StepCode): SnapshotEntry | undefined {
+  const files = step.kind === 'run' ? Object.keys(code.files) : commandCandidates(step);
+  return takeSnapshot(env.root, env.stats, step, definitionSignature(step, env.env), files);
 }
 
 /** Input files whose content differs now from what the fingerprint hashed before the run. */

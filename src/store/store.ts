@@ -25,9 +25,29 @@ export interface CodeEntry {
   compiled: string;
 }
 
+/** A step's stat snapshot: proof, checkable with stat() alone, that the step was up to date
+ * when its files had these stats (see src/plan/snapshot.ts). */
+export interface SnapshotEntry {
+  /** Wall clock when it was taken; files modified within the racy window before it do not count. */
+  at: number;
+  /** Hash of the step's definition, env values and key schema. */
+  def: string;
+  /** Hash of the path and stat of every input, code file and output. */
+  sig: string;
+  /** Code files (and, for command steps, every word of the command that could name one). */
+  code: string[];
+}
+
+export interface SnapshotTable {
+  get(step: string): SnapshotEntry | undefined;
+  put(step: string, entry: SnapshotEntry): Promise<boolean>;
+  remove(step: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly root: RootDatabase;
   readonly stat: StatTable;
+  readonly snap: SnapshotTable;
   readonly state: Database<StepState, string>;
   readonly runs: Database<RunRecord, string>;
   readonly results: Database<StepResult, [string, string]>;
@@ -69,6 +89,26 @@ function statTable(root: RootDatabase): StatTable {
   };
 }
 
+/** Read once per step on every run: packed as one NUL-separated string (paths never hold NUL). */
+function snapshotTable(root: RootDatabase): SnapshotTable {
+  const db = root.openDB<string, string>({ name: 'snap', encoding: 'string' });
+  return {
+    get(step) {
+      const v = db.get(step);
+      if (v === undefined) return undefined;
+      const [at, def, sig, ...code] = v.split('\0');
+      if (def === undefined || sig === undefined) return undefined;
+      return { at: Number(at), def, sig, code };
+    },
+    put(step, e) {
+      return db.put(step, [String(e.at), e.def, e.sig, ...e.code].join('\0'));
+    },
+    remove(step) {
+      return db.remove(step);
+    },
+  };
+}
+
 /** Opens (or creates) the LMDB store, checking its format version. */
 export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): Store {
   const dir = storePath(cacheDir);
@@ -99,6 +139,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
       root,
       meta,
       stat: statTable(root),
+      snap: snapshotTable(root),
       // JSON, not msgpack: records vary in shape (maps keyed by file path), where msgpackr's
       // record structures cost more to define than JSON costs to parse.
       state: root.openDB<StepState, string>({ name: 'state', encoding: 'json' }),

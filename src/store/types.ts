@@ -76,5 +76,8 @@ export interface RunRecord {
   cpus: number;
   node: string;
   counts: { ran: number; upToDate: number; restored: number; failed: number; blocked: number; notRun: number };
+  /** How the run checked its steps: how many were proven up to date by their stat snapshot
+   * alone, and how many files (bytes) it had to hash. */
+  checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number };
   tests?: TestPhaseResult;
 }

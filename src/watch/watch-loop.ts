@@ -141,7 +141,7 @@ export class WatchLoop {
       }
       const touched = out.results.filter((r) => r.action === 'ran' || r.action === 'restored').map((r) => r.name);
       this.judgeDeferred(loaded.config, touched);
-      this.code = new Map([...out.code].map(([name, c]) => [name, Object.keys(c.files)]));
+      this.code = out.codeFiles();
       await this.updateWatch();
       await afterRun(out, { project: this.session.project, store: this.session.store, io: this.io, json: this.opts.json });
       this.say(n, out.record.status, t0, batch, { out });

@@ -32,7 +32,7 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   const store = openStore(project.cacheDir);
   try {
     const stats = new StatCache(project.root, store);
-    const code = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
     const entries = openEntries(store);
     const willRun = new Set<string>();
     const out: Explained[] = [];

@@ -1,0 +1,126 @@
+import type { Stats } from 'node:fs';
+import type { StepConfig } from '../batchfile/config.js';
+import { isGlob, resolveSpecs } from '../fingerprint/files.js';
+import { hashString } from '../fingerprint/hash.js';
+import { RACY_WINDOW_MS, type StatCache } from '../fingerprint/stat-cache.js';
+import { KEY_SCHEMA } from '../fingerprint/step-key.js';
+import { canonicalJson } from '../util/json.js';
+import type { SnapshotEntry } from '../store/store.js';
+
+/**
+ * The no-op fast path (Ninja's and Make's trick, made safe for content fingerprints).
+ *
+ * When a step is found up to date, or finishes, with every file it depends on hashed, the
+ * stats of those files (size, mtime, ctime, inode, mode) are recorded beside it. Next time,
+ * if the definition and env are the same and every file still has exactly that stat, the
+ * contents are the ones that were hashed, so the step is up to date without reading a file,
+ * a stat-cache entry or its recorded fingerprint: one stat per file and one small read.
+ *
+ * Two guards keep it exact. Files whose mtime or ctime fall within the racy window before
+ * the snapshot could be rewritten in the same timestamp tick without a visible change, so a
+ * snapshot holding one is not trusted (the full check runs, and takes a newer snapshot).
+ * And anything else that can change the verdict is part of the signature: which files the
+ * input and output specs name now (globs and folders are listed again), the code files, and
+ * for a `command` step every word that could name a script, present or not.
+ */
+
+const SNAPSHOT_SCHEMA = 1;
+
+/** Definition, env values and schemas: what besides file contents decides a step's key.
+ * One hash over the parts' text (not the fingerprint's per-part hashes): this runs for every
+ * step on every run, and a changed part only needs to be noticed here, not named. */
+export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): string {
+  let text = `${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${step.kind}\0${JSON.stringify(step.kind === 'run' ? (step.run ?? null) : (step.command ?? null))}`;
+  text += `\0${paramsText(step)}\0${step.inputs.join('\0')}\0\0${step.outputs.join('\0')}\0`;
+  for (const name of step.env) {
+    const v = env[name];
+    text += `\0${name}${v === undefined ? '\0' : `=${v}`}`;
+  }
+  return hashString(text);
+}
+
+const paramsMemo = new WeakMap<StepConfig, string>();
+function paramsText(step: StepConfig): string {
+  let t = paramsMemo.get(step);
+  if (t === undefined) {
+    t = canonicalJson(step.params);
+    paramsMemo.set(step, t);
+  }
+  return t;
+}
+
+function statText(st: Stats | null): string {
+  if (!st) return '-';
+  if (st.isDirectory()) return 'd';
+  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.mode}`;
+}
+
+export interface StatSignature {
+  sig: string;
+  /** The files in it that exist. */
+  files: string[];
+}
+
+/** The files the specs name now, in a fixed order (spec by spec), or null when one names
+ * nothing. Literal file specs, the common case, cost one memoised stat each. */
+function listSpecs(root: string, stats: StatCache, specs: readonly string[]): string[] | null {
+  const out: string[] = [];
+  for (const spec of specs) {
+    if (!isGlob(spec) && stats.stat(spec)?.isFile()) {
+      out.push(spec);
+      continue;
+    }
+    const res = resolveSpecs(root, [spec], stats);
+    if (res.missing.length > 0 || res.empty.length > 0) return null;
+    out.push(...res.files);
+  }
+  return out;
+}
+
+/** The stat signature of a step's files as they are now, or null when an input or output
+ * spec names nothing (such a step is never up to date by snapshot). */
+export function statSignature(root: string, stats: StatCache, step: StepConfig, code: readonly string[]): StatSignature | null {
+  const inputs = listSpecs(root, stats, step.inputs);
+  if (!inputs) return null;
+  const outputs = listSpecs(root, stats, step.outputs);
+  if (!outputs) return null;
+  const files: string[] = [];
+  let text = '';
+  const add = (tag: string, list: readonly string[]): void => {
+    text += tag;
+    for (const f of list) {
+      const st = stats.stat(f);
+      if (st) files.push(f);
+      text += `\n${f}\0${statText(st)}`;
+    }
+  };
+  add('\0i', inputs);
+  add('\0c', code);
+  add('\0o', outputs);
+  return { sig: hashString(text), files };
+}
+
+/** True when the recorded snapshot proves the step up to date now. */
+export function snapshotHolds(snap: SnapshotEntry | undefined, def: string, now: StatSignature | null): boolean {
+  return snap !== undefined && now !== null && snap.def === def && snap.sig === now.sig;
+}
+
+/** A snapshot of the step's files as they are now, to record after a full check found it up
+ * to date (or after it ran), or undefined when it could not be trusted later: a file changed
+ * while it was hashed, or was hashed within the racy window after its last change (it could
+ * still be rewritten in the same timestamp tick, unseen by stat). Every stat in it is the
+ * one the file's hash was taken under, so a matching stat later means the same content. */
+export function takeSnapshot(root: string, stats: StatCache, step: StepConfig, def: string, code: readonly string[]): SnapshotEntry | undefined {
+  const now = statSignature(root, stats, step, code);
+  if (!now) return undefined;
+  const codeSet = new Set(code);
+  for (const f of now.files) {
+    const h = stats.peek(f);
+    // A command word naming a data file was never hashed: only its stat (exists, mode) matters.
+    if (h === undefined && codeSet.has(f)) continue;
+    if (!h) return undefined;
+    const st = stats.stat(f);
+    if (!h.stable || !st || h.hashedAt - Math.max(st.mtimeMs, st.ctimeMs) <= RACY_WINDOW_MS) return undefined;
+  }
+  return { at: Date.now(), def, sig: now.sig, code: [...code] };
+}
