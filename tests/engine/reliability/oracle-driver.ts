@@ -55,7 +55,9 @@ function runBatch(dir: string, args: string[], env: NodeJS.ProcessEnv, hold?: st
     const holdFile = hold === undefined ? undefined : path.join(holdDir, `${hold}.pid`);
     if (holdFile) fs.mkdirSync(holdDir, { recursive: true });
     const child = spawn(process.execPath, [BATCH_BIN, '-C', dir, ...args], {
-      env: { ...process.env, NO_COLOR: '1', CI: '1', ...env, ...(hold !== undefined ? { ORACLE_HOLD: hold } : {}) },
+      // A 50 ms racy window (not 2 s) lets the stat-snapshot fast path decide most steps here,
+      // as it would for older files, so the oracle checks it too.
+      env: { ...process.env, NO_COLOR: '1', CI: '1', BATCH_RACY_WINDOW_MS: '50', ...env, ...(hold !== undefined ? { ORACLE_HOLD: hold } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
