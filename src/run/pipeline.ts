@@ -39,6 +39,9 @@ export interface RunOptions {
   outputCache?: OutputCache;
   /** Runs the integrity tests after the steps; absent: no test phase. */
   tests?: (ctx: { store: Store; stats: StatCache; results: StepResult[]; runId: string }) => Promise<TestPhaseResult | undefined>;
+  /** What is known of the files from earlier runs in this process (watch mode keeps one and
+   * forgets each path a file event names); absent: a fresh one, every file stat'ed again. */
+  stats?: StatCache;
 }
 
 /** Executors live across runs in watch mode, so the worker pool stays warm. */
@@ -123,7 +126,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   await initHash();
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
-  const stats = new StatCache(opts.root, store);
+  const stats = opts.stats ?? new StatCache(opts.root, store);
   const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env });
 
   const startedAt = Date.now();
