@@ -100,26 +100,43 @@ export function hashString(text: string): string {
  * async reads. `size` (from a stat just before) lets a file that fits in one read skip the
  * read that would return 0: a regular file's read returns less than asked only at its end. */
 export function hashFileSync(absPath: string, size?: number): string {
-  const w = wasm();
   const fd = fs.openSync(absPath, 'r');
   try {
-    let n = fs.readSync(fd, mem, BUF, HASH_CHUNK, null);
-    if (size !== undefined && n < HASH_CHUNK && n >= size) {
-      w.hashHex(BUF, n);
-      return digest();
-    }
-    w.reset();
-    let carry = 0;
-    let total = 0;
-    while (n > 0) {
-      total += n;
-      carry = feed(w, carry, n);
-      if (size !== undefined && n < HASH_CHUNK && total >= size) break;
-      n = fs.readSync(fd, mem, BUF, HASH_CHUNK, null);
-    }
-    w.finishHex(BUF - carry, carry, total);
-    return digest();
+    return hashFd(fd, size);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** hashFileSync plus the file's stat taken on the open file after its last read: what a
+ * "did it change while we read it" check needs, for less than a second stat by path (fstat
+ * ~2.1 µs against statSync ~3.5 µs per file here). */
+export function hashFileAndStatSync(absPath: string, size?: number): { hash: string; after: fs.Stats } {
+  const fd = fs.openSync(absPath, 'r');
+  try {
+    const hash = hashFd(fd, size);
+    return { hash, after: fs.fstatSync(fd) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function hashFd(fd: number, size: number | undefined): string {
+  const w = wasm();
+  let n = fs.readSync(fd, mem, BUF, HASH_CHUNK, null);
+  if (size !== undefined && n < HASH_CHUNK && n >= size) {
+    w.hashHex(BUF, n);
+    return digest();
+  }
+  w.reset();
+  let carry = 0;
+  let total = 0;
+  while (n > 0) {
+    total += n;
+    carry = feed(w, carry, n);
+    if (size !== undefined && n < HASH_CHUNK && total >= size) break;
+    n = fs.readSync(fd, mem, BUF, HASH_CHUNK, null);
+  }
+  w.finishHex(BUF - carry, carry, total);
+  return digest();
 }

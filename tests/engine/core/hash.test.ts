@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import xxhash from 'xxhash-wasm';
-import { HASH_CHUNK, hashBytes, hashFileSync, hashString, initHash } from '../../../src/fingerprint/hash.js';
+import { HASH_CHUNK, hashBytes, hashFileAndStatSync, hashFileSync, hashString, initHash } from '../../../src/fingerprint/hash.js';
 
 /** Deterministic pseudo-random bytes (xorshift32), the content behind the vectors below. */
 function pattern(n: number): Buffer {
@@ -133,7 +133,18 @@ describe('hash', () => {
     expect(hashBytes(pattern(40))).toBe(b);
   });
 
+  it('hashFileAndStatSync gives the same hash and the stat of the file it read', () => {
+    for (const n of [0, 5, C + 3]) {
+      const p = file(`st${n}`, pattern(n));
+      const { hash, after } = hashFileAndStatSync(p, n);
+      expect(hash).toBe(hashBytes(pattern(n)));
+      const st = fs.statSync(p);
+      expect([after.size, after.mtimeMs, after.ctimeMs, after.ino]).toEqual([st.size, st.mtimeMs, st.ctimeMs, st.ino]);
+    }
+  });
+
   it('throws for a missing file', () => {
     expect(() => hashFileSync(path.join(dir, 'nope'))).toThrow(/ENOENT/);
+    expect(() => hashFileAndStatSync(path.join(dir, 'nope'))).toThrow(/ENOENT/);
   });
 });
