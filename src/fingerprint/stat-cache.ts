@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StatEntry, Store } from '../store/store.js';
-import { hashFileSync } from './hash.js';
+import { hashFileAndStatSync } from './hash.js';
 
 /** A hash taken less than this long after the file's mtime is not trusted on its own: the
  * file may be rewritten within the same timestamp tick with the same size ("racy timestamp").
@@ -93,17 +93,12 @@ export class StatCache {
       return { hash: cached.hash, size: st.size, stable: true, hashedAt: cached.hashedAt };
     }
     const hashedAt = Date.now();
-    const hash = hashFileSync(abs, st.size);
+    // fstat of the open file after the last read: if it changed while we read it (or the path
+    // named another file by the time we opened it), do not remember this hash for it.
+    const { hash, after } = hashFileAndStatSync(abs, st.size);
     this.bytesHashed += st.size;
     this.filesHashed++;
-    // Re-stat: if the file changed while we read it, do not remember this hash for it.
-    let after: fs.Stats | undefined;
-    try {
-      after = fs.statSync(abs);
-    } catch {
-      after = undefined;
-    }
-    const stable = after !== undefined && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs;
+    const stable = after.ino === st.ino && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs;
     if (stable) {
       const entry: StatEntry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash, hashedAt };
       // Not awaited: lmdb batches these writes; losing them only costs a rehash next time,
