@@ -10,12 +10,42 @@ interface LockInfo {
   command: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether the lock's holder still runs. A pid alone can mislead: once the holder is gone its
+ * number can be reused by another process, or by a thread (kill(pid, 0) accepts thread ids),
+ * which would keep a stale lock forever. Where /proc tells, the holder is alive only if that
+ * pid is a process (not a thread of another) that started no later than the lock was taken. */
+export function lockHolderAlive(pid: number, lockedAt: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const started = processStart(pid);
+  if (started === undefined) return true;
+  if (started === null) return false;
+  // btime has one-second resolution and start times tick at 10 ms.
+  return started <= lockedAt + 2000;
+}
+
+let bootTimeMs: number | undefined;
+
+/** When process `pid` started (ms since the epoch), null when `pid` is a thread of another
+ * process, undefined when /proc cannot tell (not Linux, or no access). */
+function processStart(pid: number): number | null | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const tgid = /^Tgid:\s*(\d+)/m.exec(status)?.[1];
+    if (tgid !== undefined && Number(tgid) !== pid) return null;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    bootTimeMs ??= Number(/^btime\s+(\d+)/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]) * 1000;
+    // USER_HZ is 100 on every Linux architecture Node supports.
+    const t = bootTimeMs + ticks * 10;
+    return Number.isFinite(t) ? t : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -69,7 +99,7 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       }
     }
     const holder = readLock(file);
-    if (holder && holder.host === me.host && !alive(holder.pid)) {
+    if (holder && holder.host === me.host && !lockHolderAlive(holder.pid, holder.startedAt)) {
       // Stale: move it aside atomically; only one contender's rename succeeds.
       const aside = `${file}.stale.${process.pid}`;
       try {

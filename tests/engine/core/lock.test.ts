@@ -66,3 +66,32 @@ export default defineBatch({ steps: { a: { command: ${JSON.stringify(fake('--tex
     }
   });
 });
+
+describe('lock holder liveness (src)', () => {
+  it('a pid reused by a thread, or by a process started after the lock, does not hold it', async () => {
+    const { lockHolderAlive } = await import('../../../src/store/lock.js');
+    const { spawn } = await import('node:child_process');
+    const os = await import('node:os');
+    expect(lockHolderAlive(process.pid, Date.now())).toBe(true);
+    // A thread id of this process: kill(tid, 0) succeeds, yet it is no batch process.
+    const tid = fs.readdirSync('/proc/self/task').map(Number).find((t) => t !== process.pid);
+    expect(tid).toBeDefined();
+    expect(lockHolderAlive(tid!, Date.now())).toBe(false);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pid = child.pid!;
+      expect(lockHolderAlive(pid, Date.now() + 5000)).toBe(true);
+      // A lock taken a minute before this process started belongs to a process now gone.
+      expect(lockHolderAlive(pid, Date.now() - 60_000)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+
+    // End to end: a lock whose pid is now a thread of a live process is taken over.
+    p = TempProject.create({ 'Batchfile.ts': batchfile(`  a: { command: ${cmd('--text', 'a', '--out', 'build/a.txt')}, outputs: ['build/a.txt'] },`) });
+    p.write('.cache/lock', JSON.stringify({ pid: tid, host: os.hostname(), startedAt: Date.now() - 1000, command: 'old' }));
+    const r = await p.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(p.read('build/a.txt')).toBe('a');
+  });
+});
