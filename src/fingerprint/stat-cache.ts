@@ -71,6 +71,30 @@ export class StatCache {
     this.epoch++;
   }
 
+  /** The stat held for a path, without taking one (undefined: none held). */
+  peekStat(rel: string): fs.Stats | null | undefined {
+    return this.stats.get(rel);
+  }
+
+  /** Drops every path `drop` says yes to (watch mode: what is under a removed folder, and
+   * files it gets no events for). Returns how many were dropped. */
+  forgetWhere(drop: (rel: string) => boolean): number {
+    let n = 0;
+    for (const rel of this.stats.keys()) {
+      if (!drop(rel)) continue;
+      this.stats.delete(rel);
+      this.memo.delete(rel);
+      n++;
+    }
+    for (const rel of this.memo.keys()) {
+      if (!drop(rel)) continue;
+      this.memo.delete(rel);
+      n++;
+    }
+    if (n > 0) this.epoch++;
+    return n;
+  }
+
   forgetAll(): void {
     this.memo.clear();
     this.stats.clear();
