@@ -14,6 +14,7 @@ import { BatchError } from '../util/errors.js';
 import { toRel } from '../util/paths.js';
 import { ChangeQueue, type ChangeBatch } from './change-queue.js';
 import { cycleLine, type CycleStatus } from './cycle-line.js';
+import { KnownFiles, type FileEvent } from './known-files.js';
 import { OutputGuard } from './output-guard.js';
 import { WatchSet } from './watch-set.js';
 import { Watcher } from './watcher.js';
@@ -52,6 +53,8 @@ export class WatchLoop {
   private deferred = new Map<string, string>();
   private readonly root: string;
   private readonly guard: OutputGuard;
+  /** File knowledge carried from run to run, kept true by the file events. */
+  private readonly known: KnownFiles;
   private readonly queue: ChangeQueue;
   private readonly watcher: Watcher;
   private readonly progress: Progress;
@@ -66,6 +69,7 @@ export class WatchLoop {
     this.root = session.project.root;
     this.batchfileSources = [toRel(this.root, session.project.file)];
     this.guard = new OutputGuard(this.root);
+    this.known = new KnownFiles({ root: this.root, store: session.store, trustEvents: !opts.poll, onMissed: (rel) => this.changed(rel) });
     this.queue = new ChangeQueue(opts.debounceMs, signal);
     this.watcher = new Watcher({ poll: opts.poll, onChange: this.onChange, onError: this.onWatchError });
     this.progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
@@ -86,14 +90,26 @@ export class WatchLoop {
       return 130;
     } finally {
       this.queue.dispose();
+      this.known.dispose();
       await this.watcher.close();
     }
   }
 
-  private readonly onChange = (abs: string): void => {
+  private readonly onChange = (abs: string, event: FileEvent): void => {
     const set = this.watcher.current;
     if (!set) return;
     const rel = set.relOf(abs);
+    // At once, whatever the path is to the run and whether a run is going: the next look at it
+    // (in this run or the next) must see the file as it is now.
+    this.known.onEvent(rel, event);
+    if (event === 'addDir' || event === 'unlinkDir') return;
+    this.changed(rel);
+  };
+
+  /** A file changed: does it start (or join) a cycle? */
+  private changed(rel: string): void {
+    const set = this.watcher.current;
+    if (!set) return;
     const c = set.classify(rel);
     if (!c) return;
     if (c.kind === 'output' && c.step !== undefined) {
@@ -104,9 +120,10 @@ export class WatchLoop {
       if (this.guard.isEngineWrite(c.step, rel)) return;
     }
     this.queue.add(rel, c.kind === 'batchfile');
-  };
+  }
 
   private readonly onWatchError = (e: Error): void => {
+    this.known.distrust();
     const hint = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (too many watched files: raise fs.inotify.max_user_watches, or use --poll)' : '';
     this.progress.print(this.io.style.yellow(`warning: watching files: ${e.message}${hint}`));
   };
@@ -128,8 +145,14 @@ export class WatchLoop {
       }
       const loaded = this.loaded!;
       let out: RunOutput;
+      this.known.beforeRun(this.watcher.current);
       try {
-        out = await this.session.runOnce(loaded, { targets: this.opts.targets, force: n === 1 && this.opts.force, flags: ['--watch'] }, this.emit, this.signal);
+        out = await this.session.runOnce(
+          loaded,
+          { targets: this.opts.targets, force: n === 1 && this.opts.force, flags: ['--watch'], stats: this.known.stats },
+          this.emit,
+          this.signal,
+        );
       } catch (e) {
         if (!(e instanceof BatchError)) throw e;
         // A check before the run failed (a missing input, a module that does not compile):
@@ -216,6 +239,7 @@ export class WatchLoop {
       broken: this.broken,
     });
     if (await this.watcher.use(set)) {
+      this.known.onNewWatcher();
       const c = this.watcher.counts();
       const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
       this.progress.print(this.io.style.dim(`watching ${n(c.files, 'file')} in ${n(c.folders, 'folder')}${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import type { FileEvent } from './known-files.js';
 import type { WatchSet } from './watch-set.js';
 
 /** Polling interval with --poll (network file systems): a few hundred ms keeps a big project's
@@ -8,8 +9,8 @@ const POLL_INTERVAL_MS = 250;
 
 export interface WatcherOptions {
   poll: boolean;
-  /** Called with the absolute path of every file added, changed or removed. */
-  onChange: (abs: string) => void;
+  /** Called with the absolute path of every file or folder added, changed or removed. */
+  onChange: (abs: string, event: FileEvent) => void;
   onError: (e: Error) => void;
 }
 
@@ -66,7 +67,7 @@ export class Watcher {
   }
 
   private readonly onAll = (event: string, abs: string): void => {
-    if (event === 'add' || event === 'change' || event === 'unlink') this.opts.onChange(abs);
+    if (event === 'add' || event === 'change' || event === 'unlink' || event === 'addDir' || event === 'unlinkDir') this.opts.onChange(abs, event);
   };
 
   private readonly onError = (e: unknown): void => {
