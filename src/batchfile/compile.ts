@@ -15,9 +15,15 @@ export interface Compiled {
   exports: string[];
 }
 
+export interface CompileOptions {
+  /** Inline a source map (default true). An inline map embeds the whole source again, in
+   * base64: it roughly triples the file Node must read and parse at every import. */
+  sourcemap?: boolean;
+}
+
 /** Bundles a TS/JS module and its local imports into one ESM file with esbuild, leaving
  * packages external. esbuild is imported here, lazily: only a changed source pays for it. */
-export async function compileModule(root: string, entryAbs: string, what: string): Promise<Compiled> {
+export async function compileModule(root: string, entryAbs: string, what: string, opts: CompileOptions = {}): Promise<Compiled> {
   const esbuild = await import('esbuild');
   let result: Awaited<ReturnType<typeof esbuild.build>> & { metafile: import('esbuild').Metafile };
   try {
@@ -31,7 +37,7 @@ export async function compileModule(root: string, entryAbs: string, what: string
       packages: 'external',
       write: false,
       metafile: true,
-      sourcemap: 'inline',
+      sourcemap: opts.sourcemap === false ? false : 'inline',
       logLevel: 'silent',
       plugins: [
         {

@@ -47,28 +47,35 @@ class Checker {
     }
   }
 
-  stringList(v: unknown, where: string): string[] {
+  // `where` and `field` are joined only to report a failure: a valid Batchfile of 10,000
+  // steps then builds no message strings at all.
+  stringList(v: unknown, where: string, field = ''): string[] {
     if (v === undefined) return [];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(where, 'must be an array of strings');
+    if (!Array.isArray(v)) this.fail(where + field, 'must be an array of strings');
+    for (const x of v) if (typeof x !== 'string') this.fail(where + field, 'must be an array of strings');
     return v as string[];
   }
 
   /** Path specs stay inside the project: no absolute paths, no `..` escapes. */
-  pathList(v: unknown, where: string): string[] {
-    return this.stringList(v, where).map((raw, i) => {
-      if (raw.trim() === '') this.fail(`${where}[${i}]`, 'is an empty path');
-      if (path.isAbsolute(raw)) this.fail(`${where}[${i}]`, `"${raw}" is absolute; paths are relative to the project root`);
+  pathList(v: unknown, where: string, field = ''): string[] {
+    const raws = this.stringList(v, where, field);
+    const specs = new Array<string>(raws.length);
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i]!;
+      if (raw.trim() === '') this.fail(`${where}${field}[${i}]`, 'is an empty path');
+      if (path.isAbsolute(raw)) this.fail(`${where}${field}[${i}]`, `"${raw}" is absolute; paths are relative to the project root`);
       const spec = normaliseSpec(raw);
-      if (!isInside(spec)) this.fail(`${where}[${i}]`, `"${raw}" points outside the project`);
-      return spec;
-    });
+      if (!isInside(spec)) this.fail(`${where}${field}[${i}]`, `"${raw}" points outside the project`);
+      specs[i] = spec;
+    }
+    return specs;
   }
 
-  duration(v: unknown, where: string): number | undefined {
+  duration(v: unknown, where: string, field = ''): number | undefined {
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' && typeof v !== 'string') this.fail(where, 'must be seconds (a number) or a string like "90s"');
+    if (typeof v !== 'number' && typeof v !== 'string') this.fail(where + field, 'must be seconds (a number) or a string like "90s"');
     const ms = parseDuration(v);
-    if (ms === undefined) this.fail(where, `${JSON.stringify(v)} is not a positive duration (seconds, or "250ms", "90s", "5m", "1h")`);
+    if (ms === undefined) this.fail(where + field, `${JSON.stringify(v)} is not a positive duration (seconds, or "250ms", "90s", "5m", "1h")`);
     return ms;
   }
 }
@@ -91,7 +98,7 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
   let command: string | string[] | undefined;
   if (hasRun) {
     if (typeof raw.run !== 'string' || raw.run.trim() === '') c.fail(`${where}.run`, 'must be a module path');
-    const [spec] = c.pathList([raw.run], `${where}.run`);
+    const [spec] = c.pathList([raw.run], where, '.run');
     run = spec;
   } else if (typeof raw.command === 'string') {
     if (raw.command.trim() === '') c.fail(`${where}.command`, 'is empty');
@@ -102,14 +109,14 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
     c.fail(`${where}.command`, 'must be a non-empty string or a non-empty array of strings');
   }
 
-  const dependsOn = c.stringList(raw.dependsOn, `${where}.dependsOn`);
+  const dependsOn = c.stringList(raw.dependsOn, where, '.dependsOn');
   for (const d of dependsOn) {
     if (!allNames.has(d)) c.fail(`${where}.dependsOn`, `no step is named "${d}"${didYouMean(d, allNames)}`);
     if (d === name) c.fail(`${where}.dependsOn`, 'a step cannot depend on itself');
   }
   const params = raw.params ?? {};
-  if (!isObject(params) || !isJsonValue(params)) c.fail(`${where}.params`, 'must be a plain JSON object (no functions, undefined, NaN or class instances)');
-  const env = c.stringList(raw.env, `${where}.env`);
+  if (raw.params !== undefined && (!isObject(params) || !isJsonValue(params))) c.fail(`${where}.params`, 'must be a plain JSON object (no functions, undefined, NaN or class instances)');
+  const env = c.stringList(raw.env, where, '.env');
   for (const e of env) if (!ENV_RE.test(e)) c.fail(`${where}.env`, `"${e}" is not an environment variable name`);
   if (raw.description !== undefined && typeof raw.description !== 'string') c.fail(`${where}.description`, 'must be a string');
   const retries = raw.retries ?? 0;
@@ -121,8 +128,8 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
   const step: StepConfig = {
     name,
     kind: hasRun ? 'run' : 'command',
-    inputs: c.pathList(raw.inputs, `${where}.inputs`),
-    outputs: c.pathList(raw.outputs, `${where}.outputs`),
+    inputs: c.pathList(raw.inputs, where, '.inputs'),
+    outputs: c.pathList(raw.outputs, where, '.outputs'),
     dependsOn,
     params: params as JsonObject,
     env,
@@ -136,7 +143,7 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
   if (run !== undefined) step.run = run;
   if (command !== undefined) step.command = command;
   if (typeof raw.description === 'string') step.description = raw.description;
-  const timeoutMs = c.duration(raw.timeout, `${where}.timeout`);
+  const timeoutMs = c.duration(raw.timeout, where, '.timeout');
   if (timeoutMs !== undefined) step.timeoutMs = timeoutMs;
   return step;
 }

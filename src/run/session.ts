@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Loaded } from '../batchfile/load.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../execute/events.js';
 import { cacheForRun } from '../cache/output-cache.js';
 import { runTestPhase } from '../integrity/run-tests.js';
@@ -7,6 +8,7 @@ import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
 import type { Args } from '../cli/args.js';
 import { loadProject, resolveProject, type Project } from '../cli/project.js';
+import { mark } from '../util/timing.js';
 import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
 
 export interface RunRequest {
@@ -14,6 +16,8 @@ export interface RunRequest {
   force: boolean;
   /** Extra flags to record (e.g. --watch). */
   flags?: string[];
+  /** File knowledge kept across runs (watch mode); see RunOptions.stats. */
+  stats?: StatCache;
 }
 
 /** What one or many runs in a process share: the project, the lock, the store and the
@@ -31,8 +35,10 @@ export class Session {
   static async open(args: Args, signal: AbortSignal): Promise<Session> {
     const project = resolveProject(args);
     const lock = await acquireLock(project.cacheDir, { wait: args.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
+    mark('lock');
     try {
       const store = openStore(project.cacheDir);
+      mark('store open');
       const jobs = args.jobs ?? os.availableParallelism();
       return new Session(args, project, store, createExecutors(jobs, args.workerMemoryMb), jobs, lock);
     } catch (e) {
@@ -76,6 +82,7 @@ export class Session {
       signal,
       emit,
       ...(outputCache ? { outputCache } : {}),
+      ...(req.stats ? { stats: req.stats } : {}),
       ...(withTests
         ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
         : {}),
