@@ -2,24 +2,10 @@ import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineVersion } from '../util/engine.js';
 import { HELP, parseArgs, type Args } from './args.js';
-import { makeIo, type Io } from './io.js';
-import { runCommand } from './commands/run.js';
-import { explainCommand } from './commands/explain.js';
-import { graphCommand } from './commands/graph.js';
-import { cleanCommand } from './commands/clean.js';
-import { initCommand } from './commands/init.js';
+import { makeIo } from './io.js';
 import { killAllCommandSteps } from '../execute/process-executor.js';
 import { colourEnabled, makeStyle } from '../report/style.js';
-
-type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
-
-const COMMANDS: Record<string, Command> = {
-  run: runCommand,
-  explain: explainCommand,
-  graph: graphCommand,
-  clean: cleanCommand,
-  init: initCommand,
-};
+import { mark, timingReport } from '../util/timing.js';
 
 /** `-C DIR` works like make's and git's: batch runs in DIR, so `run` steps (worker threads
  * share the process's cwd) see the project root as their cwd, as command steps do. */
@@ -47,6 +33,7 @@ function ignoreLmdbCommitRejections(reason: unknown, promise: Promise<unknown>):
 
 /** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
+  mark('cli loaded');
   if (!process.listeners('unhandledRejection').includes(ignoreLmdbCommitRejections)) process.on('unhandledRejection', ignoreLmdbCommitRejections);
   let io = makeIo(false);
   const ac = new AbortController();
@@ -66,24 +53,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const args = enterProject(parseArgs(argv));
     io = makeIo(args.json || args.csv);
-    if (args.help) {
+    if (args.help || args.command === 'help') {
       io.say(HELP);
       return 0;
     }
-    if (args.version) {
+    if (args.version || args.command === 'version') {
       io.say(engineVersion());
       return 0;
     }
-    if (args.dryRun && args.command === 'run') return await explainCommand({ ...args, command: 'explain' }, io);
-    if (args.watch && args.command === 'run') {
+    // The commands load only now: --version, --help and usage errors never pay for them.
+    if (args.watch && args.command === 'run' && !args.dryRun) {
       const { watchCommand } = await import('./commands/watch.js');
+      mark('watch loaded');
       return await watchCommand(args, io, ac.signal);
     }
+    const { COMMANDS } = await import('./commands/index.js');
+    mark('commands loaded');
+    if (args.dryRun && args.command === 'run') return await COMMANDS.explain!({ ...args, command: 'explain' }, io, ac.signal);
     const cmd = COMMANDS[args.command];
-    if (!cmd) {
-      const { extraCommand } = await import('./commands/extra.js');
-      return await extraCommand(args, io, ac.signal);
-    }
+    if (!cmd) throw new BatchError(`\`batch ${args.command}\` is not available in this version`, 2);
     const code = await cmd(args, io, ac.signal);
     return ac.signal.aborted ? 130 : code;
   } catch (e) {
@@ -101,6 +89,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${red('internal error:')} ${err?.stack ?? String(e)}\n`);
     return 70;
   } finally {
+    mark('done');
+    process.stderr.write(timingReport());
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
