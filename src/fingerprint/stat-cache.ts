@@ -34,10 +34,14 @@ export class StatCache {
   bytesHashed = 0;
   filesHashed = 0;
 
+  private readonly prefix: string;
+
   constructor(
     readonly root: string,
     private readonly store: Store | undefined,
-  ) {}
+  ) {
+    this.prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  }
 
   /** Hash of a project-relative file, or null when it does not exist or is not a file. */
   get(rel: string): FileState | null {
@@ -46,6 +50,14 @@ export class StatCache {
     const state = this.compute(rel);
     this.memo.set(rel, state);
     return state;
+  }
+
+  /** Absolute path of a project-relative one: a plain join when rel is a normalised path
+   * inside the project (every spec and listed file is), as path.resolve per stat showed up
+   * in no-op profiles at 100,000 files. */
+  private abs(rel: string): string {
+    if (rel === '.' || rel === '' || path.isAbsolute(rel) || rel.startsWith('..') || rel.includes('/.') || rel.includes('\\')) return path.resolve(this.root, rel);
+    return this.prefix + rel;
   }
 
   /** What this run hashed of a file, without hashing it. */
@@ -58,7 +70,7 @@ export class StatCache {
   stat(rel: string): fs.Stats | null {
     let st = this.stats.get(rel);
     if (st === undefined) {
-      st = fs.statSync(path.resolve(this.root, rel), { throwIfNoEntry: false }) ?? null;
+      st = fs.statSync(this.abs(rel), { throwIfNoEntry: false }) ?? null;
       this.stats.set(rel, st);
     }
     return st;
@@ -102,7 +114,7 @@ export class StatCache {
   }
 
   private compute(rel: string): FileState | null {
-    const abs = path.resolve(this.root, rel);
+    const abs = this.abs(rel);
     const st = this.stat(rel);
     if (!st?.isFile()) return null;
     const cached = this.store?.stat.get(rel);
