@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { lmdb } from '../util/lmdb.js';
 import { BatchError } from '../util/errors.js';
 import { lmdbHeaderProblem } from './lmdb-header.js';
 import type { RunRecord, StepResult, StepState } from './types.js';
@@ -120,7 +121,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
   let root: RootDatabase;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
-    root = open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34 });
+    root = lmdb.open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34 });
   } catch (e) {
     throw new BatchError(`Cannot open the store at ${dir}: ${(e as Error).message}. ${RECOVER}`, 3);
   }
