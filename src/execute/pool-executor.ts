@@ -13,14 +13,18 @@ export interface PoolOptions {
  * so a run with nothing to execute never pays for it. A timed-out or interrupted step is
  * asked to stop through ctx.signal, then its worker is terminated; the pool replaces it. */
 export class PoolExecutor implements Executor {
-  private pool: PiscinaPool | undefined;
+  /** One promise, so steps that start together while Piscina loads share one pool (each used
+   * to create its own: an extra worker started, and a pool that was never destroyed). */
+  private pool: Promise<PiscinaPool> | undefined;
+  /** Pools created so far (tests). */
+  created = 0;
 
   constructor(private readonly opts: PoolOptions) {}
 
-  private async getPool(): Promise<PiscinaPool> {
-    if (!this.pool) {
-      const { Piscina } = await import('piscina');
-      this.pool = new Piscina({
+  private getPool(): Promise<PiscinaPool> {
+    this.pool ??= import('piscina').then(({ Piscina }) => {
+      this.created++;
+      return new Piscina({
         filename: new URL('./worker.js', import.meta.url).href,
         minThreads: 0,
         maxThreads: this.opts.threads,
@@ -28,7 +32,7 @@ export class PoolExecutor implements Executor {
         concurrentTasksPerWorker: 1,
         ...(this.opts.memoryMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.memoryMb } } : {}),
       });
-    }
+    });
     return this.pool;
   }
 
@@ -77,6 +81,6 @@ export class PoolExecutor implements Executor {
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
-    if (p) await p.destroy();
+    if (p) await (await p).destroy();
   }
 }
