@@ -159,7 +159,7 @@ Options:
       --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
   -w, --watch          run, then rerun what each change affects
       --poll           watch by polling (network file systems)
-      --debounce MS    watch: quiet time before a rerun (default 100)
+      --debounce MS    watch: quiet time before a rerun (default 20)
       --worker-memory MB   heap limit of each worker thread
   -h, --help           this help
   -V, --version        the version

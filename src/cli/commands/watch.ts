@@ -5,7 +5,7 @@ import type { Io } from '../io.js';
 
 /** Quiet time after the last change before a rerun: long enough to gather one save (editors
  * write several events per save) or a `git checkout`, short enough to feel immediate. */
-export const DEFAULT_DEBOUNCE_MS = 100;
+export const DEFAULT_DEBOUNCE_MS = 20;
 
 /** `batch --watch [STEP...]` (or `batch watch`): runs, then reruns what each change affects,
  * until Ctrl-C (exit 130). One Session for the whole time: the lock is held, the worker pool

@@ -169,6 +169,26 @@ export default async (ctx: { inputs: string[]; outputs: string[] }) => {
     expect(p.marks().filter((m) => m === 'all')).toHaveLength(2);
   });
 
+  it('turns an editor\'s atomic save into one run with the default debounce', async () => {
+    p = project({ a: step(['--in', 'a.txt', '--out', 'out/a.txt'], ['a.txt'], ['out/a.txt']) }, { 'a.txt': 'A' });
+    r = p.start(['--watch', '--no-tests']);
+    await cycleAfter(r, 0);
+    // JetBrains/VS Code "safe write": a temp file renamed over the original.
+    let from = r.output.length;
+    p.write('a.txt.tmp', 'A2');
+    fs.renameSync(p.path('a.txt.tmp'), p.path('a.txt'));
+    expect(await cycleAfter(r, from)).toMatchObject({ n: 2, changed: ['a.txt'], ran: ['a'] });
+    expect(p.read('out/a.txt')).toBe('A2');
+    // Vim (backupcopy=no): the original renamed to a backup, the new file written, the backup deleted.
+    from = r.output.length;
+    fs.renameSync(p.path('a.txt'), p.path('a.txt~'));
+    p.write('a.txt', 'A3');
+    fs.rmSync(p.path('a.txt~'));
+    expect(await cycleAfter(r, from)).toMatchObject({ n: 3, changed: ['a.txt'], ran: ['a'] });
+    expect(p.read('out/a.txt')).toBe('A3');
+    expect(await edit(r, { 'sentinel.txt': 's1' })).toMatchObject({ n: 4, changed: ['sentinel.txt'], ran: ['z'] });
+  });
+
   it('picks up a new file that matches an input glob, and ignores one that does not', async () => {
     p = project({ csv: step(['--in', 'data/a.csv', '--out', 'out/csv.txt'], ['data/*.csv'], ['out/csv.txt']) }, { 'data/a.csv': '1' });
     r = p.start(['--watch', '--no-tests']);
