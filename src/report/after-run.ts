@@ -37,7 +37,7 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
   try {
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
-    const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, trends });
+    const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
     ctx.io.say(ctx.io.style.dim(`report: ${path.relative(process.cwd(), written.html) || written.html}`));
   } catch (e) {
     ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${ctx.project.logsDir}: ${(e as Error).message}`));

@@ -3,12 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../../graph/graph.js';
-import { executedAny, isTiming, listRuns, resultsOf } from '../../history/query.js';
+import { executedAny, isTiming, listRuns } from '../../history/query.js';
 import { judge, median, RULE, RULE_TEXT } from '../../history/stats.js';
 import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepAction, StepResult, StepStatus, TestPhaseResult } from '../../store/types.js';
 import { formatMs } from '../../util/duration.js';
+import { pastResults, RunCache, type PastResult } from './run-cache.js';
 
 /** Runs shown in the duration charts, and at most this many charts (flagged and slowest
  * steps first) so a thousand-step pipeline still gives a page that opens quickly. */
@@ -93,6 +94,9 @@ export interface ReportInput {
   logsDir: string;
   /** Trends of the steps that ran in this run (after-run computes them for the summary). */
   trends?: Map<string, TrendRow>;
+  /** The project's cache folder: earlier runs' results are kept under report/ there, so the
+   * next report need not read them back from the store. */
+  cacheDir?: string;
 }
 
 function label(r: StepResult | undefined): string {
@@ -119,16 +123,54 @@ export function collectReportData(input: ReportInput): ReportData {
   const { record, results, store } = input;
   const byName = new Map(results.map((r) => [r.name, r]));
   const order = input.graph ? input.graph.order : results.map((r) => r.name);
-  const relLog = (logFile: string): string => path.relative(input.logsDir, path.resolve(input.root, logFile)).split(path.sep).join('/');
+  // Logs live under the logs folder: their link is the path below it (path.relative is
+  // the general case, and costs more than the rest of a row).
+  const logsRel = path.relative(input.root, input.logsDir).split(path.sep).join('/');
+  const logsPrefix = logsRel === '' ? '' : `${logsRel}/`;
+  const relLog = (logFile: string): string =>
+    logsPrefix !== '' && logFile.startsWith(logsPrefix) && !logFile.includes('..')
+      ? logFile.slice(logsPrefix.length)
+      : path.relative(input.logsDir, path.resolve(input.root, logFile)).split(path.sep).join('/');
 
   // The chart window: the last CHART_RUNS runs, each with all its step results.
   const window = store ? listRuns(store, { limit: CHART_RUNS }).reverse() : [record];
   if (window[window.length - 1]?.id !== record.id) window.push(record);
   // Runs where nothing executed are not read: they add no point to any chart (and their
-  // results hold no log), which keeps the report cheap after no-op runs.
-  const perRun = window.map((run) =>
-    run.id === record.id ? byName : store && executedAny(run) ? new Map(resultsOf(store, run.id).map((r) => [r.name, r])) : new Map<string, StepResult>(),
+  // results hold no log), which keeps the report cheap after no-op runs. The others come
+  // from the report's own cache of earlier runs when it has them.
+  const cache = new RunCache(store, input.cacheDir);
+  const mine = pastResults(results);
+  const perRun = window.map((run): Map<string, PastResult> =>
+    run.id === record.id ? new Map(mine.map((r) => [r.name, r])) : store && executedAny(run) ? new Map(cache.get(run.id).map((r) => [r.name, r])) : new Map(),
   );
+  if (executedAny(record)) cache.put(record.id, mine);
+  cache.prune(window.filter(executedAny).map((r) => r.id));
+
+  // The newest log in the window that still exists, for steps that did not run now. Each
+  // run's log folder is listed once instead of testing every step's log file.
+  const listed = new Map<string, Set<string> | undefined>();
+  const exists = (logFile: string): boolean => {
+    const cut = logFile.lastIndexOf('/');
+    const dir = cut < 0 ? '.' : logFile.slice(0, cut);
+    let names = listed.get(dir);
+    if (!listed.has(dir)) {
+      try {
+        names = new Set(fs.readdirSync(path.resolve(input.root, dir)));
+      } catch {
+        names = undefined;
+      }
+      listed.set(dir, names);
+    }
+    return names !== undefined && names.has(logFile.slice(cut + 1));
+  };
+  const earlierLog = new Map<string, { logFile: string; runId: string }>();
+  for (let i = window.length - 1; i >= 0; i--) {
+    if (window[i]!.id === record.id) continue;
+    for (const old of perRun[i]!.values()) {
+      if (!old.logFile || earlierLog.has(old.name) || byName.get(old.name)?.logFile) continue;
+      if (exists(old.logFile)) earlierLog.set(old.name, { logFile: old.logFile, runId: window[i]!.id });
+    }
+  }
 
   const steps: ReportStep[] = order.map((name) => {
     const r = byName.get(name);
@@ -147,13 +189,10 @@ export function collectReportData(input: ReportInput): ReportData {
     }
     if (!s.log) {
       // Not run now: link the newest log in the window that still exists.
-      for (let i = window.length - 1; i >= 0; i--) {
-        const old = perRun[i]!.get(name);
-        if (old?.logFile && fs.existsSync(path.resolve(input.root, old.logFile))) {
-          s.log = relLog(old.logFile);
-          s.logRun = window[i]!.id;
-          break;
-        }
+      const old = earlierLog.get(name);
+      if (old) {
+        s.log = relLog(old.logFile);
+        s.logRun = old.runId;
       }
     }
     if (t && r?.action === 'ran' && r.status === 'PASS' && t.latest?.runId === record.id) {
@@ -198,15 +237,16 @@ export function collectReportData(input: ReportInput): ReportData {
 /** One series per step that ran in the window: flagged steps first, then the slowest. Each
  * point is judged against the passed executions before it (looking back RULE.window runs
  * past the window's start), so a chart shows when a step became slower. */
-function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<string, StepResult>[], steps: ReportStep[], runId: string): { shown: ChartSeries[]; omitted: number } {
+function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<string, PastResult>[], steps: ReportStep[], runId: string): { shown: ChartSeries[]; omitted: number } {
+  // Each step's longest execution in the window (from the executions, not step by step).
+  const longest = new Map<string, number>();
+  for (const m of perRun) {
+    for (const r of m.values()) if (r.action === 'ran') longest.set(r.name, Math.max(longest.get(r.name) ?? -1, r.durationMs));
+  }
   const candidates: { step: ReportStep; max: number }[] = [];
   for (const step of steps) {
-    let max = -1;
-    for (const m of perRun) {
-      const r = m.get(step.name);
-      if (r?.action === 'ran') max = Math.max(max, r.durationMs);
-    }
-    if (max >= 0) candidates.push({ step, max });
+    const max = longest.get(step.name);
+    if (max !== undefined && max >= 0) candidates.push({ step, max });
   }
   candidates.sort((a, b) => Number(b.step.slower) - Number(a.step.slower) || b.max - a.max);
   const chosen = candidates.slice(0, MAX_CHARTS);

@@ -85,8 +85,24 @@ function testsSection(d: ReportData): string {
   return `<section id="tests"><h2>Integrity tests</h2>${head}<table id="test-cases"><thead><tr><th>status</th><th>file</th><th>test</th><th>time</th><th>message</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 
-export function renderHtml(d: ReportData): string {
+/** The inlined libraries and client script, escaped once per process (they are most of the
+ * page's bytes, and the same in every report). */
+let inlined: { css: string; dagre: string; uplot: string; client: string; credits: string } | undefined;
+function inlinedAssets(): NonNullable<typeof inlined> {
+  if (inlined) return inlined;
   const a = loadAssets();
+  inlined = {
+    css: a.uplotCss.replace(/<\//g, '<\\/'),
+    dagre: inlineScript(a.dagreJs),
+    uplot: inlineScript(a.uplotJs),
+    client: inlineScript(reportClient.toString()),
+    credits: a.credits.map(html).join(' and '),
+  };
+  return inlined;
+}
+
+export function renderHtml(d: ReportData): string {
+  const a = inlinedAssets();
   const r = d.run;
   const c = r.counts;
   const slower = d.steps.filter((s) => s.slower);
@@ -98,7 +114,7 @@ export function renderHtml(d: ReportData): string {
 <meta http-equiv="Content-Security-Policy" content="${CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${html(`batch ${r.status} — run ${r.id}`)}</title>
-<style>${a.uplotCss.replace(/<\//g, '<\\/')}${STYLE}</style>
+<style>${a.css}${STYLE}</style>
 </head><body>
 <header class="${html(r.status)}"><h1>${html(r.status)}</h1><div class="sub">${html(`${counts} in ${formatMs(r.durationMs)} · run ${r.id} · ${r.startedAt}`)}</div></header>
 <main>
@@ -112,12 +128,12 @@ ${testsSection(d)}
 <section id="history"><h2>Duration over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
 <div id="charts"></div>
 <p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each run.</p></section>
-<footer>Written by batch. Drawn with ${a.credits.map(html).join(' and ')}, inlined.</footer>
+<footer>Written by batch. Drawn with ${a.credits}, inlined.</footer>
 </main>
 <script type="application/json" id="report-data">${jsonForScript(d)}</script>
-<script>${inlineScript(a.dagreJs)}</script>
-<script>${inlineScript(a.uplotJs)}</script>
-<script>(${inlineScript(reportClient.toString())})();</script>
+<script>${a.dagre}</script>
+<script>${a.uplot}</script>
+<script>(${a.client})();</script>
 </body></html>
 `;
 }

@@ -1,0 +1,94 @@
+// What the run report needs from earlier runs' step results, kept per run in a small JSON
+// file under .cache/report, so that the report after a run (a no-op above all) does not read
+// back every result of the last full build from the store. A run's results never change once
+// it ended, so a file keyed by run id stays true; files of runs that left the chart window
+// are removed, and a missing or unreadable file is rebuilt from the store.
+import fs from 'node:fs';
+import path from 'node:path';
+import { resultsOf } from '../../history/query.js';
+import type { Store } from '../../store/store.js';
+import type { StepResult } from '../../store/types.js';
+
+/** The fields of a step result the report reads for earlier runs. */
+export type PastResult = Pick<StepResult, 'name' | 'action' | 'status' | 'durationMs'> & { logFile?: string };
+
+/** Bump when PastResult changes shape: older files are then ignored. */
+const FORMAT = 1;
+
+/** Only results the report can use: executions (charts) and results with a log (links). */
+export function pastResults(results: Iterable<StepResult>): PastResult[] {
+  const out: PastResult[] = [];
+  for (const r of results) {
+    if (r.action !== 'ran' && !r.logFile) continue;
+    const p: PastResult = { name: r.name, action: r.action, status: r.status, durationMs: r.durationMs };
+    if (r.logFile) p.logFile = r.logFile;
+    out.push(p);
+  }
+  return out;
+}
+
+function fileOf(dir: string, runId: string): string {
+  return path.join(dir, `${runId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+}
+
+export class RunCache {
+  private readonly dir: string | undefined;
+
+  constructor(
+    private readonly store: Store | undefined,
+    cacheDir: string | undefined,
+  ) {
+    this.dir = cacheDir ? path.join(cacheDir, 'report') : undefined;
+  }
+
+  /** An earlier run's results the report reads, from the cache file or else the store
+   * (then written to the cache). */
+  get(runId: string): PastResult[] {
+    if (this.dir) {
+      try {
+        const data = JSON.parse(fs.readFileSync(fileOf(this.dir, runId), 'utf8')) as { format: number; run: string; results: PastResult[] };
+        if (data.format === FORMAT && data.run === runId && Array.isArray(data.results)) return data.results;
+      } catch {
+        // not cached yet (or unreadable): read the store
+      }
+    }
+    const results = this.store ? pastResults(resultsOf(this.store, runId)) : [];
+    this.put(runId, results);
+    return results;
+  }
+
+  /** Caches a run's results (the run that just ended passes its own). Best effort: the
+   * report never fails because its cache cannot be written. */
+  put(runId: string, results: PastResult[]): void {
+    if (!this.dir) return;
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      const file = fileOf(this.dir, runId);
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, run: runId, results }));
+      fs.renameSync(tmp, file);
+    } catch {
+      // read from the store next time
+    }
+  }
+
+  /** Removes the files of runs not in `keep`. */
+  prune(keep: Iterable<string>): void {
+    if (!this.dir) return;
+    const wanted = new Set([...keep].map((id) => path.basename(fileOf(this.dir!, id))));
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (wanted.has(n)) continue;
+      try {
+        fs.rmSync(path.join(this.dir, n), { force: true });
+      } catch {
+        // next time
+      }
+    }
+  }
+}
