@@ -179,10 +179,6 @@ export class LocalOutputCache implements OutputCache {
     await this.evict(this.opts.maxBytes, key);
   }
 
-  flush(): Promise<void> {
-    return this.queue;
-  }
-
   /** Drops least recently used entries until the cache fits `maxBytes`, then deletes the
    * blobs no remaining entry refers to (index first, so no entry ever names a deleted blob). */
   async evict(maxBytes: number, keep?: string): Promise<Evicted> {

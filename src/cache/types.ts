@@ -18,10 +18,6 @@ export interface OutputCache {
    * output file removed or restored is forgotten in it, so downstream steps hash what is
    * on disk now. */
   restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined>;
-  /** Stores the outputs a step just wrote and hashed, under its key. Saves run one after
-   * another; the promise settles when this one is done (a failure is a warning, never a
-   * rejection). A caller need not wait for it: `flush()` waits for every save so far. */
+  /** Stores the outputs a step just wrote and hashed, under its key. */
   save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void>;
-  /** Settles once every save requested so far is done (before the store closes). */
-  flush(): Promise<void>;
 }

@@ -13,8 +13,6 @@ export interface ChildSpec {
   cwd: string;
   env: Record<string, string>;
   logFile: string;
-  /** Written to the log before the process starts. */
-  header?: string;
 }
 
 /** How it ended. `error`: it could not be started (no pid, nothing ran). */
@@ -56,7 +54,6 @@ export function startChild(spec: ChildSpec, onStart: (pid: number) => void): Pro
   let fd: number;
   try {
     fd = fs.openSync(spec.logFile, 'a');
-    if (spec.header) fs.writeSync(fd, spec.header);
   } catch (e) {
     return Promise.resolve({ code: null, signal: null, leftBehind: false, error: `cannot open the log ${spec.logFile}: ${(e as Error).message}` });
   }

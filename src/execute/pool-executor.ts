@@ -58,7 +58,6 @@ export class PoolExecutor implements Executor {
         runId: req.runId,
       },
       logFile: req.logFile,
-      ...(req.logHeader ? { logHeader: req.logHeader } : {}),
       port: port2,
     };
     try {

@@ -1,4 +1,4 @@
-import { killGroup, startChild, type ChildSpec } from './child-run.js';
+import { killGroup, startChild } from './child-run.js';
 import { HelperSpawner, MAX_HELPERS, type StartChild } from './spawner.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
 
@@ -53,9 +53,7 @@ export class ProcessExecutor implements Executor {
     const onAbort = (): void => stop();
     req.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const spec: ChildSpec = { file, args, cwd: req.root, env, logFile: req.logFile };
-      if (req.logHeader) spec.header = req.logHeader;
-      const end = await this.start(spec, (p) => {
+      const end = await this.start({ file, args, cwd: req.root, env, logFile: req.logFile }, (p) => {
         pid = p;
         liveGroups.add(p);
         if (req.signal.aborted) stop();

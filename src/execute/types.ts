@@ -11,9 +11,6 @@ export interface ExecRequest {
   /** Compiled module, for `run` steps. */
   compiled?: string;
   logFile: string;
-  /** Written to the log (opened for append) before the step starts: the executor opens the
-   * log anyway, off batch's main thread for command steps, so the caller need not. */
-  logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
 }

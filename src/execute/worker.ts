@@ -10,7 +10,6 @@ export interface WorkerTask {
   module: string;
   ctx: Omit<StepContext, 'log' | 'signal'>;
   logFile: string;
-  logHeader?: string;
   /** Receives 'abort' when the step times out or the run is interrupted. */
   port: MessagePort;
 }
@@ -28,7 +27,6 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     if (m === 'abort') ac.abort(new Error('step aborted (timeout or interrupt)'));
   });
   const fd = fs.openSync(task.logFile, 'a');
-  if (task.logHeader) fs.writeSync(fd, task.logHeader);
   const write = (text: string): void => {
     fs.writeSync(fd, text.endsWith('\n') ? text : `${text}\n`);
   };

@@ -6,12 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalOutputCache } from '../../../src/cache/output-cache.js';
-import type { StepConfig } from '../../../src/batchfile/config.js';
 import { HelperSpawner } from '../../../src/execute/spawner.js';
 import type { ChildSpec } from '../../../src/execute/child-run.js';
-import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
-import { openStore } from '../../../src/store/store.js';
 import { REPO, TempProject, waitForFile } from '../rig.js';
 import { batchfile, isAlive, killQuietly, pidsIn, waitDead } from './util.js';
 
@@ -117,14 +113,6 @@ describe('HelperSpawner', () => {
     await waitDead(helpers, 5000);
     expect(fs.readFileSync(path.join(dir, 'step.log'), 'utf8')).toContain('started');
   });
-
-  it('writes the log header before the command\'s own output', async () => {
-    const dir = tempDir();
-    const s = new HelperSpawner(1, HELPER);
-    await s.start({ ...shell(dir, 'echo from the step'), header: '# header\n' }, () => undefined);
-    await s.close();
-    expect(fs.readFileSync(path.join(dir, 'step.log'), 'utf8')).toBe('# header\nfrom the step\n');
-  });
 });
 
 describe('worker pool', () => {
@@ -144,31 +132,10 @@ describe('worker pool', () => {
       logFile: path.join(dir, `${name}.log`),
       signal: new AbortController().signal,
     });
-    const outs = await Promise.all(['a', 'b', 'c'].map((n) => ex.execute({ ...req(n), logHeader: `# ${n}\n` })));
+    const outs = await Promise.all(['a', 'b', 'c'].map((n) => ex.execute(req(n))));
     await ex.close();
     expect(outs.map((o: { ok: boolean }) => o.ok)).toEqual([true, true, true]);
     expect(ex.created).toBe(1);
     expect(fs.readFileSync(path.join(dir, 'c.txt'), 'utf8')).toBe('c');
-    expect(fs.readFileSync(path.join(dir, 'c.log'), 'utf8')).toBe('# c\n');
-  });
-});
-
-describe('output cache', () => {
-  it('flush() waits for saves nobody awaited', async () => {
-    await initHash();
-    const dir = tempDir();
-    const store = openStore(path.join(dir, '.cache'));
-    try {
-      const cache = LocalOutputCache.forRun({ root: dir, cacheDir: path.join(dir, '.cache'), store, maxBytes: 1e9 });
-      const step: StepConfig = { name: 's', kind: 'command', command: 'true', inputs: [], outputs: ['o.txt'], dependsOn: [], params: {}, env: [], retries: 0, cache: true };
-      const bytes = Buffer.from('output bytes');
-      fs.writeFileSync(path.join(dir, 'o.txt'), bytes);
-      const hash = hashBytes(bytes);
-      void cache.save(step, 'key1', { 'o.txt': hash }, 'run1', () => undefined);
-      await cache.flush();
-      expect(cache.blobs.sizeOf(hash)).toBe(bytes.length);
-    } finally {
-      await store.close();
-    }
   });
 });
