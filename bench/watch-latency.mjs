@@ -3,6 +3,8 @@
 // command steps `sh steps/sN.sh in/sN/f0.txt … > out/sN.txt`, 10 inputs of 4 KiB each).
 //
 //   node bench/watch-latency.mjs [--steps 1000] [--samples 20] [--cycles 200] [--out FILE.json]
+//                                [--only latency|memory] [--debounce MS,MS] [--cpu-prof DIR]
+//                                [--pair OTHER_REPO]
 //
 // One `batch --watch` process (-j2, --no-tests) is started on the project and driven by real
 // writes; its progress lines (CI mode: "▶ sN: reason" when a step starts, "cycle N: …" when a
@@ -30,7 +32,7 @@ const CLI = path.join(REPO, 'bin', 'batch.js');
 const ENV = { ...process.env, NO_COLOR: '1', CI: '1' };
 delete ENV.NODE_EXTRA_CA_CERTS;
 
-const opts = { steps: 1000, samples: 20, cycles: 200, out: '' };
+const opts = { steps: 1000, samples: 20, cycles: 200, out: '', only: '', debounce: '', cpuProf: '', pair: '' };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = process.argv[++i];
@@ -38,6 +40,15 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--samples') opts.samples = Number(v);
   else if (a === '--cycles') opts.cycles = Number(v);
   else if (a === '--out') opts.out = v;
+  else if (a === '--only') opts.only = v;
+  // Debounce values for the latency runs, one process each ('' = the default): e.g. "default,10".
+  else if (a === '--debounce') opts.debounce = v;
+  // Profile each latency process with node --cpu-prof into DIR (bench/profile-summary.mjs reads it).
+  else if (a === '--cpu-prof') opts.cpuProf = path.resolve(v);
+  // A/B on a busy machine: a second watch process runs OTHER_REPO's bin/batch.js (another build,
+  // e.g. a git worktree of an older commit) on a copy of the project, and the two take turns,
+  // one write each, so both see the same load.
+  else if (a === '--pair') opts.pair = path.resolve(v);
   else throw new Error(`unknown argument ${a}`);
 }
 
@@ -50,11 +61,11 @@ const round = (x) => Math.round(x * 10) / 10;
 
 /** A running `batch --watch` whose stdout lines can be awaited. */
 class Watch {
-  constructor(dir, extra, nodeFlags = []) {
+  constructor(dir, extra, nodeFlags = [], cli = CLI) {
     this.waiters = [];
     this.liveHeapMb = NaN;
     this.started = performance.now();
-    this.child = spawn(process.execPath, [...nodeFlags, CLI, '-C', dir, '--watch', '--no-tests', '-j', '2', ...extra], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeFlags, cli, '-C', dir, '--watch', '--no-tests', '-j', '2', ...extra], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (d) => {
       buf += d.toString();
@@ -132,45 +143,70 @@ function touchInput(dir, k) {
 }
 
 async function latency(dir, extra, label) {
-  const w = new Watch(dir, extra);
-  const ready = await w.next(/^cycle 1:/);
-  log(`${label}: first cycle done after ${Math.round(ready.at - w.started)} ms: ${ready.line}`);
-  const samples = [];
-  const engine = [];
-  const cycles = [];
+  const prof = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`] : [];
+  const pairDir = `${dir}-pair`;
+  // Copied while no process runs in it (a store copied mid-write would be torn).
+  if (opts.pair) {
+    fs.rmSync(pairDir, { recursive: true, force: true });
+    fs.cpSync(dir, pairDir, { recursive: true });
+  }
+  const runs = [{ w: new Watch(dir, extra, prof), dir, label }];
+  if (opts.pair) runs.push({ w: new Watch(pairDir, extra, prof, path.join(opts.pair, 'bin', 'batch.js')), dir: pairDir, label: `${label} [${opts.pair}]` });
+  const readies = runs.map((run) => run.w.next(/^cycle 1:/)); // both, before either line can arrive
+  for (const [j, run] of runs.entries()) {
+    const ready = await readies[j];
+    log(`${run.label}: first cycle done after ${Math.round(ready.at - run.w.started)} ms: ${ready.line}`);
+    Object.assign(run, { samples: [], engine: [], cycles: [], cpu: [], load: loadavg() });
+  }
   const n = opts.samples + 2; // two warm-up writes, not counted
   for (let i = 0; i < n; i++) {
     const k = Math.floor(((i + 0.5) * opts.steps) / n);
-    const started = w.next(new RegExp(`^▶ s${k}:`));
-    const summary = w.next(/^PASS\s+1 ran, \d+ up-to-date in /);
-    const cycle = w.next(/^cycle \d+:/);
-    const t0 = performance.now();
-    touchInput(dir, k);
-    const s = await started;
-    const sum = await summary;
-    const c = await cycle;
-    if (!/ran: s\d+ \|/.test(c.line)) throw new Error(`unexpected cycle: ${c.line}`);
-    if (i >= 2) {
-      samples.push(s.at - t0);
-      engine.push(parseMs(/ in ([\d.]+m?s)/.exec(sum.line)?.[1] ?? 'NaN'));
-      cycles.push(c.at - t0);
+    // Alternate which process goes first, so neither always follows the other's cycle.
+    for (const run of i % 2 ? [...runs].reverse() : runs) {
+      const w = run.w;
+      const started = w.next(new RegExp(`^▶ s${k}:`));
+      const summary = w.next(/^PASS\s+1 ran, \d+ up-to-date in /);
+      const cycle = w.next(/^cycle \d+:/);
+      const cpu0 = w.cpuMs();
+      const t0 = performance.now();
+      touchInput(run.dir, k);
+      const s = await started;
+      const sum = await summary;
+      const c = await cycle;
+      const cpu1 = w.cpuMs();
+      if (!/ran: s\d+ \|/.test(c.line)) throw new Error(`unexpected cycle: ${c.line}`);
+      if (i >= 2) {
+        run.samples.push(s.at - t0);
+        run.engine.push(parseMs(/ in ([\d.]+m?s)/.exec(sum.line)?.[1] ?? 'NaN'));
+        run.cycles.push(c.at - t0);
+        run.cpu.push(cpu1 - cpu0);
+      }
     }
   }
-  await w.stop();
-  const r = {
-    label,
-    args: extra,
-    samples: samples.map(round),
-    median: round(median(samples)),
-    min: round(Math.min(...samples)),
-    max: round(Math.max(...samples)),
-    // The run's own time as its summary prints it (planning all steps, running the one, recording).
-    engineRunMedian: round(median(engine)),
-    // From the write to the end of the cycle (summary, report, the "cycle N:" line).
-    cycleMedian: round(median(cycles)),
-  };
-  log(`${label}: median ${r.median} ms, min ${r.min}, max ${r.max}; engine run ${r.engineRunMedian} ms; whole cycle ${r.cycleMedian} ms`);
-  return r;
+  const out = [];
+  for (const run of runs) {
+    await run.w.stop();
+    const r = {
+      label: run.label,
+      args: extra,
+      samples: run.samples.map(round),
+      median: round(median(run.samples)),
+      min: round(Math.min(...run.samples)),
+      max: round(Math.max(...run.samples)),
+      // The run's own time as its summary prints it (running the steps and recording; the
+      // pre-run check of every step is not in it).
+      engineRunMedian: round(median(run.engine)),
+      // From the write to the end of the cycle (summary, report, the "cycle N:" line).
+      cycleMedian: round(median(run.cycles)),
+      // CPU time (user + system) of the watch process itself per cycle, from /proc (10 ms ticks):
+      // less affected by other load than wall time. The step's own `sh` is not included.
+      cpuPerCycleMedian: round(median(run.cpu)),
+      loadAvg: `${run.load} at start, ${loadavg()} at the end`,
+    };
+    log(`${r.label}: median ${r.median} ms, min ${r.min}, max ${r.max}; engine run ${r.engineRunMedian} ms; whole cycle ${r.cycleMedian} ms; CPU per cycle ${r.cpuPerCycleMedian} ms; load ${r.loadAvg}`);
+    out.push(r);
+  }
+  return out;
 }
 
 async function memory(dir) {
@@ -214,32 +250,42 @@ const results = {
   project: meta,
   env: 'NODE_EXTRA_CA_CERTS unset; -j 2; --no-tests; CI=1 NO_COLOR=1',
 };
-results.latencyDefault = await latency(dir, [], 'default debounce (100 ms)');
-results.latencyDebounce10 = await latency(dir, ['--debounce', '10'], '--debounce 10');
-results.memory = await memory(dir);
+// One process per debounce value; 'default' passes no --debounce (the CLI's default applies).
+const debounces = (opts.debounce || 'default,10').split(',');
+results.latency = [];
+if (opts.only !== 'memory') {
+  for (const d of debounces) {
+    results.latency.push(...(await latency(dir, d === 'default' ? [] : ['--debounce', d], d === 'default' ? 'default debounce' : `--debounce ${d}`)));
+  }
+}
+if (opts.only !== 'latency') results.memory = await memory(dir);
 results.finished = new Date().toISOString();
 results.loadAvgAtEnd = loadavg();
 
 const out = opts.out || path.join(root, 'results.json');
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-const L = (r) => `| ${r.label} | ${r.median} ms | ${r.min} ms | ${r.max} ms | ${r.engineRunMedian} ms | ${r.cycleMedian} ms |`;
+const L = (r) => `| ${r.label} | ${r.median} ms | ${r.min} ms | ${r.max} ms | ${r.engineRunMedian} ms | ${r.cycleMedian} ms | ${r.cpuPerCycleMedian} ms | ${r.loadAvg} |`;
+const mem = results.memory;
 process.stdout.write(
   [
     `Watch mode, ${opts.steps} command steps × 10 inputs; ${results.machine.cpus} cores, ${results.machine.cpu}, Node ${results.machine.node}; ${results.env}`,
     '',
-    `| write → step starts (${opts.samples} writes) | median | min | max | engine run (median) | write → cycle end (median) |`,
-    '|---|---|---|---|---|---|',
-    L(results.latencyDefault),
-    L(results.latencyDebounce10),
+    `| write → step starts (${opts.samples} writes) | median | min | max | engine run (median) | write → cycle end (median) | CPU per cycle (median) | load average |`,
+    '|---|---|---|---|---|---|---|---|',
+    ...results.latency.map(L),
     '',
-    `| cycles | ${results.memory.rss.map((x) => x.cycle).join(' | ')} |`,
-    `|---|${results.memory.rss.map(() => '---').join('|')}|`,
-    `| RSS (MB) | ${results.memory.rss.map((x) => x.rssMb).join(' | ')} |`,
-    `| of which anonymous (MB) | ${results.memory.rss.map((x) => x.anonMb).join(' | ')} |`,
-    `| of which file pages (MB) | ${results.memory.rss.map((x) => x.fileMb).join(' | ')} |`,
-    `| live JS heap after full GC (MB) | ${results.memory.rss.map((x) => x.liveHeapMb).join(' | ')} |`,
-    '',
-    `Idle CPU over 5 s: ${results.memory.idleCpuPct}%. Median edit-to-cycle-end: ${results.memory.cycleMedianMs} ms.`,
+    ...(mem
+      ? [
+          `| cycles | ${mem.rss.map((x) => x.cycle).join(' | ')} |`,
+          `|---|${mem.rss.map(() => '---').join('|')}|`,
+          `| RSS (MB) | ${mem.rss.map((x) => x.rssMb).join(' | ')} |`,
+          `| of which anonymous (MB) | ${mem.rss.map((x) => x.anonMb).join(' | ')} |`,
+          `| of which file pages (MB) | ${mem.rss.map((x) => x.fileMb).join(' | ')} |`,
+          `| live JS heap after full GC (MB) | ${mem.rss.map((x) => x.liveHeapMb).join(' | ')} |`,
+          '',
+          `Idle CPU over 5 s: ${mem.idleCpuPct}%. Median edit-to-cycle-end: ${mem.cycleMedianMs} ms.`,
+        ]
+      : []),
     `Load average: ${results.loadAvgAtStart} at start, ${results.loadAvgAtEnd} at the end.`,
     `Results: ${out}`,
     '',
