@@ -3,7 +3,6 @@ import { BatchError } from '../util/errors.js';
 import { engineVersion } from '../util/engine.js';
 import { HELP, parseArgs, type Args } from './args.js';
 import { makeIo } from './io.js';
-import { killAllCommandSteps } from '../execute/process-executor.js';
 import { colourEnabled, makeStyle } from '../report/style.js';
 import { mark, timingReport } from '../util/timing.js';
 
@@ -34,6 +33,8 @@ function ignoreLmdbCommitRejections(reason: unknown, promise: Promise<unknown>):
 /** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
   mark('cli loaded');
+  // Set once the commands are loaded: before that no step can be running.
+  let killSteps = (): void => {};
   if (!process.listeners('unhandledRejection').includes(ignoreLmdbCommitRejections)) process.on('unhandledRejection', ignoreLmdbCommitRejections);
   let io = makeIo(false);
   const ac = new AbortController();
@@ -44,7 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       io.human.write(`\n${sig === 'SIGINT' ? 'Interrupted' : `Got ${sig}`}: stopping running steps…\n`);
       ac.abort(new Error('interrupted'));
     } else {
-      killAllCommandSteps();
+      killSteps();
       process.exit(130);
     }
   };
@@ -63,11 +64,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     // The commands load only now: --version, --help and usage errors never pay for them.
     if (args.watch && args.command === 'run' && !args.dryRun) {
-      const { watchCommand } = await import('./commands/watch.js');
+      const [{ watchCommand }, { killAllCommandSteps }] = await Promise.all([import('./commands/watch.js'), import('../execute/process-executor.js')]);
+      killSteps = killAllCommandSteps;
       mark('watch loaded');
       return await watchCommand(args, io, ac.signal);
     }
-    const { COMMANDS } = await import('./commands/index.js');
+    const { COMMANDS, killAllCommandSteps } = await import('./commands/index.js');
+    killSteps = killAllCommandSteps;
     mark('commands loaded');
     if (args.dryRun && args.command === 'run') return await COMMANDS.explain!({ ...args, command: 'explain' }, io, ac.signal);
     const cmd = COMMANDS[args.command];

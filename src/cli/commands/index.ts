@@ -15,6 +15,9 @@ import { initCommand } from './init.js';
 import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
 
+// For main.ts's second Ctrl-C; from here so that --version does not load the executor.
+export { killAllCommandSteps } from '../../execute/process-executor.js';
+
 export type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
 
 export const COMMANDS: Record<string, Command> = {
