@@ -25,6 +25,8 @@ export interface ExecOutcome {
 /** Runs steps of one kind. The scheduler neither knows nor cares which. */
 export interface Executor {
   execute(req: ExecRequest): Promise<ExecOutcome>;
+  /** A hint that steps are about to come: start what takes time to start (worker threads). */
+  warm?(): void;
   close(): Promise<void>;
 }
 

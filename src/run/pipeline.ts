@@ -128,6 +128,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
   const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env });
+  if (selected.some((n) => config.steps.get(n)!.kind === 'run' && !fast.has(n))) executors.pool.warm?.();
 
   const startedAt = Date.now();
   const runId = newRunId(new Date(startedAt));

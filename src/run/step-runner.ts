@@ -66,6 +66,18 @@ function removeOutputs(env: RunEnv, step: StepConfig): void {
   }
 }
 
+/** The project root's real path, once per root: it cannot change under a running batch
+ * (every step's cwd), and resolving it twice per step showed in first-build profiles. */
+const realRoots = new Map<string, string>();
+function realRootOf(root: string): string {
+  let r = realRoots.get(root);
+  if (r === undefined) {
+    r = realPathOf(root);
+    realRoots.set(root, r);
+  }
+  return r;
+}
+
 /** The real path of `abs` (following symlinks) even when it does not exist yet: the nearest
  * existing ancestor resolved, the rest appended. */
 function realPathOf(abs: string): string {
@@ -87,7 +99,7 @@ function realPathOf(abs: string): string {
  * its path, or a link itself), checked before the step's outputs are removed or restored:
  * removing them would otherwise delete files outside the project. */
 function outputOutside(env: RunEnv, step: StepConfig): string | undefined {
-  const realRoot = realPathOf(env.root);
+  const realRoot = realRootOf(env.root);
   const specs = step.outputs.map((s) => (isGlob(s) ? globBase(s) : s));
   for (const rel of [...specs, ...resolveSpecs(env.root, step.outputs, env.stats).files]) {
     const real = realPathOf(path.resolve(env.root, rel));
@@ -103,9 +115,9 @@ function verifyOutputs(env: RunEnv, step: StepConfig): { ok: true; hashes: FileH
   if (outs.missing.length > 0) {
     return { ok: false, error: `the step finished but did not write its declared output${outs.missing.length > 1 ? 's' : ''}: ${outs.missing.join(', ')}` };
   }
-  const realRoot = fs.realpathSync(env.root);
+  const realRoot = realRootOf(env.root);
   for (const f of Object.keys(outs.hashes)) {
-    const real = fs.realpathSync(path.resolve(env.root, f));
+    const real = fs.realpathSync.native(path.resolve(env.root, f));
     if (!isInside(toRel(realRoot, real))) return { ok: false, error: `output ${f} resolves outside the project (${real}); refused` };
   }
   return { ok: true, hashes: outs.hashes, bytes: outs.bytes };
