@@ -6,8 +6,9 @@
 //   - its outputs must equal, byte for byte, a clean build of the same sources in a fresh copy,
 //   - a run after it must find every step up to date (what it recorded is what is on disk),
 //   - no process of the killed run may be left once its orphans are reaped.
-// Command steps run in their own process group and outlive a killed batch (as they would on
-// a real machine until they finish); each trial kills them before the next run starts.
+// Command steps run in their own process group, started by batch's spawn helpers, which kill
+// every running step's group when batch dies (even by kill -9); each trial still reaps any
+// survivor before the next run starts, so a regression shows as a failed trial, not a hang.
 //
 //   node bench/kill-trials.mjs [--trials 60] [--seed N] [--bin path/to/batch.js] [--json] [--keep]
 //
