@@ -77,9 +77,12 @@ export async function preflight(
   store: Store,
   stats: StatCache,
   snapshots?: { env: NodeJS.ProcessEnv },
+  /** Called once, as soon as a `run` step is found that may execute (to start the worker pool). */
+  onRunStepAhead?: () => void,
 ): Promise<Preflight> {
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
+  const pending: [string, Promise<StepCode>][] = [];
   for (const name of selected) {
     const step = config.steps.get(name)!;
     if (snapshots) {
@@ -89,14 +92,25 @@ export async function preflight(
         continue;
       }
     }
+    if (step.kind === 'run' && onRunStepAhead) {
+      onRunStepAhead();
+      onRunStepAhead = undefined;
+    }
     for (const spec of step.inputs) {
       if (hasProducer(graph, spec, name)) continue;
       const res = resolveSpecs(root, [spec], stats);
       if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
       if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
     }
-    code.set(name, await stepCode(step, root, cacheDir, store, stats));
+    // Run modules compile concurrently (esbuild builds them in parallel); the first error in
+    // step order is the one reported, as if they had compiled one by one.
+    pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
   }
+  const settled = await Promise.allSettled(pending.map(([, p]) => p));
+  settled.forEach((r, i) => {
+    if (r.status === 'rejected') throw r.reason;
+    code.set(pending[i]![0], r.value);
+  });
   return { code, fast };
 }
 
@@ -127,8 +141,9 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
-  const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env });
-  if (selected.some((n) => config.steps.get(n)!.kind === 'run' && !fast.has(n))) executors.pool.warm?.();
+  const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env }, () =>
+    executors.pool.warm?.(),
+  );
 
   const startedAt = Date.now();
   const runId = newRunId(new Date(startedAt));
