@@ -268,10 +268,23 @@ function outputIndex(steps: Map<string, StepConfig>): OutputIndex {
   return idx;
 }
 
+const graphMemo = new WeakMap<PipelineConfig, Graph>();
+
+/** The graph of a loaded config, built once per config object: watch mode runs the same
+ * config many times, and a Graph is never changed after it is built. */
+export function buildGraph(config: PipelineConfig): Graph {
+  let g = graphMemo.get(config);
+  if (!g) {
+    g = computeGraph(config);
+    graphMemo.set(config, g);
+  }
+  return g;
+}
+
 /** Builds the step graph: edges from `dependsOn` and from outputs read as inputs. Refuses
  * two steps writing one output, and cycles (printed). Linear in the number of specs (plus
  * the edges found), so it costs milliseconds at thousands of steps. */
-export function buildGraph(config: PipelineConfig): Graph {
+function computeGraph(config: PipelineConfig): Graph {
   const steps = config.steps;
   const names = [...steps.keys()];
   const file = config.file;

@@ -226,6 +226,20 @@ describe('buildGraph', () => {
     expect(selectSteps(g, ['globber'])).toEqual(['parts', 'merge', 'globber']);
   });
 
+  it('builds the graph of a config once (watch mode reruns one config), and selecting never changes it', () => {
+    const cfg = pipeline([step('a', ['src/x.txt'], ['a.txt']), step('b', ['a.txt'], ['b.txt']), step('c', ['src/y.txt'], ['c.txt'])]);
+    const g = buildGraph(cfg);
+    const before = JSON.stringify([g.order, [...g.deps], [...g.dependents], [...g.edgeReason]]);
+    expect(selectSteps(g, ['b'])).toEqual(['a', 'b']);
+    expect(downstreamOf(g, ['a'])).toEqual(new Set(['b']));
+    expect(buildGraph(cfg)).toBe(g);
+    expect(JSON.stringify([g.order, [...g.deps], [...g.dependents], [...g.edgeReason]])).toBe(before);
+    // Another config (a reloaded Batchfile) gets its own graph.
+    const other = pipeline([step('a', ['src/x.txt'], ['a.txt'])]);
+    expect(buildGraph(other)).not.toBe(g);
+    expect(buildGraph(other).order).toEqual(['a']);
+  });
+
   it('handles a chain of 30,000 steps (no recursion to overflow the stack) and selects or walks it whole', () => {
     const n = 30_000;
     const steps = Array.from({ length: n }, (_, i) => step(`s${i}`, i === 0 ? ['src/in.txt'] : [`out/s${i - 1}.txt`], [`out/s${i}.txt`]));
