@@ -16,9 +16,10 @@ import type { SnapshotEntry } from '../store/store.js';
  * contents are the ones that were hashed, so the step is up to date without reading a file,
  * a stat-cache entry or its recorded fingerprint: one stat per file and one small read.
  *
- * Two guards keep it exact. Files whose mtime or ctime fall within the racy window before
- * the snapshot could be rewritten in the same timestamp tick without a visible change, so a
- * snapshot holding one is not trusted (the full check runs, and takes a newer snapshot).
+ * Two guards keep it exact. A file hashed within the racy window after its last change
+ * could still be rewritten in the same timestamp tick without a visible change, so no
+ * snapshot is taken while one is that fresh (the full check runs next time, re-hashes it and
+ * takes the snapshot then); nor when a file changed while it was read.
  * And anything else that can change the verdict is part of the signature: which files the
  * input and output specs name now (globs and folders are listed again), the code files, and
  * for a `command` step every word that could name a script, present or not.
