@@ -209,6 +209,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     return r;
   });
 
+  stats.flush();
   let tests: TestPhaseResult | undefined;
   const stepsPassed = results.every((r) => r.status === 'PASS');
   if (opts.tests && stepsPassed && !opts.signal.aborted) {
@@ -238,6 +239,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
   };
+  stats.flush();
   await recorder.run(record);
   try {
     appendCsv(opts.logsDir, record, results);

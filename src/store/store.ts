@@ -68,9 +68,13 @@ const RECOVER = 'Remove it with `batch clean --store` (run history and fingerpri
 export interface StatTable {
   get(rel: string): StatEntry | undefined;
   put(rel: string, entry: StatEntry): Promise<boolean>;
+  /** Many entries in one write transaction (one wake-up of lmdb's writer, not one per file). */
+  putMany(entries: readonly (readonly [string, StatEntry])[]): Promise<unknown>;
   /** Resolves when every put so far is committed. */
   readonly flushed: Promise<boolean>;
 }
+
+const pack = (e: StatEntry): string => `${e.size}|${e.mtimeMs}|${e.ctimeMs}|${e.ino}|${e.hash}|${e.hashedAt}`;
 
 function statTable(root: RootDatabase): StatTable {
   const db = root.openDB<string, string>({ name: 'stat', encoding: 'string' });
@@ -82,7 +86,12 @@ function statTable(root: RootDatabase): StatTable {
       return { size: Number(size), mtimeMs: Number(mtimeMs), ctimeMs: Number(ctimeMs), ino: Number(ino), hash: hash ?? '', hashedAt: Number(hashedAt) };
     },
     put(rel, e) {
-      return db.put(rel, `${e.size}|${e.mtimeMs}|${e.ctimeMs}|${e.ino}|${e.hash}|${e.hashedAt}`);
+      return db.put(rel, pack(e));
+    },
+    putMany(entries) {
+      return root.transaction(() => {
+        for (const [rel, e] of entries) void db.put(rel, pack(e));
+      });
     },
     get flushed() {
       return db.flushed;

@@ -97,7 +97,11 @@ describe('stat cache (src, against a real LMDB store)', () => {
       const oldHash = first.get('old.txt')?.hash;
       first.get('fresh.txt');
       expect(first.filesHashed).toBe(2);
+      // Hashes are written in batches (one transaction); a run flushes them at its end.
+      expect(store.stat.get('old.txt')).toBeUndefined();
+      first.flush();
       await store.root.flushed;
+      expect(store.stat.get('old.txt')?.hash).toBe(oldHash);
 
       // A new run: the old file is not read again; the fresh one (hashed within the racy
       // window of its mtime) is.
