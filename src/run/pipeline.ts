@@ -62,6 +62,8 @@ export function createExecutors(jobs: number, workerMemoryMb?: number): Executor
 export interface Preflight {
   code: Map<string, StepCode>;
   fast: Map<string, FastVerdict>;
+  /** Steps whose snapshot did not hold, with the StatCache epoch of that check. */
+  misses: Map<string, number>;
 }
 
 /** Checks what can be checked before anything runs, so bad input stops the run with exit 2
@@ -82,15 +84,18 @@ export async function preflight(
 ): Promise<Preflight> {
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
+  const misses = new Map<string, number>();
   const pending: [string, Promise<StepCode>][] = [];
   for (const name of selected) {
     const step = config.steps.get(name)!;
     if (snapshots) {
+      const epoch = stats.epoch;
       const v = checkSnapshot(root, stats, store, step, snapshots.env);
       if (v) {
         fast.set(name, v);
         continue;
       }
+      misses.set(name, epoch);
     }
     if (step.kind === 'run' && onRunStepAhead) {
       onRunStepAhead();
@@ -111,7 +116,7 @@ export async function preflight(
     if (r.status === 'rejected') throw r.reason;
     code.set(pending[i]![0], r.value);
   });
-  return { code, fast };
+  return { code, fast, misses };
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -141,7 +146,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
-  const { code, fast } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env }, () =>
+  const { code, fast, misses } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env }, () =>
     executors.pool.warm?.(),
   );
 
@@ -181,6 +186,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     force: opts.force,
     code,
     fast,
+    misses,
     tally: { bySnapshot: 0 },
     pool: executors.pool,
     proc: executors.proc,

@@ -35,6 +35,8 @@ export interface RunEnv {
   code: Map<string, StepCode>;
   /** Steps whose stat snapshot held at the pre-run check. */
   fast: Map<string, FastVerdict>;
+  /** Steps whose snapshot did not hold, with the StatCache epoch of that check. */
+  misses: Map<string, number>;
   /** Steps found up to date by snapshot so far (reported with the run). */
   tally: { bySnapshot: number };
   pool: Executor;
@@ -282,9 +284,15 @@ function upToDateBySnapshot(env: RunEnv, step: StepConfig): boolean {
   if (env.force) return false;
   const v = env.fast.get(step.name);
   if (v && v.epoch === env.stats.epoch) return true;
+  // Nothing forgotten since it last failed: it would fail again (the full check follows).
+  if (env.misses.get(step.name) === env.stats.epoch) return false;
+  const epoch = env.stats.epoch;
   const again = checkSnapshot(env.root, env.stats, env.store, step, env.env);
   if (again) env.fast.set(step.name, again);
-  else env.fast.delete(step.name);
+  else {
+    env.fast.delete(step.name);
+    env.misses.set(step.name, epoch);
+  }
   return again !== undefined;
 }
 

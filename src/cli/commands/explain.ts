@@ -54,6 +54,8 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
         out.push({ name, decision: 'up-to-date', reasons: [] });
       }
     }
+    // Keep what was hashed, as a run does (the stat cache writes in batches).
+    stats.flush();
     if (args.json) {
       io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
       return 0;
