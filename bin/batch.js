@@ -4,18 +4,32 @@
 // scripts/bundle.mjs), which loads in a fraction of the time. The bundle is used unless
 // tsc's output is newer (someone ran tsc alone after changing the source): the freshest
 // build always runs.
+//
+// When the project has a daemon (`batch daemon start`, docs/daemon.md), the small client
+// hands it the command line first; the CLI loads only when no daemon serves the command.
 import fs from 'node:fs';
 
 const mtime = (rel) => fs.statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const bundled = mtime('../dist/bundle/main.js') >= mtime('../dist/cli/main.js');
-const { main } = await import(bundled ? '../dist/bundle/main.js' : '../dist/cli/main.js');
+const bundleTime = mtime('../dist/bundle/main.js');
+const tscTime = mtime('../dist/cli/main.js');
+const bundled = bundleTime >= tscTime;
+// Which build this is: a daemon serves only clients of its own build.
+const engine = `${fs.realpathSync(new URL('..', import.meta.url))}|${bundled ? 'bundle' : 'tsc'}|${bundled ? bundleTime : tscTime}|${process.version}`;
+const argv = process.argv.slice(2);
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
-    process.exitCode = 70;
-  },
-);
+const fail = (e) => {
+  process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
+  process.exitCode = 70;
+};
+try {
+  const { viaDaemon } = await import(bundled ? '../dist/bundle/client.js' : '../dist/daemon/client.js');
+  const served = await viaDaemon(argv, engine);
+  if (served !== undefined) {
+    process.exitCode = served;
+  } else {
+    const { main } = await import(bundled ? '../dist/bundle/main.js' : '../dist/cli/main.js');
+    process.exitCode = await main(argv, engine);
+  }
+} catch (e) {
+  fail(e);
+}

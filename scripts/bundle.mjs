@@ -61,6 +61,21 @@ const result = await esbuild.build({
   metafile: true,
   logLevel: 'warning',
 });
+// The daemon client loads on every `batch` start, before the CLI: one file of its own, not a
+// chunk shared with the CLI (which would be a second file to load).
+await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: { client: 'src/daemon/client.ts' },
+  outdir: OUT,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  sourcesContent: false,
+  logLevel: 'warning',
+});
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 const bytes = files.reduce((n, f) => n + result.metafile.outputs[f].bytes, 0);
 console.log(`bundle: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB in ${path.relative(REPO, OUT)}/ (entries: ${Object.keys(result.metafile.outputs).filter((f) => result.metafile.outputs[f].entryPoint).map((f) => path.basename(f)).join(', ')})`);

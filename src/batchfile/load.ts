@@ -109,7 +109,22 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
   }
   mark('batchfile imported');
-  const config = validateBatch(mod.default, file, root);
+  const config = validated(mod.default, file, root);
   mark('batchfile validated');
   return { config, sources };
+}
+
+/** A process that loads the same compiled Batchfile again (the daemon, watch mode) gets the
+ * same module back from Node's module cache — the compiled file is named by its content —
+ * so its validated config is reused: validation is a pure function of the exported value.
+ * Reusing the same config object also keeps the per-config memos (graph, definition hashes). */
+const validatedMemo = new WeakMap<object, { file: string; root: string; config: PipelineConfig }>();
+
+function validated(exported: unknown, file: string, root: string): PipelineConfig {
+  if (typeof exported !== 'object' || exported === null) return validateBatch(exported, file, root);
+  const hit = validatedMemo.get(exported);
+  if (hit && hit.file === file && hit.root === root) return hit.config;
+  const config = validateBatch(exported, file, root);
+  validatedMemo.set(exported, { file, root, config });
+  return config;
 }

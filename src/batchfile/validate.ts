@@ -10,7 +10,7 @@ import type { JsonObject } from './types.js';
 /** Words the CLI reads as subcommands; a step may not take one of these names, so
  * `batch NAME` is never ambiguous. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon',
 ] as const;
 
 const STEP_FIELDS = [

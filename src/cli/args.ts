@@ -29,6 +29,8 @@ export interface Args {
   maxSize?: string;
   /** False with --no-cache: the output cache is neither read nor written. */
   cache: boolean;
+  /** False with --no-daemon: run in this process even when the project has a daemon. */
+  daemon: boolean;
 }
 
 /** Flags and whether they take a value. */
@@ -60,6 +62,7 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--store': { key: 'store' },
   '--max-size': { key: 'maxSize', value: 'string' },
   '--no-cache': { key: 'cache' },
+  '--no-daemon': { key: 'daemon' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
   '-V': { key: 'version' },
@@ -74,7 +77,7 @@ export const SUBCOMMANDS: readonly string[] = RESERVED_NAMES;
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
   };
   const words: string[] = [];
   let onlyPositionals = false;
@@ -103,7 +106,7 @@ export function parseArgs(argv: readonly string[]): Args {
     if (!spec) throw new BatchError(`Unknown option ${name}${didYouMean(name, Object.keys(FLAGS))}. See \`batch --help\`.`, 2);
     if (!spec.value) {
       if (attached !== undefined) throw new BatchError(`Option ${name} takes no value`, 2);
-      (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' || spec.key === 'cache' ? false : true;
+      (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' || spec.key === 'cache' || spec.key === 'daemon' ? false : true;
       continue;
     }
     const value = attached ?? argv[++i];
@@ -139,6 +142,7 @@ Usage:
   batch init                       write a starter Batchfile.ts
   batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
   batch history | trends | compare   see docs/cli.md
+  batch daemon start|stop|restart|status   a resident process that serves runs (docs/daemon.md)
 
 Rule: the first word is a subcommand when it is one of
   ${SUBCOMMANDS.join(', ')}
@@ -156,6 +160,7 @@ Options:
       --wait           wait for another running batch instead of failing
       --no-tests       skip the integrity test phase
       --no-cache       neither restore from nor store into the output cache
+      --no-daemon      run in this process even when the project has a daemon
       --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
   -w, --watch          run, then rerun what each change affects
       --poll           watch by polling (network file systems)

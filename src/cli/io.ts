@@ -1,17 +1,18 @@
 import { colourEnabled, makeStyle, type Style } from '../report/style.js';
+import type { TextOut } from '../util/text-out.js';
 
 /** Human output goes to stderr when stdout carries a machine document (--json, --csv). */
 export interface Io {
-  out: NodeJS.WriteStream;
-  human: NodeJS.WriteStream;
+  out: TextOut;
+  human: TextOut;
   style: Style;
   say(line: string): void;
 }
 
-export function makeIo(machine: boolean): Io {
-  const human = machine ? process.stderr : process.stdout;
+export function makeIo(machine: boolean, out: TextOut = process.stdout, err: TextOut = process.stderr): Io {
+  const human = machine ? err : out;
   return {
-    out: process.stdout,
+    out,
     human,
     style: makeStyle(colourEnabled(human)),
     say: (line) => human.write(`${line}\n`),

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { BatchError } from '../util/errors.js';
-import { engineVersion } from '../util/engine.js';
+import { engineVersion, setEngineStamp } from '../util/engine.js';
 import { HELP, parseArgs, type Args } from './args.js';
 import { makeIo } from './io.js';
-import { colourEnabled, makeStyle } from '../report/style.js';
+import { reportFailure } from './fail.js';
 import { mark, timingReport } from '../util/timing.js';
 
 /** `-C DIR` works like make's and git's: batch runs in DIR, so `run` steps (worker threads
@@ -31,8 +31,9 @@ function ignoreLmdbCommitRejections(reason: unknown, promise: Promise<unknown>):
 }
 
 /** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], engine?: string): Promise<number> {
   mark('cli loaded');
+  if (engine !== undefined) setEngineStamp(engine);
   // Set once the commands are loaded: before that no step can be running.
   let killSteps = (): void => {};
   if (!process.listeners('unhandledRejection').includes(ignoreLmdbCommitRejections)) process.on('unhandledRejection', ignoreLmdbCommitRejections);
@@ -78,19 +79,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = await cmd(args, io, ac.signal);
     return ac.signal.aborted ? 130 : code;
   } catch (e) {
-    // Errors go to stderr whatever stdout carries, so `batch ... > file` still shows them.
-    const red = makeStyle(colourEnabled(process.stderr)).red;
-    if (e instanceof BatchError) {
-      process.stderr.write(`${red('error:')} ${e.message}\n`);
-      return e.exitCode;
-    }
-    const err = e as NodeJS.ErrnoException;
-    if (err?.code === 'ENOSPC' || err?.code === 'EACCES' || err?.code === 'EROFS' || err?.code === 'EPERM') {
-      process.stderr.write(`${red('error:')} ${err.message}\n`);
-      return 3;
-    }
-    process.stderr.write(`${red('internal error:')} ${err?.stack ?? String(e)}\n`);
-    return 70;
+    return reportFailure(e, process.stderr);
   } finally {
     mark('done');
     process.stderr.write(timingReport());

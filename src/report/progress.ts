@@ -1,6 +1,7 @@
 import type { RunEvent } from '../execute/events.js';
 import { formatMs } from '../util/duration.js';
 import { clean, type Style } from './style.js';
+import type { TextOut } from '../util/text-out.js';
 
 /** Live feedback while a run goes: on a terminal, one redrawn status line; in CI or a pipe,
  * a plain line per step that starts or ends (up-to-date steps stay quiet). */
@@ -11,7 +12,7 @@ export class Progress {
   private lineShown = false;
 
   constructor(
-    private readonly out: NodeJS.WriteStream,
+    private readonly out: TextOut,
     private readonly style: Style,
     private readonly live: boolean,
   ) {}

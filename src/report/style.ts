@@ -1,5 +1,7 @@
+import type { TextOut } from '../util/text-out.js';
+
 /** ANSI colour only on a terminal that wants it (NO_COLOR and FORCE_COLOR respected). */
-export function colourEnabled(stream: NodeJS.WriteStream): boolean {
+export function colourEnabled(stream: TextOut): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
   if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
   return stream.isTTY === true;

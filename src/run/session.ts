@@ -30,6 +30,8 @@ export class Session {
     readonly executors: Executors,
     readonly jobs: number,
     private readonly lock: Lock,
+    /** False for a session over the daemon's store and executors: closing releases the lock only. */
+    private readonly ownsResources = true,
   ) {}
 
   static async open(args: Args, signal: AbortSignal): Promise<Session> {
@@ -45,6 +47,14 @@ export class Session {
       lock.release();
       throw e;
     }
+  }
+
+  /** A session over a store and executors that outlive it (the daemon keeps them warm across
+   * runs); it holds the project lock like any run, so a direct run and a served one never
+   * overlap. */
+  static async borrow(args: Args, project: Project, store: Store, executors: Executors, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
+    const lock = await acquireLock(project.cacheDir, { wait: args.wait, signal, onWait });
+    return new Session(args, project, store, executors, jobs, lock, false);
   }
 
   load(): Promise<Loaded> {
@@ -90,6 +100,10 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    if (!this.ownsResources) {
+      this.lock.release();
+      return;
+    }
     try {
       await this.executors.pool.close();
       await this.executors.proc.close();

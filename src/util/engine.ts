@@ -10,3 +10,16 @@ export function engineVersion(): string {
   version ??= (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   return version;
 }
+
+/** The CLI script (`bin/batch.js`) of this engine: the daemon is started through it. */
+export const ENGINE_BIN = fileURLToPath(new URL('../../bin/batch.js', import.meta.url));
+
+let stamp = 'unknown';
+/** Identifies the engine build this process runs (bin/batch.js passes the build's path and
+ * time): a daemon serves only clients of the same build, and exits when it is rebuilt. */
+export function engineStamp(): string {
+  return stamp;
+}
+export function setEngineStamp(s: string): void {
+  stamp = s;
+}

@@ -7,6 +7,7 @@ import type { Args } from '../args.js';
 import type { Io } from '../io.js';
 import cacheCommand from './cache.js';
 import { cleanCommand } from './clean.js';
+import { daemonCommand } from './daemon.js';
 import compareCommand from './compare.js';
 import { explainCommand } from './explain.js';
 import { graphCommand } from './graph.js';
@@ -30,4 +31,5 @@ export const COMMANDS: Record<string, Command> = {
   trends: trendsCommand,
   compare: compareCommand,
   cache: cacheCommand,
+  daemon: daemonCommand,
 };

@@ -1,6 +1,7 @@
 import { Progress } from '../../report/progress.js';
 import { afterRun } from '../../report/after-run.js';
 import { Session } from '../../run/session.js';
+import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { Args } from '../args.js';
 import type { Io } from '../io.js';
 import { mark } from '../../util/timing.js';
@@ -13,16 +14,22 @@ export function exitCodeOf(status: string): number {
 export async function runCommand(args: Args, io: Io, signal: AbortSignal): Promise<number> {
   const session = await Session.open(args, signal);
   try {
-    const loaded = await session.load();
-    mark('batchfile loaded');
-    const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
-    const out = await session.runOnce(loaded, { targets: args.positionals, force: args.force }, (ev) => progress.on(ev), signal);
-    mark('pipeline');
-    await afterRun(out, { project: session.project, store: session.store, io, json: args.json });
-    mark('summary + report');
-    return exitCodeOf(out.record.status);
+    return await runInSession(session, args, io, signal);
   } finally {
     await session.close();
     mark('closed');
   }
+}
+
+/** One run in an open session: the CLI's own, or one the daemon serves (with the flags that
+ * record that, and the file knowledge it keeps between runs). */
+export async function runInSession(session: Session, args: Args, io: Io, signal: AbortSignal, extra: { flags?: string[]; stats?: StatCache } = {}): Promise<number> {
+  const loaded = await session.load();
+  mark('batchfile loaded');
+  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+  const out = await session.runOnce(loaded, { targets: args.positionals, force: args.force, ...extra }, (ev) => progress.on(ev), signal);
+  mark('pipeline');
+  await afterRun(out, { project: session.project, store: session.store, io, json: args.json });
+  mark('summary + report');
+  return exitCodeOf(out.record.status);
 }

@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { askToStop, pingDaemon, serveDaemon } from '../../daemon/server.js';
+import { logPath } from '../../daemon/protocol.js';
+import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
+import { BatchError } from '../../util/errors.js';
+import { formatMs } from '../../util/duration.js';
+import type { Args } from '../args.js';
+import type { Io } from '../io.js';
+import { resolveProject } from '../project.js';
+
+/** A daemon stops itself after this long without a run (BATCH_DAEMON_IDLE_MINUTES). */
+const DEFAULT_IDLE_MINUTES = 180;
+
+function idleMs(): number {
+  const v = process.env.BATCH_DAEMON_IDLE_MINUTES;
+  if (v === undefined || v === '') return DEFAULT_IDLE_MINUTES * 60_000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new BatchError(`BATCH_DAEMON_IDLE_MINUTES must be a positive number of minutes, got ${JSON.stringify(v)}`, 2);
+  return n * 60_000;
+}
+
+/** `batch daemon start|stop|restart|status|serve`: the project's resident process
+ * (docs/daemon.md). */
+export async function daemonCommand(args: Args, io: Io): Promise<number> {
+  const action = args.positionals[0] ?? 'status';
+  if (args.positionals.length > 1) throw new BatchError(`\`batch daemon\` takes one action (start, stop, restart, status, serve), got ${args.positionals.join(' ')}`, 2);
+  // Checks that this is a project (has a Batchfile) before starting anything for it.
+  const project = resolveProject(args);
+  const root = project.root;
+  switch (action) {
+    case 'status': {
+      const p = await pingDaemon(root);
+      if (!p) {
+        io.say('no batch daemon for this project');
+        return 1;
+      }
+      io.say(`batch daemon running: pid ${p.pid}, up ${formatMs(Date.now() - p.startedAt)}, ${p.served} run${p.served === 1 ? '' : 's'} served${p.engine === engineStamp() ? '' : ' (an older build: `batch daemon restart`)'}`);
+      return 0;
+    }
+    case 'start':
+      idleMs(); // a bad value fails here, not in the detached process
+      return start(root, io);
+    case 'stop':
+      return stop(root, io);
+    case 'restart':
+      idleMs();
+      await stop(root, io);
+      return start(root, io);
+    case 'serve': {
+      // The foreground form (`start` runs this detached, with its output in .cache/daemon.log).
+      await serveDaemon({
+        root,
+        idleMs: idleMs(),
+        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        onReady: () => {
+          if (process.send) {
+            process.send('ready');
+            process.disconnect();
+          }
+        },
+      });
+      return 0;
+    }
+    default:
+      throw new BatchError(`Unknown daemon action "${action}"; use start, stop, restart, status or serve`, 2);
+  }
+}
+
+async function start(root: string, io: Io): Promise<number> {
+  const running = await pingDaemon(root);
+  if (running && running.engine === engineStamp()) {
+    io.say(`batch daemon already running (pid ${running.pid})`);
+    return 0;
+  }
+  if (running) await askToStop(root);
+  fs.mkdirSync(`${root}/.cache`, { recursive: true });
+  const log = fs.openSync(logPath(root), 'a');
+  const child = spawn(process.execPath, [ENGINE_BIN, 'daemon', 'serve'], {
+    cwd: root,
+    detached: true,
+    // Unchanged: it serves only clients whose environment is the same as its own.
+    env: process.env,
+    stdio: ['ignore', log, log, 'ipc'],
+  });
+  fs.closeSync(log);
+  // Ready when it says so over IPC; if it exits first, its log says why.
+  const ready = await new Promise<boolean>((resolve) => {
+    child.once('message', () => resolve(true));
+    child.once('exit', () => resolve(false));
+    child.once('error', () => resolve(false));
+  });
+  if (!ready) {
+    const tail = fs.readFileSync(logPath(root), 'utf8').trim().split('\n').slice(-5).join('\n');
+    throw new BatchError(`The batch daemon did not start:\n${tail}`, 3);
+  }
+  child.disconnect?.();
+  child.unref();
+  io.say(`batch daemon started (pid ${child.pid}); \`batch\` in this project now runs through it. Stop it with \`batch daemon stop\`.`);
+  return 0;
+}
+
+async function stop(root: string, io: Io): Promise<number> {
+  const running = await pingDaemon(root);
+  if (!running) {
+    io.say('no batch daemon for this project');
+    return 0;
+  }
+  await askToStop(root);
+  io.say(`batch daemon stopped (pid ${running.pid})`);
+  return 0;
+}

@@ -1,0 +1,89 @@
+// The `batch` client side of the daemon: when the project has a daemon, hand it the command
+// line and relay its output; otherwise (no socket, or the daemon declines) the caller runs
+// the command itself. Loaded on every start, so it imports nothing of the engine.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { encode, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
+
+/** The project folder a command line names (-C/--cwd), as main.ts resolves it. */
+function rootOf(argv: readonly string[]): string {
+  let dir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a === '-C' || a === '--cwd') dir = argv[++i];
+    else if (a.startsWith('--cwd=')) dir = a.slice(6);
+    else if (a.startsWith('-C') && a.length > 2) dir = a.slice(2);
+  }
+  return path.resolve(dir ?? '.');
+}
+
+/** Runs the command through the project's daemon. Resolves to its exit code, or undefined
+ * when no daemon serves it (the caller then runs it in this process). */
+export async function viaDaemon(argv: readonly string[], engine: string): Promise<number | undefined> {
+  if (process.env.BATCH_DAEMON === '0' || argv.includes('--no-daemon')) return undefined;
+  const sock = socketPath(rootOf(argv));
+  if (!fs.statSync(sock, { throwIfNoEntry: false })?.isSocket()) return undefined;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const req: Request = {
+    t: 'run',
+    argv: [...argv],
+    cwd: process.cwd(),
+    env,
+    engine,
+    tty: { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true, ...(process.stdout.columns ? { columns: process.stdout.columns } : {}) },
+  };
+  return new Promise((resolve) => {
+    let settled = false;
+    let started = false;
+    const done = (code: number | undefined): void => {
+      if (settled) return;
+      settled = true;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      socket.destroy();
+      resolve(code);
+    };
+    const socket = net.connect(shortSocketPath(sock));
+    // Ctrl-C reaches this process only (the daemon's steps are not in this terminal's process
+    // group): pass it on; the daemon stops the run as batch itself would, and says when.
+    const onSignal = (): void => {
+      if (started) socket.write(encode({ t: 'interrupt' }));
+      else done(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const reader = new LineReader<Reply>((m) => {
+      if (m.t === 'accept') started = true;
+      else if (m.t === 'out') process.stdout.write(m.d);
+      else if (m.t === 'err') process.stderr.write(m.d);
+      else if (m.t === 'exit') done(m.code);
+      else if (m.t === 'decline') {
+        if (m.note) process.stderr.write(`${m.note}\n`);
+        done(undefined);
+      }
+    });
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(encode(req)));
+    socket.on('data', (d: string) => reader.push(d));
+    socket.on('error', () => {
+      // A socket left by a daemon that is gone (killed): run here. Once the daemon has begun
+      // the run, running it again here could do the work twice; report the loss instead.
+      if (!started) done(undefined);
+      else {
+        process.stderr.write('error: lost the connection to the batch daemon during the run\n');
+        done(3);
+      }
+    });
+    socket.on('close', () => {
+      if (settled) return;
+      if (!started) done(undefined);
+      else {
+        process.stderr.write('error: the batch daemon closed the connection before the run ended\n');
+        done(3);
+      }
+    });
+  });
+}

@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, type Args } from '../cli/args.js';
+import { runInSession } from '../cli/commands/run.js';
+import { reportFailure } from '../cli/fail.js';
+import { makeIo } from '../cli/io.js';
+import { resolveProject, type Project } from '../cli/project.js';
+import { killAllCommandSteps } from '../execute/process-executor.js';
+import { createExecutors, type Executors } from '../run/pipeline.js';
+import { Session } from '../run/session.js';
+import { openStore, storePath, type Store } from '../store/store.js';
+import { engineStamp } from '../util/engine.js';
+import type { TextOut } from '../util/text-out.js';
+import { envDifference, type Reply, type Request } from './protocol.js';
+import { TrustedStats } from './trusted-stats.js';
+
+type RunRequest = Extract<Request, { t: 'run' }>;
+
+/** Recorded in the run's flags, so history shows which runs the daemon served. */
+export const VIA_DAEMON = 'via-daemon';
+
+/** What the daemon keeps warm between runs: the open store, the executors (worker threads
+ * started, spawn helpers running), the loaded engine code and, through Node's module cache
+ * and load.ts's memo, the imported and validated Batchfile. Nothing about the files is kept:
+ * every run checks them as a direct run does (one stat per file for a step whose snapshot
+ * holds), so no file event has to arrive for a change to be seen. */
+export class Resident {
+  private store: { store: Store; id: string } | undefined;
+  private executors: { key: string; executors: Executors } | undefined;
+  private trusted: TrustedStats | undefined;
+
+  constructor(
+    readonly root: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Whether this daemon serves `req`; the reason when it does not. */
+  check(req: RunRequest): { args: Args; project: Project } | { why: string; note?: string; stale?: boolean } {
+    if (req.engine !== engineStamp()) {
+      return { why: 'engine', stale: true, note: 'batch: the daemon runs an older build of batchfile; stopping it and running here.' };
+    }
+    const differs = envDifference(req.env, process.env);
+    if (differs !== undefined) {
+      return { why: 'env', note: `batch: not using the daemon: $${differs} differs from its environment (\`batch daemon restart\` takes this one).` };
+    }
+    let args: Args;
+    try {
+      args = parseArgs(req.argv);
+    } catch {
+      return { why: 'usage' }; // the client reports the usage error itself
+    }
+    if (args.command !== 'run' || args.watch || args.dryRun || args.help || args.version) return { why: 'command' };
+    const project = resolveProject({ ...args, cwd: path.resolve(req.cwd, args.cwd ?? '.') });
+    if (realpath(project.root) !== realpath(this.root)) return { why: 'root' };
+    return { args, project };
+  }
+
+  /** Serves one run; resolves to its exit code. */
+  async run(args: Args, project: Project, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
+    const out: TextOut = { write: (d: string) => send({ t: 'out', d }), isTTY: req.tty.out, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
+    const err: TextOut = { write: (d: string) => send({ t: 'err', d }), isTTY: req.tty.err, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
+    const io = makeIo(args.json || args.csv, out, err);
+    try {
+      const jobs = args.jobs ?? os.availableParallelism();
+      const store = this.openStore(project);
+      const session = await Session.borrow(args, project, store, this.executorsFor(jobs, args.workerMemoryMb), jobs, signal, (m) => err.write(`${m}\n`));
+      try {
+        // Under the lock: no other batch changes files on our behalf from here to the end.
+        this.trusted ??= new TrustedStats({ root: project.root, store, log: this.log });
+        const stats = this.trusted.cacheFor(store);
+        await this.trusted.beforeRun();
+        const code = await runInSession(session, args, io, signal, { flags: [VIA_DAEMON], stats });
+        return signal.aborted ? 130 : code;
+      } finally {
+        await session.close();
+      }
+    } catch (e) {
+      return reportFailure(e, err);
+    }
+  }
+
+  /** Stops every command step (a second Ctrl-C, or the daemon shutting down). */
+  killSteps(): void {
+    killAllCommandSteps();
+  }
+
+  async close(): Promise<void> {
+    this.trusted?.close();
+    this.trusted = undefined;
+    const ex = this.executors?.executors;
+    this.executors = undefined;
+    if (ex) await Promise.allSettled([ex.pool.close(), ex.proc.close()]);
+    const st = this.store?.store;
+    this.store = undefined;
+    if (st) await st.close();
+  }
+
+  /** The open store, reopened when its file was replaced (`batch clean --store` and a direct
+   * run since): the daemon must never write into a store nobody else sees. */
+  private openStore(project: Project): Store {
+    const id = storeId(project.cacheDir);
+    if (this.store && this.store.id === id) return this.store.store;
+    const old = this.store?.store;
+    this.store = undefined;
+    if (old) void old.close();
+    const store = openStore(project.cacheDir);
+    this.store = { store, id: storeId(project.cacheDir) };
+    return store;
+  }
+
+  /** Executors for this run's -j and --worker-memory, kept while they stay the same. */
+  private executorsFor(jobs: number, workerMemoryMb: number | undefined): Executors {
+    const key = `${jobs}/${workerMemoryMb ?? ''}`;
+    if (this.executors?.key === key) return this.executors.executors;
+    const old = this.executors?.executors;
+    if (old) void Promise.allSettled([old.pool.close(), old.proc.close()]);
+    const executors = createExecutors(jobs, workerMemoryMb);
+    this.executors = { key, executors };
+    return executors;
+  }
+}
+
+function storeId(cacheDir: string): string {
+  const st = fs.statSync(path.join(storePath(cacheDir), 'data.mdb'), { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : 'none';
+}
+
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
