@@ -1,0 +1,248 @@
+// The project daemon (`batch daemon start`): real resident processes on real sockets, real
+// inotify events. What it must never do is answer from stale knowledge: every kind of change a
+// direct run sees, a served run sees too, and the outputs equal a clean --force build's.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TempProject, waitForFile } from '../rig.js';
+import { batchfile, cmd, isAlive, killQuietly, table, waitDead } from '../core/util.js';
+
+let p: TempProject | undefined;
+let pids: number[] = [];
+let outside: string | undefined;
+
+afterEach(async () => {
+  if (p) await p.batch(['daemon', 'stop']).catch(() => undefined);
+  killQuietly(pids);
+  pids = [];
+  p?.cleanup();
+  p = undefined;
+  if (outside) fs.rmSync(outside, { recursive: true, force: true });
+  outside = undefined;
+});
+
+async function startDaemon(project: TempProject): Promise<number> {
+  const r = await project.batch(['daemon', 'start']);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  const pid = (JSON.parse(project.read('.cache/daemon.json')) as { pid: number }).pid;
+  pids.push(pid);
+  return pid;
+}
+
+/** Runs the daemon has served so far, from `batch daemon status`. */
+async function served(project: TempProject): Promise<number> {
+  const r = await project.batch(['daemon', 'status']);
+  const m = r.stdout.match(/(\d+) runs? served/);
+  if (!m) throw new Error(`no daemon status: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
+const CHAIN = batchfile(`
+  a: { command: ${cmd('--in', 'data/a.txt', '--out', 'out/a.txt', '--mark', 'marks.txt')}, inputs: ['data/a.txt'], outputs: ['out/a.txt'] },
+  b: { command: ${cmd('--in', 'data/b.txt', '--out', 'out/b.txt', '--mark', 'marks.txt')}, inputs: ['data/b.txt'], outputs: ['out/b.txt'] },
+  both: { command: ${cmd('--in', 'out/a.txt', '--in', 'out/b.txt', '--out', 'out/both.txt', '--mark', 'marks.txt')}, inputs: ['out/a.txt', 'out/b.txt'], outputs: ['out/both.txt'] },
+`);
+
+function outputs(project: TempProject): Record<string, string> {
+  return Object.fromEntries(['out/a.txt', 'out/b.txt', 'out/both.txt'].map((f) => [f, project.read(f)]));
+}
+
+describe('batch daemon', () => {
+  it('serves runs that see every kind of change, with the outputs of a clean --force build', async () => {
+    p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
+    await startDaemon(p);
+
+    let r = await p.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(table(r.steps)).toEqual({ a: 'PASS ran', b: 'PASS ran', both: 'PASS ran' });
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS up-to-date', both: 'PASS up-to-date' });
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS up-to-date', both: 'PASS up-to-date' });
+    expect(await served(p)).toBe(3);
+
+    // An edit: exactly the step that reads it, and what reads its output.
+    p.write('data/a.txt', 'ALPHA!');
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS ran', b: 'PASS up-to-date', both: 'PASS ran' });
+
+    // Same size, mtime put back: only the file event can tell (a stat compare sees ctime).
+    const before = fs.statSync(p.path('data/b.txt'));
+    p.write('data/b.txt', 'BETA');
+    fs.utimesSync(p.path('data/b.txt'), before.atime, before.mtime);
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS ran', both: 'PASS ran' });
+
+    // The folder replaced by another with the same file names.
+    fs.renameSync(p.path('data'), p.path('data-old'));
+    p.write('data/a.txt', 'alpha 2');
+    p.write('data/b.txt', 'BETA');
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS ran', b: 'PASS up-to-date', both: 'PASS ran' });
+
+    // An output damaged by hand is rebuilt; a removed one too.
+    const good = p.read('out/both.txt');
+    p.write('out/both.txt', 'garbage');
+    r = await p.run();
+    expect(table(r.steps)).toMatchObject({ a: 'PASS up-to-date', b: 'PASS up-to-date' });
+    expect(table(r.steps).both).toMatch(/^PASS (ran|restored)$/);
+    expect(p.read('out/both.txt')).toBe(good);
+    const goodA = p.read('out/a.txt');
+    p.remove('out/a.txt');
+    r = await p.run();
+    expect(table(r.steps).a).toMatch(/^PASS (ran|restored)$/);
+    expect(p.read('out/a.txt')).toBe(goodA);
+
+    const incremental = outputs(p);
+    expect(await served(p)).toBe(8);
+    const forced = await p.run(['--force', '--no-daemon']);
+    expect(forced.code).toBe(0);
+    expect(outputs(p)).toEqual(incremental);
+    expect(await served(p)).toBe(8);
+
+    // History tells served runs apart.
+    const h = await p.batch(['history', '--json']);
+    const runs = (JSON.parse(h.stdout) as { runs: { flags: string[] }[] }).runs;
+    expect(runs.filter((x) => x.flags.includes('via-daemon'))).toHaveLength(8);
+  });
+
+  it('does not trust a symbolic link or a hard link: a change made through the other path is seen', async () => {
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-outside-'));
+    fs.writeFileSync(path.join(outside, 'a.txt'), 'one');
+    p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/b.txt': 'beta' });
+    fs.symlinkSync(path.join(outside, 'a.txt'), p.path('data/a.txt'));
+    // data/b.txt has a second name in a folder no step looks at.
+    fs.mkdirSync(p.path('elsewhere'));
+    fs.linkSync(p.path('data/b.txt'), p.path('elsewhere/b-link.txt'));
+    await startDaemon(p);
+    await p.run();
+    let r = await p.run();
+    expect(table(r.steps).a).toBe('PASS up-to-date');
+    r = await p.run();
+    fs.writeFileSync(path.join(outside, 'a.txt'), 'two');
+    r = await p.run();
+    expect(table(r.steps).a).toBe('PASS ran');
+    expect(p.read('out/a.txt')).toBe('two');
+
+    fs.writeFileSync(p.path('elsewhere/b-link.txt'), 'BETA via link');
+    r = await p.run();
+    expect(table(r.steps).b).toBe('PASS ran');
+    expect(p.read('out/b.txt')).toBe('BETA via link');
+  });
+
+  it('relays output and exit codes; a Batchfile edit is picked up', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  ok: { command: ${cmd('--text', 'fine', '--out', 'out/ok.txt')}, outputs: ['out/ok.txt'] },
+  bad: { command: ${cmd('--exit', '3', '--out', 'out/bad.txt')}, outputs: ['out/bad.txt'] },
+`),
+    });
+    await startDaemon(p);
+    const r = await p.batch([]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL/);
+    expect(r.stdout).toMatch(/bad/);
+    const j = await p.run();
+    expect(j.code).toBe(1);
+    expect(table(j.steps)).toEqual({ ok: 'PASS up-to-date', bad: 'FAIL ran' });
+
+    p.write('Batchfile.ts', batchfile(`
+  ok: { command: ${cmd('--text', 'fine', '--out', 'out/ok.txt')}, outputs: ['out/ok.txt'] },
+  more: { command: ${cmd('--text', 'new', '--out', 'out/more.txt')}, outputs: ['out/more.txt'] },
+`));
+    const k = await p.run();
+    expect(k.code).toBe(0);
+    expect(table(k.steps)).toEqual({ ok: 'PASS up-to-date', more: 'PASS ran' });
+    // A Batchfile error is reported as a direct run reports it, with exit 2.
+    p.write('Batchfile.ts', batchfile(`  broken: { command: 42 },`));
+    const e = await p.batch([]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/broken/);
+    expect(await served(p)).toBe(4);
+  });
+
+  it('runs in the client when its environment differs, and says why', async () => {
+    p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
+    await startDaemon(p);
+    const r = await p.run([], { env: { SOME_SETTING: 'other' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/not using the daemon: \$SOME_SETTING differs/);
+    expect(table(r.steps)).toEqual({ a: 'PASS ran', b: 'PASS ran', both: 'PASS ran' });
+    expect(await served(p)).toBe(0);
+  });
+
+  it('Ctrl-C in the client stops the served run (exit 130); a direct run meanwhile finds the lock; the daemon serves on', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt', '--mark', 'marks.txt')}, outputs: ['out/slow.txt'] },
+`),
+    });
+    const daemonPid = await startDaemon(p);
+    const run = p.start([]);
+    await waitForFile(p.path('slow.started'));
+    const direct = await p.batch(['--no-daemon']);
+    expect(direct.code).toBe(2);
+    expect(direct.stderr).toMatch(/Another batch is running/);
+    run.kill('SIGINT');
+    const { code } = await run.exited;
+    expect(code, run.output).toBe(130);
+    expect(run.output).toMatch(/Interrupted/);
+    expect(isAlive(daemonPid)).toBe(true);
+    p.write('release', '');
+    const after = await p.run();
+    expect(after.code).toBe(0);
+    expect(table(after.steps)).toEqual({ slow: 'PASS ran' });
+    expect(p.read('out/slow.txt')).toBe('done');
+    expect(await served(p)).toBe(2);
+  });
+
+  it('stops when its socket goes (batch clean); a killed daemon leaves runs to the client; stop and restart', async () => {
+    p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
+    let pid = await startDaemon(p);
+    expect((await p.run()).code).toBe(0);
+    const c = await p.batch(['clean']);
+    expect(c.code, c.stderr).toBe(0);
+    await waitDead([pid], 10_000);
+    let r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/daemon/);
+
+    pid = await startDaemon(p);
+    process.kill(pid, 'SIGKILL');
+    await waitDead([pid]);
+    expect(p.exists('.cache/daemon.sock')).toBe(true);
+    r = await p.run();
+    expect(r.code).toBe(0);
+    expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS up-to-date', both: 'PASS up-to-date' });
+    pid = await startDaemon(p); // over the stale socket
+    expect((await p.run()).code).toBe(0);
+    expect(await served(p)).toBe(1);
+    const again = await p.batch(['daemon', 'start']);
+    expect(again.stdout).toMatch(new RegExp(`already running \\(pid ${pid}\\)`));
+    const s = await p.batch(['daemon', 'stop']);
+    expect(s.stdout).toMatch(/stopped/);
+    expect(p.exists('.cache/daemon.sock')).toBe(false);
+    await waitDead([pid]);
+    const none = await p.batch(['daemon', 'status']);
+    expect(none.code).toBe(1);
+  });
+
+  it('declines a client of another engine build, and stops', async () => {
+    p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
+    const pid = await startDaemon(p);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(p!.path('.cache/daemon.sock'));
+      let got = '';
+      c.setEncoding('utf8');
+      c.on('connect', () => c.write(`${JSON.stringify({ t: 'run', argv: [], cwd: p!.dir, env: process.env, engine: 'another build', tty: { out: false, err: false } })}\n`));
+      c.on('data', (d: string) => (got += d));
+      c.on('close', () => resolve(got));
+      c.on('error', reject);
+    });
+    expect(JSON.parse(reply.trim()) as unknown).toMatchObject({ t: 'decline', why: 'engine' });
+    await waitDead([pid], 10_000);
+    expect(p.exists('.cache/daemon.sock')).toBe(false);
+  });
+});
