@@ -12,6 +12,7 @@ import { Session } from '../run/session.js';
 import { openStore, storePath, type Store } from '../store/store.js';
 import { engineStamp } from '../util/engine.js';
 import type { TextOut } from '../util/text-out.js';
+import { mark } from '../util/timing.js';
 import { envDifference, type Reply, type Request } from './protocol.js';
 import { TrustedStats } from './trusted-stats.js';
 
@@ -35,15 +36,9 @@ export class Resident {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Whether this daemon serves `req`; the reason when it does not. */
+  /** Whether this daemon serves `req`; the reason when it does not. Other commands are
+   * declined quietly (the client runs them); a run it cannot serve says why. */
   check(req: RunRequest): { args: Args; project: Project } | { why: string; note?: string; stale?: boolean } {
-    if (req.engine !== engineStamp()) {
-      return { why: 'engine', stale: true, note: 'batch: the daemon runs an older build of batchfile; stopping it and running here.' };
-    }
-    const differs = envDifference(req.env, process.env);
-    if (differs !== undefined) {
-      return { why: 'env', note: `batch: not using the daemon: $${differs} differs from its environment (\`batch daemon restart\` takes this one).` };
-    }
     let args: Args;
     try {
       args = parseArgs(req.argv);
@@ -51,8 +46,20 @@ export class Resident {
       return { why: 'usage' }; // the client reports the usage error itself
     }
     if (args.command !== 'run' || args.watch || args.dryRun || args.help || args.version) return { why: 'command' };
-    const project = resolveProject({ ...args, cwd: path.resolve(req.cwd, args.cwd ?? '.') });
+    let project: Project;
+    try {
+      project = resolveProject({ ...args, cwd: path.resolve(req.cwd, args.cwd ?? '.') });
+    } catch {
+      return { why: 'project' }; // no Batchfile there: the client says so itself
+    }
     if (realpath(project.root) !== realpath(this.root)) return { why: 'root' };
+    if (req.engine !== engineStamp()) {
+      return { why: 'engine', stale: true, note: 'batch: the daemon runs another build of batchfile; stopping it and running here.' };
+    }
+    const differs = envDifference(req.env, process.env);
+    if (differs !== undefined) {
+      return { why: 'env', note: `batch: not using the daemon: $${differs} differs from its environment (\`batch daemon restart\` takes this one).` };
+    }
     return { args, project };
   }
 
@@ -70,6 +77,7 @@ export class Resident {
         this.trusted ??= new TrustedStats({ root: project.root, store, log: this.log });
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
+        mark('file events read');
         const code = await runInSession(session, args, io, signal, { flags: [VIA_DAEMON], stats });
         return signal.aborted ? 130 : code;
       } finally {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
+import { mark, resetTiming, timingReport } from '../util/timing.js';
 import { encode, infoPath, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
 import { Resident } from './resident.js';
 
@@ -76,11 +77,14 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
         }
         send({ t: 'accept' });
         const t0 = performance.now();
+        resetTiming();
+        mark('request');
         const entry = { ac: new AbortController(), done: Promise.resolve() as Promise<unknown> };
         ac = entry.ac;
         entry.done = resident.run(verdict.args, verdict.project, m, send, entry.ac.signal).then((code) => {
           served++;
-          opts.log(`served \`batch ${m.argv.join(' ')}\`: exit ${code} in ${Math.round(performance.now() - t0)} ms`);
+          mark('served');
+          opts.log(`served \`batch ${m.argv.join(' ')}\`: exit ${code} in ${Math.round(performance.now() - t0)} ms\n${timingReport()}`.trimEnd());
           send({ t: 'exit', code });
           conn.end();
           active.delete(entry);

@@ -23,3 +23,8 @@ export function timingReport(): string {
   });
   return `timing (BATCH_TIMING=1):\n${lines.join('\n')}\n`;
 }
+
+/** Starts the marks afresh (the daemon reports each run it serves on its own). */
+export function resetTiming(): void {
+  marks.length = 0;
+}
