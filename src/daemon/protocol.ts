@@ -48,8 +48,9 @@ export function shortSocketPath(abs: string): string {
   return Buffer.byteLength(rel) < Buffer.byteLength(abs) ? rel : abs;
 }
 
-/** Variables a shell sets per invocation; they say nothing about what a step would see. */
-const PER_SHELL = new Set(['_', 'OLDPWD', 'PWD', 'SHLVL']);
+/** Variables set per invocation that say nothing about what a step would see: a shell's own,
+ * and hyperfine's padding of the environment (a random-length value on every run). */
+const PER_SHELL = new Set(['_', 'OLDPWD', 'PWD', 'SHLVL', 'HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET']);
 
 /** The first variable whose value differs between two environments (ignoring PER_SHELL), or
  * undefined when they agree. Steps run with the daemon's environment, so it serves only

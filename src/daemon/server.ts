@@ -42,7 +42,20 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
     conn.setEncoding('utf8');
     let ac: AbortController | undefined;
     let interrupts = 0;
+    // Output is gathered for the rest of the current tick and sent in one write: a run
+    // prints many short lines, and a write per line showed in profiles.
+    let pending = '';
+    const flush = (): void => {
+      if (pending !== '' && !conn.destroyed) conn.write(pending);
+      pending = '';
+    };
     const send = (r: Reply): void => {
+      if (r.t === 'out' || r.t === 'err') {
+        if (pending === '') setImmediate(flush);
+        pending += encode(r);
+        return;
+      }
+      flush();
       if (!conn.destroyed) conn.write(encode(r));
     };
     const reader = new LineReader<Request>((m) => {

@@ -1,7 +1,17 @@
-import fs from 'node:fs';
+import fs, { type Stats } from 'node:fs';
 import path from 'node:path';
 import { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
+
+/** A StatCache that notes each path it stats afresh, so that only those are judged before the
+ * next run (a path judged trustworthy stays so until an event forgets it). */
+class NotingStatCache extends StatCache {
+  fresh: string[] = [];
+  override stat(rel: string): Stats | null {
+    if (this.peekStat(rel) === undefined) this.fresh.push(rel);
+    return super.stat(rel);
+  }
+}
 
 /** How long to wait for a cookie's event before trusting nothing for a run. */
 const SYNC_TIMEOUT_MS = 2000;
@@ -32,7 +42,7 @@ export interface TrustedStatsOptions {
  * `--no-daemon` runs check every file.
  */
 export class TrustedStats {
-  private statsFor: StatCache;
+  private statsFor: NotingStatCache;
   private readonly watched = new Map<string, fs.FSWatcher>();
   /** The folder each watch was set on (device and inode), to tell a replaced folder. */
   private readonly folderIds = new Map<string, string>();
@@ -45,7 +55,7 @@ export class TrustedStats {
   private nextCookie = 0;
 
   constructor(private readonly opts: TrustedStatsOptions) {
-    this.statsFor = new StatCache(opts.root, opts.store);
+    this.statsFor = new NotingStatCache(opts.root, opts.store);
     this.cookieDir = path.join(opts.root, '.cache', 'daemon-cookies');
   }
 
@@ -53,7 +63,7 @@ export class TrustedStats {
   cacheFor(store: Store): StatCache {
     if (store !== this.opts.store) {
       this.opts.store = store;
-      this.statsFor = new StatCache(this.opts.root, store);
+      this.statsFor = new NotingStatCache(this.opts.root, store);
       this.vetted.clear();
     }
     return this.statsFor;
@@ -65,18 +75,21 @@ export class TrustedStats {
     const stats = this.statsFor;
     stats.filesHashed = 0;
     stats.bytesHashed = 0;
-    // Only folders watched before this look count: what the cache holds from a folder watched
-    // from now on predates the watch, and is looked at again.
+    // Judged: the paths stat'ed since the last look (one kept stays kept until an event
+    // forgets it). Only folders watched before this look count: what the cache holds from a
+    // folder watched from now on predates the watch. A path not kept is forgotten; if a run
+    // needs it again it is stat'ed again, and judged again at the next look.
     const before = new Set(this.watched.keys());
-    stats.forgetWhere((rel) => {
-      if (!this.inside(rel)) return true;
+    const judge = stats.fresh;
+    stats.fresh = [];
+    for (const rel of judge) {
+      if (stats.peekStat(rel) === undefined) continue; // forgotten since, by an event
+      const inside = this.inside(rel);
       const dir = path.posix.dirname(rel);
-      if (!before.has(dir)) {
-        if (!this.watched.has(dir)) this.watchWithAncestors(dir);
-        return true;
-      }
-      return !this.vet(rel, stats);
-    });
+      if (inside && before.has(dir) && this.vet(rel, stats)) continue;
+      if (inside && !this.watched.has(dir)) this.watchWithAncestors(dir);
+      stats.forget(rel);
+    }
     if (!(await this.sync())) {
       this.opts.log('file events did not arrive in time: checking every file in this run');
       stats.forgetAll();

@@ -31,14 +31,29 @@ const SNAPSHOT_SCHEMA = 2;
  * One hash over the parts' text (not the fingerprint's per-part hashes): this runs for every
  * step on every run, and a changed part only needs to be noticed here, not named. */
 export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): string {
+  const envText = envValues(step, env);
+  const hit = definitionMemo.get(step);
+  if (hit && hit.envText === envText) return hit.sig;
   let text = `${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${step.kind}\0${JSON.stringify(step.kind === 'run' ? (step.run ?? null) : (step.command ?? null))}`;
-  text += `\0${paramsText(step)}\0${step.inputs.join('\0')}\0\0${step.outputs.join('\0')}\0`;
+  text += `\0${paramsText(step)}\0${step.inputs.join('\0')}\0\0${step.outputs.join('\0')}\0${envText}`;
+  const sig = hashString(text);
+  definitionMemo.set(step, { envText, sig });
+  return sig;
+}
+
+/** The step's env values as text ('' for a step that reads none). */
+function envValues(step: StepConfig, env: NodeJS.ProcessEnv): string {
+  let text = '';
   for (const name of step.env) {
     const v = env[name];
     text += `\0${name}${v === undefined ? '\0' : `=${v}`}`;
   }
-  return hashString(text);
+  return text;
 }
+
+/** A loaded config's steps do not change (a process that runs many times, the daemon or watch
+ * mode, checks the same step objects each run); only the env values can, and are compared. */
+const definitionMemo = new WeakMap<StepConfig, { envText: string; sig: string }>();
 
 const paramsMemo = new WeakMap<StepConfig, string>();
 function paramsText(step: StepConfig): string {
