@@ -61,14 +61,16 @@ const result = await esbuild.build({
   metafile: true,
   logLevel: 'warning',
 });
-// The daemon client loads on every `batch` start, before the CLI: one file of its own, not a
-// chunk shared with the CLI (which would be a second file to load).
+// The daemon client loads on every `batch` start, before the CLI: one CommonJS file of its
+// own (bin/batch.js requires it, so a served run never starts the ESM loader), not a chunk
+// shared with the CLI.
 await esbuild.build({
   absWorkingDir: REPO,
   entryPoints: { client: 'src/daemon/client.ts' },
   outdir: OUT,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'external',

@@ -65,11 +65,16 @@ describe('start-up', () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.copyFileSync(BIN, path.join(dir, 'bin', 'batch.js'));
+    fs.copyFileSync(path.join(path.dirname(BIN), 'package.json'), path.join(dir, 'bin', 'package.json'));
     fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
     for (const which of ['bundle', 'cli']) {
       fs.mkdirSync(path.join(dir, 'dist', which), { recursive: true });
       fs.writeFileSync(path.join(dir, 'dist', which, 'main.js'), `export async function main() { console.log('${which}'); return 0; }\n`);
     }
+    // The daemon clients (no daemon here: each says so by resolving to undefined).
+    fs.mkdirSync(path.join(dir, 'dist', 'daemon'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), `exports.viaDaemon = async () => process.env.FAKE_SERVED ? Number(process.env.FAKE_SERVED) : undefined;\n`);
+    fs.writeFileSync(path.join(dir, 'dist', 'daemon', 'client.js'), `export async function viaDaemon() { return undefined; }\n`);
     const at = (rel: string, s: number): void => fs.utimesSync(path.join(dir, rel), s, s);
     at('dist/cli/main.js', 1_000_000);
     at('dist/bundle/main.js', 1_000_010);
@@ -78,6 +83,10 @@ describe('start-up', () => {
     expect((await node(['bin/batch.js'], dir)).stdout).toBe('cli\n');
     fs.rmSync(path.join(dir, 'dist', 'cli'), { recursive: true });
     expect((await node(['bin/batch.js'], dir)).stdout).toBe('bundle\n');
+    // A run the daemon served: its exit code, and the CLI never loads.
+    const served = await node(['bin/batch.js'], dir, { FAKE_SERVED: '7' });
+    expect(served.code).toBe(7);
+    expect(served.stdout).toBe('');
   });
 
   it('the build bundles the CLI with the pool worker beside it (run steps work through it)', async () => {
