@@ -2,7 +2,7 @@
 // The benchmark suite of issue 7 (`npm run bench`): batchfile side by side with GNU Make, Ninja,
 // Snakemake and doit on the same generated pipelines, timed as whole processes with hyperfine.
 //
-//   node bench/run-all.mjs [--only n1000,n10000,curve,run,cpu,hash,example] [--tools a,b]
+//   node bench/run-all.mjs [--only n1000,n10000,curve,daemon,run,cpu,hash,example] [--tools a,b]
 //                          [--quick] [--no-batchfile] [--out DIR] [--scenarios a,b] [--reuse]
 //
 // Writes DIR/results.json, DIR/summary.md and every hyperfine JSON (DIR defaults to
@@ -18,7 +18,7 @@ import {
 import { summarize } from './summarize.mjs';
 
 // n10000 before curve: the curve reuses the no-op rows of n1000 and n10000 when they ran.
-const SUITES = ['n1000', 'n10000', 'curve', 'run', 'cpu', 'hash', 'example'];
+const SUITES = ['n1000', 'n10000', 'curve', 'daemon', 'run', 'cpu', 'hash', 'example'];
 
 function parseArgs(argv) {
   const o = { only: SUITES, tools: ['batchfile', ...PEERS], quick: false, batchfile: true, out: '' };
@@ -56,8 +56,31 @@ const results = {
 };
 const save = () => fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 
-/** A tool as benchmarked: `id` names its directory and row; `jobs` its -j. */
-const variant = (tool, jobs = JOBS, id = tool) => ({ id, tool, jobs });
+/** A tool as benchmarked: `id` names its directory and row; `jobs` its -j; `daemon`: batchfile
+ * with its project daemon started after the setup build (docs/daemon.md). */
+const variant = (tool, jobs = JOBS, id = tool, daemon = false) => ({ id, tool, jobs, daemon });
+
+/** Starts the project daemon in `dir` (with the benchmark's environment, which the timed
+ * clients share) and returns its pid. */
+function startDaemon(dir) {
+  const r = probe([...TOOLS.batchfile.argv(dir).slice(0, 4), 'daemon', 'start']);
+  if (r.status !== 0) throw new Error(`batch daemon start failed: ${r.stderr.slice(-1500)}`);
+  return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon.json'), 'utf8')).pid;
+}
+
+/** Runs the daemon in `dir` has served (from `batch daemon status`). */
+function servedRuns(dir) {
+  const r = probe([...TOOLS.batchfile.argv(dir).slice(0, 4), 'daemon', 'status']);
+  const m = r.stdout.match(/(\d+) runs? served/);
+  if (!m) throw new Error(`no daemon in ${dir}: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
+/** The daemon's peak RSS so far (VmHWM), in KiB. */
+function daemonPeakKb(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** Brings `dir` to the built state without timing it. Snakemake on big pipelines takes many
  * minutes to build, so there it adopts another tool's identical outputs with --touch. */
@@ -100,17 +123,24 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
   // is skipped (or not part of this run) is set up lazily, after the others' first builds,
   // so that Snakemake can adopt their outputs.
   const built = new Set(reused);
+  const daemons = {};
   const ensureBuilt = (v) => {
-    if (built.has(v.id)) return;
-    log(`${p.name}: setup build for ${v.id}`);
-    setup(p, v, dirs[v.id]);
-    built.add(v.id);
+    if (!built.has(v.id)) {
+      log(`${p.name}: setup build for ${v.id}`);
+      setup(p, v, dirs[v.id]);
+      built.add(v.id);
+    }
+    if (v.daemon && !daemons[v.id]) daemons[v.id] = startDaemon(dirs[v.id]);
   };
   for (const s of scenarios) {
     for (const v of live) {
       rows[s] ??= {};
       if (extra.skip?.[s]?.includes(v.id)) {
         rows[s][v.id] = { skipped: extra.skipWhy?.[s] ?? 'skipped' };
+        continue;
+      }
+      if (v.daemon && s === 'first') {
+        rows[s][v.id] = { skipped: 'a first build removes .cache/, and the daemon with it' };
         continue;
       }
       const dir = dirs[v.id];
@@ -124,8 +154,10 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
         // estimate that picks hyperfine's run count.
         let est;
         if (v.tool === 'batchfile') {
+          const servedBefore = v.daemon ? servedRuns(dir) : 0;
           const j = batchJson(dir, { prepare, jobs: v.jobs });
           row.problems = checkRun(s, p.meta, j.doc, j.status);
+          if (v.daemon && servedRuns(dir) !== servedBefore + 1) row.problems.push('not served by the daemon');
           row.ran = j.doc.counts;
           row.rssKb = j.rssKb;
           est = j.ms;
@@ -156,10 +188,12 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
         results.failures.push(`${suite}/${s}/${v.id}: ${row.error.split('\n')[0]}`);
         log(`  FAILED ${s} ${v.id}: ${row.error.slice(0, 500)}`);
       }
+      if (daemons[v.id]) row.daemonRssKb = daemonPeakKb(daemons[v.id]);
       rows[s][v.id] = row;
       save();
     }
   }
+  for (const v of live) if (daemons[v.id]) probe([...TOOLS.batchfile.argv(dirs[v.id]).slice(0, 4), 'daemon', 'stop']);
   return entry;
 }
 
@@ -209,6 +243,15 @@ const suites = {
       singleRunOverMs: 60000,
       skipWhy: { first: 'not run: too slow (one Snakemake first build of 1,000 steps takes 90 s or more here)', touch: 'not run (time)', code: 'not run (time)' },
     });
+  },
+  // batchfile with its project daemon (docs/daemon.md) beside a direct batchfile and Ninja, in
+  // the same run: 1,000 and 10,000 steps. The client's RSS is the row's; the daemon's peak
+  // RSS is recorded beside it.
+  daemon() {
+    const vs = [...tools(['batchfile']), ...(opts.tools.includes('batchfile') ? [variant('batchfile', JOBS, 'batchfile-daemon', true)] : []), ...tools(['ninja'])];
+    const out = { rows: {} };
+    for (const n of [1000, 10000]) out.rows[n] = runProject(`daemon-${n}`, { kind: 'command', steps: n, inputs: 10 }, ['noop', 'touch', 'content', 'code'], vs).rows;
+    return out;
   },
   // `run` steps (batchfile's worker pool) against Ninja/Make running the same module as one
   // Node process per step; the command-kind first builds of n1000 are the other reference.

@@ -73,12 +73,53 @@ function peers(label, base, reference) {
   }
 }
 
+/** The same scenarios through the project daemon (docs/daemon.md): each run checked, counted
+ * as served, and the outputs equal to a direct build's. */
+function daemonScenarios(label, base, meta) {
+  const dir = path.join(root, `${label}-daemon`);
+  sh(`cp -a ${shq(base)} ${shq(dir)}`);
+  const batch = (...args) => probe([...TOOLS.batchfile.argv(dir).slice(0, 4), ...args]);
+  const served = () => Number(batch('daemon', 'status').stdout.match(/(\d+) runs? served/)?.[1] ?? NaN);
+  const first = batchJson(dir, { prepare: prepareScript('first', dir, 'batchfile', meta) });
+  if (first.status !== 0) failures.push(`${label} daemon: the first build failed`);
+  const start = batch('daemon', 'start');
+  if (start.status !== 0) {
+    failures.push(`${label} daemon start: exit ${start.status}: ${start.stderr.slice(-500)}`);
+    return;
+  }
+  try {
+    for (const s of ['noop', 'touch', 'content', 'noop', 'code', 'noop']) {
+      const before = served();
+      const j = batchJson(dir, { prepare: prepareScript(s, dir, 'batchfile', meta) });
+      const problems = checkRun(s, meta, j.doc, j.status);
+      if (served() !== before + 1) problems.push('not served by the daemon');
+      note(`${problems.length ? 'FAIL' : 'ok  '} ${label} daemon    ${s.padEnd(9)} ${fmtMs(j.ms).padStart(8)} ${fmtMb(j.rssKb).padStart(7)}  ran ${j.doc.counts?.ran ?? '?'}${problems.length ? `  <- ${problems.join('; ')}` : ''}`);
+      for (const p of problems) failures.push(`${label} daemon ${s}: ${p}`);
+    }
+    // Incremental (served) outputs must equal a clean forced build's, made without the daemon.
+    sh(`cp -a ${shq(path.join(dir, 'out'))} ${shq(`${dir}-served-out`)}`);
+    const forced = batchJson(dir, { extra: ['--force', '--no-daemon'] });
+    if (forced.status !== 0) failures.push(`${label} daemon: the --force --no-daemon build failed`);
+    try {
+      sh(`diff -r ${shq(`${dir}-served-out`)} ${shq(path.join(dir, 'out'))}`);
+      note(`ok   ${label} daemon    outputs equal a --force --no-daemon build`);
+    } catch {
+      failures.push(`${label} daemon: served outputs differ from a --force --no-daemon build`);
+    }
+  } catch (e) {
+    failures.push(`${label} daemon: ${e.message.slice(0, 1000)}`);
+  } finally {
+    batch('daemon', 'stop');
+  }
+}
+
 try {
   // Command steps: the whole scenario list, then the peers on the same sources.
   const cmdBase = path.join(root, 'command');
   const cmd = generate({ out: cmdBase, kind: 'command', steps: 10, inputs: 3 });
   const cmdDir = batchScenarios('command', cmdBase, cmd, ['first', 'noop', 'touch', 'content', 'noop', 'code', 'noop', 'touch-all']);
   peers('command', cmdBase, `${cmdDir}-ref`);
+  daemonScenarios('command', cmdBase, cmd);
 
   // `run` steps (worker pool) and their process-per-step form for the peers.
   const runBase = path.join(root, 'run');

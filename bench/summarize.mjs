@@ -93,6 +93,22 @@ export function summarize(runs) {
     for (const [n, rows] of Object.entries(curve)) md.push(`| ${n} | ${FIVE.map((t) => (rows?.[t]?.cpu ? `${fmtMs(rows[t].cpu)} (${((rows[t].cpu * 1000) / Number(n)).toFixed(0)} µs)` : '–')).join(' | ')} |`);
     md.push('');
   }
+  if (S.daemon?.rows) {
+    md.push('### With the project daemon (`batch daemon start`, docs/daemon.md)', '');
+    for (const [n, rows] of Object.entries(S.daemon.rows)) {
+      const ids = ['batchfile', 'batchfile-daemon', 'ninja'];
+      md.push(`${n} steps × 10 inputs, command steps; \`batchfile-daemon\` is the same \`batch\` command with the project's daemon running (the client process is timed; the daemon's peak RSS is given beside it).`, '');
+      md.push(`| scenario | ${ids.join(' | ')} | daemon / ninja | daemon CPU / ninja CPU | client peak RSS | daemon peak RSS |`, '|---|---|---|---|---|---|---|---|');
+      for (const [s, r] of Object.entries(rows)) {
+        const d = r['batchfile-daemon'];
+        if (!d || d.skipped) continue;
+        md.push(`| ${s} | ${ids.map((id) => cell(r[id])).join(' | ')} | ${ratio(d, r.ninja)} | ${ratio(d, r.ninja, 'cpu')} | ${fmtMb(d.rssKb)} | ${fmtMb(d.daemonRssKb)} |`);
+      }
+      const checked = Object.values(rows).map((r) => r['batchfile-daemon']).filter((r) => r?.problems);
+      if (checked.length) md.push('', `Served runs checked with \`--json\` and the daemon's count of served runs: ${checked.every((r) => r.problems.length === 0) ? 'each reran exactly what it should, and was served by the daemon' : 'PROBLEMS: ' + checked.flatMap((r) => r.problems).join('; ')}.`);
+      md.push('');
+    }
+  }
   if (S.run?.rows) table('1,000 `run` steps (batchfile: worker pool; Ninja and Make: one Node process per step, same module)', S.run, ['first', 'noop', 'code'], ['batchfile', 'ninja', 'make']);
   if (S.cpu?.rows?.first) {
     const f = S.cpu.rows.first;
