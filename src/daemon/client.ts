@@ -19,12 +19,22 @@ function rootOf(argv: readonly string[]): string {
   return path.resolve(dir ?? '.');
 }
 
+/** False for anything but a socket, including a path that cannot be looked at (`.cache` a
+ * file: ENOTDIR); the CLI then reports the problem itself. */
+function isSocket(p: string): boolean {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isSocket() === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the command through the project's daemon. Resolves to its exit code, or undefined
  * when no daemon serves it (the caller then runs it in this process). */
 export async function viaDaemon(argv: readonly string[], engine: string): Promise<number | undefined> {
   if (process.env.BATCH_DAEMON === '0' || argv.includes('--no-daemon')) return undefined;
   const sock = socketPath(rootOf(argv));
-  if (!fs.statSync(sock, { throwIfNoEntry: false })?.isSocket()) return undefined;
+  if (!isSocket(sock)) return undefined;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const req: Request = {

@@ -198,6 +198,28 @@ describe('batch daemon', () => {
     expect(await served(p)).toBe(2);
   });
 
+  it('two clients at once behave as two batch processes: the second fails, or waits with --wait', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt', '--mark', 'marks.txt')}, outputs: ['out/slow.txt'] },
+`),
+    });
+    await startDaemon(p);
+    const first = p.start([]);
+    await waitForFile(p.path('slow.started'));
+    const second = await p.batch([]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/Another batch is running/);
+    const waiting = p.start(['--wait', '--json']);
+    await waiting.waitFor(/Waiting for the batch running in this project/);
+    p.write('release', '');
+    expect((await first.exited).code, first.output).toBe(0);
+    expect((await waiting.exited).code, waiting.output).toBe(0);
+    const summary = JSON.parse(waiting.output.slice(waiting.output.indexOf('{\n'), waiting.output.lastIndexOf('}') + 1)) as { steps: { name: string; status: string; action: string }[] };
+    expect(table(summary.steps)).toEqual({ slow: 'PASS up-to-date' });
+    expect(p.marks()).toEqual(['slow']);
+  });
+
   it('stops when its socket goes (batch clean); a killed daemon leaves runs to the client; stop and restart', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
     let pid = await startDaemon(p);
