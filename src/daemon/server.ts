@@ -97,7 +97,9 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
         entry.done = resident.run(verdict.args, verdict.project, m, send, entry.ac.signal).then((code) => {
           served++;
           mark('served');
-          opts.log(`served \`batch ${m.argv.join(' ')}\`: exit ${code} in ${Math.round(performance.now() - t0)} ms\n${timingReport()}`.trimEnd());
+          const mem = process.memoryUsage();
+          const mb = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MB`;
+          opts.log(`served \`batch ${m.argv.join(' ')}\`: exit ${code} in ${Math.round(performance.now() - t0)} ms (heap ${mb(mem.heapUsed)}, rss ${mb(mem.rss)})\n${timingReport()}`.trimEnd());
           send({ t: 'exit', code });
           conn.end();
           active.delete(entry);
