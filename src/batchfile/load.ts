@@ -52,7 +52,7 @@ function hashSource(abs: string): string | undefined {
 }
 
 /** The compiled Batchfile, reused while every source it was built from is byte-identical. */
-async function compiledBatchfile(root: string, file: string, cacheDir: string): Promise<{ out: string; sources: string[] }> {
+export async function compiledBatchfile(root: string, file: string, cacheDir: string): Promise<{ out: string; sources: string[] }> {
   const mPath = manifestPath(cacheDir);
   try {
     const m = JSON.parse(fs.readFileSync(mPath, 'utf8')) as Manifest;
@@ -127,4 +127,33 @@ function validated(exported: unknown, file: string, root: string): PipelineConfi
   const config = validateBatch(exported, file, root);
   validatedMemo.set(exported, { file, root, config });
   return config;
+}
+
+/** What in a compiled Batchfile can make its evaluation depend on more than its own source and
+ * the environment: an import of anything but the engine (node:fs, a package), a dynamic import
+ * or require, and globals that read the clock, randomness, the network or process arguments. */
+const IMPURE: [RegExp, string][] = [
+  [/\bimport\s*\(/, 'a dynamic import()'],
+  [/\brequire\s*\(/, 'require()'],
+  [/\bgetBuiltinModule\b/, 'process.getBuiltinModule'],
+  [/\bfetch\s*\(/, 'fetch()'],
+  [/\bDate\b/, 'Date'],
+  [/\bMath\.random\b/, 'Math.random'],
+  [/\bperformance\b/, 'performance'],
+  [/\bcrypto\b/, 'crypto'],
+  [/\bprocess\.(argv|hrtime|binding|pid|ppid)\b/, 'process.argv/hrtime/pid'],
+];
+
+/** Why evaluating this compiled Batchfile again could give another config (undefined: it
+ * cannot; it is a function of its source and the environment). A process that keeps a loaded
+ * Batchfile (the daemon) must load an impure one afresh for every run, as a direct run does. */
+export function impurity(compiledCode: string): string | undefined {
+  for (const m of compiledCode.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;'"]*?\bfrom\s*(["'])([^"']+)\1|(?:^|[;\n])\s*import\s*(["'])([^"']+)\3/g)) {
+    const spec = m[2] ?? m[4] ?? '';
+    if (spec !== ENGINE_ENTRY && spec !== pathToFileURL(ENGINE_ENTRY).href) return `it imports ${spec}`;
+  }
+  // Words inside plain string literals are data (a command "date > out"), not code.
+  const code = compiledCode.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');
+  for (const [re, what] of IMPURE) if (re.test(code)) return `it uses ${what}`;
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { compiledBatchfile, impurity } from '../batchfile/load.js';
 import { parseArgs, type Args } from '../cli/args.js';
 import { runInSession } from '../cli/commands/run.js';
 import { reportFailure } from '../cli/fail.js';
@@ -38,7 +39,7 @@ export class Resident {
 
   /** Whether this daemon serves `req`; the reason when it does not. Other commands are
    * declined quietly (the client runs them); a run it cannot serve says why. */
-  check(req: RunRequest): { args: Args; project: Project } | { why: string; note?: string; stale?: boolean } {
+  async check(req: RunRequest): Promise<{ args: Args; project: Project } | { why: string; note?: string; stale?: boolean }> {
     let args: Args;
     try {
       args = parseArgs(req.argv);
@@ -59,6 +60,17 @@ export class Resident {
     const differs = envDifference(req.env, process.env);
     if (differs !== undefined) {
       return { why: 'env', note: `batch: not using the daemon: $${differs} differs from its environment (\`batch daemon restart\` takes this one).` };
+    }
+    // The Batchfile is kept loaded between runs only when loading it again would give the same
+    // steps; one that lists files (node:fs) or reads the clock is loaded afresh by every direct run.
+    let why: string | undefined;
+    try {
+      why = this.impurityOf((await compiledBatchfile(project.root, project.file, project.cacheDir)).out);
+    } catch {
+      return { why: 'project' }; // does not compile: the client reports it
+    }
+    if (why !== undefined) {
+      return { why: 'batchfile', note: `batch: not using the daemon: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}), so every run loads it afresh.` };
     }
     return { args, project };
   }
@@ -86,6 +98,13 @@ export class Resident {
     } catch (e) {
       return reportFailure(e, err);
     }
+  }
+
+  private readonly purity = new Map<string, string | undefined>();
+  /** Why a compiled Batchfile is impure (see load.ts), read once per compiled file. */
+  private impurityOf(out: string): string | undefined {
+    if (!this.purity.has(out)) this.purity.set(out, impurity(fs.readFileSync(out, 'utf8')));
+    return this.purity.get(out);
   }
 
   /** Stops every command step (a second Ctrl-C, or the daemon shutting down). */

@@ -5,6 +5,8 @@ import { engineStamp } from '../util/engine.js';
 import { mark, resetTiming, timingReport } from '../util/timing.js';
 import { encode, infoPath, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
 import { Resident } from './resident.js';
+import type { Args } from '../cli/args.js';
+import type { Project } from '../cli/project.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -81,20 +83,41 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
           conn.end();
           return;
         }
-        const verdict = resident.check(m);
-        if (!('args' in verdict)) {
-          send({ t: 'decline', why: verdict.why, ...(verdict.note ? { note: verdict.note } : {}) });
+        void resident.check(m).then((verdict) => {
+          if (!('args' in verdict)) {
+            send({ t: 'decline', why: verdict.why, ...(verdict.note ? { note: verdict.note } : {}) });
+            conn.end();
+            if (verdict.stale) shutdown();
+            return;
+          }
+          serve(m, verdict.args, verdict.project);
+        }, (e: unknown) => {
+          opts.log(`internal error while checking a request: ${(e as Error)?.stack ?? String(e)}`);
+          send({ t: 'decline', why: 'error' });
           conn.end();
-          if (verdict.stale) shutdown();
-          return;
-        }
-        send({ t: 'accept' });
-        const t0 = performance.now();
-        resetTiming();
-        mark('request');
-        const entry = { ac: new AbortController(), done: Promise.resolve() as Promise<unknown> };
-        ac = entry.ac;
-        entry.done = resident.run(verdict.args, verdict.project, m, send, entry.ac.signal).then((code) => {
+        });
+      }
+    });
+    /** Serves a run the daemon accepted: from `accept` on, the client relies on it. */
+    const serve = (m: Extract<Request, { t: 'run' }>, args: Args, project: Project): void => {
+      if (stopping || conn.destroyed) {
+        send({ t: 'decline', why: 'stopping' });
+        conn.end();
+        return;
+      }
+      send({ t: 'accept' });
+      const t0 = performance.now();
+      resetTiming();
+      mark('request');
+      const entry = { ac: new AbortController(), done: Promise.resolve() as Promise<unknown> };
+      ac = entry.ac;
+      entry.done = resident
+        .run(args, project, m, send, entry.ac.signal)
+        .catch((e: unknown) => {
+          opts.log(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+          return 70;
+        })
+        .then((code) => {
           served++;
           mark('served');
           const mem = process.memoryUsage();
@@ -105,9 +128,8 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
           active.delete(entry);
           resetIdle();
         });
-        active.add(entry);
-      }
-    });
+      active.add(entry);
+    };
     conn.on('data', (d: string) => {
       try {
         reader.push(d);

@@ -6,7 +6,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject, waitForFile } from '../rig.js';
+import { fake, TempProject, waitForFile } from '../rig.js';
+import { impurity } from '../../../src/batchfile/load.js';
+import { ENGINE_ENTRY } from '../../../src/util/engine.js';
 import { batchfile, cmd, isAlive, killQuietly, table, waitDead } from '../core/util.js';
 
 let p: TempProject | undefined;
@@ -161,6 +163,40 @@ describe('batch daemon', () => {
     expect(e.code).toBe(2);
     expect(e.stderr).toMatch(/broken/);
     expect(await served(p)).toBe(4);
+  });
+
+  it('loads afresh, in the client, a Batchfile that may define other steps each time (it lists files)', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': `import fs from 'node:fs';
+import { defineBatch } from 'batchfile';
+const steps: Record<string, { command: string; inputs: string[]; outputs: string[] }> = {};
+for (const f of fs.readdirSync('data').sort()) {
+  steps[f.replace('.txt', '')] = { command: ${JSON.stringify(fake('--in', 'IN', '--out', 'OUT'))}.replace('IN', 'data/' + f).replace('OUT', 'out/' + f), inputs: ['data/' + f], outputs: ['out/' + f] };
+}
+export default defineBatch({ steps });
+`,
+      'data/a.txt': 'alpha',
+    });
+    await startDaemon(p);
+    let r = await p.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/not using the daemon: Batchfile.ts may define other steps each time it is loaded \(it imports node:fs\)/);
+    expect(table(r.steps)).toEqual({ a: 'PASS ran' });
+    p.write('data/b.txt', 'beta');
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS ran' });
+    expect(await served(p)).toBe(0);
+  });
+
+  it('tells a Batchfile that is a function of its source from one that is not', () => {
+    const engine = JSON.stringify(ENGINE_ENTRY);
+    expect(impurity(`import { defineBatch } from ${engine};\nvar x = defineBatch({ steps: { a: { command: "echo Date > out" } } });\nexport { x as default };\n`)).toBeUndefined();
+    expect(impurity(`import { defineBatch } from ${engine};\nimport fs from "node:fs";\n`)).toBe('it imports node:fs');
+    expect(impurity(`import ${engine};\nimport "dotenv/config";\n`)).toBe('it imports dotenv/config');
+    expect(impurity(`export { x } from "./other.js";\n`)).toBe('it imports ./other.js');
+    expect(impurity(`import { defineBatch } from ${engine};\nconst t = Date.now();\n`)).toBe('it uses Date');
+    expect(impurity(`const m = await import("node:fs");\n`)).toBe('it uses a dynamic import()');
+    expect(impurity(`const fs = process.getBuiltinModule("fs");\n`)).toBe('it uses process.getBuiltinModule');
   });
 
   it('runs in the client when its environment differs, and says why', async () => {
