@@ -144,13 +144,17 @@ const IMPURE: [RegExp, string][] = [
   [/\bprocess\.(argv|hrtime|binding|pid|ppid)\b/, 'process.argv/hrtime/pid'],
 ];
 
+/** Built-in modules that only compute (path joins against the project folder, the same in
+ * every run). */
+const PURE_BUILTINS = new Set(['node:path', 'path', 'node:path/posix', 'path/posix']);
+
 /** Why evaluating this compiled Batchfile again could give another config (undefined: it
  * cannot; it is a function of its source and the environment). A process that keeps a loaded
  * Batchfile (the daemon) must load an impure one afresh for every run, as a direct run does. */
 export function impurity(compiledCode: string): string | undefined {
   for (const m of compiledCode.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;'"]*?\bfrom\s*(["'])([^"']+)\1|(?:^|[;\n])\s*import\s*(["'])([^"']+)\3/g)) {
     const spec = m[2] ?? m[4] ?? '';
-    if (spec !== ENGINE_ENTRY && spec !== pathToFileURL(ENGINE_ENTRY).href) return `it imports ${spec}`;
+    if (spec !== ENGINE_ENTRY && spec !== pathToFileURL(ENGINE_ENTRY).href && !PURE_BUILTINS.has(spec)) return `it imports ${spec}`;
   }
   // Words inside plain string literals are data (a command "date > out"), not code.
   const code = compiledCode.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');

@@ -192,6 +192,7 @@ export default defineBatch({ steps });
     const engine = JSON.stringify(ENGINE_ENTRY);
     expect(impurity(`import { defineBatch } from ${engine};\nvar x = defineBatch({ steps: { a: { command: "echo Date > out" } } });\nexport { x as default };\n`)).toBeUndefined();
     expect(impurity(`import { defineBatch } from ${engine};\nimport fs from "node:fs";\n`)).toBe('it imports node:fs');
+    expect(impurity(`import { defineBatch } from ${engine};\nimport path from "node:path";\n`)).toBeUndefined();
     expect(impurity(`import ${engine};\nimport "dotenv/config";\n`)).toBe('it imports dotenv/config');
     expect(impurity(`export { x } from "./other.js";\n`)).toBe('it imports ./other.js');
     expect(impurity(`import { defineBatch } from ${engine};\nconst t = Date.now();\n`)).toBe('it uses Date');
