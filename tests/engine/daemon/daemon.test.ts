@@ -200,6 +200,41 @@ export default defineBatch({ steps });
     expect(impurity(`const fs = process.getBuiltinModule("fs");\n`)).toBe('it uses process.getBuiltinModule');
   });
 
+  it('runs the integrity tests of served runs, and reruns them when a file they read changes', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': `import { defineBatch } from 'batchfile';
+export default defineBatch({
+  steps: { make: { command: ${cmd('--in', 'in.txt', '--out', 'out/data.txt')}, inputs: ['in.txt'], outputs: ['out/data.txt'] } },
+  tests: { files: ['checks/*.test.ts'] },
+});
+`,
+      'in.txt': 'a\nb\n',
+      'checks/helper.ts': 'export const expected = 2;\n',
+      'checks/data.test.ts': `import fs from 'node:fs';
+import { expect, it } from 'vitest';
+import { expected } from './helper.js';
+it('has the expected line count', () => {
+  expect(fs.readFileSync('out/data.txt', 'utf8').trim().split('\\n').length).toBe(expected);
+});
+`,
+    });
+    await startDaemon(p);
+    const first = await p.run();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.tests).toMatchObject({ status: 'PASS', action: 'ran', passed: 1 });
+    const second = await p.run();
+    expect(second.tests).toMatchObject({ status: 'PASS', action: 'up-to-date' });
+    p.write('checks/helper.ts', 'export const expected = 3;\n');
+    const third = await p.run();
+    expect(third.code).toBe(1);
+    expect(third.tests).toMatchObject({ status: 'FAIL', action: 'ran', failed: 1 });
+    p.write('in.txt', 'a\nb\nc\n');
+    const fourth = await p.run();
+    expect(fourth.code).toBe(0);
+    expect(fourth.tests).toMatchObject({ status: 'PASS', action: 'ran', passed: 1 });
+    expect(await served(p)).toBe(4);
+  });
+
   it('runs in the client when its environment differs, and says why', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
     await startDaemon(p);
