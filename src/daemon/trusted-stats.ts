@@ -1,13 +1,13 @@
-import fs, { type Stats } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
-import { StatCache } from '../fingerprint/stat-cache.js';
+import { StatCache, type FileStat } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 
 /** A StatCache that notes each path it stats afresh, so that only those are judged before the
  * next run (a path judged trustworthy stays so until an event forgets it). */
 class NotingStatCache extends StatCache {
   fresh: string[] = [];
-  override stat(rel: string): Stats | null {
+  override stat(rel: string): FileStat | null {
     if (this.peekStat(rel) === undefined) this.fresh.push(rel);
     return super.stat(rel);
   }

@@ -1,7 +1,6 @@
 // Removing old runs from the store: explicit (`batch history --prune --keep N`) and always
 // reported, never silent.
 import type { Store } from '../store/store.js';
-import { resultsOf } from './query.js';
 
 export interface PruneResult {
   kept: number;
@@ -23,10 +22,11 @@ export async function pruneRuns(store: Store, keep: number): Promise<PruneResult
   let results = 0;
   await store.root.transaction(() => {
     for (const id of doomed) {
-      for (const r of resultsOf(store, id)) {
-        void store.results.remove([id, r.name]);
+      for (const key of store.results.getKeys({ start: [id], end: [id, '\uffff'] })) {
+        void store.results.remove(key);
         results++;
       }
+      results += store.upToDate.remove(id);
       void store.runs.remove(id);
     }
   });

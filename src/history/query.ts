@@ -1,7 +1,7 @@
 // Read-only queries over the run store: the runs, each run's step results, and the samples
 // the statistics use. Run ids sort by time, so "newest first" is a reverse key scan.
 import type { Store } from '../store/store.js';
-import type { RunRecord, StepResult, StepStatus } from '../store/types.js';
+import { upToDateResult, type RunRecord, type StepResult, type StepStatus } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 
 /** Runs newest first; `before` excludes that run id and everything after it. */
@@ -16,11 +16,22 @@ export function countRuns(store: Store): number {
   return store.runs.getKeysCount();
 }
 
-/** The step results of one run, in key (name) order. */
+/** The step results of one run, in key (name) order: its records in `results` and the
+ * steps it found up to date, which the store keeps as lists of names (store.ts). */
 export function resultsOf(store: Store, runId: string): StepResult[] {
   const out: StepResult[] = [];
   for (const { value } of store.results.getRange({ start: [runId], end: [runId, '\uffff'] })) out.push(value);
-  return out;
+  const names = store.upToDate.names(runId);
+  if (names.length === 0) return out;
+  const recorded = new Set(out.map((r) => r.name));
+  for (const n of names) if (!recorded.has(n)) out.push(upToDateResult(n));
+  // The order LMDB keeps keys in (step names are ASCII, where it equals JS string order).
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** One step's result in one run, if the run has one. */
+export function resultOf(store: Store, runId: string, step: string): StepResult | undefined {
+  return store.results.get([runId, step]) ?? (store.upToDate.has(runId, step) ? upToDateResult(step) : undefined);
 }
 
 /** One execution of a step that counts for timing statistics. */
@@ -79,7 +90,7 @@ export function stepSeries(store: Store, step: string, opts: { limit: number }):
   let seen = false;
   for (const { value: run } of store.runs.getRange({ reverse: true })) {
     runsScanned++;
-    const r = store.results.get([run.id, step]);
+    const r = resultOf(store, run.id, step);
     if (!r) continue;
     seen = true;
     if (!isSample(r)) continue;
@@ -125,7 +136,7 @@ export function scanSamples(store: Store, opts: ScanOptions): Scan {
     // there is, no step the executing runs do not list too).
     if (!executedAny(run) && (sawFull || opts.steps)) continue;
     const results = opts.steps && opts.steps.size < 16
-      ? [...opts.steps].map((n) => store.results.get([run.id, n])).filter((r): r is StepResult => r !== undefined)
+      ? [...opts.steps].map((n) => resultOf(store, run.id, n)).filter((r): r is StepResult => r !== undefined)
       : resultsOf(store, run.id);
     for (const r of results) {
       if (opts.steps && !opts.steps.has(r.name)) continue;

@@ -1,8 +1,7 @@
-import type { Stats } from 'node:fs';
 import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
-import { RACY_WINDOW_MS, type StatCache } from '../fingerprint/stat-cache.js';
+import { RACY_WINDOW_MS, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
 import { KEY_SCHEMA } from '../fingerprint/step-key.js';
 import { canonicalJson } from '../util/json.js';
 import type { SnapshotEntry } from '../store/store.js';
@@ -86,7 +85,7 @@ class SignatureBuilder {
 
   constructor(private readonly stats: StatCache) {}
 
-  add(rel: string, st: Stats | null, named: boolean): void {
+  add(rel: string, st: FileStat | null, named: boolean): void {
     if (this.n + PER_FILE > nums.length) {
       const bigger = new Float64Array(nums.length * 2);
       bigger.set(nums);

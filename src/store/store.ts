@@ -45,6 +45,22 @@ export interface SnapshotTable {
   remove(step: string): Promise<boolean>;
 }
 
+/** Up-to-date results, stored compactly: a run where 10,000 steps are up to date writes a
+ * few lists of names, not 10,000 records (which were most of a no-op's recording time and
+ * ~1 MB of store per run). Each such result is exactly `upToDateResult(name)`. Read them
+ * through src/history/query.ts, which merges them with the `results` table; stores written
+ * before this table existed simply have none. */
+export interface UpToDateTable {
+  /** Records a chunk of step names that were up to date in a run. */
+  put(runId: string, chunk: number, names: readonly string[]): Promise<boolean>;
+  /** The names recorded for a run, in recording order (empty when none). */
+  names(runId: string): string[];
+  /** Whether `step` is among a run's up-to-date names. */
+  has(runId: string, step: string): boolean;
+  /** Removes a run's lists (in the caller's transaction); returns how many names they held. */
+  remove(runId: string): number;
+}
+
 export interface Store {
   readonly root: RootDatabase;
   readonly stat: StatTable;
@@ -52,6 +68,7 @@ export interface Store {
   readonly state: Database<StepState, string>;
   readonly runs: Database<RunRecord, string>;
   readonly results: Database<StepResult, [string, string]>;
+  readonly upToDate: UpToDateTable;
   readonly code: Database<CodeEntry, string>;
   readonly meta: Database<unknown, string>;
   close(): Promise<void>;
@@ -119,6 +136,63 @@ function snapshotTable(root: RootDatabase): SnapshotTable {
   };
 }
 
+/** Step names are `[A-Za-z0-9_][A-Za-z0-9_.:@+-]*` (validate.ts): a newline never occurs. */
+const SEP = '\n';
+
+/** A name occurs in a SEP-joined list, found without splitting it (a list holds thousands). */
+function listHas(list: string, name: string): boolean {
+  for (let at = list.indexOf(name); at >= 0; at = list.indexOf(name, at + 1)) {
+    const end = at + name.length;
+    if ((at === 0 || list[at - 1] === SEP) && (end === list.length || list[end] === SEP)) return true;
+  }
+  return false;
+}
+
+function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
+  // Opened here, never lazily: opening a database while a read cursor is live (a query
+  // iterating runs) invalidated that cursor's transaction (MDB_BAD_TXN, or a crash). A
+  // read-only store written before this table existed does not have it; it then holds no
+  // lists (every result is in `results`).
+  let db: Database<string, [string, number]> | null;
+  try {
+    db = root.openDB<string, [string, number]>({ name: 'uptodate', encoding: 'string' });
+    if (readOnly) db.getKeysCount({ limit: 1 }); // throws when the table does not exist
+  } catch {
+    db = null;
+  }
+  const open = (): Database<string, [string, number]> | null => db;
+  const lists = (runId: string): string[] => {
+    const d = open();
+    if (!d) return [];
+    const out: string[] = [];
+    for (const { value } of d.getRange({ start: [runId], end: [runId, Number.MAX_SAFE_INTEGER] })) out.push(value);
+    return out;
+  };
+  return {
+    put(runId, chunk, names) {
+      return open()!.put([runId, chunk], names.join(SEP));
+    },
+    names(runId) {
+      const out: string[] = [];
+      for (const list of lists(runId)) if (list !== '') out.push(...list.split(SEP));
+      return out;
+    },
+    has(runId, step) {
+      return lists(runId).some((list) => listHas(list, step));
+    },
+    remove(runId) {
+      const d = open();
+      if (!d) return 0;
+      let n = 0;
+      for (const { key, value } of d.getRange({ start: [runId], end: [runId, Number.MAX_SAFE_INTEGER] })) {
+        if (value !== '') n += value.split(SEP).length;
+        void d.remove(key);
+      }
+      return n;
+    },
+  };
+}
+
 /** Opens (or creates) the LMDB store, checking its format version. */
 export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): Store {
   const dir = storePath(cacheDir);
@@ -155,6 +229,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
       state: root.openDB<StepState, string>({ name: 'state', encoding: 'json' }),
       runs: root.openDB<RunRecord, string>({ name: 'runs', encoding: 'json' }),
       results: root.openDB<StepResult, [string, string]>({ name: 'results', encoding: 'json' }),
+      upToDate: upToDateTable(root, opts.readOnly ?? false),
       code: root.openDB<CodeEntry, string>({ name: 'code', encoding: 'json' }),
       close: () => root.close(),
     };

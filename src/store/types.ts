@@ -81,3 +81,16 @@ export interface RunRecord {
   checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number };
   tests?: TestPhaseResult;
 }
+
+/** The result of a step found up to date: the same for every such step, so the store keeps
+ * only its name (see `UpToDateTable` in store.ts). */
+export function upToDateResult(name: string): StepResult {
+  return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 };
+}
+
+/** Whether a result is exactly `upToDateResult(result.name)` (nothing more to keep). */
+export function isPlainUpToDate(r: StepResult): boolean {
+  if (r.action !== 'up-to-date' || r.status !== 'PASS' || r.reason !== 'up to date' || r.durationMs !== 0 || r.name.includes('\n')) return false;
+  for (const k in r) if (k !== 'name' && k !== 'status' && k !== 'action' && k !== 'reason' && k !== 'durationMs') return false;
+  return true;
+}

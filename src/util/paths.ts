@@ -17,7 +17,7 @@ export function isInside(rel: string): boolean {
 
 /** Matches every spec that normalising could change: a `.` or `..` segment, `//`, a trailing
  * `/`, a backslash (Windows separators). */
-const NOT_NORMAL = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$|\\/;
+export const NOT_NORMAL = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$|\\/;
 
 /** Normalises a user-written path spec: POSIX separators, no leading "./", no trailing "/".
  * A spec already in that form (nearly all of them) is returned as it is: a Batchfile of

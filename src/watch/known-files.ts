@@ -18,7 +18,7 @@ export type FileEvent = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
 type Watched = Pick<WatchSet, 'classify'>;
 
 /** What identifies a file's state without reading it (null: nothing there). */
-const keyOf = (st: Stats | undefined | null): string | null => (st ? `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.mode}` : null);
+const keyOf = (st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino' | 'mode'> | undefined | null): string | null => (st ? `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.mode}` : null);
 
 export interface KnownFilesOptions {
   root: string;

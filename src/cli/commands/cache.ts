@@ -5,6 +5,7 @@ import { DEFAULT_CACHE_BYTES } from '../../batchfile/validate.js';
 import { BlobStore } from '../../cache/blob-store.js';
 import { LIMIT_META_KEY, openEntries, type CacheEntry } from '../../cache/entries.js';
 import { cacheStatus, LocalOutputCache, outputsDir, type CacheStatus, type PruneResult } from '../../cache/output-cache.js';
+import { resultsOf } from '../../history/query.js';
 import { acquireLock } from '../../store/lock.js';
 import { openStore, storePath, type Store } from '../../store/store.js';
 import { formatBytes, parseSize } from '../../util/duration.js';
@@ -52,7 +53,7 @@ function recentRuns(store: Store, limit: number): RecentRun[] {
   const out: RecentRun[] = [];
   for (const { key, value } of store.runs.getRange({ reverse: true, limit })) {
     const r: RecentRun = { runId: key, startedAt: value.startedAt, status: value.status, restored: 0, ran: 0, upToDate: 0, restoredSteps: [] };
-    for (const { value: res } of store.results.getRange({ start: [key], end: [key, '\uffff'] })) {
+    for (const res of resultsOf(store, key)) {
       if (res.action === 'restored') {
         r.restored++;
         r.restoredSteps.push(res.name);

@@ -51,7 +51,7 @@ export function renderMarkdown(d: ReportData): string {
     const time = s.action === 'ran' || s.action === 'restored' ? formatMs(s.durationMs ?? 0) : '';
     const vs = s.medianMs !== undefined && s.ratio !== undefined ? `${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})${s.slower ? ' ▲' : ''}` : '';
     const log = s.log ? `[${s.logRun ? 'earlier log' : 'log'}](${href(s.log)})` : '';
-    const reason = [s.reason ?? '', s.error && s.error !== s.reason ? `error: ${s.error}` : ''].filter(Boolean).join('; ');
+    const reason = s.error && s.error !== s.reason ? (s.reason ? `${s.reason}; error: ${s.error}` : `error: ${s.error}`) : (s.reason ?? '');
     out.push(`| ${md(s.name)} | ${s.selected ? md(s.status ?? '') : 'not selected'} | ${md(s.action ?? '')} | ${time} | ${vs} | ${s.cpuMs !== undefined ? formatMs(s.cpuMs) : ''} | ${s.peakRssBytes !== undefined ? formatBytes(s.peakRssBytes) : ''} | ${md(reason)} | ${log} |`);
   }
   out.push('');

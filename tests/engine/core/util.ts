@@ -90,7 +90,11 @@ export async function readStore(p: TempProject, statFiles: string[] = []): Promi
   const store = openStore(p.path('.cache'), { readOnly: true });
   try {
     for (const { value } of store.runs.getRange()) view.runs.push(value as unknown as Record<string, unknown>);
-    for (const { key, value } of store.results.getRange()) view.results.push({ key, value: value as unknown as Record<string, unknown> });
+    // Through the query layer, which also gives the up-to-date results kept as name lists.
+    const { resultsOf } = await import('../../../src/history/query.js');
+    for (const run of view.runs) {
+      for (const r of resultsOf(store, run.id as string)) view.results.push({ key: [run.id as string, r.name], value: r as unknown as Record<string, unknown> });
+    }
     for (const { key, value } of store.state.getRange()) view.state[key] = value as unknown as Record<string, unknown>;
     for (const f of statFiles) {
       const e = store.stat.get(f);
