@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StepConfig } from '../batchfile/config.js';
-import { compileModule, findPackageJson, writeFileAtomic } from '../batchfile/compile.js';
+import { compileModules, findPackageJson, writeFileAtomic, type Compiled } from '../batchfile/compile.js';
 import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
@@ -18,6 +18,63 @@ export interface StepCode {
   compiled?: string;
 }
 
+interface Waiter {
+  /** How this step names the module in an error. */
+  what: string;
+  resolve: (c: Compiled) => void;
+  reject: (e: unknown) => void;
+}
+
+interface CompileBatch {
+  root: string;
+  outdir: string;
+  /** Entry module → its description for errors and who waits for it (steps may share a module). */
+  modules: Map<string, { what: string; waiters: Waiter[] }>;
+}
+
+let batch: CompileBatch | undefined;
+
+/** Compiles a run module together with every other one asked for in the same turn of the
+ * event loop: the pre-run check asks for all of them in one synchronous loop, so a first
+ * build compiles its N modules in one esbuild build instead of N (compileModules). */
+function compileSoon(root: string, outdir: string, entryAbs: string, what: string): Promise<Compiled> {
+  return new Promise((resolve, reject) => {
+    if (!batch || batch.root !== root || batch.outdir !== outdir) {
+      const b: CompileBatch = { root, outdir, modules: new Map() };
+      batch = b;
+      setImmediate(() => {
+        if (batch === b) batch = undefined;
+        void flush(b);
+      });
+    }
+    let m = batch.modules.get(entryAbs);
+    if (!m) batch.modules.set(entryAbs, (m = { what, waiters: [] }));
+    m.waiters.push({ what, resolve, reject });
+  });
+}
+
+async function flush(b: CompileBatch): Promise<void> {
+  const list = [...b.modules.entries()];
+  try {
+    const results = await compileModules(
+      b.root,
+      list.map(([entryAbs, m]) => ({ entryAbs, what: m.what })),
+      { outdir: b.outdir },
+    );
+    list.forEach(([, m], i) => {
+      const r = results[i]!;
+      for (const w of m.waiters) {
+        if (!(r instanceof BatchError)) w.resolve(r);
+        // Each step sharing a module that does not compile names itself in its error.
+        else if (w.what === m.what || !r.message.startsWith(m.what)) w.reject(r);
+        else w.reject(new BatchError(w.what + r.message.slice(m.what.length), r.exitCode));
+      }
+    });
+  } catch (e) {
+    for (const [, m] of list) for (const w of m.waiters) w.reject(e);
+  }
+}
+
 /** Code of a `run` step: the module, every local module it imports, and the package.json of
  * each package it imports (so a package upgrade counts). Compiled once per source change. */
 async function runStepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {
@@ -32,7 +89,8 @@ async function runStepCode(step: StepConfig, root: string, cacheDir: string, sto
   if (stats.get(run) === null) {
     throw new BatchError(`step "${step.name}".run: module "${run}" does not exist`, 2);
   }
-  const compiled = await compileModule(root, abs, `step "${step.name}".run module ${run}`);
+  const modulesDir = path.resolve(root, cacheDir, 'modules');
+  const compiled = await compileSoon(root, modulesDir, abs, `step "${step.name}".run module ${run}`);
   if (!compiled.exports.includes('default')) {
     throw new BatchError(`step "${step.name}".run: module "${run}" has no default export; export \`default async (ctx) => { ... }\``, 2);
   }
@@ -49,8 +107,8 @@ async function runStepCode(step: StepConfig, root: string, cacheDir: string, sto
     if (h) files[rel] = h;
   }
   const base = path.basename(run).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
-  const compiledRel = `${toRel(root, cacheDir)}/modules/${base}-${hashString(compiled.code)}.mjs`;
-  const compiledAbs = path.resolve(root, compiledRel);
+  const compiledAbs = path.join(modulesDir, `${base}-${hashString(compiled.code)}.mjs`);
+  const compiledRel = toRel(root, compiledAbs);
   try {
     if (!fs.existsSync(compiledAbs)) writeFileAtomic(compiledAbs, compiled.code);
   } catch (e) {
