@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina as PiscinaPool } from 'piscina';
+import { mark } from '../util/timing.js';
 import type { WorkerResult, WorkerTask } from './worker.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
 
@@ -18,12 +19,15 @@ export class PoolExecutor implements Executor {
   private pool: Promise<PiscinaPool> | undefined;
   /** Pools created so far (tests). */
   created = 0;
+  /** A step was sent to the pool (BATCH_TIMING marks the first). */
+  private sent = false;
 
   constructor(private readonly opts: PoolOptions) {}
 
   /** Starts the pool and all its threads now, so they load while the run plans its first
    * steps instead of after the first step is ready (the CPU-bound benchmark's fixed cost). */
   warm(): void {
+    if (!this.pool) mark('threads starting');
     void this.getPool(this.opts.threads).catch(() => {});
   }
 
@@ -66,6 +70,10 @@ export class PoolExecutor implements Executor {
       logFile: req.logFile,
       port: port2,
     };
+    if (!this.sent) {
+      this.sent = true;
+      mark('first run step sent');
+    }
     try {
       const res = (await pool.run(task, { transferList: [port2], signal: hard.signal })) as WorkerResult;
       if (req.signal.aborted) return { ok: false, error: String((req.signal.reason as Error | undefined)?.message ?? 'aborted') };

@@ -5,6 +5,7 @@ import { compileModules, findPackageJson, writeFileAtomic, type Compiled } from 
 import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
+import { mark } from '../util/timing.js';
 import { isInside, normaliseSpec, toRel } from '../util/paths.js';
 import { isGlob, specMatcher } from './files.js';
 import { hashString } from './hash.js';
@@ -33,6 +34,8 @@ interface CompileBatch {
 }
 
 let batch: CompileBatch | undefined;
+/** BATCH_TIMING marks the first build only (watch mode builds again at every code edit). */
+let marked = false;
 
 /** Compiles a run module together with every other one asked for in the same turn of the
  * event loop: the pre-run check asks for all of them in one synchronous loop, so a first
@@ -61,6 +64,8 @@ async function flush(b: CompileBatch): Promise<void> {
       list.map(([entryAbs, m]) => ({ entryAbs, what: m.what })),
       { outdir: b.outdir },
     );
+    if (!marked) mark(`modules built (${list.length})`);
+    marked = true;
     list.forEach(([, m], i) => {
       const r = results[i]!;
       for (const w of m.waiters) {
