@@ -78,7 +78,13 @@ function servedRuns(dir) {
 
 /** The daemon's peak RSS so far (VmHWM), in KiB. */
 function daemonPeakKb(pid) {
-  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  let status = '';
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined; // it stopped (the row's check says why)
+  }
+  const m = status.match(/VmHWM:\s+(\d+) kB/);
   return m ? Number(m[1]) : undefined;
 }
 
