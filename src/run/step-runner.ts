@@ -125,6 +125,19 @@ function verifyOutputs(env: RunEnv, step: StepConfig): { ok: true; hashes: FileH
   return { ok: true, hashes: outs.hashes, bytes: outs.bytes };
 }
 
+/** Appends to a step's log, creating the run's log folder when it is missing: the first
+ * write of a run creates it, instead of a mkdir per step (the process executor's first open
+ * may have done it already). */
+function appendLog(file: string, text: string): void {
+  try {
+    fs.appendFileSync(file, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.appendFileSync(file, text);
+  }
+}
+
 export function logFileName(step: string): string {
   return `${step.replace(/[^A-Za-z0-9_.@+-]/g, '_')}.log`;
 }
@@ -184,17 +197,19 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   const startedAt = Date.now();
   const t0 = performance.now();
   try {
-    fs.mkdirSync(env.logDir, { recursive: true });
     const logFile = path.join(env.logDir, logFileName(name));
     const logRel = toRel(env.root, logFile);
     const executor = step.kind === 'run' ? env.pool : env.proc;
+    // The process executor writes the header itself, on the log's only open; for the others
+    // it is written here.
     const attempts = step.retries + 1;
     let lastError = '';
     let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
     for (let attempt = 1; attempt <= attempts; attempt++) {
       env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
       removeOutputs(env, step);
-      fs.appendFileSync(logFile, `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`);
+      const header = `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`;
+      if (!executor.acceptsHeader) appendLog(logFile, header);
       const ac = new AbortController();
       const onOuter = (): void => ac.abort(new Error('interrupted'));
       if (env.signal.aborted) onOuter();
@@ -208,6 +223,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         outputs: step.outputs.map((o) => path.resolve(env.root, o)),
         logFile,
         signal: ac.signal,
+        ...(executor.acceptsHeader ? { logHeader: header } : {}),
         ...(code.compiled ? { compiled: code.compiled } : {}),
       };
       const outcome = await executor.execute(req);
@@ -230,7 +246,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         const verified = verifyOutputs(env, step);
         if (!verified.ok) {
           lastError = verified.error;
-          fs.appendFileSync(logFile, `# batch: FAIL: ${verified.error}\n`);
+          appendLog(logFile, `# batch: FAIL: ${verified.error}\n`);
         } else {
           const changed = inputsChangedDuringRun(env, fp);
           const result: StepOutcome = {
@@ -255,7 +271,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         }
       } else {
         lastError = outcome.error ?? 'failed';
-        fs.appendFileSync(logFile, `# batch: FAIL: ${lastError}\n`);
+        appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
       }
       if (env.signal.aborted) break;
       if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
