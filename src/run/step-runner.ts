@@ -265,7 +265,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
             result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
             const snapshot = snapshotOf(env, step, code);
             if (snapshot) result.snapshot = snapshot;
-            if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit);
+            if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit, env.stats);
           }
           return result;
         }
