@@ -81,19 +81,33 @@ function realRootOf(root: string): string {
 }
 
 /** The real path of `abs` (following symlinks) even when it does not exist yet: the nearest
- * existing ancestor resolved, the rest appended. */
+ * existing ancestor resolved, the rest appended. Each path is stat'ed before it is resolved:
+ * before a first run every output is missing, and the error realpath throws for a missing
+ * path cost ~5x what the stat does (per output, per step). */
 function realPathOf(abs: string): string {
   const rest: string[] = [];
   let cur = abs;
   for (;;) {
-    try {
-      return path.join(fs.realpathSync(cur), ...rest.reverse());
-    } catch {
-      const parent = path.dirname(cur);
-      if (parent === cur) return abs;
-      rest.push(path.basename(cur));
-      cur = parent;
+    if (exists(cur)) {
+      try {
+        return path.join(fs.realpathSync(cur), ...rest.reverse());
+      } catch {
+        // removed meanwhile, or a symlink loop: resolve the parent as for a missing path
+      }
     }
+    const parent = path.dirname(cur);
+    if (parent === cur) return abs;
+    rest.push(path.basename(cur));
+    cur = parent;
+  }
+}
+
+/** Whether `abs` names something (links followed), without building an error when not. */
+function exists(abs: string): boolean {
+  try {
+    return fs.statSync(abs, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
   }
 }
 
