@@ -27,12 +27,23 @@ export function threadCpuMs(): number | undefined {
   }
 }
 
+/** /proc/self/stat, kept open: it is read twice per command step (before and after), and a
+ * read at offset 0 of an open /proc file gives its current text for a third of the cost of
+ * open, fstat, read and close. */
+let selfStat: { fd: number; buf: Buffer } | undefined;
+
 /** Summed CPU ms of this process's waited-for children (cutime + cstime). */
 export function childrenCpuMs(): number | undefined {
   try {
-    return cpuOfStat(fs.readFileSync('/proc/self/stat', 'utf8'), 2);
+    selfStat ??= { fd: fs.openSync('/proc/self/stat', 'r'), buf: Buffer.alloc(4096) };
+    const n = fs.readSync(selfStat.fd, selfStat.buf, 0, selfStat.buf.length, 0);
+    return cpuOfStat(selfStat.buf.toString('latin1', 0, n), 2);
   } catch {
-    return undefined;
+    try {
+      return cpuOfStat(fs.readFileSync('/proc/self/stat', 'utf8'), 2);
+    } catch {
+      return undefined;
+    }
   }
 }
 
