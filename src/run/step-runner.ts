@@ -7,7 +7,7 @@ import type { Executor } from '../execute/types.js';
 import type { OutputCache } from '../cache/types.js';
 import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { commandCandidates, stepCode, type StepCode } from '../fingerprint/code.js';
-import type { StatCache } from '../fingerprint/stat-cache.js';
+import { RACY_WINDOW_MS, type StatCache } from '../fingerprint/stat-cache.js';
 import type { Graph } from '../graph/graph.js';
 import { summariseReasons } from '../plan/decide.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
@@ -291,7 +291,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
             result.reason = `${reason}; inputs changed while running (not recorded)`;
           } else {
             result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
-            const snapshot = snapshotOf(env, step, code);
+            const snapshot = snapshotOf(env, step, code, verified.hashes);
             if (snapshot) result.snapshot = snapshot;
             if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit, env.stats);
           }
@@ -340,7 +340,18 @@ function upToDateBySnapshot(env: RunEnv, step: StepConfig): boolean {
   return again !== undefined;
 }
 
-function snapshotOf(env: RunEnv, step: StepConfig, code: StepCode): SnapshotEntry | undefined {
+/** `written`: the outputs a step just wrote and hashed. takeSnapshot refuses a snapshot when
+ * any of its files was hashed within the racy window of its last change, which is the rule
+ * right after a step wrote them; that is checked on them first, so the signature of every
+ * input, code file and output (and of the definition) is not worked out only to be refused. */
+function snapshotOf(env: RunEnv, step: StepConfig, code: StepCode, written?: FileHashes): SnapshotEntry | undefined {
+  if (written) {
+    for (const f of Object.keys(written)) {
+      const h = env.stats.peek(f);
+      const st = env.stats.peekStat(f);
+      if (!h || !st || !h.stable || h.hashedAt - Math.max(st.mtimeMs, st.ctimeMs) <= RACY_WINDOW_MS) return undefined;
+    }
+  }
   const files = step.kind === 'run' ? Object.keys(code.files) : commandCandidates(step);
   return takeSnapshot(env.root, env.stats, step, definitionSignature(step, env.env), files);
 }
