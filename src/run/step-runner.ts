@@ -224,102 +224,112 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   }
   const startedAt = Date.now();
   const t0 = performance.now();
-  try {
-    const logFile = path.join(env.logDir, logFileName(name));
-    const logRel = toRel(env.root, logFile);
-    const executor = step.kind === 'run' ? env.pool : env.proc;
-    // The process executor writes the header itself, on the log's only open; for the others
-    // it is written here.
-    const attempts = step.retries + 1;
-    let lastError = '';
-    let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
-      removeOutputs(env, step);
-      const header = `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`;
-      if (!executor.acceptsHeader) appendLog(logFile, header);
-      const ac = new AbortController();
-      const onOuter = (): void => ac.abort(new Error('interrupted'));
-      if (env.signal.aborted) onOuter();
-      else env.signal.addEventListener('abort', onOuter, { once: true });
-      const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
-      const req = {
-        step,
-        runId: env.runId,
-        root: env.root,
-        inputs: fp.inputFiles.map((f) => path.resolve(env.root, f)),
-        outputs: step.outputs.map((o) => path.resolve(env.root, o)),
-        logFile,
-        signal: ac.signal,
-        ...(executor.acceptsHeader ? { logHeader: header } : {}),
-        ...(code.compiled ? { compiled: code.compiled } : {}),
-      };
-      const outcome = await executor.execute(req);
-      if (timer) clearTimeout(timer);
-      env.signal.removeEventListener('abort', onOuter);
-      const base = {
-        name,
-        startedAt,
-        attempts: attempt,
-        logFile: logRel,
-        bytesRead: fp.bytesIn,
-        ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
-        ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
-      };
-      lastMetrics = {
-        ...(base.cpuMs !== undefined ? { cpuMs: base.cpuMs } : {}),
-        ...(base.peakRssBytes !== undefined ? { peakRssBytes: base.peakRssBytes } : {}),
-      };
-      if (outcome.ok) {
-        const verified = verifyOutputs(env, step);
-        if (!verified.ok) {
-          lastError = verified.error;
-          appendLog(logFile, `# batch: FAIL: ${verified.error}\n`);
-        } else {
-          const changed = inputsChangedDuringRun(env, fp);
-          const result: StepOutcome = {
-            ...base,
-            status: 'PASS',
-            action: 'ran',
-            reason,
-            durationMs: Math.round(performance.now() - t0),
-            bytesWritten: verified.bytes,
-          };
-          if (changed.length > 0) {
-            // The outputs were computed from the old bytes: do not record them as current.
-            env.emit({ type: 'warning', message: `step "${name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
-            result.reason = `${reason}; inputs changed while running (not recorded)`;
-          } else {
-            result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
-            const snapshot = snapshotOf(env, step, code, verified.hashes);
-            if (snapshot) result.snapshot = snapshot;
-            if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit, env.stats);
-          }
-          return result;
-        }
-      } else {
-        lastError = outcome.error ?? 'failed';
-        appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
-      }
-      if (env.signal.aborted) break;
-      if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
-    }
-    return {
+  // A slot not handed on below (the step failed, or was interrupted) is given back by the
+  // scheduler once the result is settled, so a failure stops the run before another step
+  // can take it.
+  const logFile = path.join(env.logDir, logFileName(name));
+  const logRel = toRel(env.root, logFile);
+  const executor = step.kind === 'run' ? env.pool : env.proc;
+  // The process executor writes the header itself, on the log's only open; for the others
+  // it is written here.
+  const attempts = step.retries + 1;
+  let lastError = '';
+  let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
+    removeOutputs(env, step);
+    const header = `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`;
+    if (!executor.acceptsHeader) appendLog(logFile, header);
+    const ac = new AbortController();
+    const onOuter = (): void => ac.abort(new Error('interrupted'));
+    if (env.signal.aborted) onOuter();
+    else env.signal.addEventListener('abort', onOuter, { once: true });
+    const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
+    const req = {
+      step,
+      runId: env.runId,
+      root: env.root,
+      inputs: fp.inputFiles.map((f) => path.resolve(env.root, f)),
+      outputs: step.outputs.map((o) => path.resolve(env.root, o)),
+      logFile,
+      signal: ac.signal,
+      ...(executor.acceptsHeader ? { logHeader: header } : {}),
+      ...(code.compiled ? { compiled: code.compiled } : {}),
+    };
+    const outcome = await executor.execute(req);
+    if (timer) clearTimeout(timer);
+    env.signal.removeEventListener('abort', onOuter);
+    const base = {
       name,
-      status: 'FAIL',
-      action: 'ran',
-      reason: env.signal.aborted ? 'interrupted' : lastError,
-      error: lastError,
-      durationMs: Math.round(performance.now() - t0),
       startedAt,
-      attempts,
+      attempts: attempt,
       logFile: logRel,
       bytesRead: fp.bytesIn,
-      ...lastMetrics,
+      ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
+      ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
     };
-  } finally {
-    slots.release();
+    lastMetrics = {
+      ...(base.cpuMs !== undefined ? { cpuMs: base.cpuMs } : {}),
+      ...(base.peakRssBytes !== undefined ? { peakRssBytes: base.peakRssBytes } : {}),
+    };
+    if (outcome.ok) {
+      const verified = verifyOutputs(env, step);
+      if (!verified.ok) {
+        lastError = verified.error;
+        appendLog(logFile, `# batch: FAIL: ${verified.error}\n`);
+      } else {
+        const changed = inputsChangedDuringRun(env, fp);
+        const result: StepOutcome = {
+          ...base,
+          status: 'PASS',
+          action: 'ran',
+          reason,
+          durationMs: Math.round(performance.now() - t0),
+          bytesWritten: verified.bytes,
+        };
+        if (changed.length > 0) {
+          // The outputs were computed from the old bytes: do not record them as current.
+          env.emit({ type: 'warning', message: `step "${name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
+          result.reason = `${reason}; inputs changed while running (not recorded)`;
+        } else {
+          result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
+        }
+        // The step passed and nothing below can fail it: its slot goes to the next step now,
+        // which executes while this one takes its snapshot and stores its outputs (as Ninja
+        // starts the next command as soon as one exits).
+        slots.release();
+        if (result.state) {
+          try {
+            const snapshot = snapshotOf(env, step, code, verified.hashes);
+            if (snapshot) result.snapshot = snapshot;
+          } catch {
+            // No snapshot: the next run does the full check instead.
+          }
+          // Never rejects: a failed store is a warning.
+          if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit, env.stats);
+        }
+        return result;
+      }
+    } else {
+      lastError = outcome.error ?? 'failed';
+      appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
+    }
+    if (env.signal.aborted) break;
+    if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
   }
+  return {
+    name,
+    status: 'FAIL',
+    action: 'ran',
+    reason: env.signal.aborted ? 'interrupted' : lastError,
+    error: lastError,
+    durationMs: Math.round(performance.now() - t0),
+    startedAt,
+    attempts,
+    logFile: logRel,
+    bytesRead: fp.bytesIn,
+    ...lastMetrics,
+  };
 }
 
 /** The fast path: the step's stat snapshot proves it up to date (never under --force). The
