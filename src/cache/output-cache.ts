@@ -138,20 +138,20 @@ export class LocalOutputCache implements OutputCache {
     }
   }
 
-  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void> {
-    const p = this.queue.then(() => this.saveNow(step, key, outputs, runId, emit));
+  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void> {
+    const p = this.queue.then(() => this.saveNow(step, key, outputs, runId, emit, stats));
     // A failed save costs only a future rerun: warn and keep the run going.
     this.queue = p.catch((e: unknown) => this.warn(emit, `step "${step.name}": outputs not stored (${(e as Error).message})`));
     return this.queue;
   }
 
-  private async saveNow(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void> {
+  private async saveNow(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void> {
     const root = this.opts.root;
     const files: Record<string, CachedFile> = {};
     const firstPath = new Map<string, string>();
     let bytes = 0;
     for (const [rel, hash] of Object.entries(outputs)) {
-      const st = fs.statSync(path.resolve(root, rel));
+      const st = stats?.peekStat(rel) ?? fs.statSync(path.resolve(root, rel));
       files[rel] = { hash, size: st.size, mode: st.mode & 0o7777 };
       bytes += st.size;
       if (!firstPath.has(hash)) firstPath.set(hash, rel);
@@ -161,7 +161,11 @@ export class LocalOutputCache implements OutputCache {
       this.warn(emit, `step "${step.name}": outputs (${formatBytes(distinct)}) exceed the cache limit (${formatBytes(this.opts.maxBytes)}); not stored`);
       return;
     }
-    const dirs = step.outputs.filter((s) => !isGlob(s) && isDir(path.resolve(root, s)));
+    const dirs = step.outputs.filter((s) => {
+      if (isGlob(s)) return false;
+      const known = stats?.peekStat(s);
+      return known !== undefined ? known?.isDirectory() === true : isDir(path.resolve(root, s));
+    });
     for (const [hash, rel] of firstPath) {
       if ((await this.blobs.put(path.resolve(root, rel), hash, files[rel]!.size)) === 'changed') {
         this.warn(emit, `step "${step.name}": ${rel} changed after the step finished; outputs not stored`);

@@ -18,6 +18,8 @@ export interface OutputCache {
    * output file removed or restored is forgotten in it, so downstream steps hash what is
    * on disk now. */
   restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined>;
-  /** Stores the outputs a step just wrote and hashed, under its key. */
-  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit): Promise<void>;
+  /** Stores the outputs a step just wrote and hashed, under its key. `stats`: the run's stat
+   * cache, whose stats of the outputs (taken when they were hashed) are used rather than
+   * stat'ing each output again; the bytes stored are still checked against their hash. */
+  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void>;
 }

@@ -3,16 +3,24 @@
 // same things. Knows nothing of steps, logs' content or abort policy.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { childrenCpuMs, sampleTree } from './procfs.js';
 
 /** What to start: a program with arguments, its folder and environment, and the log file
- * that receives its stdout and stderr (opened for append). */
+ * that receives its stdout and stderr (opened for append, its folder created if missing). */
 export interface ChildSpec {
   file: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Set over `env` for this child only. `env` is then the same object for many children, so
+   * the spawn helper is sent it once, not once per step (it is most of a request's bytes). */
+  extraEnv?: Record<string, string>;
   logFile: string;
+  /** Written to the log before the child starts, on the descriptor the child gets: the step
+   * runner's header, without a second open of the log (a file creation costs the main
+   * thread most when it is done there). */
+  header?: string;
 }
 
 /** How it ended. `error`: it could not be started (no pid, nothing ran). */
@@ -44,6 +52,18 @@ export function killGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** Opens a log for append; its folder is created only when the open finds it missing (once
+ * per run's log folder, not a mkdir per step). */
+function openLog(file: string): number {
+  try {
+    return fs.openSync(file, 'a');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    return fs.openSync(file, 'a');
+  }
+}
+
 /** Children ended so far by this process: a child's children-CPU delta is its own only if no
  * other ended meanwhile. */
 let exits = 0;
@@ -53,10 +73,17 @@ let exits = 0;
 export function startChild(spec: ChildSpec, onStart: (pid: number) => void): Promise<ChildEnd> {
   let fd: number;
   try {
-    fd = fs.openSync(spec.logFile, 'a');
+    fd = openLog(spec.logFile);
   } catch (e) {
     return Promise.resolve({ code: null, signal: null, leftBehind: false, error: `cannot open the log ${spec.logFile}: ${(e as Error).message}` });
   }
+  try {
+    if (spec.header) fs.writeSync(fd, spec.header);
+  } catch (e) {
+    fs.closeSync(fd);
+    return Promise.resolve({ code: null, signal: null, leftBehind: false, error: `cannot write the log ${spec.logFile}: ${(e as Error).message}` });
+  }
+  const env = spec.extraEnv ? { ...spec.env, ...spec.extraEnv } : spec.env;
   return new Promise<ChildEnd>((resolve) => {
     let peak: number | undefined;
     let sampledCpu: number | undefined;
@@ -65,7 +92,7 @@ export function startChild(spec: ChildSpec, onStart: (pid: number) => void): Pro
     const exitsBefore = exits;
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(spec.file, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', fd, fd] });
+      child = spawn(spec.file, spec.args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     } catch (e) {
       resolve({ code: null, signal: null, leftBehind: false, error: `cannot start ${JSON.stringify(spec.file)}: ${(e as Error).message}` });
       return;

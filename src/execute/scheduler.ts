@@ -1,7 +1,9 @@
 import type { Graph } from '../graph/graph.js';
 import type { StepResult } from '../store/types.js';
 
-/** What a step's work sees of the slots: take one to execute, give it back when done. */
+/** What a step's work sees of the slots: take one to execute; `release` hands it on early,
+ * once the step has passed and only bookkeeping is left (never on a path that may fail). A
+ * slot not released is given back when the step's result is settled. */
 export interface Slots {
   acquire(): Promise<boolean>;
   release(): void;
@@ -100,16 +102,24 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
       settle({ name, status: 'BLOCKED', action: 'not-run', reason, durationMs: 0 });
       return;
     }
-    // The slot a step took is handed on only after its result is settled: otherwise a step
-    // waiting for a slot would start in the gap between a failure and the stop it causes.
+    // The slot a step took is handed on only after its result is settled, unless the step
+    // hands it on itself once it has passed: otherwise a step waiting for a slot would start
+    // in the gap between a failure and the stop it causes.
     let held = false;
     const lease: Slots = {
       acquire: async () => (held = await slots.acquire()),
-      release: () => {},
+      release: () => {
+        if (!held) return;
+        held = false;
+        slots.release();
+      },
     };
     const settleAndRelease = (r: StepResult): void => {
       settle(r);
-      if (held) slots.release();
+      if (held) {
+        held = false;
+        slots.release();
+      }
     };
     work(name, lease).then(settleAndRelease, (e: unknown) => {
       // A system error (a full disk writing the step's log, say) is the environment's, not a bug.

@@ -3,17 +3,17 @@
 // child has exec'd; batch, with its stores and caches, is several times larger than this
 // process, so each step costs it far more to fork itself, and the fork stalls everything
 // else batch does meanwhile. Protocol: one JSON object per line; stdin gets
-// {t:'run', id, spec}, stdout says {t:'ready'} once, then {t:'start', id, pid} and
-// {t:'end', id, end} per step.
+// {t:'env', env} (the environment of every later request, sent when it changes) and
+// {t:'run', id, spec} (a ChildSpec without its env); stdout says {t:'ready'} once, then
+// {t:'start', id, pid} and {t:'end', id, end} per step.
 // When batch goes away (stdin closes, even after kill -9), every running step's process
 // group is killed and the helper exits: no step outlives its batch.
 import { killGroup, startChild, type ChildSpec } from './child-run.js';
 
-interface RunMessage {
-  t: 'run';
-  id: number;
-  spec: ChildSpec;
-}
+type Message = { t: 'run'; id: number; spec: Omit<ChildSpec, 'env'> } | { t: 'env'; env: Record<string, string> };
+
+/** The environment batch last sent. */
+let env: Record<string, string> = {};
 
 const live = new Set<number>();
 
@@ -28,10 +28,14 @@ function shutdown(): never {
 
 function handle(line: string): void {
   if (line.trim() === '') return;
-  const msg = JSON.parse(line) as RunMessage;
+  const msg = JSON.parse(line) as Message;
+  if (msg.t === 'env') {
+    env = msg.env;
+    return;
+  }
   if (msg.t !== 'run') return;
   let pid: number | undefined;
-  void startChild(msg.spec, (p) => {
+  void startChild({ ...msg.spec, env }, (p) => {
     pid = p;
     live.add(p);
     send({ t: 'start', id: msg.id, pid: p });

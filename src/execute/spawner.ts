@@ -65,6 +65,8 @@ class HelperConn {
   private stderrTail = '';
   /** The current helper said it is ready: it may have started steps since. */
   private ready = false;
+  /** The environment the current helper holds (it applies it to every later request). */
+  private sentEnv: Record<string, string> | undefined;
 
   constructor(private readonly helperPath: string) {}
 
@@ -80,7 +82,14 @@ class HelperConn {
       const id = this.nextId++;
       this.pending.set(id, { spec, onStart, resolve });
       if (this.pending.size === 1) (proc.stdout as Socket).ref();
-      proc.stdin!.write(`${JSON.stringify({ t: 'run', id, spec })}\n`);
+      // The environment goes once per distinct object (the helper keeps the last one), so a
+      // run's steps send only what differs: their command, log and extra variables.
+      const { env, ...rest } = spec;
+      if (env !== this.sentEnv) {
+        proc.stdin!.write(`${JSON.stringify({ t: 'env', env })}\n`);
+        this.sentEnv = env;
+      }
+      proc.stdin!.write(`${JSON.stringify({ t: 'run', id, spec: rest })}\n`);
     });
   };
 
@@ -94,6 +103,7 @@ class HelperConn {
     const proc = spawn(process.execPath, [this.helperPath], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: process.env });
     this.proc = proc;
     this.ready = false;
+    this.sentEnv = undefined;
     this.stderrTail = '';
     let buf = '';
     proc.stdout!.setEncoding('utf8');

@@ -11,6 +11,10 @@ export interface ExecRequest {
   /** Compiled module, for `run` steps. */
   compiled?: string;
   logFile: string;
+  /** Lines for the top of this attempt's log. An executor that takes it writes them (the
+   * process executor: in the spawn helper, on the log's one open); without `acceptsHeader`
+   * the caller writes them itself. */
+  logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
 }
@@ -25,6 +29,8 @@ export interface ExecOutcome {
 /** Runs steps of one kind. The scheduler neither knows nor cares which. */
 export interface Executor {
   execute(req: ExecRequest): Promise<ExecOutcome>;
+  /** True when `execute` writes `logHeader` to the log itself. */
+  readonly acceptsHeader?: boolean;
   /** A hint that steps are about to come: start what takes time to start (worker threads). */
   warm?(): void;
   close(): Promise<void>;

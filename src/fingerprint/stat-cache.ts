@@ -93,6 +93,13 @@ export class StatCache {
   }
 
   private unsaved: [string, StatEntry][] = [];
+  /** Every hash this instance took, as it is (or soon will be) in the store, and checked the
+   * same way before the store is asked: a file hashed earlier in the run and looked at again
+   * after a step (its inputs, once it ran) is not read again while its entry waits in the
+   * unsaved batch (a first build of 1,000 steps read ~110 inputs twice: those of the steps
+   * whose hashes were still unsaved when they finished). `forget` leaves it: like
+   * a store entry, it is trusted only while the file's stat is the one it was taken with. */
+  private readonly taken = new Map<string, StatEntry>();
 
   /** Writes the hashes taken since the last flush to the store, in one transaction: one put
    * per file woke lmdb's writer thread each time (~6 futex calls a file, most of a first hash
@@ -166,7 +173,7 @@ export class StatCache {
     const abs = this.abs(rel);
     const st = this.stat(rel);
     if (!st?.isFile()) return null;
-    const cached = this.store?.stat.get(rel);
+    const cached = this.taken.get(rel) ?? this.store?.stat.get(rel);
     if (
       cached &&
       cached.size === st.size &&
@@ -187,6 +194,7 @@ export class StatCache {
     if (stable) {
       const entry: StatEntry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash, hashedAt };
       this.unsaved.push([rel, entry]);
+      this.taken.set(rel, entry);
       if (this.unsaved.length >= FLUSH_EVERY) this.flush();
     }
     return { hash, size: st.size, stable, hashedAt };

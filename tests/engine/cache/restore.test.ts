@@ -1,5 +1,6 @@
 // The output cache's main path: a fingerprint seen before is restored, not rerun; restoring
 // leaves exactly the cached outputs; early cutoff still holds after a restore.
+import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
 import { actions, batchfile, cmd, entries, GEN_STEP, snapshot } from './helpers.js';
@@ -109,6 +110,29 @@ describe('output cache: restore', () => {
     expect(r.steps[0]?.reason).toContain('output missing: build/a.txt');
     expect(p.read('build/a.txt')).toBe('hello');
     expect(p.marks()).toEqual(['a']);
+  });
+
+  it('a restore gives back each file with its size and permission bits, and an output folder left empty', async () => {
+    p = TempProject.create({
+      'in.txt': 'one',
+      'Batchfile.ts': batchfile(`
+  s: { command: 'mkdir -p empty && { echo "#!/bin/sh"; cat in.txt; } > tool.sh && chmod 750 tool.sh && printf 12345 > data.txt && chmod 604 data.txt', inputs: ['in.txt'], outputs: ['tool.sh', 'data.txt', 'empty'] },
+`),
+    });
+    const first = await p.run();
+    expect(first.code, first.stderr).toBe(0);
+    const [entry] = [...entries(p).values()];
+    expect(entry?.files['tool.sh']?.size).toBe(fs.statSync(p.path('tool.sh')).size);
+    expect(entry?.files['data.txt']?.size).toBe(5);
+    p.write('in.txt', 'two');
+    expect(actions((await p.run()).steps)).toEqual({ s: 'ran' });
+    p.write('in.txt', 'one');
+    const back = await p.run();
+    expect(actions(back.steps)).toEqual({ s: 'restored' });
+    expect(p.read('tool.sh')).toBe('#!/bin/sh\none');
+    expect(fs.statSync(p.path('tool.sh')).mode & 0o777).toBe(0o750);
+    expect(fs.statSync(p.path('data.txt')).mode & 0o777).toBe(0o604);
+    expect(fs.readdirSync(p.path('empty'))).toEqual([]);
   });
 
   it('honours cache: false on a step, cache.enabled: false and --no-cache', async () => {

@@ -124,4 +124,38 @@ describe('stat cache (src, against a real LMDB store)', () => {
       await store.close();
     }
   });
+
+  it('a file looked at again in the same run (forgotten, as a step\'s inputs are after it ran) is read again only if it changed or is racy', async () => {
+    const { openStore } = await import('../../../src/store/store.js');
+    const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
+    const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
+    await initHash();
+    p = TempProject.create({ 'old.txt': 'old bytes', 'fresh.txt': 'fresh bytes' });
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(p.path('old.txt'), old, old);
+    const store = openStore(p.path('.cache'));
+    try {
+      const stats = new StatCache(p.dir, store);
+      stats.get('old.txt');
+      stats.get('fresh.txt');
+      expect(stats.filesHashed).toBe(2);
+      // Nothing flushed to the store yet (a first build's state until 2,000 files).
+      expect(store.stat.get('old.txt')).toBeUndefined();
+      stats.forget('old.txt');
+      stats.forget('fresh.txt');
+      expect(stats.get('old.txt')?.hash).toBe(hashString('old bytes'));
+      // Unchanged and hashed long after its mtime: not read again. The fresh file is within
+      // the racy window of its mtime: read again.
+      stats.get('fresh.txt');
+      expect(stats.filesHashed).toBe(3);
+      // Changed (same size, same old mtime restored: only ctime tells): read again, new hash.
+      fs.writeFileSync(p.path('old.txt'), 'new bytes');
+      fs.utimesSync(p.path('old.txt'), old, old);
+      stats.forget('old.txt');
+      expect(stats.get('old.txt')?.hash).toBe(hashString('new bytes'));
+      expect(stats.filesHashed).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
 });

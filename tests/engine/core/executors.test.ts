@@ -48,6 +48,36 @@ describe('command steps and the spawn helper', () => {
     expect(p.read('parent.txt')).toContain('batch.js');
   });
 
+  it("each attempt's log starts with batch's header, written before the command's output; each step sees its own BATCH_ variables, with and without the helper", async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(
+        [
+          // Fails on its first attempt, passes on its second.
+          `flaky: { command: 'echo "run $BATCH_STEP $BATCH_RUN_ID $BATCH_ROOT"; if [ -e tried ]; then echo ok > flaky.txt; else touch tried; echo boom; exit 3; fi', outputs: ['flaky.txt'], retries: 1 },`,
+          `other: { command: 'echo "$BATCH_STEP" > other.txt; echo "other says $BATCH_STEP"', outputs: ['other.txt'] },`,
+        ].join('\n'),
+      ),
+    });
+    for (const env of [{}, { BATCH_SPAWN_HELPER: '0' }]) {
+      p.remove('tried');
+      const r = await p.run(['--force'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const log = (step: string): string => p!.read(`logs/runs/${r.runId}/${step}.log`);
+      const root = fs.realpathSync(p.dir);
+      expect(log('flaky').split('\n').filter((l) => !l.startsWith('# reason:'))).toEqual([
+        `# batch: step flaky, attempt 1/2, run ${r.runId}`,
+        `run flaky ${r.runId} ${root}`,
+        'boom',
+        '# batch: FAIL: exit code 3',
+        `# batch: step flaky, attempt 2/2, run ${r.runId}`,
+        `run flaky ${r.runId} ${root}`,
+        '',
+      ]);
+      expect(log('other')).toMatch(new RegExp(`^# batch: step other, attempt 1/1, run ${r.runId}\n# reason: .*\nother says other\n$`));
+      expect(p.read('other.txt')).toBe('other\n');
+    }
+  });
+
   it('kill -9 of batch ends the running step and what it started (its process group)', async () => {
     p = TempProject.create({
       'Batchfile.ts': batchfile(`hold: { command: 'sleep 60 & echo $$ $! > pids.tmp && mv pids.tmp pids.txt; wait', outputs: ['never.txt'] },`),
@@ -91,6 +121,32 @@ describe('HelperSpawner', () => {
     await s.close();
     expect(third).toMatchObject({ code: 0, leftBehind: false });
     expect(fs.readFileSync(path.join(dir, 'runs.txt'), 'utf8')).toBe('3\n');
+  });
+
+  it('the environment reaches the helper once per distinct object; each step gets its extra variables, header and log folder', async () => {
+    const dir = tempDir();
+    const s = new HelperSpawner(1, HELPER);
+    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', WHO: 'base' };
+    const spec = (name: string, env: Record<string, string>): ChildSpec => ({
+      file: '/bin/sh',
+      args: ['-c', 'echo "$WHO $STEP"'],
+      cwd: dir,
+      env,
+      extraEnv: { STEP: name },
+      // A folder that does not exist yet: the first open creates it.
+      logFile: path.join(dir, 'logs', 'run1', `${name}.log`),
+      header: `# header of ${name}\n`,
+    });
+    const ends = await Promise.all([s.start(spec('a', base), () => undefined), s.start(spec('b', base), () => undefined)]);
+    const changed = await s.start(spec('c', { ...base, WHO: 'changed' }), () => undefined);
+    const again = await s.start(spec('d', base), () => undefined);
+    await s.close();
+    expect([...ends, changed, again].map((e) => e.code)).toEqual([0, 0, 0, 0]);
+    const log = (n: string): string => fs.readFileSync(path.join(dir, 'logs', 'run1', `${n}.log`), 'utf8');
+    expect(log('a')).toBe('# header of a\nbase a\n');
+    expect(log('b')).toBe('# header of b\nbase b\n');
+    expect(log('c')).toBe('# header of c\nchanged c\n');
+    expect(log('d')).toBe('# header of d\nbase d\n');
   });
 
   it('one helper per step running at once, reused; exit codes, signals, leftovers and metrics come back', async () => {
