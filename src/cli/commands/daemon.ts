@@ -76,7 +76,8 @@ async function start(root: string, io: Io): Promise<number> {
   if (running) await askToStop(root);
   fs.mkdirSync(`${root}/.cache`, { recursive: true });
   const log = fs.openSync(logPath(root), 'a');
-  const child = spawn(process.execPath, [ENGINE_BIN, 'daemon', 'serve'], {
+  // --expose-gc: the daemon collects its garbage between runs (server.ts, collectWhenIdle).
+  const child = spawn(process.execPath, ['--expose-gc', ENGINE_BIN, 'daemon', 'serve'], {
     cwd: root,
     detached: true,
     // Unchanged: it serves only clients whose environment is the same as its own.
