@@ -98,7 +98,7 @@ export function summarize(runs) {
     for (const [n, rows] of Object.entries(S.daemon.rows)) {
       const ids = ['batchfile', 'batchfile-daemon', 'ninja'];
       md.push(`${n} steps × 10 inputs, command steps; \`batchfile-daemon\` is the same \`batch\` command with the project's daemon running (the client process is timed; the daemon's peak RSS is given beside it).`, '');
-      md.push(`| scenario | ${ids.join(' | ')} | daemon / ninja | daemon CPU / ninja CPU | client peak RSS | daemon peak RSS |`, '|---|---|---|---|---|---|---|---|');
+      md.push(`| scenario | ${ids.join(' | ')} | daemon / ninja | client CPU / ninja CPU | client peak RSS | daemon peak RSS |`, '|---|---|---|---|---|---|---|---|');
       for (const [s, r] of Object.entries(rows)) {
         const d = r['batchfile-daemon'];
         if (!d || d.skipped) continue;
