@@ -23,10 +23,10 @@ type RunRequest = Extract<Request, { t: 'run' }>;
 export const VIA_DAEMON = 'via-daemon';
 
 /** What the daemon keeps warm between runs: the open store, the executors (worker threads
- * started, spawn helpers running), the loaded engine code and, through Node's module cache
- * and load.ts's memo, the imported and validated Batchfile. Nothing about the files is kept:
- * every run checks them as a direct run does (one stat per file for a step whose snapshot
- * holds), so no file event has to arrive for a change to be seen. */
+ * started, spawn helpers running), the loaded engine code, the imported and validated
+ * Batchfile (Node's module cache and load.ts's memo; only a pure one is served), and the stat
+ * of every file, kept true by file events (trusted-stats.ts). Verdicts are not kept: every
+ * run decides every step as a direct run does, from those stats. */
 export class Resident {
   private store: { store: Store; id: string } | undefined;
   private executors: { key: string; executors: Executors } | undefined;
@@ -85,7 +85,8 @@ export class Resident {
       const store = this.openStore(project);
       const session = await Session.borrow(args, project, store, this.executorsFor(jobs, args.workerMemoryMb), jobs, signal, (m) => err.write(`${m}\n`));
       try {
-        // Under the lock: no other batch changes files on our behalf from here to the end.
+        // Under the lock, so that the writes of a direct run that held it are among the events
+        // the cookie sync waits for.
         this.trusted ??= new TrustedStats({ root: project.root, store, log: this.log });
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
