@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { compiledBatchfile, impurity } from '../../batchfile/load.js';
 import { askToStop, pingDaemon, serveDaemon } from '../../daemon/server.js';
 import { logPath } from '../../daemon/protocol.js';
 import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
@@ -7,7 +9,7 @@ import { BatchError } from '../../util/errors.js';
 import { formatMs } from '../../util/duration.js';
 import type { Args } from '../args.js';
 import type { Io } from '../io.js';
-import { resolveProject } from '../project.js';
+import { resolveProject, type Project } from '../project.js';
 
 /** A daemon stops itself after this long without a run (BATCH_DAEMON_IDLE_MINUTES). */
 const DEFAULT_IDLE_MINUTES = 180;
@@ -40,13 +42,13 @@ export async function daemonCommand(args: Args, io: Io): Promise<number> {
     }
     case 'start':
       idleMs(); // a bad value fails here, not in the detached process
-      return start(root, io);
+      return start(project, io);
     case 'stop':
       return stop(root, io);
     case 'restart':
       idleMs();
       await stop(root, io);
-      return start(root, io);
+      return start(project, io);
     case 'serve': {
       // The foreground form (`start` runs this detached, with its output in .cache/daemon.log).
       await serveDaemon({
@@ -67,7 +69,8 @@ export async function daemonCommand(args: Args, io: Io): Promise<number> {
   }
 }
 
-async function start(root: string, io: Io): Promise<number> {
+async function start(project: Project, io: Io): Promise<number> {
+  const root = project.root;
   const running = await pingDaemon(root);
   if (running && running.engine === engineStamp()) {
     io.say(`batch daemon already running (pid ${running.pid})`);
@@ -98,7 +101,19 @@ async function start(root: string, io: Io): Promise<number> {
   child.disconnect?.();
   child.unref();
   io.say(`batch daemon started (pid ${child.pid}); \`batch\` in this project now runs through it. Stop it with \`batch daemon stop\`.`);
+  await warnIfImpure(project, io);
   return 0;
+}
+
+/** Said at start rather than found out run by run: a Batchfile the daemon will not keep. */
+async function warnIfImpure(project: Project, io: Io): Promise<void> {
+  try {
+    const { out } = await compiledBatchfile(project.root, project.file, project.cacheDir);
+    const why = impurity(fs.readFileSync(out, 'utf8'));
+    if (why) io.say(io.style.yellow(`warning: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}): runs will load it afresh without the daemon (docs/daemon.md).`));
+  } catch {
+    // A Batchfile that does not compile is reported by the runs themselves.
+  }
 }
 
 async function stop(root: string, io: Io): Promise<number> {

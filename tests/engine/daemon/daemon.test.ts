@@ -54,7 +54,10 @@ function outputs(project: TempProject): Record<string, string> {
 describe('batch daemon', () => {
   it('serves runs that see every kind of change, with the outputs of a clean --force build', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
-    await startDaemon(p);
+    const started = await p.batch(['daemon', 'start']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).not.toMatch(/warning/);
+    pids.push((JSON.parse(p.read('.cache/daemon.json')) as { pid: number }).pid);
 
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
@@ -177,7 +180,10 @@ export default defineBatch({ steps });
 `,
       'data/a.txt': 'alpha',
     });
-    await startDaemon(p);
+    const started = await p.batch(['daemon', 'start']);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(/warning: Batchfile.ts may define other steps each time it is loaded \(it imports node:fs\)/);
+    pids.push((JSON.parse(p.read('.cache/daemon.json')) as { pid: number }).pid);
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/not using the daemon: Batchfile.ts may define other steps each time it is loaded \(it imports node:fs\)/);
