@@ -137,6 +137,46 @@ describe('batch daemon', () => {
     expect(p.read('out/b.txt')).toBe('BETA via link');
   });
 
+  it('runs `run` steps in its warm worker pool; editing a module, or a file it imports, reruns that step', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  upper: { run: 'steps/upper.ts', inputs: ['data/a.txt'], outputs: ['out/upper.txt'] },
+  lower: { run: 'steps/lower.ts', inputs: ['data/a.txt'], outputs: ['out/lower.txt'] },
+`),
+      'data/a.txt': 'Alpha',
+      'steps/suffix.ts': `export const SUFFIX = '!';\n`,
+      'steps/upper.ts': `import fs from 'node:fs';
+import { SUFFIX } from './suffix.js';
+export default (ctx: { inputs: string[]; outputs: string[] }) => {
+  fs.mkdirSync('out', { recursive: true });
+  fs.writeFileSync(ctx.outputs[0]!, fs.readFileSync(ctx.inputs[0]!, 'utf8').toUpperCase() + SUFFIX);
+};
+`,
+      'steps/lower.ts': `import fs from 'node:fs';
+export default (ctx: { inputs: string[]; outputs: string[] }) => {
+  fs.mkdirSync('out', { recursive: true });
+  fs.writeFileSync(ctx.outputs[0]!, fs.readFileSync(ctx.inputs[0]!, 'utf8').toLowerCase());
+};
+`,
+    });
+    await startDaemon(p);
+    let r = await p.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(table(r.steps)).toEqual({ upper: 'PASS ran', lower: 'PASS ran' });
+    expect(p.read('out/upper.txt')).toBe('ALPHA!');
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ upper: 'PASS up-to-date', lower: 'PASS up-to-date' });
+    p.write('steps/suffix.ts', `export const SUFFIX = '?';\n`);
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ upper: 'PASS ran', lower: 'PASS up-to-date' });
+    expect(p.read('out/upper.txt')).toBe('ALPHA?');
+    p.write('steps/lower.ts', p.read('steps/lower.ts').replace('toLowerCase()', 'toLowerCase() + "."'));
+    r = await p.run();
+    expect(table(r.steps)).toEqual({ upper: 'PASS up-to-date', lower: 'PASS ran' });
+    expect(p.read('out/lower.txt')).toBe('alpha.');
+    expect(await served(p)).toBe(4);
+  });
+
   it('relays output and exit codes; a Batchfile edit is picked up', async () => {
     p = TempProject.create({
       'Batchfile.ts': batchfile(`
