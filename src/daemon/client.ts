@@ -58,10 +58,15 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     };
     const socket = net.connect(shortSocketPath(sock));
     // Ctrl-C reaches this process only (the daemon's steps are not in this terminal's process
-    // group): pass it on; the daemon stops the run as batch itself would, and says when.
+    // group): pass it on; the daemon stops the run as batch itself would (a second one kills
+    // the steps), and says when. A third leaves at once, should the daemon not answer.
+    let signals = 0;
     const onSignal = (): void => {
-      if (started) socket.write(encode({ t: 'interrupt' }));
-      else done(130);
+      signals++;
+      if (!started || signals >= 3) {
+        if (started) process.stderr.write('batch: not waiting for the daemon any longer\n');
+        done(130);
+      } else socket.write(encode({ t: 'interrupt' }));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
