@@ -33,6 +33,25 @@ async function startDaemon(project: TempProject): Promise<number> {
   return pid;
 }
 
+/** Sends a signal and waits (bounded) until the kernel has delivered it: no longer pending. */
+async function deliver(pid: number, sig: NodeJS.Signals): Promise<void> {
+  process.kill(pid, sig);
+  const bit = 1n << BigInt((os.constants.signals[sig] ?? 1) - 1);
+  const until = Date.now() + 5000;
+  for (;;) {
+    let status: string;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return; // exited
+    }
+    const pending = ['SigPnd', 'ShdPnd'].map((k) => BigInt(`0x${status.match(new RegExp(`${k}:\\s+([0-9a-f]+)`))?.[1] ?? '0'}`));
+    if (pending.every((m) => (m & bit) === 0n)) return;
+    if (Date.now() > until) throw new Error(`${sig} still pending for pid ${pid}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Runs the daemon has served so far, from `batch daemon status`. */
 async function served(project: TempProject): Promise<number> {
   const r = await project.batch(['daemon', 'status']);
@@ -313,6 +332,32 @@ it('has the expected line count', () => {
     expect(after.code).toBe(0);
     expect(table(after.steps)).toEqual({ slow: 'PASS ran' });
     expect(p.read('out/slow.txt')).toBe('done');
+    expect(await served(p)).toBe(2);
+  });
+
+  it('a third Ctrl-C leaves a daemon that does not answer; the daemon, once back, stops that run and serves on', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`
+  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt')}, outputs: ['out/slow.txt'] },
+`),
+    });
+    const daemonPid = await startDaemon(p);
+    const run = p.start([]);
+    await waitForFile(p.path('slow.started'));
+    process.kill(daemonPid, 'SIGSTOP');
+    try {
+      // One at a time: a signal sent while the same one is still pending is merged with it.
+      for (let i = 0; i < 3; i++) await deliver(run.child.pid!, 'SIGINT');
+      const { code } = await run.exited;
+      expect(code, run.output).toBe(130);
+      expect(run.output).toMatch(/not waiting for the daemon any longer/);
+    } finally {
+      process.kill(daemonPid, 'SIGCONT');
+    }
+    p.write('release', '');
+    const after = await p.run();
+    expect(after.code, after.stderr).toBe(0);
+    expect(table(after.steps)).toEqual({ slow: 'PASS ran' });
     expect(await served(p)).toBe(2);
   });
 
