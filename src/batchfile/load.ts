@@ -93,10 +93,13 @@ export interface Loaded {
   sources: string[];
 }
 
-/** Compiles (or reuses), imports and validates the Batchfile. */
-export async function loadBatchfile(root: string, file: string, cacheDir: string): Promise<Loaded> {
+export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
+
+/** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
+ * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again. */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile): Promise<Loaded> {
   await initHash();
-  const { out, sources } = await compiledBatchfile(root, file, cacheDir);
+  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
   mark('batchfile compiled');
   let mod: { default?: unknown };
   try {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { findBatchfile, loadBatchfile, type Loaded } from '../batchfile/load.js';
+import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded } from '../batchfile/load.js';
 import type { Args } from './args.js';
 
 /** Where a command works: the project root and its run-time folders. */
@@ -16,6 +16,6 @@ export function resolveProject(args: Args): Project {
   return { root, file, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
 }
 
-export function loadProject(p: Project): Promise<Loaded> {
-  return loadBatchfile(p.root, p.file, p.cacheDir);
+export function loadProject(p: Project, compiled?: CompiledBatchfile): Promise<Loaded> {
+  return loadBatchfile(p.root, p.file, p.cacheDir, compiled);
 }

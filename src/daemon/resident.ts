@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compiledBatchfile, impurity } from '../batchfile/load.js';
+import { compiledBatchfile, impurity, type CompiledBatchfile } from '../batchfile/load.js';
 import { parseArgs, type Args } from '../cli/args.js';
 import { runInSession } from '../cli/commands/run.js';
 import { reportFailure } from '../cli/fail.js';
@@ -19,6 +19,13 @@ import { TrustedStats } from './trusted-stats.js';
 
 type RunRequest = Extract<Request, { t: 'run' }>;
 
+/** A run the daemon will serve, with what checking it found. */
+export interface Accepted {
+  args: Args;
+  project: Project;
+  compiled: CompiledBatchfile;
+}
+
 /** Recorded in the run's flags, so history shows which runs the daemon served. */
 export const VIA_DAEMON = 'via-daemon';
 
@@ -32,14 +39,18 @@ export class Resident {
   private executors: { key: string; executors: Executors } | undefined;
   private trusted: TrustedStats | undefined;
 
+  private readonly realRoot: string;
+
   constructor(
     readonly root: string,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.realRoot = realpath(root);
+  }
 
   /** Whether this daemon serves `req`; the reason when it does not. Other commands are
    * declined quietly (the client runs them); a run it cannot serve says why. */
-  async check(req: RunRequest): Promise<{ args: Args; project: Project } | { why: string; note?: string; stale?: boolean }> {
+  async check(req: RunRequest): Promise<Accepted | { why: string; note?: string; stale?: boolean }> {
     let args: Args;
     try {
       args = parseArgs(req.argv);
@@ -53,7 +64,7 @@ export class Resident {
     } catch {
       return { why: 'project' }; // no Batchfile there: the client says so itself
     }
-    if (realpath(project.root) !== realpath(this.root)) return { why: 'root' };
+    if (realpath(project.root) !== this.realRoot) return { why: 'root' };
     if (req.engine !== engineStamp()) {
       return { why: 'engine', stale: true, note: 'batch: the daemon runs another build of batchfile; stopping it and running here.' };
     }
@@ -63,20 +74,21 @@ export class Resident {
     }
     // The Batchfile is kept loaded between runs only when loading it again would give the same
     // steps; one that lists files (node:fs) or reads the clock is loaded afresh by every direct run.
-    let why: string | undefined;
+    let compiled: CompiledBatchfile;
     try {
-      why = this.impurityOf((await compiledBatchfile(project.root, project.file, project.cacheDir)).out);
+      compiled = await compiledBatchfile(project.root, project.file, project.cacheDir);
     } catch {
       return { why: 'project' }; // does not compile: the client reports it
     }
+    const why = this.impurityOf(compiled.out);
     if (why !== undefined) {
       return { why: 'batchfile', note: `batch: not using the daemon: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}), so every run loads it afresh.` };
     }
-    return { args, project };
+    return { args, project, compiled };
   }
 
   /** Serves one run; resolves to its exit code. */
-  async run(args: Args, project: Project, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
+  async run({ args, project, compiled }: Accepted, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
     const out: TextOut = { write: (d: string) => send({ t: 'out', d }), isTTY: req.tty.out, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const err: TextOut = { write: (d: string) => send({ t: 'err', d }), isTTY: req.tty.err, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const io = makeIo(args.json || args.csv, out, err);
@@ -91,7 +103,7 @@ export class Resident {
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
         mark('file events read');
-        const code = await runInSession(session, args, io, signal, { flags: [VIA_DAEMON], stats });
+        const code = await runInSession(session, args, io, signal, { flags: [VIA_DAEMON], stats, compiled });
         return signal.aborted ? 130 : code;
       } finally {
         await session.close();

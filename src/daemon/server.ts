@@ -4,9 +4,7 @@ import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
 import { mark, resetTiming, timingReport } from '../util/timing.js';
 import { encode, infoPath, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
-import { Resident } from './resident.js';
-import type { Args } from '../cli/args.js';
-import type { Project } from '../cli/project.js';
+import { Resident, type Accepted } from './resident.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -90,7 +88,7 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
             if (verdict.stale) shutdown();
             return;
           }
-          serve(m, verdict.args, verdict.project);
+          serve(m, verdict);
         }, (e: unknown) => {
           opts.log(`internal error while checking a request: ${(e as Error)?.stack ?? String(e)}`);
           send({ t: 'decline', why: 'error' });
@@ -99,7 +97,7 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
       }
     });
     /** Serves a run the daemon accepted: from `accept` on, the client relies on it. */
-    const serve = (m: Extract<Request, { t: 'run' }>, args: Args, project: Project): void => {
+    const serve = (m: Extract<Request, { t: 'run' }>, accepted: Accepted): void => {
       if (stopping || conn.destroyed) {
         send({ t: 'decline', why: 'stopping' });
         conn.end();
@@ -112,7 +110,7 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
       const entry = { ac: new AbortController(), done: Promise.resolve() as Promise<unknown> };
       ac = entry.ac;
       entry.done = resident
-        .run(args, project, m, send, entry.ac.signal)
+        .run(accepted, m, send, entry.ac.signal)
         .catch((e: unknown) => {
           opts.log(`internal error: ${(e as Error)?.stack ?? String(e)}`);
           return 70;

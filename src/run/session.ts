@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Loaded } from '../batchfile/load.js';
+import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../execute/events.js';
 import { cacheForRun } from '../cache/output-cache.js';
@@ -57,8 +57,8 @@ export class Session {
     return new Session(args, project, store, executors, jobs, lock, false);
   }
 
-  load(): Promise<Loaded> {
-    return loadProject(this.project);
+  load(compiled?: CompiledBatchfile): Promise<Loaded> {
+    return loadProject(this.project, compiled);
   }
 
   runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {

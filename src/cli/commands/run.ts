@@ -2,6 +2,7 @@ import { Progress } from '../../report/progress.js';
 import { afterRun } from '../../report/after-run.js';
 import { Session } from '../../run/session.js';
 import type { StatCache } from '../../fingerprint/stat-cache.js';
+import type { CompiledBatchfile } from '../../batchfile/load.js';
 import type { Args } from '../args.js';
 import type { Io } from '../io.js';
 import { mark } from '../../util/timing.js';
@@ -23,11 +24,12 @@ export async function runCommand(args: Args, io: Io, signal: AbortSignal): Promi
 
 /** One run in an open session: the CLI's own, or one the daemon serves (with the flags that
  * record that, and the file knowledge it keeps between runs). */
-export async function runInSession(session: Session, args: Args, io: Io, signal: AbortSignal, extra: { flags?: string[]; stats?: StatCache } = {}): Promise<number> {
-  const loaded = await session.load();
+export async function runInSession(session: Session, args: Args, io: Io, signal: AbortSignal, extra: { flags?: string[]; stats?: StatCache; compiled?: CompiledBatchfile } = {}): Promise<number> {
+  const { compiled, ...request } = extra;
+  const loaded = await session.load(compiled);
   mark('batchfile loaded');
   const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
-  const out = await session.runOnce(loaded, { targets: args.positionals, force: args.force, ...extra }, (ev) => progress.on(ev), signal);
+  const out = await session.runOnce(loaded, { targets: args.positionals, force: args.force, ...request }, (ev) => progress.on(ev), signal);
   mark('pipeline');
   await afterRun(out, { project: session.project, store: session.store, io, json: args.json });
   mark('summary + report');

@@ -66,6 +66,11 @@ const CHAIN = batchfile(`
   both: { command: ${cmd('--in', 'out/a.txt', '--in', 'out/b.txt', '--out', 'out/both.txt', '--mark', 'marks.txt')}, inputs: ['out/a.txt', 'out/b.txt'], outputs: ['out/both.txt'] },
 `);
 
+/** One step that says when it started and waits for the test to create `release`. */
+const SLOW = batchfile(`
+  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt', '--mark', 'marks.txt')}, outputs: ['out/slow.txt'] },
+`);
+
 function outputs(project: TempProject): Record<string, string> {
   return Object.fromEntries(['out/a.txt', 'out/b.txt', 'out/both.txt'].map((f) => [f, project.read(f)]));
 }
@@ -312,9 +317,7 @@ it('has the expected line count', () => {
 
   it('Ctrl-C in the client stops the served run (exit 130); a direct run meanwhile finds the lock; the daemon serves on', async () => {
     p = TempProject.create({
-      'Batchfile.ts': batchfile(`
-  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt', '--mark', 'marks.txt')}, outputs: ['out/slow.txt'] },
-`),
+      'Batchfile.ts': SLOW,
     });
     const daemonPid = await startDaemon(p);
     const run = p.start([]);
@@ -337,9 +340,7 @@ it('has the expected line count', () => {
 
   it('a third Ctrl-C leaves a daemon that does not answer; the daemon, once back, stops that run and serves on', async () => {
     p = TempProject.create({
-      'Batchfile.ts': batchfile(`
-  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt')}, outputs: ['out/slow.txt'] },
-`),
+      'Batchfile.ts': SLOW,
     });
     const daemonPid = await startDaemon(p);
     const run = p.start([]);
@@ -363,9 +364,7 @@ it('has the expected line count', () => {
 
   it('two clients at once behave as two batch processes: the second fails, or waits with --wait', async () => {
     p = TempProject.create({
-      'Batchfile.ts': batchfile(`
-  slow: { command: ${cmd('--started', 'slow.started', '--wait-for', 'release', '--text', 'done', '--out', 'out/slow.txt', '--mark', 'marks.txt')}, outputs: ['out/slow.txt'] },
-`),
+      'Batchfile.ts': SLOW,
     });
     await startDaemon(p);
     const first = p.start([]);
