@@ -1,4 +1,5 @@
 import { killGroup, startChild } from './child-run.js';
+import { helperKinds } from './helper-kinds.js';
 import { HelperSpawner, MAX_HELPERS, type StartChild } from './spawner.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
 
@@ -8,18 +9,25 @@ export function killAllCommandSteps(): void {
   for (const g of liveGroups) killGroup(g, 'SIGKILL');
 }
 
+/** How command steps start: `native`, through the native forkserver (the Node helper when it
+ * was not built or does not start), `node`, through the Node spawn helper, `off`, from batch
+ * itself. */
+export type HelperMode = 'native' | 'node' | 'off';
+
 export interface ProcessExecutorOptions {
-  /** Start steps through spawn helpers (default), or from batch itself. */
-  helper?: boolean;
+  /** Default: helperMode(). */
+  helper?: HelperMode;
   /** Helpers at most (default MAX_HELPERS). One is started only when every other is busy, so
    * a run never has more than it runs steps at once. */
   helpers?: number;
 }
 
-/** Whether command steps start through the spawn helper: on unless BATCH_SPAWN_HELPER=0
- * (a diagnosis switch, and the A/B of the benchmark). */
-export function helperWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.BATCH_SPAWN_HELPER !== '0';
+/** From BATCH_SPAWN_HELPER (a diagnosis switch, and the A/B of the benchmark): `0` starts
+ * steps from batch itself, `node` through the Node spawn helper; anything else, or unset,
+ * through the native forkserver when it was built. */
+export function helperMode(env: NodeJS.ProcessEnv = process.env): HelperMode {
+  const v = env.BATCH_SPAWN_HELPER;
+  return v === '0' ? 'off' : v === 'node' ? 'node' : 'native';
 }
 
 /** Runs `command` steps as child processes in their own process group, output to the log.
@@ -34,7 +42,8 @@ export class ProcessExecutor implements Executor {
   private env: { runId: string; root: string; env: Record<string, string> } | undefined;
 
   constructor(opts: ProcessExecutorOptions = {}) {
-    this.helper = (opts.helper ?? helperWanted()) ? new HelperSpawner(opts.helpers ?? MAX_HELPERS) : undefined;
+    const mode = opts.helper ?? helperMode();
+    this.helper = mode === 'off' ? undefined : new HelperSpawner(opts.helpers ?? MAX_HELPERS, helperKinds(mode));
     this.start = this.helper ? this.helper.start : startChild;
   }
 
