@@ -1,5 +1,5 @@
-// The executors' plumbing: command steps start through spawn helpers (small Node processes
-// that fork cheaply) and die with a killed batch; a helper that cannot start or keeps dying
+// The executors' plumbing: command steps start through spawn helpers (the native forkserver,
+// or small Node processes that fork cheaply) and die with a killed batch; a helper that cannot start or keeps dying
 // falls back to starting steps directly, never running one twice; steps that start together
 // share one worker pool.
 import fs from 'node:fs';
@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HelperSpawner } from '../../../src/execute/spawner.js';
+import { nodeHelper } from '../../../src/execute/helper-kinds.js';
 import type { ChildSpec } from '../../../src/execute/child-run.js';
 import { REPO, TempProject, waitForFile } from '../rig.js';
 import { batchfile, isAlive, killQuietly, pidsIn, waitDead } from './util.js';
@@ -23,7 +24,7 @@ afterEach(() => {
   tmp = undefined;
 });
 
-const HELPER = path.join(REPO, 'dist/execute/spawn-helper.js');
+const HELPER = nodeHelper(path.join(REPO, 'dist/execute/spawn-helper.js'));
 
 function tempDir(): string {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'executors-'));
@@ -35,12 +36,15 @@ function shell(dir: string, script: string): ChildSpec {
 }
 
 describe('command steps and the spawn helper', () => {
-  it('a command step is started by a spawn helper; BATCH_SPAWN_HELPER=0 starts it from batch itself', async () => {
+  it('a command step is started by the native forkserver; BATCH_SPAWN_HELPER=node by the Node helper, =0 from batch itself', async () => {
     p = TempProject.create({
       'Batchfile.ts': batchfile(`parent: { command: "tr '\\\\0' ' ' < /proc/$PPID/cmdline > parent.txt", outputs: ['parent.txt'] },`),
     });
     const r = await p.run();
     expect(r.code, r.stderr).toBe(0);
+    expect(p.read('parent.txt').trim()).toBe(path.join(REPO, 'dist/forkserver'));
+    const node = await p.run(['--force'], { env: { BATCH_SPAWN_HELPER: 'node' } });
+    expect(node.code, node.stderr).toBe(0);
     expect(p.read('parent.txt')).toContain('spawn-helper.js');
     const direct = await p.run(['--force'], { env: { BATCH_SPAWN_HELPER: '0' } });
     expect(direct.code, direct.stderr).toBe(0);
@@ -58,7 +62,7 @@ describe('command steps and the spawn helper', () => {
         ].join('\n'),
       ),
     });
-    for (const env of [{}, { BATCH_SPAWN_HELPER: '0' }]) {
+    for (const env of [{}, { BATCH_SPAWN_HELPER: 'node' }, { BATCH_SPAWN_HELPER: '0' }]) {
       p.remove('tried');
       const r = await p.run(['--force'], { env });
       expect(r.code, r.stderr).toBe(0);
@@ -98,7 +102,7 @@ describe('command steps and the spawn helper', () => {
 describe('HelperSpawner', () => {
   it('a helper that cannot start: steps start directly, each exactly once', async () => {
     const dir = tempDir();
-    const s = new HelperSpawner(2, path.join(dir, 'no-such-helper.js'));
+    const s = new HelperSpawner(2, [nodeHelper(path.join(dir, 'no-such-helper.js'))]);
     const pids: number[] = [];
     const ends = await Promise.all([1, 2, 3].map((i) => s.start(shell(dir, `echo x >> runs-${i}.txt`), (pid) => pids.push(pid))));
     await s.close();
@@ -111,7 +115,7 @@ describe('HelperSpawner', () => {
     const dir = tempDir();
     const bad = path.join(dir, 'bad-helper.mjs');
     fs.writeFileSync(bad, `process.stdout.write(JSON.stringify({ t: 'ready' }) + '\\n', () => process.exit(3));\n`);
-    const s = new HelperSpawner(1, bad);
+    const s = new HelperSpawner(1, [nodeHelper(bad)]);
     const first = await s.start(shell(dir, 'echo 1 >> runs.txt'), () => undefined);
     expect(first.error).toMatch(/spawn helper exited \(code 3\)/);
     const second = await s.start(shell(dir, 'echo 2 >> runs.txt'), () => undefined);
@@ -125,7 +129,7 @@ describe('HelperSpawner', () => {
 
   it('the environment reaches the helper once per distinct object; each step gets its extra variables, header and log folder', async () => {
     const dir = tempDir();
-    const s = new HelperSpawner(1, HELPER);
+    const s = new HelperSpawner(1, [HELPER]);
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', WHO: 'base' };
     const spec = (name: string, env: Record<string, string>): ChildSpec => ({
       file: '/bin/sh',
@@ -151,7 +155,7 @@ describe('HelperSpawner', () => {
 
   it('one helper per step running at once, reused; exit codes, signals, leftovers and metrics come back', async () => {
     const dir = tempDir();
-    const s = new HelperSpawner(4, HELPER);
+    const s = new HelperSpawner(4, [HELPER]);
     const both = await Promise.all([s.start(shell(dir, 'exit 0'), () => undefined), s.start(shell(dir, 'exit 7'), () => undefined)]);
     expect(both.map((e) => e.code)).toEqual([0, 7]);
     expect(s.helperPids).toHaveLength(2);
