@@ -116,8 +116,9 @@ export function nativeHelper(binPath = FORKSERVER): HelperKind {
       if (word === 'end' && n.length === 6) {
         const [id, code, sig, left, cpuUs, rssKb] = n as [number, number, number, number, number, number];
         const signal = sig > 0 ? (SIGNAL_NAMES.get(sig) ?? `signal ${sig}`) : null;
-        // Exact: the kernel's account of the command and every process it waited for. Peak
-        // memory is the largest single one of them (ru_maxrss), not a sum over the tree.
+        // CPU is exact: the kernel's account of the command and every process it waited for.
+        // Peak memory: the larger of the largest single one of them (ru_maxrss) and the
+        // tree's summed RSS as sampled from 5 ms on.
         return { t: 'end', id, end: { code: code < 0 ? null : code, signal, leftBehind: left === 1, cpuMs: cpuUs / 1000, peakRssBytes: rssKb * 1024 } };
       }
       return undefined;

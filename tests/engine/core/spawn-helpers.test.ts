@@ -194,6 +194,20 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
     if (mode === 'native') expect(idle.peakRssBytes).toBeGreaterThan(0);
   });
 
+  it('peak memory of a pipeline: the processes that run side by side are summed', async () => {
+    const dir = tempDir();
+    const ex = newExecutor();
+    // Each side holds 100 MB, says so, waits for the other, then holds on for half a second
+    // (ten sampling intervals). The largest single process is ~140 MB; the tree is > 200 MB.
+    const side = (me: string, other: string): string =>
+      `${JSON.stringify(process.execPath)} -e ${JSON.stringify(
+        `const fs=require('fs');const b=Buffer.alloc(100e6,1);fs.writeFileSync('${me}','');const s=new Int32Array(new SharedArrayBuffer(4));const until=Date.now()+20000;while(!fs.existsSync('${other}')&&Date.now()<until)Atomics.wait(s,0,0,5);Atomics.wait(s,0,0,500);if(b[9]!==1)process.exit(1)`,
+      )}`;
+    const out = await ex.execute(request(dir, 'pipe', `${side('a.ready', 'b.ready')} | ${side('b.ready', 'a.ready')}`));
+    expect(out.ok, out.error).toBe(true);
+    expect(out.peakRssBytes).toBeGreaterThanOrEqual(200e6);
+  });
+
   it('a helper killed -9 mid-step: its steps fail, naming it, and are killed; later steps run', async () => {
     const dir = tempDir();
     const kind = mode === 'native' ? kinds.nativeHelper(FORKSERVER) : kinds.nodeHelper(NODE_HELPER);
