@@ -118,6 +118,27 @@ static void reply(const char *fmt, ...) {
   write_all(1, line, (size_t)n);
 }
 
+/* "ENOENT: no such file or directory", as Node words a system error. */
+static const char *error_text(int err) {
+  static const struct {
+    int code;
+    const char *name;
+  } names[] = {{ENOENT, "ENOENT"}, {EACCES, "EACCES"}, {EPERM, "EPERM"}, {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"}, {ENOEXEC, "ENOEXEC"}, {E2BIG, "E2BIG"}, {ENOMEM, "ENOMEM"}, {EAGAIN, "EAGAIN"}, {ELOOP, "ELOOP"}, {ENAMETOOLONG, "ENAMETOOLONG"}, {ETXTBSY, "ETXTBSY"}, {EMFILE, "EMFILE"}, {ENFILE, "ENFILE"}, {ENOSPC, "ENOSPC"}, {EROFS, "EROFS"}, {EIO, "EIO"}, {EDQUOT, "EDQUOT"}};
+  static char out[160];
+  const char *name = NULL;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].code == err) name = names[i].name;
+  char code[32];
+  if (!name) {
+    snprintf(code, sizeof code, "errno %d", err);
+    name = code;
+  }
+  snprintf(out, sizeof out, "%s: %s", name, strerror(err));
+  size_t at = strlen(name) + 2;
+  if (out[at] >= 'A' && out[at] <= 'Z') out[at] = (char)(out[at] - 'A' + 'a');
+  return out;
+}
+
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
   if (!q) fatal("out of memory");
@@ -398,17 +419,17 @@ static void run_step(struct cursor *c) {
 
   int fd = open_log(log);
   if (fd < 0) {
-    reply("fail %llu cannot open the log %s: %s", id, log, strerror(errno));
+    reply("fail %llu cannot open the log %s: %s", id, log, error_text(errno));
     goto out;
   }
   if (write_header(fd, header) < 0) {
-    reply("fail %llu cannot write the log %s: %s", id, log, strerror(errno));
+    reply("fail %llu cannot write the log %s: %s", id, log, error_text(errno));
     close(fd);
     goto out;
   }
   char *prog = resolve(file, cwd, envp);
   if (!prog) {
-    reply("fail %llu cannot start \"%s\": %s", id, file, strerror(errno));
+    reply("fail %llu cannot start \"%s\": %s", id, file, error_text(errno));
     close(fd);
     goto out;
   }
@@ -449,7 +470,7 @@ static void run_step(struct cursor *c) {
   close(fd);
   free(prog);
   if (rc != 0) {
-    reply("fail %llu cannot start \"%s\": %s", id, file, strerror(rc));
+    reply("fail %llu cannot start \"%s\": %s", id, file, error_text(rc));
     goto out;
   }
   add_child(pid, id);
@@ -537,6 +558,9 @@ int main(void) {
   if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) fatal("sigprocmask: %s", strerror(errno));
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) fatal("signalfd: %s", strerror(errno));
+  /* Replies are written whole, blocking: a non-blocking pipe's EAGAIN is no reason to stop. */
+  int fl = fcntl(1, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(1, F_SETFL, fl & ~O_NONBLOCK);
   devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) fatal("/dev/null: %s", strerror(errno));
   /* Before this line nothing was started: batch may start waiting steps itself if we die. */
