@@ -5,10 +5,10 @@ import type { Store } from '../store/store.js';
 export const BLOB_DB = 'blobs';
 
 /** Files up to this size are stored inside LMDB rather than as one file each. Creating a
- * file costs the main thread 0.1–1 ms on ext4 whatever its size, an LMDB put ~0.03 ms (the
- * bytes are written by lmdb-js's writer thread); per byte LMDB costs more (its commits are
- * fsync'ed). Measured on 40 MB of blobs per size (docs/output-cache.md): below ~128 KiB LMDB
- * is cheaper in total CPU too, at 256 KiB about even, above it files are. */
+ * file costs the main thread ~0.1–1.2 ms on ext4 whatever its size, an LMDB put ~0.03 ms (the
+ * bytes are written by lmdb-js's writer thread); per byte LMDB costs more (~2–4 ms of CPU per
+ * MB: its commits are fsync'ed). Around 256 KiB the total CPU is about even with the
+ * per-file cost seen in real builds; the measurements are in docs/output-cache.md. */
 export const INLINE_MAX = 256 * 1024;
 
 type BlobDb = Database<Uint8Array, string>;
