@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { hashBytes, hashFileSync } from '../fingerprint/hash.js';
+import { INLINE_MAX, type InlineBlobs } from './inline-blobs.js';
 
 /** Copy-on-write clone where the file system has it (btrfs, XFS, APFS), a plain copy
  * otherwise. Never a hard link: a later in-place edit of an output would then edit the
@@ -20,17 +21,25 @@ export type PutResult = 'stored' | 'present' | 'changed';
  * cloned (or copied by the kernel) and hashed from disk. */
 export const SMALL_FILE = 1024 * 1024;
 
-/** Content-addressed files under `<dir>/blobs/<2 hex>/<xxh64>`: each distinct content is
- * stored once, whichever step and path wrote it. A blob appears under its final name only
- * by rename from `<dir>/tmp/`, after its bytes were checked against the name, so a kill at
- * any moment leaves either no blob or a whole one (plus a stray temp file, cleared later). */
+/** Content-addressed blobs, each distinct content stored once whichever step and path wrote
+ * it. Files up to `INLINE_MAX` live in the run store's LMDB (`inline`, see inline-blobs.ts),
+ * bigger ones as files under `<dir>/blobs/<2 hex>/<xxh64>`. A file blob appears under its
+ * final name only by rename from `<dir>/tmp/`, after its bytes were checked against the
+ * name, so a kill at any moment leaves either no blob or a whole one (plus a stray temp
+ * file, cleared later); an inline blob is checked before it is put, and LMDB commits are
+ * atomic. A blob is looked up inline first, then as a file: stores written before blobs were
+ * kept inline hold files only. Without `inline` (a read-only store that has no blob
+ * database), only files are seen. */
 export class BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;
   /** Folders known to exist, so each is created once per process, not once per file. */
   private readonly made = new Set<string>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly inline?: InlineBlobs,
+  ) {
     this.blobsDir = path.join(dir, 'blobs');
     this.tmpDir = path.join(dir, 'tmp');
   }
@@ -41,6 +50,8 @@ export class BlobStore {
 
   /** Size of the blob, or undefined when it is absent. */
   sizeOf(hash: string): number | undefined {
+    const bytes = this.inline?.peek(hash);
+    if (bytes) return bytes.byteLength;
     try {
       return fs.statSync(this.pathOf(hash)).size;
     } catch {
@@ -56,10 +67,16 @@ export class BlobStore {
 
   /** Stores `srcAbs` (of `size` bytes) as the blob `hash` unless that blob exists.
    * `changed`: the file's bytes are not `hash` any more (edited after it was hashed);
-   * nothing is stored. */
+   * nothing is stored. An inline blob's write is not awaited (see InlineBlobs). */
   async put(srcAbs: string, hash: string, size: number): Promise<PutResult> {
     const final = this.pathOf(hash);
-    if (fs.existsSync(final)) return 'present';
+    if (this.inline?.has(hash) || fs.existsSync(final)) return 'present';
+    if (this.inline && size <= INLINE_MAX) {
+      const bytes = fs.readFileSync(srcAbs);
+      if (hashBytes(bytes) !== hash) return 'changed';
+      this.inline.put(hash, bytes);
+      return 'stored';
+    }
     this.mkdir(this.tmpDir);
     const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
     let renamed = false;
@@ -87,7 +104,9 @@ export class BlobStore {
   copyOut(hash: string, size: number, dstAbs: string, mode: number): string {
     this.mkdir(path.dirname(dstAbs));
     if (size <= SMALL_FILE) {
-      const bytes = fs.readFileSync(this.pathOf(hash));
+      // Written and hashed before anything else reads the store (the view is lmdb-js's
+      // shared buffer).
+      const bytes = this.inline?.peek(hash) ?? fs.readFileSync(this.pathOf(hash));
       fs.writeFileSync(dstAbs, bytes, { mode });
       fs.chmodSync(dstAbs, mode);
       return hashBytes(bytes);
@@ -97,13 +116,16 @@ export class BlobStore {
     return hashFileSync(dstAbs, size);
   }
 
+  /** Removes the blob from both places (index entries naming it must be gone first). */
   remove(hash: string): void {
+    this.inline?.remove(hash);
     fs.rmSync(this.pathOf(hash), { force: true });
   }
 
-  /** Every blob on disk with its size (for sweeping blobs no entry refers to). */
-  list(): Map<string, number> {
-    const out = new Map<string, number>();
+  /** Every stored blob's hash, inline and file (for sweeping blobs no entry refers to);
+   * sizes only on demand (`sizeOf`), as most blobs are referenced and their sizes known. */
+  hashes(): Set<string> {
+    const out = this.inline?.hashes() ?? new Set<string>();
     let shards: string[];
     try {
       shards = fs.readdirSync(this.blobsDir);
@@ -111,18 +133,10 @@ export class BlobStore {
       return out;
     }
     for (const shard of shards) {
-      let names: string[];
       try {
-        names = fs.readdirSync(path.join(this.blobsDir, shard));
+        for (const name of fs.readdirSync(path.join(this.blobsDir, shard))) out.add(name);
       } catch {
-        continue;
-      }
-      for (const name of names) {
-        try {
-          out.set(name, fs.statSync(path.join(this.blobsDir, shard, name)).size);
-        } catch {
-          // removed meanwhile
-        }
+        // removed meanwhile
       }
     }
     return out;

@@ -11,6 +11,7 @@ import { formatBytes, parseSize } from '../util/duration.js';
 import { BatchError } from '../util/errors.js';
 import { isInside } from '../util/paths.js';
 import { BlobStore } from './blob-store.js';
+import { InlineBlobs } from './inline-blobs.js';
 import { LIMIT_META_KEY, openEntries, Tally, type CachedFile, type CacheEntry } from './entries.js';
 import type { OutputCache, Restored } from './types.js';
 
@@ -52,8 +53,8 @@ export interface CacheStatus {
   steps: { step: string; entries: number; bytes: number; lastUsed: number; hits: number }[];
 }
 
-/** The local output cache: blobs by content under `.cache/outputs/`, an index by step
- * fingerprint in the run store. One instance per run, created under the project lock. */
+/** The local output cache: blobs by content (small ones in the run store, bigger ones under
+ * `.cache/outputs/`), an index by step fingerprint in the run store. One instance per run, created under the project lock. */
 export class LocalOutputCache implements OutputCache {
   readonly blobs: BlobStore;
   readonly db: Database<CacheEntry, string>;
@@ -63,7 +64,7 @@ export class LocalOutputCache implements OutputCache {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: CacheOptions) {
-    this.blobs = new BlobStore(outputsDir(opts.cacheDir));
+    this.blobs = new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store));
     this.db = openEntries(opts.store);
   }
 
@@ -210,10 +211,14 @@ export class LocalOutputCache implements OutputCache {
    * removes blobs no entry refers to and stray temp files. */
   async prune(maxBytes: number): Promise<PruneResult> {
     const tally = this.getTally();
-    const onDisk = this.blobs.list();
+    const sizes = new Map<string, number | undefined>();
+    const sizeOf = (h: string): number | undefined => {
+      if (!sizes.has(h)) sizes.set(h, this.blobs.sizeOf(h));
+      return sizes.get(h);
+    };
     const broken: string[] = [];
     for (const { key, value } of this.db.getRange()) {
-      if (Object.values(value.files).some((f) => onDisk.get(f.hash) !== f.size)) broken.push(key);
+      if (Object.values(value.files).some((f) => sizeOf(f.hash) !== f.size)) broken.push(key);
     }
     for (const k of broken) {
       tally.remove(k);
@@ -221,11 +226,11 @@ export class LocalOutputCache implements OutputCache {
     }
     // Swept before evicting, so `orphans` counts only what no entry referred to.
     const orphans = { files: 0, bytes: 0 };
-    for (const [h, size] of onDisk) {
+    for (const h of this.blobs.hashes()) {
       if (tally.blobs.has(h)) continue;
-      this.blobs.remove(h);
       orphans.files++;
-      orphans.bytes += size;
+      orphans.bytes += sizeOf(h) ?? 0;
+      this.blobs.remove(h);
     }
     const evicted = await this.evict(maxBytes);
     return { evicted, broken: broken.length, orphans, tmpFiles: this.blobs.clearTmp() };
@@ -254,7 +259,7 @@ function removeOutputs(root: string, step: StepConfig, stats: StatCache): void {
   }
 }
 
-/** What `batch cache status` shows, read from the index and the blob folder. */
+/** What `batch cache status` shows, read from the index and the blobs. */
 export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore): CacheStatus {
   const tally = Tally.load(db);
   const steps = new Map<string, { step: string; entries: number; bytes: number; lastUsed: number; hits: number }>();
@@ -267,10 +272,10 @@ export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore):
     steps.set(value.step, s);
   }
   const orphans = { files: 0, bytes: 0 };
-  for (const [h, size] of blobs.list()) {
+  for (const h of blobs.hashes()) {
     if (tally.blobs.has(h)) continue;
     orphans.files++;
-    orphans.bytes += size;
+    orphans.bytes += blobs.sizeOf(h) ?? 0;
   }
   return {
     entries: tally.entries.size,

@@ -4,6 +4,7 @@ import type { Database } from 'lmdb';
 import { DEFAULT_CACHE_BYTES } from '../../batchfile/validate.js';
 import { BlobStore } from '../../cache/blob-store.js';
 import { LIMIT_META_KEY, openEntries, type CacheEntry } from '../../cache/entries.js';
+import { InlineBlobs } from '../../cache/inline-blobs.js';
 import { cacheStatus, LocalOutputCache, outputsDir, type CacheStatus, type PruneResult } from '../../cache/output-cache.js';
 import { resultsOf } from '../../history/query.js';
 import { acquireLock } from '../../store/lock.js';
@@ -66,7 +67,7 @@ function recentRuns(store: Store, limit: number): RecentRun[] {
 }
 
 async function status(args: Args, io: Io, root: string, cacheDir: string): Promise<number> {
-  const blobs = new BlobStore(outputsDir(cacheDir));
+  let blobs = new BlobStore(outputsDir(cacheDir));
   const empty: CacheStatus = { entries: 0, bytes: 0, blobs: 0, orphans: { files: 0, bytes: 0 }, steps: [] };
   let st = empty;
   let runs: RecentRun[] = [];
@@ -75,6 +76,8 @@ async function status(args: Args, io: Io, root: string, cacheDir: string): Promi
     const store = openStore(cacheDir, { readOnly: true });
     try {
       const db = entriesOrUndefined(store);
+      // Small blobs are in the store; a store written before that has only blob files.
+      blobs = new BlobStore(outputsDir(cacheDir), InlineBlobs.openReadOnly(store));
       if (db) st = cacheStatus(db, blobs);
       runs = recentRuns(store, args.limit ?? 10);
       const l = store.meta.get(LIMIT_META_KEY);

@@ -2,7 +2,7 @@
 // input or params say, and read-only views of the cache's files and index.
 import fs from 'node:fs';
 import path from 'node:path';
-import { open } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { fake, type TempProject } from '../rig.js';
 
 export function batchfile(body: string, top = ''): string {
@@ -34,13 +34,97 @@ export default async (ctx) => {
 
 export { snapshot } from '../core/util.js';
 
-/** Blob files of the cache: hash → absolute path. */
-export function blobs(p: TempProject): Map<string, string> {
+/** Opens the project's store with `lmdb` directly (the options batch uses). Only while no
+ * batch runs in the project. */
+function withStore<T>(p: TempProject, readOnly: boolean, fn: (root: RootDatabase) => T): T | undefined {
+  const dir = p.path('.cache/store');
+  if (!fs.existsSync(dir)) return undefined;
+  const root = open({ path: dir, maxDbs: 16, compression: false, readOnly, mapSize: 2 ** 34 });
+  try {
+    return fn(root);
+  } finally {
+    void root.close();
+  }
+}
+
+function blobDb(root: RootDatabase): Database<Uint8Array, string> {
+  return root.openDB<Uint8Array, string>({ name: 'blobs', encoding: 'binary' });
+}
+
+/** Blob files of the cache (outputs over the inline limit, or stores of earlier versions):
+ * hash → absolute path. */
+export function blobFiles(p: TempProject): Map<string, string> {
   const out = new Map<string, string>();
   const dir = p.path('.cache/outputs/blobs');
   if (!fs.existsSync(dir)) return out;
   for (const shard of fs.readdirSync(dir)) for (const h of fs.readdirSync(path.join(dir, shard))) out.set(h, path.join(dir, shard, h));
   return out;
+}
+
+/** Blobs kept inside the store: hash → bytes. */
+export function inlineBlobs(p: TempProject): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  withStore(p, true, (root) => {
+    try {
+      for (const { key, value } of blobDb(root).getRange()) out.set(key, Buffer.from(value));
+    } catch {
+      // no blob database yet
+    }
+  });
+  return out;
+}
+
+/** Every blob of the cache, inline or file: hash → bytes. */
+export function blobs(p: TempProject): Map<string, Buffer> {
+  const out = inlineBlobs(p);
+  for (const [h, abs] of blobFiles(p)) out.set(h, fs.readFileSync(abs));
+  return out;
+}
+
+/** The hash of the blob holding `content`. */
+export function blobOf(p: TempProject, content: string | Buffer): string {
+  for (const [h, bytes] of blobs(p)) if (bytes.equals(Buffer.from(content))) return h;
+  throw new Error(`no blob holds ${JSON.stringify(String(content).slice(0, 40))}`);
+}
+
+/** Overwrites a blob's bytes where it is stored (inline or file); `undefined` removes it. */
+export function setBlob(p: TempProject, hash: string, bytes: string | Buffer | undefined): void {
+  const file = blobFiles(p).get(hash);
+  if (file) {
+    if (bytes === undefined) fs.rmSync(file);
+    else fs.writeFileSync(file, bytes);
+    return;
+  }
+  const found = withStore(p, false, (root) => {
+    const db = blobDb(root);
+    if (!db.doesExist(hash)) return false;
+    if (bytes === undefined) db.removeSync(hash);
+    else db.putSync(hash, Buffer.from(bytes));
+    return true;
+  });
+  if (!found) throw new Error(`no blob ${hash}`);
+}
+
+/** Puts a blob into the store directly (what a kill between a blob's commit and its entry's
+ * leaves, when `bytes` hash to `hash`). */
+export function addInlineBlob(p: TempProject, hash: string, bytes: string | Buffer): void {
+  withStore(p, false, (root) => blobDb(root).putSync(hash, Buffer.from(bytes)));
+}
+
+/** Moves every inline blob to a blob file: the layout of a store written before small blobs
+ * were kept inline. Returns how many were moved. */
+export function toFileBlobs(p: TempProject): number {
+  return (
+    withStore(p, false, (root) => {
+      const db = blobDb(root);
+      const all = [...db.getRange()].map(({ key, value }) => [key, Buffer.from(value)] as const);
+      for (const [h, bytes] of all) {
+        p.write(`.cache/outputs/blobs/${h.slice(0, 2)}/${h}`, bytes);
+        db.removeSync(h);
+      }
+      return all.length;
+    }) ?? 0
+  );
 }
 
 export interface EntryView {

@@ -1,6 +1,5 @@
 // The cache's size: identical files stored once, a limit kept by evicting the least recently
 // used entries, `batch cache status` and `batch cache prune`.
-import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
 import { actions, batchfile, blobs, entries, GEN_STEP } from './helpers.js';
@@ -13,12 +12,12 @@ const gen = (v: number, pad = 998): string => batchfile(`  gen: { run: 'gen.ts',
 
 /** Cached contents, by their first two characters ("v1", "v2", ...). */
 function cachedVersions(project: TempProject): string[] {
-  return [...blobs(project).values()].map((f) => fs.readFileSync(f, 'utf8').slice(0, 2)).sort();
+  return [...blobs(project).values()].map((b) => b.toString('utf8', 0, 2)).sort();
 }
 
 function diskBytes(project: TempProject): number {
   let n = 0;
-  for (const f of blobs(project).values()) n += fs.statSync(f).size;
+  for (const b of blobs(project).values()) n += b.length;
   return n;
 }
 
