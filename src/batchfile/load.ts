@@ -51,8 +51,18 @@ function hashSource(abs: string): string | undefined {
   }
 }
 
-/** The compiled Batchfile, reused while every source it was built from is byte-identical. */
-export async function compiledBatchfile(root: string, file: string, cacheDir: string): Promise<{ out: string; sources: string[] }> {
+/** Whether a Batchfile's source text names a `run` step (`run: ...`, or the shorthand
+ * `{ run }`). A guess from the text alone, made before the Batchfile is compiled: a wrong
+ * yes starts worker threads that go unused, a wrong no (steps defined in an imported file)
+ * starts them later, at the pre-run check, as without the guess. */
+export function namesRunStep(source: string): boolean {
+  return /\brun\s*[:,}]/.test(source);
+}
+
+/** The compiled Batchfile, reused while every source it was built from is byte-identical.
+ * `beforeCompile` is called when it must be compiled, before esbuild starts, with the
+ * Batchfile's source text (a first build uses that moment to start its worker pool). */
+export async function compiledBatchfile(root: string, file: string, cacheDir: string, beforeCompile?: (source: string) => void): Promise<{ out: string; sources: string[] }> {
   const mPath = manifestPath(cacheDir);
   try {
     const m = JSON.parse(fs.readFileSync(mPath, 'utf8')) as Manifest;
@@ -69,6 +79,15 @@ export async function compiledBatchfile(root: string, file: string, cacheDir: st
     }
   } catch {
     // no usable manifest: compile
+  }
+  if (beforeCompile) {
+    let source: string | undefined;
+    try {
+      source = fs.readFileSync(file, 'utf8');
+    } catch {
+      // esbuild reports an unreadable Batchfile just below
+    }
+    if (source !== undefined) beforeCompile(source);
   }
   // No source map: the Batchfile is imported at every run and an evaluation error is
   // reported by its message; an inline map made a 10,000-step Batchfile 12.6 MB instead of 4.5.
@@ -96,10 +115,11 @@ export interface Loaded {
 export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
 
 /** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
- * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again. */
-export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile): Promise<Loaded> {
+ * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again.
+ * `beforeCompile`: see compiledBatchfile. */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile, beforeCompile?: (source: string) => void): Promise<Loaded> {
   await initHash();
-  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
+  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir, beforeCompile));
   mark('batchfile compiled');
   let mod: { default?: unknown };
   try {
