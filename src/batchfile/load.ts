@@ -60,12 +60,22 @@ export function namesRunStep(source: string): boolean {
 }
 
 /** The compiled Batchfile, reused while every source it was built from is byte-identical.
- * `beforeCompile` is called when it must be compiled, before esbuild starts, with the
- * Batchfile's source text (a first build uses that moment to start its worker pool). */
-export async function compiledBatchfile(root: string, file: string, cacheDir: string, beforeCompile?: (source: string) => void): Promise<{ out: string; sources: string[] }> {
+ * `firstCompile` is called, with the Batchfile's source text, before esbuild starts when no
+ * Batchfile was compiled here yet (a first build, or .cache removed): a first build uses that
+ * moment to start its worker pool. Not after an edit: then most run steps are likely up to
+ * date, and a pool started for nothing would cost the run the pool's start. */
+export async function compiledBatchfile(root: string, file: string, cacheDir: string, firstCompile?: (source: string) => void): Promise<{ out: string; sources: string[] }> {
   const mPath = manifestPath(cacheDir);
+  let first = false;
   try {
-    const m = JSON.parse(fs.readFileSync(mPath, 'utf8')) as Manifest;
+    let text: string;
+    try {
+      text = fs.readFileSync(mPath, 'utf8');
+    } catch (e) {
+      first = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      throw e;
+    }
+    const m = JSON.parse(text) as Manifest;
     const out = path.join(cacheDir, 'batchfile', m.out);
     if (
       m.format === COMPILE_FORMAT &&
@@ -80,14 +90,14 @@ export async function compiledBatchfile(root: string, file: string, cacheDir: st
   } catch {
     // no usable manifest: compile
   }
-  if (beforeCompile) {
+  if (first && firstCompile) {
     let source: string | undefined;
     try {
       source = fs.readFileSync(file, 'utf8');
     } catch {
       // esbuild reports an unreadable Batchfile just below
     }
-    if (source !== undefined) beforeCompile(source);
+    if (source !== undefined) firstCompile(source);
   }
   // No source map: the Batchfile is imported at every run and an evaluation error is
   // reported by its message; an inline map made a 10,000-step Batchfile 12.6 MB instead of 4.5.
@@ -116,10 +126,10 @@ export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
 
 /** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
  * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again.
- * `beforeCompile`: see compiledBatchfile. */
-export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile, beforeCompile?: (source: string) => void): Promise<Loaded> {
+ * `firstCompile`: see compiledBatchfile. */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile, firstCompile?: (source: string) => void): Promise<Loaded> {
   await initHash();
-  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir, beforeCompile));
+  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir, firstCompile));
   mark('batchfile compiled');
   let mod: { default?: unknown };
   try {

@@ -57,10 +57,10 @@ export class Session {
     return new Session(args, project, store, executors, jobs, lock, false);
   }
 
-  /** Loads the Batchfile. One that must be compiled first (a first build, an edit) and whose
-   * text names a `run` step gets its worker threads started now: they load while esbuild
-   * compiles it and its run modules (~0.1 s before the first step could start, on a first
-   * build). A Batchfile of `command` steps only never starts them. */
+  /** Loads the Batchfile. On a first build (nothing compiled yet), one whose text names a
+   * `run` step gets its worker threads started now: they load while esbuild compiles it and
+   * its run modules, instead of after. A Batchfile of `command` steps only never starts them;
+   * otherwise they start at the pre-run check, once a run step may execute. */
   load(compiled?: CompiledBatchfile): Promise<Loaded> {
     const p = this.project;
     return loadBatchfile(p.root, p.file, p.cacheDir, compiled, (source) => {

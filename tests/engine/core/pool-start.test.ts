@@ -1,5 +1,5 @@
-// When the worker pool starts and when steps are sent: a Batchfile that must be compiled and
-// names a `run` step starts its threads before the compile (a command-only one never does);
+// When the worker pool starts and when steps are sent: on a first build, a Batchfile that
+// names a `run` step starts its threads before it is compiled (a command-only one never does);
 // a load that fails after that leaves no thread behind; ready steps are sent to execute before
 // the steps queued behind them are checked, and a step that passed hands its slot on before
 // its own bookkeeping.
@@ -28,7 +28,7 @@ afterEach(() => {
 
 const STEP_MODULE = `import fs from 'node:fs';\nexport default async (ctx) => fs.writeFileSync(ctx.outputs[0], ctx.step);\n`;
 
-function session(dir: string): Promise<InstanceType<typeof Session>> {
+function session(dir: string): ReturnType<typeof Session.open> {
   return Session.open(parseArgs(['-C', dir, '-j', '2', '--no-daemon']), new AbortController().signal);
 }
 
@@ -64,6 +64,29 @@ describe('early worker pool', () => {
       expect(p.read('a.txt')).toBe('a');
       expect(p.read('b.txt')).toBe('b');
       expect(pool.created).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('after an edit of a compiled Batchfile, loading it does not start the pool (its run steps are likely up to date)', async () => {
+    p = TempProject.create({
+      'Batchfile.ts': batchfile(`a: { run: 'steps/a.mjs', outputs: ['a.txt'] },`),
+      'steps/a.mjs': STEP_MODULE,
+    });
+    const first = await session(p.dir);
+    try {
+      const out = await first.runOnce(await first.load(), { targets: [], force: false }, () => {}, new AbortController().signal);
+      expect(out.record.status).toBe('PASS');
+    } finally {
+      await first.close();
+    }
+    p.write('Batchfile.ts', batchfile(`a: { run: 'steps/a.mjs', outputs: ['a.txt'] },\nb: { command: ${cmd('--out', 'b.txt')}, outputs: ['b.txt'] },`));
+    const s = await session(p.dir);
+    try {
+      const loaded = await s.load();
+      expect(loaded.config.steps.has('b')).toBe(true);
+      expect((s.executors.pool as PoolExecutor).started).toBe(false);
     } finally {
       await s.close();
     }
