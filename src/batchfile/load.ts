@@ -51,31 +51,11 @@ function hashSource(abs: string): string | undefined {
   }
 }
 
-/** Whether a Batchfile's source text names a `run` step (`run: ...`, or the shorthand
- * `{ run }`). A guess from the text alone, made before the Batchfile is compiled: a wrong
- * yes starts worker threads that go unused, a wrong no (steps defined in an imported file)
- * starts them later, at the pre-run check, as without the guess. */
-export function namesRunStep(source: string): boolean {
-  return /\brun\s*[:,}]/.test(source);
-}
-
-/** The compiled Batchfile, reused while every source it was built from is byte-identical.
- * `firstCompile` is called, with the Batchfile's source text, before esbuild starts when no
- * Batchfile was compiled here yet (a first build, or .cache removed): a first build uses that
- * moment to start its worker pool. Not after an edit: then most run steps are likely up to
- * date, and a pool started for nothing would cost the run the pool's start. */
-export async function compiledBatchfile(root: string, file: string, cacheDir: string, firstCompile?: (source: string) => void): Promise<{ out: string; sources: string[] }> {
+/** The compiled Batchfile, reused while every source it was built from is byte-identical. */
+export async function compiledBatchfile(root: string, file: string, cacheDir: string): Promise<{ out: string; sources: string[] }> {
   const mPath = manifestPath(cacheDir);
-  let first = false;
   try {
-    let text: string;
-    try {
-      text = fs.readFileSync(mPath, 'utf8');
-    } catch (e) {
-      first = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      throw e;
-    }
-    const m = JSON.parse(text) as Manifest;
+    const m = JSON.parse(fs.readFileSync(mPath, 'utf8')) as Manifest;
     const out = path.join(cacheDir, 'batchfile', m.out);
     if (
       m.format === COMPILE_FORMAT &&
@@ -89,15 +69,6 @@ export async function compiledBatchfile(root: string, file: string, cacheDir: st
     }
   } catch {
     // no usable manifest: compile
-  }
-  if (first && firstCompile) {
-    let source: string | undefined;
-    try {
-      source = fs.readFileSync(file, 'utf8');
-    } catch {
-      // esbuild reports an unreadable Batchfile just below
-    }
-    if (source !== undefined) firstCompile(source);
   }
   // No source map: the Batchfile is imported at every run and an evaluation error is
   // reported by its message; an inline map made a 10,000-step Batchfile 12.6 MB instead of 4.5.
@@ -125,11 +96,10 @@ export interface Loaded {
 export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
 
 /** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
- * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again.
- * `firstCompile`: see compiledBatchfile. */
-export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile, firstCompile?: (source: string) => void): Promise<Loaded> {
+ * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again. */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile): Promise<Loaded> {
   await initHash();
-  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir, firstCompile));
+  const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
   mark('batchfile compiled');
   let mod: { default?: unknown };
   try {

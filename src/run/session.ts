@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { loadBatchfile, namesRunStep, type CompiledBatchfile, type Loaded } from '../batchfile/load.js';
+import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../execute/events.js';
 import { cacheForRun } from '../cache/output-cache.js';
@@ -7,7 +7,7 @@ import { runTestPhase } from '../integrity/run-tests.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
 import type { Args } from '../cli/args.js';
-import { resolveProject, type Project } from '../cli/project.js';
+import { loadProject, resolveProject, type Project } from '../cli/project.js';
 import { mark } from '../util/timing.js';
 import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
 
@@ -57,15 +57,8 @@ export class Session {
     return new Session(args, project, store, executors, jobs, lock, false);
   }
 
-  /** Loads the Batchfile. On a first build (nothing compiled yet), one whose text names a
-   * `run` step gets its worker threads started now: they load while esbuild compiles it and
-   * its run modules, instead of after. A Batchfile of `command` steps only never starts them;
-   * otherwise they start at the pre-run check, once a run step may execute. */
   load(compiled?: CompiledBatchfile): Promise<Loaded> {
-    const p = this.project;
-    return loadBatchfile(p.root, p.file, p.cacheDir, compiled, (source) => {
-      if (namesRunStep(source)) this.executors.pool.warm?.();
-    });
+    return loadProject(this.project, compiled);
   }
 
   runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
