@@ -24,6 +24,11 @@ export class PoolExecutor implements Executor {
 
   constructor(private readonly opts: PoolOptions) {}
 
+  /** Whether the pool was asked to start (by `warm` or a step). */
+  get started(): boolean {
+    return this.pool !== undefined;
+  }
+
   /** Starts the pool and all its threads now, so they load while the run plans its first
    * steps instead of after the first step is ready (the CPU-bound benchmark's fixed cost). */
   warm(): void {
@@ -95,6 +100,9 @@ export class PoolExecutor implements Executor {
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
-    if (p) await (await p).destroy();
+    // A pool that failed to start (its error went to the steps that asked for it) has
+    // nothing to destroy.
+    const pool = p ? await p.catch(() => undefined) : undefined;
+    await pool?.destroy();
   }
 }

@@ -37,8 +37,11 @@ export interface RunEnv {
   fast: Map<string, FastVerdict>;
   /** Steps whose snapshot did not hold, with the StatCache epoch of that check. */
   misses: Map<string, number>;
-  /** Steps found up to date by snapshot so far (reported with the run). */
-  tally: { bySnapshot: number };
+  /** Steps found up to date by snapshot so far (reported with the run); steps that began a
+   * full check so far (see processStep). */
+  tally: { bySnapshot: number; fullChecks: number };
+  /** The run's -j. */
+  jobs: number;
   pool: Executor;
   proc: Executor;
   signal: AbortSignal;
@@ -190,6 +193,11 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
     }
     env.code.set(name, code);
   }
+  // The scheduler starts every ready step in one loop, and each runs its full check (hashing
+  // its inputs) up to its first await: a first build hashed the inputs of all of them before
+  // the first one was sent to execute. The first `jobs` checks go ahead; the others wait one
+  // event-loop turn, by which time those ahead that must run hold their slots and were sent.
+  if (++env.tally.fullChecks > env.jobs) await new Promise<void>((resolve) => setImmediate(resolve));
   const { fp, decision } = planStep(env, step);
   if (!decision.run) {
     const snapshot = snapshotOf(env, step, code);
@@ -278,7 +286,6 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         lastError = verified.error;
         appendLog(logFile, `# batch: FAIL: ${verified.error}\n`);
       } else {
-        const changed = inputsChangedDuringRun(env, fp);
         const result: StepOutcome = {
           ...base,
           status: 'PASS',
@@ -287,6 +294,14 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
           durationMs: Math.round(performance.now() - t0),
           bytesWritten: verified.bytes,
         };
+        // The step passed and nothing below can fail it: its slot goes to the next step now,
+        // which executes while this one checks its inputs, takes its snapshot and stores its
+        // outputs (as Ninja starts the next command as soon as one exits). Releasing only
+        // resolves the waiter's promise: the turn yielded here lets that step reach its
+        // executor first (a few microtasks), instead of after this bookkeeping.
+        slots.release();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const changed = inputsChangedDuringRun(env, fp);
         if (changed.length > 0) {
           // The outputs were computed from the old bytes: do not record them as current.
           env.emit({ type: 'warning', message: `step "${name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
@@ -294,10 +309,6 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         } else {
           result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
         }
-        // The step passed and nothing below can fail it: its slot goes to the next step now,
-        // which executes while this one takes its snapshot and stores its outputs (as Ninja
-        // starts the next command as soon as one exits).
-        slots.release();
         if (result.state) {
           try {
             const snapshot = snapshotOf(env, step, code, verified.hashes);
