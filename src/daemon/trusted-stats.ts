@@ -4,12 +4,42 @@ import { StatCache, type FileStat } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 
 /** A StatCache that notes each path it stats afresh, so that only those are judged before the
- * next run (a path judged trustworthy stays so until an event forgets it). */
+ * next run (a path judged trustworthy stays so until an event forgets it), and each known path
+ * forgotten, so that the next run can have them stat'ed ahead. */
 class NotingStatCache extends StatCache {
   fresh: string[] = [];
+  /** Paths stat'ed, in the order runs first asked for them. */
+  private readonly seen = new Set<string>();
+  /** Paths forgotten since the last `takeGone` (known or not: takeGone keeps the known). */
+  private readonly gone = new Set<string>();
+
   override stat(rel: string): FileStat | null {
-    if (this.peekStat(rel) === undefined) this.fresh.push(rel);
+    if (this.peekStat(rel) === undefined) {
+      this.fresh.push(rel);
+      this.seen.add(rel);
+    }
     return super.stat(rel);
+  }
+
+  override forget(rel: string): void {
+    this.gone.add(rel);
+    super.forget(rel);
+  }
+
+  /** The paths forgotten since the last call and not stat'ed again, in the order runs asked
+   * for them (the next run likely asks again, in that order). Paths neither known nor just
+   * forgotten are dropped from the order as it is walked: it stays the size of what runs use. */
+  takeGone(): string[] {
+    const out: string[] = [];
+    if (this.gone.size > 0) {
+      for (const rel of this.seen) {
+        if (this.peekStat(rel) !== undefined) continue;
+        if (this.gone.has(rel)) out.push(rel);
+        else this.seen.delete(rel);
+      }
+    }
+    this.gone.clear();
+    return out;
   }
 }
 
@@ -94,6 +124,9 @@ export class TrustedStats {
       this.opts.log('file events did not arrive in time: checking every file in this run');
       stats.forgetAll();
     }
+    // What changed since the last run (every input touched, a checkout) is stat'ed again by
+    // helper threads while the run starts, when there is enough of it (StatCache.statAhead).
+    stats.statAhead(stats.takeGone());
   }
 
   close(): void {
