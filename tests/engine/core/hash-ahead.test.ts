@@ -36,6 +36,9 @@ beforeEach(() => {
   return () => fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Files per pass: above the count that starts the helpers (AHEAD_START_FILES). */
+const AHEAD = 1100;
+
 /** Sizes around the hash's stripe (32), read chunk (1 MiB) and the empty file. */
 const SIZES = [0, 1, 31, 32, 33, 4096, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 17];
 
@@ -104,7 +107,7 @@ describe('helper threads', () => {
 
 describe('StatCache.hashAhead', () => {
   it('gives the same hashes, verdicts and stored entries as a serial pass, and reads each file once', async () => {
-    const rels = makeFiles(600);
+    const rels = makeFiles(AHEAD);
     const serialStore = storeMod.openStore(path.join(dir, '.cache-serial'));
     const aheadStore = storeMod.openStore(path.join(dir, '.cache-ahead'));
     const serial = new sc.StatCache(dir, serialStore);
@@ -131,7 +134,7 @@ describe('StatCache.hashAhead', () => {
   });
 
   it('a file changed after its stat and before it is read is not remembered (either path)', async () => {
-    const rels = makeFiles(300);
+    const rels = makeFiles(AHEAD);
     const store = storeMod.openStore(path.join(dir, '.cache'));
     const ahead = new sc.StatCache(dir, store);
     const serial = new sc.StatCache(dir, undefined);
@@ -140,7 +143,7 @@ describe('StatCache.hashAhead', () => {
       serial.stat(rel);
     }
     // Rewritten (one byte longer) after the stat both caches hold.
-    const changed = rels[150]!;
+    const changed = rels[500]!;
     fs.appendFileSync(path.join(dir, changed), 'x');
     ahead.hashAhead(rels);
     ahead.sendAhead();
@@ -159,7 +162,7 @@ describe('StatCache.hashAhead', () => {
   });
 
   it('a hash taken within the racy window of the change time is not trusted next time, even with an old mtime', async () => {
-    const rels = makeFiles(300);
+    const rels = makeFiles(AHEAD);
     // Content written now, mtime set far back (as cp -a or an unpacked archive leave it).
     const old = new Date('2020-01-01T00:00:00Z');
     for (const rel of rels) fs.utimesSync(path.join(dir, rel), old, old);
@@ -184,7 +187,7 @@ describe('StatCache.hashAhead', () => {
   });
 
   it('a file that vanished or became a folder gives the error a serial pass gives', () => {
-    const rels = makeFiles(300);
+    const rels = makeFiles(AHEAD);
     const ahead = new sc.StatCache(dir, undefined);
     const serial = new sc.StatCache(dir, undefined);
     for (const rel of rels) {
@@ -214,11 +217,11 @@ describe('StatCache.hashAhead', () => {
   });
 
   it('a forgotten file is not answered from a hash taken ahead of its change', () => {
-    const rels = makeFiles(300);
+    const rels = makeFiles(AHEAD);
     const ahead = new sc.StatCache(dir, undefined);
     ahead.hashAhead(rels);
     ahead.sendAhead();
-    const rel = rels[299]!;
+    const rel = rels[rels.length - 1]!;
     fs.writeFileSync(path.join(dir, rel), 'new content');
     ahead.forget(rel);
     expect(ahead.get(rel)?.hash).toBe(new sc.StatCache(dir, undefined).get(rel)?.hash);
@@ -227,7 +230,7 @@ describe('StatCache.hashAhead', () => {
 
 describe('StatCache.statAhead', () => {
   it('answers stat as a serial stat does, for files, folders and missing paths', () => {
-    const rels = [...makeFiles(300), 'd1', 'missing', 'd2/missing.bin'];
+    const rels = [...makeFiles(AHEAD), 'd1', 'missing', 'd2/missing.bin'];
     fs.symlinkSync('f0.bin', path.join(dir, 'd0/link.bin'));
     rels.push('d0/link.bin');
     const ahead = new sc.StatCache(dir, undefined);

@@ -414,12 +414,12 @@ it('has the expected line count', () => {
   });
 
   it('every input touched: re-hashed (many files: by helper threads), nothing reruns, a hidden edit does; as a direct run', async () => {
-    // 400 inputs: enough for the hash pass to use helper threads (and to stat ahead).
+    // 1,100 inputs: enough for the hash pass to use helper threads (and to stat ahead).
     const files: Record<string, string> = {};
     let body = '';
-    for (let s = 0; s < 40; s++) {
+    for (let s = 0; s < 25; s++) {
       const ins: string[] = [];
-      for (let f = 0; f < 10; f++) {
+      for (let f = 0; f < 44; f++) {
         files[`in/s${s}/f${f}.txt`] = `step ${s} file ${f}\n`.padEnd(64, '.');
         ins.push(`in/s${s}/f${f}.txt`);
       }
@@ -433,7 +433,7 @@ it('has the expected line count', () => {
       for (const f of names) fs.utimesSync(p!.path(f), now, now);
     };
     const checks = (r: unknown): { bySnapshot: number; filesHashed: number } => (r as { checks: { bySnapshot: number; filesHashed: number } }).checks;
-    const allUpToDate = Object.fromEntries(Array.from({ length: 40 }, (_, s) => [`s${s}`, 'PASS up-to-date']));
+    const allUpToDate = Object.fromEntries(Array.from({ length: 25 }, (_, s) => [`s${s}`, 'PASS up-to-date']));
     await startDaemon(p);
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
@@ -446,8 +446,8 @@ it('has the expected line count', () => {
       expect(table(r.steps), via.join()).toEqual(allUpToDate);
       // Every input (and the outputs, if a recent build left them within the racy window).
       expect(checks(r).bySnapshot, via.join()).toBe(0);
-      expect(checks(r).filesHashed, via.join()).toBeGreaterThanOrEqual(400);
-      // Same size, among 400 touched files: only its content tells.
+      expect(checks(r).filesHashed, via.join()).toBeGreaterThanOrEqual(1100);
+      // Same size, among 1,100 touched files: only its content tells.
       p.write('in/s17/f3.txt', `STEP 17 FILE 3\n`.padEnd(64, '.'));
       touchAll();
       r = await p.run(via);
@@ -458,10 +458,10 @@ it('has the expected line count', () => {
       r = await p.run(via);
       expect(table(r.steps).s17, via.join()).toMatch(/^PASS (ran|restored)$/);
     }
-    const incremental = Object.fromEntries(Array.from({ length: 40 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]));
+    const incremental = Object.fromEntries(Array.from({ length: 25 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]));
     r = await p.run(['--force', '--no-daemon']);
     expect(r.code).toBe(0);
-    expect(Object.fromEntries(Array.from({ length: 40 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]))).toEqual(incremental);
+    expect(Object.fromEntries(Array.from({ length: 25 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]))).toEqual(incremental);
     expect(await served(p)).toBe(5);
   });
 
