@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { StatCache, type FileStat } from '../fingerprint/stat-cache.js';
+import { StatCache, worthAhead, type FileStat } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 
 /** A StatCache that notes each path it stats afresh, so that only those are judged before the
@@ -12,6 +12,8 @@ class NotingStatCache extends StatCache {
   private readonly seen = new Set<string>();
   /** Paths forgotten since the last `takeGone` (known or not: takeGone keeps the known). */
   private readonly gone = new Set<string>();
+  /** `seen` is walked (and pruned) when it grows past this, even without a pass to stat. */
+  private pruneAt = 4096;
 
   override stat(rel: string): FileStat | null {
     if (this.peekStat(rel) === undefined) {
@@ -31,15 +33,19 @@ class NotingStatCache extends StatCache {
    * forgotten are dropped from the order as it is walked: it stays the size of what runs use. */
   takeGone(): string[] {
     const out: string[] = [];
-    if (this.gone.size > 0) {
+    // Too few to stat ahead: not worth a walk over every path known (unless it is time to
+    // prune the paths no run asks for any more, when names come and go).
+    const ahead = worthAhead(this.gone.size, 0);
+    if (ahead || this.seen.size > this.pruneAt) {
       for (const rel of this.seen) {
         if (this.peekStat(rel) !== undefined) continue;
         if (this.gone.has(rel)) out.push(rel);
         else this.seen.delete(rel);
       }
+      this.pruneAt = Math.max(4096, 2 * this.seen.size);
     }
     this.gone.clear();
-    return out;
+    return ahead ? out : [];
   }
 }
 

@@ -23,6 +23,11 @@ const AHEAD_WARM_FILES = 32;
  * two busy cores every wake-up can cost the main thread its core for a moment. */
 const AHEAD_BATCH = 256;
 
+/** Whether `n` files (of `bytes` in all) are worth handing to the helper threads. */
+export function worthAhead(n: number, bytes: number): boolean {
+  return n >= (poolStarted() ? AHEAD_WARM_FILES : AHEAD_START_FILES) || bytes >= AHEAD_START_BYTES;
+}
+
 /** A file a helper does (or did) ahead: its batch and its slot in it. */
 interface AheadSlot {
   view: BatchView;
@@ -203,15 +208,12 @@ export class StatCache {
     if (this.queued.length >= (poolStarted() ? AHEAD_BATCH : AHEAD_START_FILES) || this.queuedBytes >= AHEAD_START_BYTES) this.sendAhead();
   }
 
-  /** Whether `n` files (of `bytes` in all) are worth sending to the helpers. */
-  private worthAhead(n: number, bytes: number): boolean {
-    return n >= (poolStarted() ? AHEAD_WARM_FILES : AHEAD_START_FILES) || bytes >= AHEAD_START_BYTES;
-  }
+
 
   /** Sends what hashAhead queued to the helpers (started if it is worth it); call after the
    * last hashAhead of a pass. */
   sendAhead(): void {
-    const worth = this.worthAhead(this.queued.length, this.queuedBytes);
+    const worth = worthAhead(this.queued.length, this.queuedBytes);
     const queued = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
@@ -228,7 +230,7 @@ export class StatCache {
    * itself if no helper has started on it. */
   statAhead(rels: readonly string[]): void {
     const todo = rels.filter((rel) => !this.stats.has(rel) && !this.statSlots.has(rel));
-    if (!this.worthAhead(todo.length, 0) || !startPool()) return;
+    if (!worthAhead(todo.length, 0) || !startPool()) return;
     this.post('stat', todo, this.statSlots);
   }
 
