@@ -1,15 +1,51 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { StatCache, type FileStat } from '../fingerprint/stat-cache.js';
+import { StatCache, worthAhead, type FileStat } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 
 /** A StatCache that notes each path it stats afresh, so that only those are judged before the
- * next run (a path judged trustworthy stays so until an event forgets it). */
+ * next run (a path judged trustworthy stays so until an event forgets it), and each known path
+ * forgotten, so that the next run can have them stat'ed ahead. */
 class NotingStatCache extends StatCache {
   fresh: string[] = [];
+  /** Paths stat'ed, in the order runs first asked for them. */
+  private readonly seen = new Set<string>();
+  /** Paths forgotten since the last `takeGone` (known or not: takeGone keeps the known). */
+  private readonly gone = new Set<string>();
+  /** `seen` is walked (and pruned) when it grows past this, even without a pass to stat. */
+  private pruneAt = 4096;
+
   override stat(rel: string): FileStat | null {
-    if (this.peekStat(rel) === undefined) this.fresh.push(rel);
+    if (this.peekStat(rel) === undefined) {
+      this.fresh.push(rel);
+      this.seen.add(rel);
+    }
     return super.stat(rel);
+  }
+
+  override forget(rel: string): void {
+    this.gone.add(rel);
+    super.forget(rel);
+  }
+
+  /** The paths forgotten since the last call and not stat'ed again, in the order runs asked
+   * for them (the next run likely asks again, in that order). Paths neither known nor just
+   * forgotten are dropped from the order as it is walked: it stays the size of what runs use. */
+  takeGone(): string[] {
+    const out: string[] = [];
+    // Too few to stat ahead: not worth a walk over every path known (unless it is time to
+    // prune the paths no run asks for any more, when names come and go).
+    const ahead = worthAhead(this.gone.size, 0);
+    if (ahead || this.seen.size > this.pruneAt) {
+      for (const rel of this.seen) {
+        if (this.peekStat(rel) !== undefined) continue;
+        if (this.gone.has(rel)) out.push(rel);
+        else this.seen.delete(rel);
+      }
+      this.pruneAt = Math.max(4096, 2 * this.seen.size);
+    }
+    this.gone.clear();
+    return ahead ? out : [];
   }
 }
 
@@ -94,6 +130,9 @@ export class TrustedStats {
       this.opts.log('file events did not arrive in time: checking every file in this run');
       stats.forgetAll();
     }
+    // What changed since the last run (every input touched, a checkout) is stat'ed again by
+    // helper threads while the run starts, when there is enough of it (StatCache.statAhead).
+    stats.statAhead(stats.takeGone());
   }
 
   close(): void {

@@ -102,7 +102,7 @@ export function hashString(text: string): string {
 export function hashFileSync(absPath: string, size?: number): string {
   const fd = fs.openSync(absPath, 'r');
   try {
-    return hashFd(fd, size);
+    return hashFdSync(fd, size);
   } finally {
     fs.closeSync(fd);
   }
@@ -114,14 +114,15 @@ export function hashFileSync(absPath: string, size?: number): string {
 export function hashFileAndStatSync(absPath: string, size?: number): { hash: string; after: fs.Stats } {
   const fd = fs.openSync(absPath, 'r');
   try {
-    const hash = hashFd(fd, size);
+    const hash = hashFdSync(fd, size);
     return { hash, after: fs.fstatSync(fd) };
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function hashFd(fd: number, size: number | undefined): string {
+/** XXH64 of what is left to read of an open file (from its current position). */
+export function hashFdSync(fd: number, size: number | undefined): string {
   const w = wasm();
   let n = fs.readSync(fd, mem, BUF, HASH_CHUNK, null);
   if (size !== undefined && n < HASH_CHUNK && n >= size) {

@@ -1,10 +1,38 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StatEntry, Store } from '../store/store.js';
-import { hashFileAndStatSync } from './hash.js';
+import { poolStarted, sendBatch, startPool } from './hash-pool.js';
+import { BatchView, hashOne, takeHashed, takeStat, type FileBatch, type Hashed } from './hash-slots.js';
 
 /** Hashes kept in memory before they are written out in one transaction. */
 const FLUSH_EVERY = 2000;
+
+/** Files to hash or stat ahead before helper threads are started for them (or bytes to
+ * hash: a few big files are worth a thread too). Below it the main thread does them as each
+ * step needs them. Measured here: starting the helpers costs the main thread 4-7 ms (and
+ * each helper ~30-60 ms of CPU to boot, on the other core), what it spends on ~400-600 small
+ * files (~11 µs each: open, read, fstat, close); twice that, so a pass just above the line
+ * still gains. */
+const AHEAD_START_FILES = 1000;
+const AHEAD_START_BYTES = 64 * 1024 * 1024;
+/** With helpers already running (a daemon keeps them), a pass smaller than this is still
+ * done on the main thread: a helper woken for a few files answers later than the main
+ * thread would have read them. */
+const AHEAD_WARM_FILES = 32;
+/** Files per batch posted to a helper: each post wakes a helper that has caught up, and on
+ * two busy cores every wake-up can cost the main thread its core for a moment. */
+const AHEAD_BATCH = 256;
+
+/** Whether `n` files (of `bytes` in all) are worth handing to the helper threads. */
+export function worthAhead(n: number, bytes: number): boolean {
+  return n >= (poolStarted() ? AHEAD_WARM_FILES : AHEAD_START_FILES) || bytes >= AHEAD_START_BYTES;
+}
+
+/** A file a helper does (or did) ahead: its batch and its slot in it. */
+interface AheadSlot {
+  view: BatchView;
+  i: number;
+}
 
 /** A hash taken less than this long after the file's mtime is not trusted on its own: the
  * file may be rewritten within the same timestamp tick with the same size ("racy timestamp").
@@ -75,6 +103,15 @@ export class StatCache {
     this.prefix = root.endsWith(path.sep) ? root : root + path.sep;
   }
 
+  /** Files wanted ahead (hashAhead) whose stored hash did not hold: the helper slot of each,
+   * or null while it waits to be sent (or when there are no helpers). */
+  private readonly ahead = new Map<string, AheadSlot | null>();
+  /** Wanted files not sent to a helper yet, in the order wanted. */
+  private queued: string[] = [];
+  private queuedBytes = 0;
+  /** Paths a helper stats ahead (statAhead): the slot of each. */
+  private readonly statSlots = new Map<string, AheadSlot>();
+
   /** Hash of a project-relative file, or null when it does not exist or is not a file. */
   get(rel: string): FileState | null {
     const known = this.memo.get(rel);
@@ -125,8 +162,15 @@ export class StatCache {
   stat(rel: string): FileStat | null {
     let st = this.stats.get(rel);
     if (st === undefined) {
-      const full = fs.statSync(this.abs(rel), { throwIfNoEntry: false });
-      st = full ? FileStat.of(full) : null;
+      const slot = this.statSlots.get(rel);
+      const ahead = slot && takeStat(slot.view, slot.i);
+      if (slot) this.statSlots.delete(rel);
+      if (ahead !== undefined) {
+        st = ahead && new FileStat(ahead.size, ahead.mtimeMs, ahead.ctimeMs, ahead.ino, ahead.mode, ahead.nlink);
+      } else {
+        const full = fs.statSync(this.abs(rel), { throwIfNoEntry: false });
+        st = full ? FileStat.of(full) : null;
+      }
       this.stats.set(rel, st);
     }
     return st;
@@ -136,7 +180,73 @@ export class StatCache {
   forget(rel: string): void {
     this.memo.delete(rel);
     this.stats.delete(rel);
+    this.ahead.delete(rel);
+    this.statSlots.delete(rel);
     this.epoch++;
+  }
+
+  /** Files `get` will be asked for soon (the inputs and outputs of the steps a run checks in
+   * full): those whose stored hash does not hold are hashed by helper threads, in this order,
+   * while the main thread goes on, once there are enough of them to pay for the threads.
+   * `get` then takes each result exactly as if it had hashed the file itself (the same stat,
+   * the same racy-timestamp and "changed while read" rules), or hashes the file itself if no
+   * helper has started on it. Stats each file (memoised), as `get` would. */
+  hashAhead(rels: readonly string[]): void {
+    for (const rel of rels) {
+      if (this.memo.has(rel) || this.ahead.has(rel)) continue;
+      const st = this.stat(rel);
+      if (!st?.isFile()) continue;
+      const known = this.trusted(rel, st);
+      if (known) {
+        this.memo.set(rel, known);
+        continue;
+      }
+      this.ahead.set(rel, null);
+      this.queued.push(rel);
+      this.queuedBytes += st.size;
+    }
+    if (this.queued.length >= (poolStarted() ? AHEAD_BATCH : AHEAD_START_FILES) || this.queuedBytes >= AHEAD_START_BYTES) this.sendAhead();
+  }
+
+
+
+  /** Sends what hashAhead queued to the helpers (started if it is worth it); call after the
+   * last hashAhead of a pass. */
+  sendAhead(): void {
+    const worth = worthAhead(this.queued.length, this.queuedBytes);
+    const queued = this.queued;
+    this.queued = [];
+    this.queuedBytes = 0;
+    if (queued.length === 0 || !worth || !startPool()) return;
+    // Not those taken by `get` or forgotten meanwhile, nor one wanted twice.
+    const todo = new Set<string>();
+    for (const rel of queued) if (this.ahead.get(rel) === null && this.stats.get(rel)) todo.add(rel);
+    this.post('hash', [...todo], this.ahead);
+  }
+
+  /** Paths `stat` will be asked for soon, none of them known now (a daemon's files that
+   * changed since its last run): helper threads stat them, in this order, when there are
+   * enough of them to pay for the threads; `stat` takes each result, or stats the path
+   * itself if no helper has started on it. */
+  statAhead(rels: readonly string[]): void {
+    const todo = rels.filter((rel) => !this.stats.has(rel) && !this.statSlots.has(rel));
+    if (!worthAhead(todo.length, 0) || !startPool()) return;
+    this.post('stat', todo, this.statSlots);
+  }
+
+  /** Posts `rels` to the helpers in batches, noting each one's slot in `slots`. */
+  private post(op: FileBatch['op'], rels: readonly string[], slots: Map<string, AheadSlot | null>): void {
+    for (let at = 0; at < rels.length; at += AHEAD_BATCH) {
+      const part = rels.slice(at, at + AHEAD_BATCH);
+      const sizes = op === 'hash' ? part.map((r) => this.stats.get(r)?.size ?? 0) : [];
+      const view = BatchView.create(
+        op,
+        part.map((r) => this.abs(r)),
+        sizes,
+      );
+      for (let i = 0; i < part.length; i++) slots.set(part[i]!, { view, i });
+      sendBatch(view);
+    }
   }
 
   /** The stat held for a path, without taking one (undefined: none held). */
@@ -159,6 +269,8 @@ export class StatCache {
       this.memo.delete(rel);
       n++;
     }
+    for (const rel of this.ahead.keys()) if (drop(rel)) this.ahead.delete(rel);
+    for (const rel of this.statSlots.keys()) if (drop(rel)) this.statSlots.delete(rel);
     if (n > 0) this.epoch++;
     return n;
   }
@@ -166,13 +278,19 @@ export class StatCache {
   forgetAll(): void {
     this.memo.clear();
     this.stats.clear();
+    this.ahead.clear();
+    this.statSlots.clear();
+    this.queued = [];
+    this.queuedBytes = 0;
     this.epoch++;
   }
 
-  private compute(rel: string): FileState | null {
-    const abs = this.abs(rel);
-    const st = this.stat(rel);
-    if (!st?.isFile()) return null;
+  /** The hash this instance or the store holds for the file, if it is still the file's: the
+   * same stat, and taken more than the racy window after the file's last change. The change
+   * time counts as well as the modification time: `cp -a`, `touch -d` or an unpacked archive
+   * write the content now and set an old mtime, and a second such write within the same
+   * timestamp tick would leave every field of the stat as it was. */
+  private trusted(rel: string, st: FileStat): FileState | undefined {
     const cached = this.taken.get(rel) ?? this.store?.stat.get(rel);
     if (
       cached &&
@@ -180,14 +298,30 @@ export class StatCache {
       cached.mtimeMs === st.mtimeMs &&
       cached.ctimeMs === st.ctimeMs &&
       cached.ino === st.ino &&
-      cached.hashedAt - st.mtimeMs > RACY_WINDOW_MS
+      cached.hashedAt - Math.max(st.mtimeMs, st.ctimeMs) > RACY_WINDOW_MS
     ) {
       return { hash: cached.hash, size: st.size, stable: true, hashedAt: cached.hashedAt };
     }
-    const hashedAt = Date.now();
-    // fstat of the open file after the last read: if it changed while we read it (or the path
-    // named another file by the time we opened it), do not remember this hash for it.
-    const { hash, after } = hashFileAndStatSync(abs, st.size);
+    return undefined;
+  }
+
+  private compute(rel: string): FileState | null {
+    const st = this.stat(rel);
+    if (!st?.isFile()) return null;
+    let hashed: Hashed | undefined;
+    const slot = this.ahead.get(rel);
+    if (slot !== undefined) {
+      // hashAhead found no stored hash that holds (and none was stored since: only this
+      // method stores one, and it takes the slot first); a helper may have hashed it already.
+      this.ahead.delete(rel);
+      if (slot) hashed = takeHashed(slot.view, slot.i);
+    } else {
+      const known = this.trusted(rel, st);
+      if (known) return known;
+    }
+    // The fstat of the open file after its last read: if it changed while it was read (or
+    // the path named another file by the time it was opened), this hash is not remembered.
+    const { hash, hashedAt, ...after } = hashed ?? hashOne(this.abs(rel), st.size);
     this.bytesHashed += st.size;
     this.filesHashed++;
     const stable = after.ino === st.ino && after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs;

@@ -106,11 +106,15 @@ export async function preflight(
       const res = resolveSpecs(root, [spec], stats);
       if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
       if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
+      stats.hashAhead(res.files);
     }
+    // The full check will hash them (its outputs too): helper threads can start on them now.
+    stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
     // Run modules compile concurrently (esbuild builds them in parallel); the first error in
     // step order is the one reported, as if they had compiled one by one.
     pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
   }
+  stats.sendAhead();
   const settled = await Promise.allSettled(pending.map(([, p]) => p));
   settled.forEach((r, i) => {
     if (r.status === 'rejected') throw r.reason;

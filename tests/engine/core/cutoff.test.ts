@@ -1,8 +1,9 @@
 // Non-triggers (touch, an unrelated edit), early cutoff, and the racy-timestamp guard of the
 // stat cache.
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject } from '../rig.js';
+import { REPO, TempProject } from '../rig.js';
 import { batchfile, cmd, readStore, table } from './util.js';
 
 let p: TempProject | undefined;
@@ -82,21 +83,37 @@ describe('non-triggers and early cutoff', () => {
   });
 });
 
+/** A file last changed (content and inode: mtime and ctime) long before any test runs; a
+ * symbolic link to it in a project stats as it (links are followed). A file a test writes
+ * has a fresh ctime whatever mtime it is given, so it is within the racy window. */
+const OLD_FILE = path.join(REPO, 'tests/engine/fixtures/fake-step.mjs');
+
+function linkOld(project: TempProject, rel: string): string {
+  const st = fs.statSync(OLD_FILE);
+  expect(Date.now() - Math.max(st.mtimeMs, st.ctimeMs), 'the fixture changed less than 2 s ago').toBeGreaterThan(2000);
+  fs.symlinkSync(OLD_FILE, project.path(rel));
+  return fs.readFileSync(OLD_FILE, 'utf8');
+}
+
 describe('stat cache (src, against a real LMDB store)', () => {
-  it('trusts a stat match only when the hash was taken well after the mtime tick', async () => {
+  it('trusts a stat match only when the hash was taken well after the last change (mtime and ctime)', async () => {
     const { openStore } = await import('../../../src/store/store.js');
     const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
     const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
     await initHash();
-    p = TempProject.create({ 'old.txt': 'old bytes', 'fresh.txt': 'fresh bytes' });
-    const old = new Date(Date.now() - 60_000);
-    fs.utimesSync(p.path('old.txt'), old, old);
+    p = TempProject.create({ 'fresh.txt': 'fresh bytes', 'copied.txt': 'copied bytes' });
+    const oldText = linkOld(p, 'old.txt');
+    // Written now, mtime set back (as `cp -a` or an unpacked archive leave a file).
+    const back = new Date(Date.now() - 60_000);
+    fs.utimesSync(p.path('copied.txt'), back, back);
     const store = openStore(p.path('.cache'));
     try {
       const first = new StatCache(p.dir, store);
       const oldHash = first.get('old.txt')?.hash;
+      expect(oldHash).toBe(hashString(oldText));
       first.get('fresh.txt');
-      expect(first.filesHashed).toBe(2);
+      first.get('copied.txt');
+      expect(first.filesHashed).toBe(3);
       // Hashes are written in batches (one transaction); a run flushes them at its end.
       expect(store.stat.get('old.txt')).toBeUndefined();
       first.flush();
@@ -104,21 +121,25 @@ describe('stat cache (src, against a real LMDB store)', () => {
       expect(store.stat.get('old.txt')?.hash).toBe(oldHash);
 
       // A new run: the old file is not read again; the fresh one (hashed within the racy
-      // window of its mtime) is.
+      // window of its mtime) is, and so is the copied one: its mtime is old, but its content
+      // was written within the window before the hash (its ctime), and another write in the
+      // same timestamp tick would have left its whole stat as it is.
       const second = new StatCache(p.dir, store);
       expect(second.get('old.txt')?.hash).toBe(oldHash);
       second.get('fresh.txt');
-      expect(second.filesHashed).toBe(1);
+      second.get('copied.txt');
+      expect(second.filesHashed).toBe(2);
 
       // The racy case, forged exactly: the store says "same size, mtime, ctime and inode" but
-      // holds the hash of other bytes, taken 1 ms after the mtime (same tick as a rewrite).
+      // holds the hash of other bytes, taken 1 ms after the last change (same tick as a rewrite).
       const st = fs.statSync(p.path('old.txt'));
-      const forged = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash: hashString('other bytes'), hashedAt: st.mtimeMs + 1 };
+      const last = Math.max(st.mtimeMs, st.ctimeMs);
+      const forged = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash: hashString('other bytes'), hashedAt: last + 1 };
       await store.stat.put('old.txt', forged);
       expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(oldHash);
-      // Control: the same entry hashed long after the mtime is trusted (no read), which is
-      // what makes the check above the racy guard and not a reread of everything.
-      await store.stat.put('old.txt', { ...forged, hashedAt: st.mtimeMs + 60_000 });
+      // Control: the same entry hashed long after the last change is trusted (no read), which
+      // is what makes the check above the racy guard and not a reread of everything.
+      await store.stat.put('old.txt', { ...forged, hashedAt: last + 60_000 });
       expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(forged.hash);
     } finally {
       await store.close();
@@ -130,30 +151,36 @@ describe('stat cache (src, against a real LMDB store)', () => {
     const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
     const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
     await initHash();
-    p = TempProject.create({ 'old.txt': 'old bytes', 'fresh.txt': 'fresh bytes' });
-    const old = new Date(Date.now() - 60_000);
-    fs.utimesSync(p.path('old.txt'), old, old);
+    p = TempProject.create({ 'fresh.txt': 'fresh bytes', 'copied.txt': 'copied bytes' });
+    const oldText = linkOld(p, 'old.txt');
+    const back = new Date(Date.now() - 60_000);
+    fs.utimesSync(p.path('copied.txt'), back, back);
     const store = openStore(p.path('.cache'));
     try {
       const stats = new StatCache(p.dir, store);
-      stats.get('old.txt');
-      stats.get('fresh.txt');
-      expect(stats.filesHashed).toBe(2);
+      for (const f of ['old.txt', 'fresh.txt', 'copied.txt']) stats.get(f);
+      expect(stats.filesHashed).toBe(3);
       // Nothing flushed to the store yet (a first build's state until 2,000 files).
       expect(store.stat.get('old.txt')).toBeUndefined();
-      stats.forget('old.txt');
-      stats.forget('fresh.txt');
-      expect(stats.get('old.txt')?.hash).toBe(hashString('old bytes'));
-      // Unchanged and hashed long after its mtime: not read again. The fresh file is within
-      // the racy window of its mtime: read again.
+      for (const f of ['old.txt', 'fresh.txt', 'copied.txt']) stats.forget(f);
+      expect(stats.get('old.txt')?.hash).toBe(hashString(oldText));
+      // Unchanged and hashed long after its last change: not read again. The fresh file and
+      // the copied one (old mtime, new ctime) are within the racy window: read again.
       stats.get('fresh.txt');
-      expect(stats.filesHashed).toBe(3);
+      stats.get('copied.txt');
+      expect(stats.filesHashed).toBe(5);
       // Changed (same size, same old mtime restored: only ctime tells): read again, new hash.
-      fs.writeFileSync(p.path('old.txt'), 'new bytes');
-      fs.utimesSync(p.path('old.txt'), old, old);
+      fs.writeFileSync(p.path('copied.txt'), 'COPIED BYTES');
+      fs.utimesSync(p.path('copied.txt'), back, back);
+      stats.forget('copied.txt');
+      expect(stats.get('copied.txt')?.hash).toBe(hashString('COPIED BYTES'));
+      expect(stats.filesHashed).toBe(6);
+      // The old file replaced: read again.
+      fs.rmSync(p.path('old.txt'));
+      p.write('old.txt', 'new bytes');
       stats.forget('old.txt');
       expect(stats.get('old.txt')?.hash).toBe(hashString('new bytes'));
-      expect(stats.filesHashed).toBe(4);
+      expect(stats.filesHashed).toBe(7);
     } finally {
       await store.close();
     }

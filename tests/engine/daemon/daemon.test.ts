@@ -413,6 +413,58 @@ it('has the expected line count', () => {
     expect(none.code).toBe(1);
   });
 
+  it('every input touched: re-hashed (many files: by helper threads), nothing reruns, a hidden edit does; as a direct run', async () => {
+    // 1,100 inputs: enough for the hash pass to use helper threads (and to stat ahead).
+    const files: Record<string, string> = {};
+    let body = '';
+    for (let s = 0; s < 25; s++) {
+      const ins: string[] = [];
+      for (let f = 0; f < 44; f++) {
+        files[`in/s${s}/f${f}.txt`] = `step ${s} file ${f}\n`.padEnd(64, '.');
+        ins.push(`in/s${s}/f${f}.txt`);
+      }
+      const args = ins.flatMap((i) => ['--in', i]);
+      body += `  s${s}: { command: ${cmd(...args, '--out', `out/s${s}.txt`)}, inputs: ${JSON.stringify(ins)}, outputs: ['out/s${s}.txt'] },\n`;
+    }
+    p = TempProject.create({ 'Batchfile.ts': batchfile(body), ...files });
+    const names = Object.keys(files);
+    const touchAll = (): void => {
+      const now = new Date();
+      for (const f of names) fs.utimesSync(p!.path(f), now, now);
+    };
+    const checks = (r: unknown): { bySnapshot: number; filesHashed: number } => (r as { checks: { bySnapshot: number; filesHashed: number } }).checks;
+    const allUpToDate = Object.fromEntries(Array.from({ length: 25 }, (_, s) => [`s${s}`, 'PASS up-to-date']));
+    await startDaemon(p);
+    let r = await p.run();
+    expect(r.code, r.stderr).toBe(0);
+    r = await p.run();
+    expect(table(r.steps)).toEqual(allUpToDate);
+
+    for (const via of [[], ['--no-daemon']]) {
+      touchAll();
+      r = await p.run(via);
+      expect(table(r.steps), via.join()).toEqual(allUpToDate);
+      // Every input (and the outputs, if a recent build left them within the racy window).
+      expect(checks(r).bySnapshot, via.join()).toBe(0);
+      expect(checks(r).filesHashed, via.join()).toBeGreaterThanOrEqual(1100);
+      // Same size, among 1,100 touched files: only its content tells.
+      p.write('in/s17/f3.txt', `STEP 17 FILE 3\n`.padEnd(64, '.'));
+      touchAll();
+      r = await p.run(via);
+      const { s17, ...others } = table(r.steps);
+      expect(s17, via.join()).toMatch(/^PASS (ran|restored)$/);
+      expect(others, via.join()).toEqual({ ...allUpToDate, s17: undefined });
+      p.write('in/s17/f3.txt', files['in/s17/f3.txt']!);
+      r = await p.run(via);
+      expect(table(r.steps).s17, via.join()).toMatch(/^PASS (ran|restored)$/);
+    }
+    const incremental = Object.fromEntries(Array.from({ length: 25 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]));
+    r = await p.run(['--force', '--no-daemon']);
+    expect(r.code).toBe(0);
+    expect(Object.fromEntries(Array.from({ length: 25 }, (_, s) => [s, p!.read(`out/s${s}.txt`)]))).toEqual(incremental);
+    expect(await served(p)).toBe(5);
+  });
+
   it('declines a client of another engine build, and stops', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
     const pid = await startDaemon(p);
