@@ -208,8 +208,6 @@ export class StatCache {
     if (this.queued.length >= (poolStarted() ? AHEAD_BATCH : AHEAD_START_FILES) || this.queuedBytes >= AHEAD_START_BYTES) this.sendAhead();
   }
 
-
-
   /** Sends what hashAhead queued to the helpers (started if it is worth it); call after the
    * last hashAhead of a pass. */
   sendAhead(): void {

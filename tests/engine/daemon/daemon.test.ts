@@ -315,13 +315,17 @@ it('has the expected line count', () => {
     expect(await served(p)).toBe(0);
   });
 
+  /** A daemon serving a run of the SLOW Batchfile, which has started its step and waits. */
+  async function startSlowServedRun(project: TempProject): Promise<{ daemonPid: number; run: ReturnType<TempProject['start']> }> {
+    const daemonPid = await startDaemon(project);
+    const run = project.start([]);
+    await waitForFile(project.path('slow.started'));
+    return { daemonPid, run };
+  }
+
   it('Ctrl-C in the client stops the served run (exit 130); a direct run meanwhile finds the lock; the daemon serves on', async () => {
-    p = TempProject.create({
-      'Batchfile.ts': SLOW,
-    });
-    const daemonPid = await startDaemon(p);
-    const run = p.start([]);
-    await waitForFile(p.path('slow.started'));
+    p = TempProject.create({ 'Batchfile.ts': SLOW });
+    const { daemonPid, run } = await startSlowServedRun(p);
     const direct = await p.batch(['--no-daemon']);
     expect(direct.code).toBe(2);
     expect(direct.stderr).toMatch(/Another batch is running/);
@@ -339,12 +343,8 @@ it('has the expected line count', () => {
   });
 
   it('a third Ctrl-C leaves a daemon that does not answer; the daemon, once back, stops that run and serves on', async () => {
-    p = TempProject.create({
-      'Batchfile.ts': SLOW,
-    });
-    const daemonPid = await startDaemon(p);
-    const run = p.start([]);
-    await waitForFile(p.path('slow.started'));
+    p = TempProject.create({ 'Batchfile.ts': SLOW });
+    const { daemonPid, run } = await startSlowServedRun(p);
     process.kill(daemonPid, 'SIGSTOP');
     try {
       // One at a time: a signal sent while the same one is still pending is merged with it.
