@@ -31,6 +31,23 @@ export interface CacheEntry {
 export const ENTRY_DB = 'output-cache';
 /** Key in the store's `meta` db: the size limit the last run used (read by `batch cache status`). */
 export const LIMIT_META_KEY = 'outputCache.maxBytes';
+/** Key in the store's `meta` db: the index's entry count and the sum of its entries' sizes
+ * (a CacheBound), so that a run storing outputs need not read every entry to know that the
+ * cache stays under its limit. */
+export const BOUND_META_KEY = 'outputCache.bound';
+
+/** How many entries the index holds and the sum of their `bytes`. Files shared by entries
+ * count once per entry, so `bytes` is never less than what the blobs take: while it is under
+ * the limit, the cache is. */
+export interface CacheBound {
+  entries: number;
+  bytes: number;
+}
+
+export function isCacheBound(v: unknown): v is CacheBound {
+  const b = v as CacheBound | null | undefined;
+  return typeof b === 'object' && b !== null && Number.isSafeInteger(b.entries) && b.entries >= 0 && Number.isSafeInteger(b.bytes) && b.bytes >= 0;
+}
 
 export function openEntries(store: Store): Database<CacheEntry, string> {
   return store.root.openDB<CacheEntry, string>({ name: ENTRY_DB });
@@ -38,11 +55,13 @@ export function openEntries(store: Store): Database<CacheEntry, string> {
 
 /** The index in memory: entries' use times and the blobs they share, for size and eviction. */
 export class Tally {
-  readonly entries = new Map<string, { lastUsed: number; hashes: string[] }>();
+  readonly entries = new Map<string, { lastUsed: number; hashes: string[]; bytes: number }>();
   /** Referenced blobs: size and how many entries refer to them. */
   readonly blobs = new Map<string, { size: number; refs: number }>();
   /** Bytes of the distinct blobs that entries refer to. */
   bytes = 0;
+  /** Sum of the entries' own `bytes` (see CacheBound). */
+  entryBytes = 0;
 
   static load(db: Database<CacheEntry, string>): Tally {
     const t = new Tally();
@@ -61,7 +80,8 @@ export class Tally {
       }
     }
     for (const h of hashes) this.blobs.get(h)!.refs++;
-    this.entries.set(key, { lastUsed: e.lastUsed, hashes });
+    this.entries.set(key, { lastUsed: e.lastUsed, hashes, bytes: e.bytes });
+    this.entryBytes += e.bytes;
   }
 
   /** Forgets an entry; returns the blobs no entry refers to any more. */
@@ -69,6 +89,7 @@ export class Tally {
     const e = this.entries.get(key);
     if (!e) return [];
     this.entries.delete(key);
+    this.entryBytes -= e.bytes;
     const freed: string[] = [];
     for (const h of e.hashes) {
       const b = this.blobs.get(h)!;

@@ -12,7 +12,7 @@ import { BatchError } from '../util/errors.js';
 import { isInside } from '../util/paths.js';
 import { BlobStore } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
-import { LIMIT_META_KEY, openEntries, Tally, type CachedFile, type CacheEntry } from './entries.js';
+import { BOUND_META_KEY, isCacheBound, LIMIT_META_KEY, openEntries, Tally, type CacheBound, type CachedFile, type CacheEntry } from './entries.js';
 import type { OutputCache, Restored } from './types.js';
 
 /** Folder of the output cache's blobs, under the project's `.cache/`. */
@@ -59,6 +59,8 @@ export class LocalOutputCache implements OutputCache {
   readonly blobs: BlobStore;
   readonly db: Database<CacheEntry, string>;
   private tally: Tally | undefined;
+  /** Entry count and size sum while the tally is not loaded (see `bound`). */
+  private boundNow: CacheBound | undefined;
   /** Saves run one at a time: eviction must never delete a blob a concurrent save just
    * found present and is about to refer to. Restores are synchronous, so never interleave. */
   private queue: Promise<void> = Promise.resolve();
@@ -77,9 +79,41 @@ export class LocalOutputCache implements OutputCache {
     return c;
   }
 
+  /** Every entry of the index, read once per instance: needed only to evict, prune or drop. */
   private getTally(): Tally {
-    this.tally ??= Tally.load(this.db);
+    if (!this.tally) {
+      this.tally = Tally.load(this.db);
+      this.boundNow = undefined;
+    }
     return this.tally;
+  }
+
+  /** The entry count and size sum (CacheBound): from the tally once it is loaded, else from
+   * the store's record of them while that record agrees with the index's entry count (which
+   * LMDB keeps without reading an entry), else from a tally loaded now. At 10,000 entries the
+   * full read is a few hundred milliseconds that every run storing one output paid. */
+  private bound(): CacheBound {
+    if (!this.tally && !this.boundNow) {
+      const rec = this.opts.store.meta.get(BOUND_META_KEY);
+      if (isCacheBound(rec) && rec.entries === entryCount(this.db)) this.boundNow = { entries: rec.entries, bytes: rec.bytes };
+      else {
+        // No record, or one that missed writes (a lost write, an older batch): read it all.
+        this.getTally();
+        this.writeTallyBound();
+      }
+    }
+    if (this.tally) return { entries: this.tally.entries.size, bytes: this.tally.entryBytes };
+    return this.boundNow ?? { entries: 0, bytes: 0 };
+  }
+
+  /** Records the bound for the next run. Not awaited, and in the same write batch as the
+   * entry writes just before it; a lost record is found out by its entry count and rebuilt. */
+  private writeBound(b: CacheBound): void {
+    this.opts.store.meta.put(BOUND_META_KEY, b).catch(() => undefined);
+  }
+
+  private writeTallyBound(): void {
+    if (this.tally) this.writeBound({ entries: this.tally.entries.size, bytes: this.tally.entryBytes });
   }
 
   private warn(emit: Emit, message: string): void {
@@ -174,14 +208,29 @@ export class LocalOutputCache implements OutputCache {
       }
     }
     const now = Date.now();
-    const entry: CacheEntry = { step: step.name, files, dirs, bytes, runId, storedAt: now, lastUsed: now, hits: this.db.get(key)?.hits ?? 0 };
-    const tally = this.getTally();
+    const old = this.db.get(key);
+    const entry: CacheEntry = { step: step.name, files, dirs, bytes, runId, storedAt: now, lastUsed: now, hits: old?.hits ?? 0 };
     // Written last: an entry exists only once every blob it names is in place. Not awaited:
     // LMDB keeps the order of writes, and waiting for each commit would serialise a disk
     // flush per step (10,000 small steps would pay it 10,000 times).
-    this.db.put(key, entry).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+    const put = (): void => void this.db.put(key, entry).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+    const b = this.bound();
+    if (!this.tally) {
+      const next = { entries: b.entries + (old ? 0 : 1), bytes: b.bytes - (old?.bytes ?? 0) + bytes };
+      if (next.bytes <= this.opts.maxBytes) {
+        // Under the limit even counting shared files once per entry: nothing to evict, and
+        // no need to read the index.
+        put();
+        this.boundNow = next;
+        this.writeBound(next);
+        return;
+      }
+    }
+    const tally = this.getTally();
+    put();
     tally.add(key, entry);
     await this.evict(this.opts.maxBytes, key);
+    this.writeTallyBound();
   }
 
   /** Drops least recently used entries until the cache fits `maxBytes`, then deletes the
@@ -197,6 +246,7 @@ export class LocalOutputCache implements OutputCache {
       for (const k of victims) void this.db.remove(k);
     });
     for (const h of freed) this.blobs.remove(h);
+    this.writeTallyBound();
     return { entries: victims.length, files: freed.length, bytes: before - tally.bytes };
   }
 
@@ -204,6 +254,7 @@ export class LocalOutputCache implements OutputCache {
     const freed = this.getTally().remove(key);
     // If this write is lost, the entry is found again and dropped again: its blobs are gone.
     this.db.remove(key).catch(() => undefined);
+    this.writeTallyBound();
     for (const h of freed) this.blobs.remove(h);
   }
 
@@ -233,8 +284,16 @@ export class LocalOutputCache implements OutputCache {
       this.blobs.remove(h);
     }
     const evicted = await this.evict(maxBytes);
+    this.writeTallyBound();
     return { evicted, broken: broken.length, orphans, tmpFiles: this.blobs.clearTmp() };
   }
+}
+
+/** The index's entry count as LMDB keeps it (no entry read); lmdb's typings leave the
+ * stats object untyped. */
+function entryCount(db: Database<CacheEntry, string>): number | undefined {
+  const n = (db.getStats() as { entryCount?: unknown }).entryCount;
+  return typeof n === 'number' ? n : undefined;
 }
 
 function isDir(abs: string): boolean {
