@@ -125,8 +125,11 @@ export class TrustedStats {
   private pass: object | undefined;
   private warnedFull = false;
 
+  private readonly prefix: string;
+
   constructor(private readonly opts: TrustedStatsOptions) {
     this.statsFor = new NotingStatCache(opts.root, opts.store);
+    this.prefix = opts.root.endsWith(path.sep) ? opts.root : opts.root + path.sep;
     this.cookieDir = path.join(opts.root, '.cache', 'daemon-cookies');
   }
 
@@ -272,11 +275,12 @@ export class TrustedStats {
     return true;
   }
 
-  /** lstat: undefined when nothing is there, false when it cannot be told (no access, a file
-   * where a folder was). */
+  /** lstat of a path `inside` the project (a plain join: path.join showed in profiles at
+   * 100,000 paths): undefined when nothing is there, false when it cannot be told (no access,
+   * a file where a folder was). */
   private lstat(rel: string): fs.Stats | undefined | false {
     try {
-      return fs.lstatSync(path.join(this.opts.root, rel), { throwIfNoEntry: false });
+      return fs.lstatSync(this.prefix + rel, { throwIfNoEntry: false });
     } catch {
       return false;
     }
