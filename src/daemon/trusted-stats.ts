@@ -240,7 +240,7 @@ export class TrustedStats {
       const w = this.watched.get(dir);
       if (w && w.run < this.runs) {
         if (this.vet(rel, stats)) return void round.kept++;
-      } else if (this.vetted.has(rel)) {
+      } else if (w && this.vetted.has(rel)) {
         return void round.kept++; // a duplicate: stat'ed again (below) earlier in this round
       } else if ((w || this.watchWithAncestors(dir, round)) && this.restat(rel, stats)) {
         return void round.again++;
