@@ -262,10 +262,12 @@ export class StatCache {
   replaceStat(rel: string, st: FileStat | null): void {
     const held = this.stats.get(rel);
     if (held === undefined) return;
-    if (!sameStat(held, st)) this.epoch++;
     this.memo.delete(rel);
     this.ahead.delete(rel);
     this.statSlots.delete(rel);
+    // The same: the held object stays (long-lived, it is not garbage for the next collection).
+    if (sameStat(held, st)) return;
+    this.epoch++;
     this.stats.set(rel, st);
   }
 
