@@ -57,7 +57,7 @@ const results = {
 const save = () => fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 
 /** Untimed runs through a newly started daemon before its scenarios (see ensureBuilt). */
-const DAEMON_WARMUP_RUNS = 3;
+const DAEMON_WARMUP_RUNS = 2;
 
 /** A tool as benchmarked: `id` names its directory and row; `jobs` its -j; `daemon`: batchfile
  * with its project daemon started after the setup build (docs/daemon.md). */
@@ -141,9 +141,10 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
     }
     if (v.daemon && !daemons[v.id]) {
       daemons[v.id] = startDaemon(dirs[v.id]);
-      // A new daemon trusts a file's stat only once the file's folder was watched before the
-      // stat was taken (docs/daemon.md): its first served runs stat and vet every file. They
-      // are run here, untimed, so the scenarios measure the daemon users have after that.
+      // A new daemon's first served run stats every file; once it is over the daemon watches
+      // their folders and stats them again (docs/daemon.md), which a run that comes first
+      // finishes before it starts. Both are run here, untimed, so the scenarios measure the
+      // daemon users have after that.
       for (let i = 0; i < DAEMON_WARMUP_RUNS; i++) {
         const r = probe(TOOLS[v.tool].argv(dirs[v.id], v.jobs));
         if (r.status !== 0) throw new Error(`${v.id} warm-up run failed (${r.status}): ${r.stderr.slice(-1500)}`);

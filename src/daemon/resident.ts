@@ -38,6 +38,8 @@ export class Resident {
   private store: { store: Store; id: string } | undefined;
   private executors: { key: string; executors: Executors } | undefined;
   private trusted: TrustedStats | undefined;
+  /** Runs being served (a run waiting for the lock counts). */
+  private running = 0;
 
   private readonly realRoot: string;
 
@@ -92,6 +94,7 @@ export class Resident {
     const out: TextOut = { write: (d: string) => send({ t: 'out', d }), isTTY: req.tty.out, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const err: TextOut = { write: (d: string) => send({ t: 'err', d }), isTTY: req.tty.err, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const io = makeIo(args.json || args.csv, out, err);
+    this.running++;
     try {
       const jobs = args.jobs ?? os.availableParallelism();
       const store = this.openStore(project);
@@ -110,7 +113,15 @@ export class Resident {
       }
     } catch (e) {
       return reportFailure(e, err);
+    } finally {
+      this.running--;
     }
+  }
+
+  /** Once a run is over and the client has its answer: the work that makes the next run find
+   * every file known (TrustedStats.settle). Resolves when it is done or a run cut it short. */
+  settle(): Promise<void> {
+    return this.running === 0 && this.trusted ? this.trusted.settle() : Promise.resolve();
   }
 
   private readonly purity = new Map<string, string | undefined>();

@@ -125,7 +125,7 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
           conn.end();
           active.delete(entry);
           resetIdle();
-          collectWhenIdle();
+          whenIdle();
         });
       active.add(entry);
     };
@@ -142,13 +142,22 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
     conn.on('error', () => {});
   });
 
-  /** A run leaves its garbage behind (at 10,000 steps ~14 MB a run), which V8 would collect
-   * only as the heap nears its limit: the resident process's memory crept up run after run.
-   * Once the client has its answer and nothing else runs, a full collection (when the daemon
-   * was started with --expose-gc, as `batch daemon start` does) keeps it at what it holds. */
-  const collectWhenIdle = (): void => {
+  /** Once the client has its answer and nothing else runs: the stats the run took are judged
+   * (and, where their folder was not watched yet, taken again after watching it), so that the
+   * next run finds every file known (TrustedStats.settle); then garbage is collected. A run
+   * leaves its garbage behind (at 10,000 steps ~14 MB a run), which V8 would collect only as
+   * the heap nears its limit: the resident process's memory crept up run after run. A full
+   * collection (when the daemon was started with --expose-gc, as `batch daemon start` does)
+   * keeps it at what it holds. */
+  const whenIdle = (): void => {
+    if (active.size > 0 || stopping) return;
     const gc = (globalThis as { gc?: () => void }).gc;
-    if (gc) setImmediate(() => active.size === 0 && gc());
+    void resident.settle().then(
+      () => {
+        if (gc && active.size === 0 && !stopping) setImmediate(() => active.size === 0 && gc());
+      },
+      (e: unknown) => opts.log(`internal error after a run: ${(e as Error)?.stack ?? String(e)}`),
+    );
   };
 
   let idle: NodeJS.Timeout | undefined;

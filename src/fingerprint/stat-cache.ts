@@ -83,6 +83,11 @@ export class FileStat {
   }
 }
 
+function sameStat(a: FileStat | null, b: FileStat | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode && a.nlink === b.nlink;
+}
+
 /** Content hashes of files, read only when a file's stat (size, mtime, ctime, inode) changed
  * since it was last hashed. One instance per run: within a run each file is stat'ed once
  * unless `forget` is called (after a step wrote it). */
@@ -93,6 +98,8 @@ export class StatCache {
   epoch = 0;
   bytesHashed = 0;
   filesHashed = 0;
+  /** Paths stat'ed (here or by a helper thread) rather than answered from what was held. */
+  filesStatted = 0;
 
   private readonly prefix: string;
 
@@ -172,6 +179,7 @@ export class StatCache {
         st = full ? FileStat.of(full) : null;
       }
       this.stats.set(rel, st);
+      this.filesStatted++;
     }
     return st;
   }
@@ -245,6 +253,28 @@ export class StatCache {
       for (let i = 0; i < part.length; i++) slots.set(part[i]!, { view, i });
       sendBatch(view);
     }
+  }
+
+  /** Holds `st` as the stat of a path whose stat is held (a daemon's stat taken again once
+   * the path's folder is watched, trusted-stats.ts). The hash this instance took of the file
+   * (if any) was read before that and is dropped: the next `get` goes by the stored hash and
+   * its racy-timestamp rule, as a new run would. */
+  replaceStat(rel: string, st: FileStat | null): void {
+    const held = this.stats.get(rel);
+    if (held === undefined) return;
+    this.memo.delete(rel);
+    this.ahead.delete(rel);
+    this.statSlots.delete(rel);
+    // The same: the held object stays (long-lived, it is not garbage for the next collection).
+    if (sameStat(held, st)) return;
+    this.epoch++;
+    this.stats.set(rel, st);
+  }
+
+  /** Drops the stats helpers took ahead that the run did not use: taken before this point,
+   * they must not be taken as stats of a later run (a daemon's folder watched since). */
+  dropStatsAhead(): void {
+    this.statSlots.clear();
   }
 
   /** The stat held for a path, without taking one (undefined: none held). */

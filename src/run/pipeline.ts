@@ -246,7 +246,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     durationMs: Math.round(performance.now() - t0),
     status,
     counts,
-    checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed },
+    checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
   };

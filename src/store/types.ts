@@ -77,8 +77,9 @@ export interface RunRecord {
   node: string;
   counts: { ran: number; upToDate: number; restored: number; failed: number; blocked: number; notRun: number };
   /** How the run checked its steps: how many were proven up to date by their stat snapshot
-   * alone, and how many files (bytes) it had to hash. */
-  checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number };
+   * alone, how many files (bytes) it had to hash, and how many paths it stat'ed (a daemon's run:
+   * those whose stat it did not hold; absent in records of older versions). */
+  checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number; filesStatted?: number };
   tests?: TestPhaseResult;
 }
 

@@ -75,6 +75,7 @@ export class KnownFiles {
   /** Before each run: drop what the run must look at again, keep the rest. */
   beforeRun(set: Watched | undefined): void {
     this.stats.filesHashed = 0;
+    this.stats.filesStatted = 0;
     this.stats.bytesHashed = 0;
     if (!this.trusted || !set) {
       this.stats.forgetAll();
