@@ -35,9 +35,9 @@ export class PoolExecutor implements Executor {
   /** Starts the pool and all its threads now, so they load while the run plans its first
    * steps instead of after the first step is ready (the CPU-bound benchmark's fixed cost).
    * Synchronous: the threads are booting when this returns. (Through `import()` the pool was
-   * created several event-loop turns later, after the first steps were planned: when no
-   * compile was left to hide that behind, a `--force` rerun, the first step waited ~70 ms
-   * for Piscina to load and its thread to boot.) */
+   * created several event-loop turns later, after the first steps were planned: with no
+   * compile to hide that behind, a `--force` rerun, the first step then waited for Piscina
+   * to load and for its thread to boot.) */
   warm(): void {
     if (!this.pool) mark('threads starting');
     void this.getPool(this.opts.threads).catch(() => {});
