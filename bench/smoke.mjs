@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from './generate.mjs';
-import { BIN, CLI, TOOLS, batchJson, batchfileReady, checkRun, fmtMb, fmtMs, prepareScript, probe, sh, shq } from './lib.mjs';
+import { BIN, CLI, TOOLS, batchJson, batchfileReady, checkRun, fmtMb, fmtMs, prepareScript, probe, scenarioArgs, sh, shq } from './lib.mjs';
 
 const keep = process.argv.includes('--keep');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'batchfile-smoke-'));
@@ -36,7 +36,7 @@ function batchScenarios(label, base, meta, scenarios) {
     // Keep the outputs of the first build: the reference the peers' outputs must equal.
     if (s === 'noop' && !fs.existsSync(`${dir}-ref`)) sh(`mkdir ${shq(`${dir}-ref`)} && cp -a ${shq(dir)}/out ${shq(`${dir}-ref`)}/out`);
     try {
-      const j = batchJson(dir, { prepare: prepareScript(s, dir, 'batchfile', meta) });
+      const j = batchJson(dir, { prepare: prepareScript(s, dir, 'batchfile', meta), extra: scenarioArgs(s, 'batchfile') });
       const problems = checkRun(s, meta, j.doc, j.status);
       note(`${problems.length ? 'FAIL' : 'ok  '} ${label} batchfile ${s.padEnd(9)} ${fmtMs(j.ms).padStart(8)} ${fmtMb(j.rssKb).padStart(7)}  ran ${j.doc.counts?.ran ?? '?'}${problems.length ? `  <- ${problems.join('; ')}` : ''}`);
       for (const p of problems) failures.push(`${label} ${s}: ${p}`);
@@ -145,7 +145,7 @@ try {
   // CPU-bound kind, two steps of ~20 ms: the module and the calibration still work.
   const cpuBase = path.join(root, 'cpu');
   const cpu = generate({ out: cpuBase, kind: 'cpu', steps: 2, inputs: 2, cpuMs: 20 });
-  batchScenarios('cpu', cpuBase, cpu, ['first', 'noop']);
+  batchScenarios('cpu', cpuBase, cpu, ['first', 'noop', 'force']);
 
   // Hash kind, 4 MiB: touching the big input reruns nothing.
   const hashBase = path.join(root, 'hash');

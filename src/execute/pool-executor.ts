@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina as PiscinaPool } from 'piscina';
 import { mark } from '../util/timing.js';
@@ -10,12 +11,14 @@ export interface PoolOptions {
   memoryMb?: number;
 }
 
+const require = createRequire(import.meta.url);
+
 /** Runs `run` steps in a Piscina pool of worker threads. Piscina is loaded on first use,
  * so a run with nothing to execute never pays for it. A timed-out or interrupted step is
  * asked to stop through ctx.signal, then its worker is terminated; the pool replaces it. */
 export class PoolExecutor implements Executor {
-  /** One promise, so steps that start together while Piscina loads share one pool (each used
-   * to create its own: an extra worker started, and a pool that was never destroyed). */
+  /** One promise, so steps that start together share one pool (each used to create its own:
+   * an extra worker started, and a pool that was never destroyed). */
   private pool: Promise<PiscinaPool> | undefined;
   /** Pools created so far (tests). */
   created = 0;
@@ -30,25 +33,40 @@ export class PoolExecutor implements Executor {
   }
 
   /** Starts the pool and all its threads now, so they load while the run plans its first
-   * steps instead of after the first step is ready (the CPU-bound benchmark's fixed cost). */
+   * steps instead of after the first step is ready (the CPU-bound benchmark's fixed cost).
+   * Synchronous: the threads are booting when this returns. (Through `import()` the pool was
+   * created several event-loop turns later, after the first steps were planned: with no
+   * compile to hide that behind, a `--force` rerun, the first step then waited for Piscina
+   * to load and for its thread to boot.) */
   warm(): void {
     if (!this.pool) mark('threads starting');
     void this.getPool(this.opts.threads).catch(() => {});
   }
 
+  /** One promise, made once: steps that start together share one pool. */
   private getPool(minThreads = 0): Promise<PiscinaPool> {
-    this.pool ??= import('piscina').then(({ Piscina }) => {
-      this.created++;
-      return new Piscina({
-        filename: new URL('./worker.js', import.meta.url).href,
-        minThreads,
-        maxThreads: this.opts.threads,
-        idleTimeout: 60_000,
-        concurrentTasksPerWorker: 1,
-        ...(this.opts.memoryMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.memoryMb } } : {}),
-      });
-    });
+    if (!this.pool) {
+      try {
+        this.pool = Promise.resolve(this.create(minThreads));
+      } catch (e) {
+        this.pool = Promise.reject(e as Error);
+      }
+    }
     return this.pool;
+  }
+
+  private create(minThreads: number): PiscinaPool {
+    // CommonJS require: loads in this turn (Piscina ships CommonJS as its `require` entry).
+    const { Piscina } = require('piscina') as typeof import('piscina');
+    this.created++;
+    return new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads,
+      maxThreads: this.opts.threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+      ...(this.opts.memoryMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.memoryMb } } : {}),
+    });
   }
 
   async execute(req: ExecRequest): Promise<ExecOutcome> {

@@ -31,6 +31,7 @@ interface CompileBatch {
   outdir: string;
   /** Entry module → its description for errors and who waits for it (steps may share a module). */
   modules: Map<string, { what: string; waiters: Waiter[] }>;
+  sent?: boolean;
 }
 
 let batch: CompileBatch | undefined;
@@ -56,7 +57,19 @@ function compileSoon(root: string, outdir: string, entryAbs: string, what: strin
   });
 }
 
+/** Sends the modules asked for so far to esbuild now rather than at the end of this turn, so
+ * that what the caller does next (starting the worker pool) overlaps the compile. */
+export function compileQueuedNow(): void {
+  const b = batch;
+  if (!b) return;
+  batch = undefined;
+  void flush(b);
+}
+
 async function flush(b: CompileBatch): Promise<void> {
+  // Once: compileQueuedNow may have sent it before its turn ended.
+  if (b.sent) return;
+  b.sent = true;
   const list = [...b.modules.entries()];
   try {
     const results = await compileModules(

@@ -8,13 +8,13 @@ import { ProcessExecutor } from '../execute/process-executor.js';
 import { schedule } from '../execute/scheduler.js';
 import type { Executor } from '../execute/types.js';
 import type { OutputCache } from '../cache/types.js';
-import { commandScripts, stepCode, type StepCode } from '../fingerprint/code.js';
+import { commandScripts, compileQueuedNow, stepCode, type StepCode } from '../fingerprint/code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, hasProducer, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
-import { newRunId, Recorder, storeWriteError } from '../store/recorder.js';
+import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
 import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
@@ -79,13 +79,14 @@ export async function preflight(
   store: Store,
   stats: StatCache,
   snapshots?: { env: NodeJS.ProcessEnv },
-  /** Called once, as soon as a `run` step is found that may execute (to start the worker pool). */
+  /** Called once, after the checks, when a `run` step may execute (to start the worker pool). */
   onRunStepAhead?: () => void,
 ): Promise<Preflight> {
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
   const misses = new Map<string, number>();
   const pending: [string, Promise<StepCode>][] = [];
+  let runAhead = false;
   for (const name of selected) {
     const step = config.steps.get(name)!;
     if (snapshots) {
@@ -97,10 +98,7 @@ export async function preflight(
       }
       misses.set(name, epoch);
     }
-    if (step.kind === 'run' && onRunStepAhead) {
-      onRunStepAhead();
-      onRunStepAhead = undefined;
-    }
+    if (step.kind === 'run') runAhead = true;
     for (const spec of step.inputs) {
       if (hasProducer(graph, spec, name)) continue;
       const res = resolveSpecs(root, [spec], stats);
@@ -115,6 +113,10 @@ export async function preflight(
     pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
   }
   stats.sendAhead();
+  // The modules go to esbuild first, then the pool starts its threads while they compile
+  // (or, with every module compiled already, while the first steps are planned).
+  compileQueuedNow();
+  if (runAhead) onRunStepAhead?.();
   const settled = await Promise.allSettled(pending.map(([, p]) => p));
   settled.forEach((r, i) => {
     if (r.status === 'rejected') throw r.reason;
@@ -169,12 +171,9 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   };
   const zero = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
   checkLogsWritable(opts.logsDir);
-  // Written first so a killed run still shows up in history, as interrupted.
-  try {
-    await store.runs.put(runId, { ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
-  } catch (e) {
-    throw await storeWriteError(e as Error);
-  }
+  // Written first so a killed run still shows up in history, as interrupted; not awaited
+  // (Recorder.begin).
+  recorder.begin({ ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
   opts.emit({ type: 'run-start', runId, steps: selected, jobs: opts.jobs, startedAt });
 
   const env: RunEnv = {

@@ -19,6 +19,19 @@ export class Recorder {
     private readonly runId: string,
   ) {}
 
+  /** Writes the run's first record (status INTERRUPTED, replaced by `run` at the end), so a
+   * killed run still shows up in history. Not awaited by the caller: the first steps start
+   * while LMDB commits it (a commit waits for the disk; on a new store it is the first one),
+   * and every later write of this run is committed after it, in order. A failure is reported
+   * at the end of the run like a failed step record (exit 3). */
+  begin(record: RunRecord): void {
+    this.pending.push(
+      this.store.runs.put(record.id, record).catch((e: unknown) => {
+        this.failure ??= storeWriteError(e as Error);
+      }),
+    );
+  }
+
   step(result: StepResult, state: StepState | undefined): void {
     if (!state && isPlainUpToDate(result)) {
       this.upToDate.push(result.name);

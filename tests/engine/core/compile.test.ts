@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compileModule, compileModules, type Compiled } from '../../../src/batchfile/compile.js';
 import type { StepConfig } from '../../../src/batchfile/config.js';
-import { stepCode } from '../../../src/fingerprint/code.js';
+import { compileQueuedNow, stepCode } from '../../../src/fingerprint/code.js';
 import { initHash } from '../../../src/fingerprint/hash.js';
 import { StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { BatchError } from '../../../src/util/errors.js';
@@ -113,5 +113,19 @@ describe('run step code', () => {
     const reason = (r: PromiseSettledResult<unknown> | undefined): string => (r?.status === 'rejected' ? (r.reason as Error).message : 'fulfilled');
     expect(reason(bad1)).toMatch(/^step "bad1"\.run module steps\/bad\.ts does not compile:\n\s+steps\/bad\.ts:2:/);
     expect(reason(bad2)).toBe(reason(bad1).replace('step "bad1"', 'step "bad2"'));
+  });
+
+  it('compileQueuedNow sends what was asked so far at once; a module asked after it in the same turn still compiles', async () => {
+    await initHash();
+    const root = project(FILES);
+    const stats = new StatCache(root, undefined);
+    const cache = path.join(root, '.cache');
+    const first = [stepCode(step('one', 'steps/a.ts'), root, cache, undefined, stats), stepCode(step('b', 'steps/b.mjs'), root, cache, undefined, stats)];
+    compileQueuedNow();
+    const later = stepCode(step('two', 'steps/a.ts'), root, cache, undefined, stats);
+    const [one, b, two] = await Promise.all([...first, later]);
+    expect(Object.keys(one!.files)).toEqual(['steps/a.ts', 'steps/lib/shared.ts', 'steps/lib/side.ts']);
+    expect(two).toEqual(one);
+    expect(Object.keys(b!.files)).toEqual(['steps/b.mjs', 'steps/lib/shared.ts', 'node_modules/fakepkg/package.json']);
   });
 });

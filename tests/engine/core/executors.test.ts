@@ -176,6 +176,32 @@ describe('HelperSpawner', () => {
 });
 
 describe('worker pool', () => {
+  it('warm starts the pool in the same turn (its threads boot while the run plans), and steps use that pool', async () => {
+    const { PoolExecutor } = await import(path.join(REPO, 'dist/execute/pool-executor.js'));
+    const dir = tempDir();
+    const mod = path.join(dir, 'step.mjs');
+    fs.writeFileSync(mod, `import fs from 'node:fs';\nexport default async (ctx) => fs.writeFileSync(ctx.outputs[0], ctx.step);\n`);
+    const ex = new PoolExecutor({ threads: 2 });
+    ex.warm();
+    // No await in between: through import() the pool was made several turns later.
+    expect(ex.created).toBe(1);
+    expect(ex.started).toBe(true);
+    const out = await ex.execute({
+      step: { name: 'a', kind: 'run', run: 'step.mjs', inputs: [], outputs: ['a.txt'], dependsOn: [], params: {}, env: [], retries: 0, cache: false },
+      runId: 'r',
+      root: dir,
+      inputs: [],
+      outputs: [path.join(dir, 'a.txt')],
+      compiled: mod,
+      logFile: path.join(dir, 'a.log'),
+      signal: new AbortController().signal,
+    });
+    await ex.close();
+    expect(out.ok).toBe(true);
+    expect(ex.created).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('a');
+  });
+
   it('steps that start together share one pool', async () => {
     const { PoolExecutor } = await import(path.join(REPO, 'dist/execute/pool-executor.js'));
     const dir = tempDir();

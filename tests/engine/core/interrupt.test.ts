@@ -25,7 +25,48 @@ while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 20));
 fs.writeFileSync(out, fs.readFileSync(src, 'utf8').toUpperCase());
 `;
 
+/** A run module that marks it started, then waits for the file `release` to exist. */
+const HANG = `import fs from 'node:fs';
+export default async (ctx) => {
+  fs.writeFileSync('started.tmp', 'x');
+  fs.renameSync('started.tmp', 'started');
+  while (!fs.existsSync('release')) await new Promise((r) => setTimeout(r, 20));
+  fs.mkdirSync('build', { recursive: true });
+  fs.writeFileSync(ctx.outputs[0], 'done');
+};
+`;
+
+/** Waits until `batch history --json` lists a run (bounded by the caller's timeout). */
+async function waitForRunRecord(q: TempProject): Promise<Record<string, unknown>> {
+  for (;;) {
+    const r = await q.batch(['history', '--json']);
+    const runs = (JSON.parse(r.stdout || '{"runs":[]}') as { runs?: Record<string, unknown>[] }).runs ?? [];
+    if (runs.length > 0) return runs[0]!;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 describe('interrupts', () => {
+  it('the run record is written while the first step runs (not awaited before it): kill -9 leaves it INTERRUPTED', async () => {
+    p = TempProject.create({
+      'steps/hang.mjs': HANG,
+      'Batchfile.ts': batchfile(`  a: { run: 'steps/hang.mjs', outputs: ['build/a.txt'] },`),
+    });
+    const run = p.start([]);
+    // The first step was sent to the pool; its run's record is committed meanwhile.
+    await waitForFile(p.path('started'));
+    const live = await waitForRunRecord(p);
+    expect(live.status).toBe('RUNNING');
+    run.kill('SIGKILL');
+    await run.exited;
+    expect((await readStore(p)).runs.map((r) => r.status)).toEqual(['INTERRUPTED']);
+    p.write('release', '');
+    const rerun = await p.run();
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(table(rerun.steps)).toEqual({ a: 'PASS ran' });
+    expect((await readStore(p)).runs.map((r) => r.status)).toEqual(['INTERRUPTED', 'PASS']);
+  });
+
   it('SIGINT stops a hung command (and its child) and a busy worker thread, exits 130, records INTERRUPTED', async () => {
     p = TempProject.create({
       'tools/spawner.mjs': SPAWNER,

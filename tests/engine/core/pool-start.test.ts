@@ -49,6 +49,37 @@ describe('worker pool', () => {
   });
 });
 
+describe('worker pool start', () => {
+  it('starts once the run steps are checked, before the first is sent: first build, and --force with the modules compiled', async () => {
+    p = TempProject.create({
+      'steps/w.mjs': `import fs from 'node:fs';\nexport default async (ctx) => fs.writeFileSync(ctx.outputs[0], ctx.step);\n`,
+      'Batchfile.ts': batchfile(['a', 'b', 'c'].map((n) => `${n}: { run: 'steps/w.mjs', outputs: ['${n}.txt'] },`).join('\n')),
+    });
+    const seen: { started: boolean; created: number }[] = [];
+    for (const force of [false, true]) {
+      const s = await session(p.dir);
+      try {
+        const pool = s.executors.pool as PoolExecutor;
+        const execute = pool.execute.bind(pool);
+        const atExecute: boolean[] = [];
+        pool.execute = (req) => {
+          atExecute.push(pool.started);
+          return execute(req);
+        };
+        const out = await s.runOnce(await s.load(), { targets: [], force }, () => {}, new AbortController().signal);
+        expect(out.record.status).toBe('PASS');
+        // Every step found the pool started when it was sent.
+        expect(atExecute.every(Boolean)).toBe(true);
+        seen.push({ started: pool.started, created: pool.created });
+      } finally {
+        await s.close();
+      }
+    }
+    // One pool each (steps that start together share it).
+    expect(seen).toEqual([{ started: true, created: 1 }, { started: true, created: 1 }]);
+  });
+});
+
 /** An executor that records the order of calls and writes each step's output itself. */
 class RecordingExecutor implements Executor {
   readonly log: string[] = [];
