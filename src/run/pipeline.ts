@@ -81,6 +81,11 @@ export async function preflight(
   snapshots?: { env: NodeJS.ProcessEnv },
   /** Called once, after the checks, when a `run` step may execute (to start the worker pool). */
   onRunStepAhead?: () => void,
+  /** Steps that run whatever their files hold (`--force`, or no recorded state): their files
+   * are not hashed ahead. Their hashes only give the new state's key, taken by the main
+   * thread just before each runs; in a first build, helper threads hashing 10,000 inputs
+   * ahead would compete with the steps' own processes for the cores. */
+  runsAnyway?: (name: string) => boolean,
 ): Promise<Preflight> {
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
@@ -99,15 +104,16 @@ export async function preflight(
       misses.set(name, epoch);
     }
     if (step.kind === 'run') runAhead = true;
+    const ahead = runsAnyway?.(name) !== true;
     for (const spec of step.inputs) {
       if (hasProducer(graph, spec, name)) continue;
       const res = resolveSpecs(root, [spec], stats);
       if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
       if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
-      stats.hashAhead(res.files);
+      if (ahead) stats.hashAhead(res.files);
     }
     // The full check will hash them (its outputs too): helper threads can start on them now.
-    stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
+    if (ahead) stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
     // Run modules compile concurrently (esbuild builds them in parallel); the first error in
     // step order is the one reported, as if they had compiled one by one.
     pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
@@ -152,8 +158,17 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
-  const { code, fast, misses } = await preflight(config, graph, selected, opts.root, opts.cacheDir, store, stats, opts.force ? undefined : { env: opts.env }, () =>
-    executors.pool.warm?.(),
+  const { code, fast, misses } = await preflight(
+    config,
+    graph,
+    selected,
+    opts.root,
+    opts.cacheDir,
+    store,
+    stats,
+    opts.force ? undefined : { env: opts.env },
+    () => executors.pool.warm?.(),
+    (name) => opts.force === true || !store.state.doesExist(name),
   );
 
   const startedAt = Date.now();
