@@ -92,31 +92,15 @@ export async function preflight(
   const misses = new Map<string, number>();
   const pending: [string, Promise<StepCode>][] = [];
   let runAhead = false;
-  for (const name of selected) {
-    const step = config.steps.get(name)!;
-    if (snapshots) {
-      const epoch = stats.epoch;
-      const v = checkSnapshot(root, stats, store, step, snapshots.env);
-      if (v) {
-        fast.set(name, v);
-        continue;
-      }
-      misses.set(name, epoch);
-    }
-    if (step.kind === 'run') runAhead = true;
-    const ahead = runsAnyway?.(name) !== true;
-    for (const spec of step.inputs) {
-      if (hasProducer(graph, spec, name)) continue;
-      const res = resolveSpecs(root, [spec], stats);
-      if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
-      if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
-      if (ahead) stats.hashAhead(res.files);
-    }
-    // The full check will hash them (its outputs too): helper threads can start on them now.
-    if (ahead) stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
-    // Run modules compile concurrently (esbuild builds them in parallel); the first error in
-    // step order is the one reported, as if they had compiled one by one.
-    pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
+  try {
+    checkAll();
+  } catch (e) {
+    // A bad input stops the run before anything executes, and the caller then closes the
+    // store: the steps already sent to compile must settle first, or their code checks would
+    // read the closed store (an uncaught error, exit 1 instead of this one's exit 2).
+    compileQueuedNow();
+    await Promise.allSettled(pending.map(([, p]) => p));
+    throw e;
   }
   stats.sendAhead();
   // The modules go to esbuild first, then the pool starts its threads while they compile
@@ -129,6 +113,36 @@ export async function preflight(
     code.set(pending[i]![0], r.value);
   });
   return { code, fast, misses };
+
+  /** The pre-run checks of every selected step; each step's code is sent to compile. */
+  function checkAll(): void {
+    for (const name of selected) {
+      const step = config.steps.get(name)!;
+      if (snapshots) {
+        const epoch = stats.epoch;
+        const v = checkSnapshot(root, stats, store, step, snapshots.env);
+        if (v) {
+          fast.set(name, v);
+          continue;
+        }
+        misses.set(name, epoch);
+      }
+      if (step.kind === 'run') runAhead = true;
+      const ahead = runsAnyway?.(name) !== true;
+      for (const spec of step.inputs) {
+        if (hasProducer(graph, spec, name)) continue;
+        const res = resolveSpecs(root, [spec], stats);
+        if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
+        if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
+        if (ahead) stats.hashAhead(res.files);
+      }
+      // The full check will hash them (its outputs too): helper threads can start on them now.
+      if (ahead) stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
+      // Run modules compile concurrently (esbuild builds them in parallel); the first error in
+      // step order is the one reported, as if they had compiled one by one.
+      pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
+    }
+  }
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything

@@ -81,6 +81,18 @@ const CASES: Case[] = [
     error: /step "use"\.inputs: "data\/nope\.csv" does not exist and no step writes it/,
   },
   {
+    // Found by the correctness oracle: the run steps before the bad one were still compiling
+    // when the error closed the store, and their code check then read the closed store (an
+    // uncaught "Can not renew a transaction from a closed database", exit 1).
+    name: 'an input nobody writes, after run steps whose modules are still compiling',
+    files: {
+      'Batchfile.ts': batchfile(`${ok('first')}\n  m1: { run: 'steps/m1.ts', outputs: ['build/m1.txt'] },\n  m2: { run: 'steps/m2.ts', outputs: ['build/m2.txt'] },\n  use: { command: 'true', inputs: ['data/nope.csv'] },`),
+      'steps/m1.ts': "import fs from 'node:fs';\nexport default async () => { fs.writeFileSync('build/m1.txt', '1'); };\n",
+      'steps/m2.ts': "import fs from 'node:fs';\nexport default async () => { fs.writeFileSync('build/m2.txt', '2'); };\n",
+    },
+    error: /step "use"\.inputs: "data\/nope\.csv" does not exist and no step writes it/,
+  },
+  {
     name: 'a glob that matches nothing',
     files: { 'Batchfile.ts': batchfile(`${ok('first')}\n  use: { command: 'true', inputs: ['data/*.csv'] },`), 'data/readme.txt': 'no csv here' },
     error: /step "use"\.inputs: the glob "data\/\*\.csv" matches no file and no step writes it/,
