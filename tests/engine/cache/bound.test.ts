@@ -4,13 +4,13 @@
 // store's record of the size is missing or missed writes. Driven through the cache's own
 // classes on a real store in a temp folder, one cache instance per "run" as batch makes them.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StepConfig } from '../../../src/batchfile/config.js';
 import type { RunEvent } from '../../../src/execute/events.js';
 import { BOUND_META_KEY } from '../../../src/cache/entries.js';
 import { LocalOutputCache } from '../../../src/cache/output-cache.js';
 import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { TempProject } from '../rig.js';
+import { cachedStep } from './helpers.js';
 
 let p: TempProject | undefined;
 let store: Store | undefined;
@@ -21,16 +21,13 @@ afterEach(async () => {
   p?.cleanup();
 });
 
-function stepOf(name: string): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs: [], outputs: [`${name}.txt`], dependsOn: [], params: {}, env: [], retries: 0, cache: true };
-}
 
 /** Writes `name.txt` with `size` bytes of `fill` and stores it under key `key-name`. */
 async function store1(cache: LocalOutputCache, name: string, size: number, fill = name): Promise<RunEvent[]> {
   const bytes = Buffer.alloc(size, fill);
   p!.write(`${name}.txt`, bytes);
   const events: RunEvent[] = [];
-  await cache.save(stepOf(name), `key-${name}`, { [`${name}.txt`]: hashBytes(bytes) }, 'run', (e) => void events.push(e));
+  await cache.save(cachedStep(name, [`${name}.txt`]), `key-${name}`, { [`${name}.txt`]: hashBytes(bytes) }, 'run', (e) => void events.push(e));
   return events;
 }
 

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { StepConfig } from '../../../src/batchfile/config.js';
 import { fake, type TempProject } from '../rig.js';
 
 export function batchfile(body: string, top = ''): string {
@@ -33,6 +34,12 @@ export default async (ctx) => {
 `;
 
 export { snapshot } from '../core/util.js';
+
+/** A cached `command` step named `name` with these outputs, for tests that drive the cache's
+ * classes directly (no Batchfile). */
+export function cachedStep(name: string, outputs: string[] = [name]): StepConfig {
+  return { name, kind: 'command', command: 'true', inputs: [], outputs, dependsOn: [], params: {}, env: [], retries: 0, cache: true };
+}
 
 /** Opens the project's store with `lmdb` directly (the options batch uses). Only while no
  * batch runs in the project. */

@@ -4,13 +4,13 @@
 // event turn, which a whole `batch` run only does by chance.
 import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StepConfig } from '../../../src/batchfile/config.js';
 import type { RunEvent } from '../../../src/execute/events.js';
 import { LocalOutputCache } from '../../../src/cache/output-cache.js';
 import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
 import { StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { TempProject } from '../rig.js';
+import { cachedStep } from './helpers.js';
 
 let p: TempProject | undefined;
 let store: Store | undefined;
@@ -21,9 +21,6 @@ afterEach(async () => {
   p?.cleanup();
 });
 
-function stepOf(name: string): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs: [], outputs: [name], dependsOn: [], params: {}, env: [], retries: 0, cache: true };
-}
 
 describe('output cache: inline blob writes in order', () => {
   it('a blob evicted by one save and written again by the next (same event turn) is stored again', async () => {
@@ -36,11 +33,11 @@ describe('output cache: inline blob writes in order', () => {
     const events: RunEvent[] = [];
     const emit = (e: RunEvent): void => void events.push(e);
     const [hx, hy] = [hashBytes(x), hashBytes(y)];
-    await cache.save(stepOf('a'), 'key-a', { 'a/f.txt': hx }, 'run1', emit);
+    await cache.save(cachedStep('a'), 'key-a', { 'a/f.txt': hx }, 'run1', emit);
     // Not awaited one by one: c's save starts as soon as b's eviction (which removes a's entry
     // and then its blob, x) is done, before the blob's removal is committed.
-    const b = cache.save(stepOf('b'), 'key-b', { 'b/f.txt': hy }, 'run1', emit);
-    const c = cache.save(stepOf('c'), 'key-c', { 'c/f.txt': hx }, 'run1', emit);
+    const b = cache.save(cachedStep('b'), 'key-b', { 'b/f.txt': hy }, 'run1', emit);
+    const c = cache.save(cachedStep('c'), 'key-c', { 'c/f.txt': hx }, 'run1', emit);
     await Promise.all([b, c]);
     await store.root.flushed;
     expect(events).toEqual([]);
@@ -52,7 +49,7 @@ describe('output cache: inline blob writes in order', () => {
     expect(cache.blobs.sizeOf(hy)).toBeUndefined();
     // And it restores.
     p.remove('c');
-    const restored = await cache.restore(stepOf('c'), 'key-c', emit, new StatCache(p.dir, store));
+    const restored = await cache.restore(cachedStep('c'), 'key-c', emit, new StatCache(p.dir, store));
     expect(events).toEqual([]);
     expect(restored?.outputs).toEqual({ 'c/f.txt': hx });
     expect(fs.readFileSync(p.path('c/f.txt'))).toEqual(x);

@@ -9,29 +9,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fake, TempProject, waitForFile } from '../rig.js';
 import { impurity } from '../../../src/batchfile/load.js';
 import { ENGINE_ENTRY } from '../../../src/util/engine.js';
-import { batchfile, cmd, isAlive, killQuietly, table, waitDead } from '../core/util.js';
+import { batchfile, cmd, isAlive, table, waitDead } from '../core/util.js';
+import { Daemons } from './daemons.js';
 
 let p: TempProject | undefined;
-let pids: number[] = [];
+const daemons = new Daemons();
 let outside: string | undefined;
 
 afterEach(async () => {
-  if (p) await p.batch(['daemon', 'stop']).catch(() => undefined);
-  killQuietly(pids);
-  pids = [];
+  await daemons.stopAll(p);
   p?.cleanup();
   p = undefined;
   if (outside) fs.rmSync(outside, { recursive: true, force: true });
   outside = undefined;
 });
 
-async function startDaemon(project: TempProject): Promise<number> {
-  const r = await project.batch(['daemon', 'start']);
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-  const pid = (JSON.parse(project.read('.cache/daemon.json')) as { pid: number }).pid;
-  pids.push(pid);
-  return pid;
-}
 
 /** Sends a signal and waits (bounded) until the kernel has delivered it: no longer pending. */
 async function deliver(pid: number, sig: NodeJS.Signals): Promise<void> {
@@ -81,7 +73,7 @@ describe('batch daemon', () => {
     const started = await p.batch(['daemon', 'start']);
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).not.toMatch(/warning/);
-    pids.push((JSON.parse(p.read('.cache/daemon.json')) as { pid: number }).pid);
+    daemons.track(p);
 
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
@@ -145,7 +137,7 @@ describe('batch daemon', () => {
     // data/b.txt has a second name in a folder no step looks at.
     fs.mkdirSync(p.path('elsewhere'));
     fs.linkSync(p.path('data/b.txt'), p.path('elsewhere/b-link.txt'));
-    await startDaemon(p);
+    await daemons.start(p);
     await p.run();
     let r = await p.run();
     expect(table(r.steps).a).toBe('PASS up-to-date');
@@ -183,7 +175,7 @@ export default (ctx: { inputs: string[]; outputs: string[] }) => {
 };
 `,
     });
-    await startDaemon(p);
+    await daemons.start(p);
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
     expect(table(r.steps)).toEqual({ upper: 'PASS ran', lower: 'PASS ran' });
@@ -208,7 +200,7 @@ export default (ctx: { inputs: string[]; outputs: string[] }) => {
   bad: { command: ${cmd('--exit', '3', '--out', 'out/bad.txt')}, outputs: ['out/bad.txt'] },
 `),
     });
-    await startDaemon(p);
+    await daemons.start(p);
     const r = await p.batch([]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL/);
@@ -247,7 +239,7 @@ export default defineBatch({ steps });
     const started = await p.batch(['daemon', 'start']);
     expect(started.code).toBe(0);
     expect(started.stdout).toMatch(/warning: Batchfile.ts may define other steps each time it is loaded \(it imports node:fs\)/);
-    pids.push((JSON.parse(p.read('.cache/daemon.json')) as { pid: number }).pid);
+    daemons.track(p);
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/not using the daemon: Batchfile.ts may define other steps each time it is loaded \(it imports node:fs\)/);
@@ -288,7 +280,7 @@ it('has the expected line count', () => {
 });
 `,
     });
-    await startDaemon(p);
+    await daemons.start(p);
     const first = await p.run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.tests).toMatchObject({ status: 'PASS', action: 'ran', passed: 1 });
@@ -307,7 +299,7 @@ it('has the expected line count', () => {
 
   it('runs in the client when its environment differs, and says why', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
-    await startDaemon(p);
+    await daemons.start(p);
     const r = await p.run([], { env: { SOME_SETTING: 'other' } });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/not using the daemon: \$SOME_SETTING differs/);
@@ -317,7 +309,7 @@ it('has the expected line count', () => {
 
   /** A daemon serving a run of the SLOW Batchfile, which has started its step and waits. */
   async function startSlowServedRun(project: TempProject): Promise<{ daemonPid: number; run: ReturnType<TempProject['start']> }> {
-    const daemonPid = await startDaemon(project);
+    const daemonPid = await daemons.start(project);
     const run = project.start([]);
     await waitForFile(project.path('slow.started'));
     return { daemonPid, run };
@@ -366,7 +358,7 @@ it('has the expected line count', () => {
     p = TempProject.create({
       'Batchfile.ts': SLOW,
     });
-    await startDaemon(p);
+    await daemons.start(p);
     const first = p.start([]);
     await waitForFile(p.path('slow.started'));
     const second = await p.batch([]);
@@ -384,7 +376,7 @@ it('has the expected line count', () => {
 
   it('stops when its socket goes (batch clean); a killed daemon leaves runs to the client; stop and restart', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
-    let pid = await startDaemon(p);
+    let pid = await daemons.start(p);
     expect((await p.run()).code).toBe(0);
     const c = await p.batch(['clean']);
     expect(c.code, c.stderr).toBe(0);
@@ -393,14 +385,14 @@ it('has the expected line count', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/daemon/);
 
-    pid = await startDaemon(p);
+    pid = await daemons.start(p);
     process.kill(pid, 'SIGKILL');
     await waitDead([pid]);
     expect(p.exists('.cache/daemon.sock')).toBe(true);
     r = await p.run();
     expect(r.code).toBe(0);
     expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS up-to-date', both: 'PASS up-to-date' });
-    pid = await startDaemon(p); // over the stale socket
+    pid = await daemons.start(p); // over the stale socket
     expect((await p.run()).code).toBe(0);
     expect(await served(p)).toBe(1);
     const again = await p.batch(['daemon', 'start']);
@@ -434,7 +426,7 @@ it('has the expected line count', () => {
     };
     const checks = (r: unknown): { bySnapshot: number; filesHashed: number } => (r as { checks: { bySnapshot: number; filesHashed: number } }).checks;
     const allUpToDate = Object.fromEntries(Array.from({ length: 25 }, (_, s) => [`s${s}`, 'PASS up-to-date']));
-    await startDaemon(p);
+    await daemons.start(p);
     let r = await p.run();
     expect(r.code, r.stderr).toBe(0);
     r = await p.run();
@@ -467,7 +459,7 @@ it('has the expected line count', () => {
 
   it('declines a client of another engine build, and stops', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
-    const pid = await startDaemon(p);
+    const pid = await daemons.start(p);
     const reply = await new Promise<string>((resolve, reject) => {
       const c = net.connect(p!.path('.cache/daemon.sock'));
       let got = '';

@@ -4,24 +4,18 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, waitForFile } from '../rig.js';
-import { batchfile, cmd, killQuietly, table } from '../core/util.js';
+import { batchfile, cmd, table } from '../core/util.js';
+import { Daemons } from './daemons.js';
 
 let p: TempProject | undefined;
-let pids: number[] = [];
+const daemons = new Daemons();
 
 afterEach(async () => {
-  if (p) await p.batch(['daemon', 'stop']).catch(() => undefined);
-  killQuietly(pids);
-  pids = [];
+  await daemons.stopAll(p);
   p?.cleanup();
   p = undefined;
 });
 
-async function startDaemon(project: TempProject): Promise<void> {
-  const r = await project.batch(['daemon', 'start']);
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-  pids.push((JSON.parse(project.read('.cache/daemon.json')) as { pid: number }).pid);
-}
 
 const filesStatted = (r: unknown): number => (r as { checks: { filesStatted: number } }).checks.filesStatted;
 
@@ -57,7 +51,7 @@ describe('a newly started daemon', () => {
     const { files, steps } = wide(6, 8);
     p = TempProject.create(files);
     expect((await p.run(['--no-daemon'])).code).toBe(0);
-    await startDaemon(p);
+    await daemons.start(p);
     const counts: number[] = [];
     for (let i = 0; i < 4; i++) {
       const r = await p.run();
@@ -76,7 +70,7 @@ describe('a newly started daemon', () => {
     const { files, steps } = wide(5, 4);
     p = TempProject.create(files);
     expect((await p.run(['--no-daemon'])).code).toBe(0);
-    await startDaemon(p);
+    await daemons.start(p);
     let r = await p.run();
     expect(table(r.steps)).toEqual(steps);
     p.write('in/d3/f2.txt', 'changed at once\n');
@@ -103,7 +97,7 @@ describe('a newly started daemon', () => {
 `),
       'data/b.txt': 'beta',
     });
-    await startDaemon(p);
+    await daemons.start(p);
     // The first served run: nothing is watched yet. `b` has read data/b.txt (its stat is
     // recorded with it) by the time `slow` starts.
     const first = p.start([]);
