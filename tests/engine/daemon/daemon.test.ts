@@ -24,7 +24,6 @@ afterEach(async () => {
   outside = undefined;
 });
 
-
 /** Sends a signal and waits (bounded) until the kernel has delivered it: no longer pending. */
 async function deliver(pid: number, sig: NodeJS.Signals): Promise<void> {
   process.kill(pid, sig);
