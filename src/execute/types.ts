@@ -24,6 +24,9 @@ export interface ExecOutcome {
   error?: string;
   cpuMs?: number;
   peakRssBytes?: number;
+  /** Set by an executor that ran the step elsewhere (the Redis executor): which worker
+   * (`host:pid`), how long the job waited in the queue, and the worker's run time. */
+  remote?: { worker: string; queueWaitMs: number; runMs: number };
 }
 
 /** Runs steps of one kind. The scheduler neither knows nor cares which. */
