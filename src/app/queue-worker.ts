@@ -50,8 +50,15 @@ export async function serveQueue(opts: WorkerOptions): Promise<void> {
   let settings: StallSettings | undefined;
   let switching = Promise.resolve();
 
-  const processor = (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> =>
-    runJob(job.data as StepJob, { me, cmd, cancelledKey: `${k.cancel}ed`, jobId: job.id ?? '', pool, proc, signal: signal ?? new AbortController().signal, say: opts.say });
+  let active = 0;
+  const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
+    active++;
+    try {
+      return await runJob(job.data as StepJob, { me, cmd, cancelledKey: k.cancelled, jobId: job.id ?? '', pool, proc, signal: signal ?? new AbortController().signal, say: opts.say });
+    } finally {
+      active--;
+    }
+  };
 
   /** (Re)starts the BullMQ worker with the queue's published settings. */
   const apply = (raw: string | null): void => {
@@ -102,11 +109,37 @@ export async function serveQueue(opts: WorkerOptions): Promise<void> {
   await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
   opts.say(`worker ${me}: stopping (running steps finish first; Ctrl-C again stops them)`);
   await switching;
-  await worker?.close();
+  await closeWorker(worker, opts.hardSignal, () => active === 0);
   opts.hardSignal.removeEventListener('abort', onHard);
   await Promise.allSettled([pool.close(), proc.close()]);
   sub.disconnect();
   cmd.disconnect();
+}
+
+/** Closes the BullMQ worker once its running steps end. With Redis gone a polite close
+ * waits for ever: once no step has run for 2 s, or on a second signal, it is forced. */
+async function closeWorker(worker: Worker | undefined, hard: AbortSignal, idle: () => boolean): Promise<void> {
+  if (!worker) return;
+  const polite = worker.close();
+  const forced = await new Promise<boolean>((resolve) => {
+    let idleSince: number | undefined;
+    const finish = (force: boolean): void => {
+      clearInterval(tick);
+      hard.removeEventListener('abort', onHard);
+      resolve(force);
+    };
+    const tick = setInterval(() => {
+      if (!idle()) idleSince = undefined;
+      else if (Date.now() - (idleSince ??= Date.now()) > 2000) finish(true);
+    }, 250);
+    const onHard = (): void => finish(true);
+    if (hard.aborted) onHard();
+    else hard.addEventListener('abort', onHard, { once: true });
+    polite.then(() => finish(false), () => finish(true));
+  });
+  if (!forced) return;
+  await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+  await worker.disconnect().catch(() => {});
 }
 
 interface JobEnv {

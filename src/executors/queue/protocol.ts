@@ -80,8 +80,8 @@ export function isStallSettings(v: unknown): v is StallSettings {
 }
 
 /** Redis keys and channels of batch's own beside BullMQ's (`batch:QUEUE:…`). */
-export function keys(queue: string): { settings: string; cancel: string } {
-  return { settings: `${PREFIX}:${queue}:batch-settings`, cancel: `${PREFIX}:${queue}:batch-cancel` };
+export function keys(queue: string): { settings: string; cancel: string; cancelled: string } {
+  return { settings: `${PREFIX}:${queue}:batch-settings`, cancel: `${PREFIX}:${queue}:batch-cancel`, cancelled: `${PREFIX}:${queue}:batch-cancelled` };
 }
 
 /** The default queue name of a project: its folder's name and a hash of its real path, so

@@ -41,6 +41,8 @@ export class QueueExecutor implements Executor {
   /** The worker writes the log's header (on its side of the shared log, mode 1). */
   readonly acceptsHeader = true;
   private readonly pending = new Map<string, Pending>();
+  /** Running jobs asked to stop: their ids leave the cancelled set once they have ended. */
+  private readonly cancelled = new Set<string>();
   private seq = 0;
   private lost: string | undefined;
   private closing: Promise<void> | undefined;
@@ -93,6 +95,7 @@ export class QueueExecutor implements Executor {
       this.anyActive = true;
     });
     this.events.on('completed', ({ jobId, returnvalue }) => {
+      this.forgetCancelled(jobId);
       const p = this.pending.get(jobId);
       if (!p) return;
       this.pending.delete(jobId);
@@ -109,6 +112,7 @@ export class QueueExecutor implements Executor {
       p.resolve(out);
     });
     this.events.on('failed', ({ jobId, failedReason }) => {
+      this.forgetCancelled(jobId);
       const p = this.pending.get(jobId);
       if (!p) return;
       this.pending.delete(jobId);
@@ -119,6 +123,12 @@ export class QueueExecutor implements Executor {
         : `the worker failed the job: ${failedReason}`;
       p.resolve({ ok: false, error });
     });
+  }
+
+  /** A cancelled job has ended: no worker can take it again, so its mark goes. */
+  private forgetCancelled(id: string): void {
+    if (!this.cancelled.delete(id)) return;
+    this.control.srem(keys(this.opts.queue).cancelled, id).catch(() => {});
   }
 
   /** Redis is gone: every step waiting on it fails, and so does every later one. */
@@ -178,14 +188,18 @@ export class QueueExecutor implements Executor {
   private async cancel(id: string, reason: string): Promise<void> {
     const k = keys(this.opts.queue);
     try {
-      await this.control.multi().sadd(`${k.cancel}ed`, id).expire(`${k.cancel}ed`, CANCELLED_TTL_S).exec();
+      await this.control.multi().sadd(k.cancelled, id).expire(k.cancelled, CANCELLED_TTL_S).exec();
       const removed = await this.queue.remove(id);
       const p = this.pending.get(id);
-      if (removed === 1 && p) {
-        this.pending.delete(id);
-        p.resolve({ ok: false, error: reason });
+      if (removed === 1) {
+        await this.control.srem(k.cancelled, id);
+        if (p) {
+          this.pending.delete(id);
+          p.resolve({ ok: false, error: reason });
+        }
         return;
       }
+      this.cancelled.add(id);
       await this.control.publish(k.cancel, id);
     } catch {
       // Redis is gone: the connection watch fails the step.
