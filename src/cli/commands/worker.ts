@@ -5,7 +5,7 @@ import { checkRedisUrl } from '../../executors/queue/redis.js';
 import { queueName } from '../../executors/queue/select.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 /** `batch worker --redis URL [-j N] [--queue NAME]`: serves a coordinator's queue until
  * stopped (Ctrl-C or SIGTERM: running steps finish first; a second one stops them). */

@@ -7,7 +7,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { engineVersion } from '../../util/engine.js';
 import { BatchError } from '../../util/errors.js';
-import type { ExecOutcome, ExecRequest, Executor } from '../../execute/types.js';
+import type { ExecOutcome, ExecRequest, Executor } from '../types.js';
 import { keys, nodeMajor, PREFIX, PROTOCOL, type StallSettings, type StepJob, type StepJobResult } from './protocol.js';
 import { connectionOptions, loadQueueLibs, redact } from './redis.js';
 
