@@ -195,6 +195,7 @@ export default defineBatch({
       expect(r.status, r.stderr).toBe('PASS');
       // The password never shows in messages.
       expect(workers[0]!.output).not.toContain('s3cret');
+      await stopAll(workers);
       await secured.stop();
       const down = await p.batch(['--executor', secured.url, '--force']);
       expect(down.code).toBe(3);
