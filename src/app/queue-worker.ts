@@ -189,6 +189,7 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
     outputs: job.outputs,
     logFile: job.logFile,
     signal: env.signal,
+    ...(job.env && Object.keys(job.env).length > 0 ? { env: job.env } : {}),
     ...(job.compiled ? { compiled: job.compiled } : {}),
     ...(job.logHeader && executor.acceptsHeader ? { logHeader: job.logHeader } : {}),
   });

@@ -17,6 +17,9 @@ export interface ExecRequest {
   logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
+  /** Variables to set (null: unset) over this process's environment for the step: a Redis
+   * worker gives its steps the coordinator's values of their declared `env`. */
+  env?: Record<string, string | null>;
 }
 
 export interface ExecOutcome {

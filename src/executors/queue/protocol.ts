@@ -30,6 +30,9 @@ export interface StepJob {
   compiled?: string;
   logFile: string;
   logHeader?: string;
+  /** The coordinator's values of the step's declared `env` variables (null: not set there).
+   * They travel through Redis: see docs/distributed.md, Security. */
+  env: Record<string, string | null>;
 }
 
 /** What a worker sends back (a BullMQ return value). */

@@ -122,6 +122,33 @@ export default defineBatch({
     }
   }, 120_000);
 
+  it("gives each step the coordinator's values of its declared env variables, not the worker's", async () => {
+    const p = TempProject.create({
+      'Batchfile.ts': `import { defineBatch } from 'batchfile';
+export default defineBatch({
+  steps: {
+    shell: { command: 'printf "%s|%s" "$GREETING" "\${NOT_SET_HERE-unset}" > shell.txt', env: ['GREETING', 'NOT_SET_HERE'], outputs: ['shell.txt'] },
+    module: { run: 'greet.ts', env: ['GREETING', 'NOT_SET_HERE'], outputs: ['module.txt'] },
+  },
+});
+`,
+      'greet.ts': `import fs from 'node:fs';
+export default function () { fs.writeFileSync('module.txt', \`\${process.env.GREETING}|\${process.env.NOT_SET_HERE ?? 'unset'}\`); }
+`,
+    });
+    const workers: Running[] = [];
+    try {
+      workers.push(await startWorker(p, redis, ['-j', '2', '--queue', 'envs'], { GREETING: 'from-worker', NOT_SET_HERE: 'from-worker' }));
+      const r = await p.run(['--executor', redis.url, '--queue', 'envs'], { env: { GREETING: 'from-coordinator' } });
+      expect(r.status, r.stderr).toBe('PASS');
+      expect(p.read('shell.txt')).toBe('from-coordinator|unset');
+      expect(p.read('module.txt')).toBe('from-coordinator|unset');
+    } finally {
+      await stopAll(workers);
+      p.cleanup();
+    }
+  }, 60_000);
+
   it("a second coordinator with its own queue never sees the first one's jobs", async () => {
     const a = TempProject.create(PIPELINE);
     const b = TempProject.create(PIPELINE);
