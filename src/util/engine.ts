@@ -1,9 +1,13 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Absolute path of the engine's public entry (dist/index.js); Batchfiles and step modules
- * import `batchfile` and are pointed here, so a project needs no install of its own. */
-export const ENGINE_ENTRY = fileURLToPath(new URL('../index.js', import.meta.url));
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Absolute path of the engine's public entry, of the same build as this module: beside the
+ * bundle's chunks (dist/bundle/index.js, the build the package ships) or tsc's dist/index.js.
+ * Batchfiles and step modules import `batchfile` and are pointed here, so a project needs no
+ * install of its own. */
+export const ENGINE_ENTRY = path.join(HERE, path.basename(HERE) === 'bundle' ? 'index.js' : '../index.js');
 
 let version: string | undefined;
 export function engineVersion(): string {
