@@ -12,7 +12,8 @@ export interface Project {
 
 export function resolveProject(args: Args): Project {
   const root = path.resolve(args.cwd ?? process.cwd());
-  const file = findBatchfile(root, args.file);
+  // No -C: main.ts searched this folder and every one above it (util/project-root.ts).
+  const file = findBatchfile(root, args.file, args.cwd === undefined);
   return { root, file, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
 }
 

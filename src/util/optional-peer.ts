@@ -11,10 +11,8 @@
 // and the bundler leaves it as a lazy import of the external package.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { ownPackage } from './engine.js';
 import { BatchError } from './errors.js';
-
-/** batch's own package.json (dist/util/ and dist/bundle/ are both one folder below dist/). */
-const OWN_PACKAGE = new URL('../../package.json', import.meta.url);
 
 export interface Peer {
   name: string;
@@ -23,12 +21,9 @@ export interface Peer {
   feature: string;
 }
 
-let peerRanges: Record<string, string> | undefined;
-
 /** The version range batch declares for an optional peer. */
 export function peerRange(name: string): string {
-  peerRanges ??= (JSON.parse(fs.readFileSync(OWN_PACKAGE, 'utf8')) as { peerDependencies?: Record<string, string> }).peerDependencies ?? {};
-  const range = peerRanges[name];
+  const range = ownPackage().peerDependencies?.[name];
   if (range === undefined) throw new Error(`${name} is not a peer dependency in batchfile's package.json`);
   return range;
 }
