@@ -1,8 +1,8 @@
 // Public types of a Batchfile: what users write, and what step modules receive.
 
-export type JsonPrimitive = string | number | boolean | null;
-export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from '../util/json.js';
+
+export type { JsonObject, JsonPrimitive, JsonValue } from '../util/json.js';
 
 /** Fields shared by both kinds of step. `Names` is the union of step names, so a
  * `dependsOn` entry that names no step is a compile error. */
@@ -60,6 +60,9 @@ export interface BatchDef<Names extends string = string> {
   steps: { [K in Names]: StepDef<Names> };
   tests?: TestsDef;
   cache?: CacheDef;
+  /** `"redis://HOST:PORT"`: send the steps to `batch worker`s through that Redis
+   * (docs/distributed.md); `--executor` overrides it. Default: run them here. */
+  executor?: string;
 }
 
 /** What a `run` step's default export receives. */

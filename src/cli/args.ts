@@ -31,6 +31,12 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** --executor redis://…: send steps to workers through that Redis (docs/distributed.md). */
+  executor?: string;
+  /** `batch worker --redis URL`. */
+  redis?: string;
+  /** The queue's name (default: derived from the project folder). */
+  queue?: string;
 }
 
 /** One flag: its spellings, the Args field it sets, and its line of help. */
@@ -69,6 +75,9 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--prune'], key: 'prune', help: 'remove old runs from the store (with --keep)' },
   { names: ['--keep'], key: 'keep', value: { kind: 'int', name: 'N' }, help: 'with --prune: how many of the newest runs to keep' },
   { names: ['--store'], key: 'store', help: 'remove only the LMDB run store' },
+  { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
+  { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
+  { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
   { names: ['-h', '--help'], key: 'help', help: 'this help' },
   { names: ['-V', '--version'], key: 'version', help: 'the version' },
 ];
@@ -88,7 +97,7 @@ export const GLOBAL_FLAGS: readonly string[] = ['--cwd', '--help'];
 
 const RUN_FLAGS = [
   '--file', '--force', '--dry-run', '--jobs', '--keep-going', '--json', '--wait', '--no-tests', '--no-cache', '--no-daemon',
-  '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--version',
+  '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--executor', '--queue', '--version',
 ];
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
@@ -120,6 +129,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     flags: ['--file', '--max-size', '--limit', '--json', '--wait'],
   },
   daemon: { usage: 'batch daemon [start|stop|restart|status]', summary: 'a resident process that serves this project\'s runs (docs/daemon.md)', flags: [] },
+  worker: {
+    usage: 'batch worker --redis URL [-j N] [--queue NAME]',
+    summary: 'run steps that `batch --executor URL` sends (docs/distributed.md)',
+    flags: ['--redis', '--jobs', '--queue'],
+  },
   help: { usage: 'batch help [COMMAND]', summary: 'this help, or one command\'s', flags: [] },
   version: { usage: 'batch version', summary: 'the version', flags: [] },
 };

@@ -3,8 +3,8 @@ import { BatchError } from '../util/errors.js';
 import { projectRoot } from '../util/project-root.js';
 import { engineVersion, setEngineStamp } from '../util/engine.js';
 import { helpFor, parseArgs, type Args } from './args.js';
-import { makeIo } from './io.js';
-import { reportFailure } from './fail.js';
+import { makeIo } from '../report/io.js';
+import { reportFailure } from '../report/failure.js';
 import { mark, timingReport } from '../util/timing.js';
 
 /** Commands that need no project: they never search for one. */
@@ -78,7 +78,7 @@ export async function main(argv: readonly string[], engine?: string): Promise<nu
     }
     // The commands load only now: --version, --help and usage errors never pay for them.
     if (args.watch && args.command === 'run' && !args.dryRun) {
-      const [{ watchCommand }, { killAllCommandSteps }] = await Promise.all([import('./commands/watch.js'), import('../execute/process-executor.js')]);
+      const [{ watchCommand }, { killAllCommandSteps }] = await Promise.all([import('./commands/watch.js'), import('../executors/process-executor.js')]);
       killSteps = killAllCommandSteps;
       mark('watch loaded');
       return await watchCommand(args, io, ac.signal);

@@ -4,7 +4,7 @@
 // loads costs ~1 ms (measured: ~30 ms more for the run path split into ~20 chunks than
 // bundled into one). `watch` stays separate because it loads chokidar.
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 import cacheCommand from './cache.js';
 import { cleanCommand } from './clean.js';
 import { daemonCommand } from './daemon.js';
@@ -15,9 +15,10 @@ import historyCommand from './history.js';
 import { initCommand } from './init.js';
 import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
+import { workerCommand } from './worker.js';
 
 // For main.ts's second Ctrl-C; from here so that --version does not load the executor.
-export { killAllCommandSteps } from '../../execute/process-executor.js';
+export { killAllCommandSteps } from '../../executors/process-executor.js';
 
 export type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
 
@@ -32,4 +33,5 @@ export const COMMANDS: Record<string, Command> = {
   compare: compareCommand,
   cache: cacheCommand,
   daemon: daemonCommand,
+  worker: workerCommand,
 };

@@ -5,7 +5,7 @@ import { ENGINE_ROOT, engineVersion, ownPackage } from '../../util/engine.js';
 import { BatchError } from '../../util/errors.js';
 import { peerRange } from '../../util/optional-peer.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 import { EXECUTABLE, LAYOUT, SEED } from './init-files.js';
 
 type Json = Record<string, unknown>;

@@ -1,0 +1,71 @@
+// Entry of the Piscina worker threads that run `run` steps. One task at a time per thread.
+import fs from 'node:fs';
+import { format } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
+import type { JsonObject, StepContext } from '../batchfile/types.js';
+import { threadCpuMs } from './procfs.js';
+
+export interface WorkerTask {
+  module: string;
+  ctx: Omit<StepContext, 'log' | 'signal'>;
+  logFile: string;
+  /** Receives 'abort' when the step times out or the run is interrupted. */
+  port: MessagePort;
+  /** Variables set (null: unset) in this thread's process.env while the step runs. */
+  env?: Record<string, string | null>;
+}
+
+export interface WorkerResult {
+  cpuMs?: number;
+  heapUsedBytes: number;
+}
+
+type Console4 = Pick<Console, 'log' | 'info' | 'warn' | 'error' | 'debug'>;
+
+export default async function runStepTask(task: WorkerTask): Promise<WorkerResult> {
+  const ac = new AbortController();
+  task.port.on('message', (m: unknown) => {
+    if (m === 'abort') ac.abort(new Error('step aborted (timeout or interrupt)'));
+  });
+  const fd = fs.openSync(task.logFile, 'a');
+  const write = (text: string): void => {
+    fs.writeSync(fd, text.endsWith('\n') ? text : `${text}\n`);
+  };
+  // The step's console goes to its log, not to the terminal batch is drawing on.
+  const saved: Console4 = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
+  for (const k of Object.keys(saved) as (keyof Console4)[]) console[k] = (...args: unknown[]) => write(format(...args));
+  const cpu0 = threadCpuMs();
+  const restore = task.env ? setVars(task.env) : undefined;
+  try {
+    const mod = (await import(pathToFileURL(task.module).href)) as { default?: unknown };
+    const fn = mod.default;
+    if (typeof fn !== 'function') throw new Error(`the default export of ${task.ctx.step}'s module is not a function`);
+    const ctx: StepContext<JsonObject> = { ...task.ctx, log: write, signal: ac.signal };
+    await (fn as (c: StepContext<JsonObject>) => unknown)(ctx);
+  } catch (e) {
+    const err = e as Error;
+    write(err?.stack ?? String(e));
+    throw e;
+  } finally {
+    Object.assign(console, saved);
+    if (restore) setVars(restore);
+    fs.closeSync(fd);
+    task.port.close();
+  }
+  const cpu1 = threadCpuMs();
+  const result: WorkerResult = { heapUsedBytes: process.memoryUsage().heapUsed };
+  if (cpu0 !== undefined && cpu1 !== undefined) result.cpuMs = cpu1 - cpu0;
+  return result;
+}
+
+/** Sets `vars` in process.env (a thread's own copy); returns what undoes it. */
+function setVars(vars: Record<string, string | null>): Record<string, string | null> {
+  const before: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    before[k] = process.env[k] ?? null;
+    if (v === null) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return before;
+}
