@@ -20,6 +20,7 @@ import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
+import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
 export interface RunOptions {
@@ -164,14 +165,17 @@ export interface RunOutput {
   codeFiles: () => Map<string, string[]>;
   /** The whole step graph (the run report draws it). */
   graph: Graph;
+  /** The config the run executed: forEach steps expanded, paramsFrom values in params. */
+  config: PipelineConfig;
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
-export async function runPipeline(config: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
+export async function runPipeline(declared: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
   await initHash();
-  const graph = buildGraph(config);
-  const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
+  const config = await materialize(declared, stats);
+  const graph = buildGraph(config);
+  const selected = selectSteps(graph, expandTargets(config, opts.targets));
   const { code, fast, misses } = await preflight(
     config,
     graph,
@@ -298,5 +302,5 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     }
     return out;
   };
-  return { record, results, codeFiles, graph };
+  return { record, results, codeFiles, graph, config };
 }

@@ -8,6 +8,7 @@ import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps } from '../graph/graph.js';
 import { afterRun } from '../report/after-run.js';
 import { Progress } from '../report/progress.js';
+import { expandTargets, followedSpecs, materialize } from '../run/materialize.js';
 import type { RunOutput } from '../run/pipeline.js';
 import type { Session } from '../run/session.js';
 import { BatchError } from '../util/errors.js';
@@ -39,6 +40,8 @@ const SELF_FEED_LIMIT = 3;
 export class WatchLoop {
   /** The last Batchfile that loaded, its graph selection, and whether the latest load failed. */
   private loaded: Loaded | undefined;
+  /** The config the latest run executed (forEach steps expanded), and its selected steps. */
+  private runConfig: PipelineConfig | undefined;
   private selected: string[] = [];
   private broken = false;
   private batchfileSources: string[];
@@ -158,12 +161,14 @@ export class WatchLoop {
         // A check before the run failed (a missing input, a module that does not compile):
         // nothing ran; the files to fix are watched.
         this.progress.print(`${this.io.style.red('error:')} ${e.message}`);
-        this.judgeDeferred(loaded.config, []);
+        this.judgeDeferred(this.runConfig ?? loaded.config, []);
         this.say(n, 'ERROR', t0, batch, { error: 'not run (see above); watching for a fix' });
         return;
       }
       const touched = out.results.filter((r) => r.action === 'ran' || r.action === 'restored').map((r) => r.name);
-      this.judgeDeferred(loaded.config, touched);
+      this.runConfig = out.config;
+      this.selected = out.results.map((r) => r.name);
+      this.judgeDeferred(out.config, touched);
       this.code = out.codeFiles();
       await this.updateWatch();
       await afterRun(out, { project: this.session.project, store: this.session.store, io: this.io, json: this.opts.json });
@@ -178,12 +183,14 @@ export class WatchLoop {
   private async reload(): Promise<string | undefined> {
     try {
       const loaded = await this.session.load();
-      const selected = selectSteps(buildGraph(loaded.config), this.opts.targets);
+      const runConfig = await this.runConfigOf(loaded.config);
+      const selected = selectSteps(buildGraph(runConfig), expandTargets(runConfig, this.opts.targets));
       this.loaded = loaded;
+      this.runConfig = runConfig;
       this.selected = selected;
       this.batchfileSources = loaded.sources;
       this.broken = false;
-      this.guard.retain(loaded.config);
+      this.guard.retain(runConfig);
       await this.updateWatch();
     } catch (e) {
       if (!(e instanceof BatchError)) throw e;
@@ -193,6 +200,17 @@ export class WatchLoop {
       this.queue.setBatchfileOnly(this.broken);
     }
     return undefined;
+  }
+
+  /** The steps the next run will have (forEach expanded); when a params file or key is missing,
+   * the declared ones (the run reports the error, and the followed files are watched for a fix). */
+  private async runConfigOf(declared: PipelineConfig): Promise<PipelineConfig> {
+    try {
+      return await materialize(declared, this.known.stats);
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      return declared;
+    }
   }
 
   /** Records what the run left in its outputs, then keeps the output events of the run that
@@ -205,7 +223,7 @@ export class WatchLoop {
   }
 
   private async updateWatch(): Promise<void> {
-    const config = this.loaded?.config;
+    const config = this.runConfig ?? this.loaded?.config;
     const code = new Map<string, string[]>();
     let stats: StatCache | undefined;
     for (const name of this.selected) {
@@ -227,7 +245,7 @@ export class WatchLoop {
     }
     const codeKey = [...code].map(([name, files]) => `${name}\0${files.join('\0')}`).join('\n');
     const w = this.watchedFor;
-    if (w && w.config === config && w.selected === this.selected && w.sources === this.batchfileSources && w.broken === this.broken && w.code === codeKey) return;
+    if (w && w.config === config && w.selected.join('\n') === this.selected.join('\n') && w.sources === this.batchfileSources && w.broken === this.broken && w.code === codeKey) return;
     this.watchedFor = { config, selected: this.selected, sources: this.batchfileSources, broken: this.broken, code: codeKey };
     const set = new WatchSet({
       root: this.root,
@@ -237,6 +255,7 @@ export class WatchLoop {
       batchfile: this.batchfileSources,
       tests: this.opts.tests && this.opts.targets.length === 0,
       broken: this.broken,
+      follow: this.loaded ? followedSpecs(this.loaded.config) : [],
     });
     if (await this.watcher.use(set)) {
       this.known.onNewWatcher();
