@@ -31,6 +31,8 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** `batch metrics --diff [A B]`. */
+  diff: boolean;
 }
 
 /** Flags and whether they take a value. */
@@ -63,6 +65,7 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--max-size': { key: 'maxSize', value: 'string' },
   '--no-cache': { key: 'cache' },
   '--no-daemon': { key: 'daemon' },
+  '--diff': { key: 'diff' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
   '-V': { key: 'version' },
@@ -77,7 +80,7 @@ export const SUBCOMMANDS: readonly string[] = RESERVED_NAMES;
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, diff: false,
   };
   const words: string[] = [];
   let onlyPositionals = false;
@@ -142,6 +145,7 @@ Usage:
   batch init                       write a starter Batchfile.ts
   batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
   batch history | trends | compare   see docs/cli.md
+  batch metrics [--diff [A B]]     metrics steps recorded; --diff: two runs' metrics and params
   batch daemon start|stop|restart|status   a resident process that serves runs (docs/daemon.md)
 
 Rule: the first word is a subcommand when it is one of

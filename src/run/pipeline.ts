@@ -20,6 +20,8 @@ import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
+import { appendMetricsCsv } from '../metrics/csv.js';
+import { paramsUpstream, readStepMetrics } from '../metrics/record.js';
 import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
@@ -241,6 +243,15 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     work: (name, slots) => processStep(env, name, slots),
     onResult: (r) => {
       const { state, snapshot, ...result } = r as StepOutcome;
+      const step = config.steps.get(result.name);
+      if (state && step?.metrics) {
+        const m = readStepMetrics(opts.root, step, state.outputs);
+        for (const message of m.warnings) opts.emit({ type: 'warning', message });
+        result.metrics = m.metrics;
+        result.params = paramsUpstream(config, graph, step.name);
+        (r as StepOutcome).metrics = result.metrics;
+        (r as StepOutcome).params = result.params;
+      }
       recorder.step(result, state);
       // After the state it vouches for; not awaited (a lost snapshot costs one full check).
       if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
@@ -286,6 +297,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   await recorder.run(record);
   try {
     appendCsv(opts.logsDir, record, results);
+    appendMetricsCsv(opts.logsDir, record, results);
   } catch (e) {
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }

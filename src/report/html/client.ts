@@ -50,6 +50,7 @@ interface ClientData {
   history: {
     runs: { id: string; label: string }[];
     charts: { step: string; durations: (number | null)[]; failed: (number | null)[]; slower: (number | null)[]; medianMs?: number; flagged: boolean }[];
+    metrics?: { step: string; metric: string; values: (number | null)[]; bound?: { min?: number; max?: number }; breach?: string; flagged: boolean }[];
   };
 }
 
@@ -197,10 +198,59 @@ export function reportClient(): void {
     }
   }
 
+  /** One chart per recorded metric: its value per run, the bounds' min and max dashed. */
+  function drawMetricCharts(): void {
+    const host = document.getElementById('metric-charts');
+    if (!host) return;
+    const runs = data.history.runs;
+    const xs = runs.map((_, i) => i);
+    const w = Math.max(260, Math.min(420, Math.floor(((host.clientWidth || 900) - 28) / 3) - 18));
+    for (const c of data.history.metrics ?? []) {
+      const box = host.appendChild(document.createElement('div'));
+      box.className = c.flagged ? 'chart slower metric' : 'chart metric';
+      box.setAttribute('data-metric', `${c.step} ${c.metric}`);
+      const h = box.appendChild(document.createElement('h3'));
+      h.textContent = `${c.flagged ? '▲ ' : ''}${c.step} · ${c.metric}${c.breach ? ` — out of bounds: ${c.breach}` : ''}`;
+      const readout = document.createElement('div');
+      readout.className = 'readout';
+      readout.textContent = '\u00a0';
+      const onCursor = (u: { cursor: { idx?: number | null } }): void => {
+        const i = u.cursor.idx;
+        const v = i === null || i === undefined ? null : (c.values[i] ?? null);
+        readout.textContent = i === null || i === undefined ? '\u00a0' : `${runs[i]?.label ?? ''} · ${v === null ? 'not recorded' : String(v)} · run ${runs[i]?.id ?? ''}`;
+      };
+      const flat = (v: number | undefined): (number | null)[] => xs.map(() => (v === undefined ? null : v));
+      new uPlot(
+        {
+          width: w,
+          height: 150,
+          scales: { x: { time: false } },
+          axes: [
+            { incrs: [1, 2, 5, 10, 20, 50], space: 64, values: (_u: unknown, splits: number[]) => splits.map((i) => runs[i]?.label ?? ''), size: 30, font: '10px system-ui' },
+            { size: 50, font: '10px system-ui' },
+          ],
+          legend: { show: false },
+          cursor: { drag: { x: false, y: false } },
+          hooks: { setCursor: [onCursor] },
+          series: [
+            {},
+            { label: c.metric, stroke: c.flagged ? '#b00020' : '#2e7dd7', width: 1.5, spanGaps: true, points: { size: 5 } },
+            { label: 'min', stroke: '#999', width: 1, dash: [4, 4], points: { show: false } },
+            { label: 'max', stroke: '#999', width: 1, dash: [4, 4], points: { show: false } },
+          ],
+        },
+        [xs, c.values, flat(c.bound?.min), flat(c.bound?.max)],
+        box,
+      );
+      box.appendChild(readout);
+    }
+  }
+
   // The table is already on the page; the pictures come right after the first paint.
   setTimeout(() => {
     drawDag();
     drawCharts();
+    drawMetricCharts();
     document.getElementById('report-data')?.setAttribute('data-drawn', 'true');
   }, 0);
 }

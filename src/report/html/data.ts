@@ -9,6 +9,7 @@ import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepAction, StepResult, StepStatus, TestPhaseResult } from '../../store/types.js';
 import { formatMs } from '../../util/duration.js';
+import { metricCharts, type MetricChart } from './metric-charts.js';
 import { pastResults, RunCache, type PastResult } from './run-cache.js';
 
 /** Runs shown in the duration charts, and at most this many charts (flagged and slowest
@@ -80,6 +81,8 @@ export interface ReportData {
     charts: ChartSeries[];
     /** Steps with history that got no chart (over MAX_CHARTS). */
     omitted: number;
+    /** Metrics recorded in the window (steps with `metrics`), flagged ones first. */
+    metrics?: MetricChart[];
   };
   rule: string;
   dag: { draw: boolean; note?: string };
@@ -226,6 +229,7 @@ export function collectReportData(input: ReportInput): ReportData {
       runs: window.map((r, i) => ({ id: r.id, startedAt: r.startedAt, label: labels[i]!, status: r.status, ...(r.git ? { commit: r.git.commit.slice(0, 8) } : {}) })),
       charts: charts.shown,
       omitted: charts.omitted,
+      metrics: metricCharts(perRun, (name) => input.graph?.steps?.get(name)?.metricBounds),
     },
     rule: RULE_TEXT,
     dag: order.length > MAX_DAG_STEPS
