@@ -3,7 +3,7 @@
 // a file is parsed again only when its bytes changed: the daemon and watch mode keep the parse.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JsonValue } from '../batchfile/types.js';
+import type { JsonValue } from '../util/json.js';
 import { BatchError } from '../util/errors.js';
 import { isJsonValue } from '../util/json.js';
 import { hashBytes } from './hash.js';

@@ -1,5 +1,5 @@
 // What the LMDB store and the CSV log hold. Every record is plain JSON-able data.
-import type { JsonValue } from '../batchfile/types.js';
+import type { JsonValue } from '../util/json.js';
 
 export type StepStatus = 'PASS' | 'FAIL' | 'BLOCKED';
 export type StepAction = 'ran' | 'up-to-date' | 'restored' | 'not-run';

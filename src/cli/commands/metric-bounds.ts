@@ -2,7 +2,7 @@
 // work without a loadable Batchfile: then there are no bounds, and the note says why.
 import type { MetricBound } from '../../batchfile/types.js';
 import type { Args } from '../args.js';
-import { loadProject, resolveProject } from '../project.js';
+import { loadProject, resolveProject } from '../../app/project.js';
 
 export interface DeclaredBounds {
   bounds: Map<string, Record<string, MetricBound>>;

@@ -1,13 +1,13 @@
 // `batch metrics [--diff [A B]] [--json|--csv]`: the metrics steps recorded, their change, and
 // (with --diff) the params that changed between two runs — dvc metrics diff and params diff.
 import type { JsonValue } from '../../batchfile/types.js';
-import { csv, table } from '../../history/format.js';
+import { csv, table } from '../format.js';
 import { diffMetricRuns, fmtNum, metricRuns, metricTrends, resolveMetricRun } from '../../history/metrics.js';
-import { outputMode, withReadStore } from '../../history/open.js';
+import { outputMode, withReadStore } from '../read-store.js';
 import { sparkline } from '../../history/stats.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 import { declaredBounds } from './metric-bounds.js';
 
 const show = (v: JsonValue | number | undefined): string => (v === undefined ? '—' : typeof v === 'number' ? fmtNum(v) : JSON.stringify(v));
