@@ -26,7 +26,7 @@ function setParam(section: string, key: string, value: string | number): void {
   const text = p.read('params.yaml');
   const re = new RegExp(`(\\n${section}:\\n(?:  .*\\n)*?  ${key}: )[^\\n#]*`);
   expect(text).toMatch(re);
-  p.write('params.yaml', text.replace(re, `$1${value}`));
+  p.write('params.yaml', text.replace(re, `$1${value} `));
 }
 
 describe('the ML example', () => {
@@ -69,10 +69,16 @@ describe('the ML example', () => {
 
   it('explain names the changed key and both values', async () => {
     setParam('train', 'n_est', 45);
-    const e = await p.batch(['explain', 'train']);
-    expect(e.code, e.stderr).toBe(0);
-    expect(e.stdout).toMatch(/run\s+train\s+.*train\.n_est: 50 -> 45/);
-    await p.run();
+    try {
+      const e = await p.batch(['explain', 'train']);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toMatch(/run\s+train\s+param changed: train\.n_est 50 -> 45\n/);
+      const dry = await p.batch(['--dry-run']);
+      expect(dry.stdout).toMatch(/param changed: train\.n_est 50 -> 45\n/);
+      expect(dry.stdout).not.toMatch(/train\.seed|train\.min_split/);
+    } finally {
+      await p.run();
+    }
   });
 
   it('`batch metrics --diff` shows the metric changes and the param changes between two runs', async () => {
