@@ -92,6 +92,8 @@ export interface WatchSetSpec {
   code: ReadonlyMap<string, readonly string[]>;
   /** The Batchfile and its local imports, project-relative. */
   batchfile: readonly string[];
+  /** Files and folders the Batchfile read while evaluated: a change reloads it. */
+  batchfileReads?: readonly string[];
   /** Whether the run includes the test phase (then its files are watched too). */
   tests: boolean;
   /** Files and globs the run's steps are made from (forEach globs, paramsFrom files): a change
@@ -135,6 +137,10 @@ export class WatchSet {
       specs.push(...s.outputs, ...s.inputs);
       for (const f of spec.code.get(s.name) ?? []) if (!this.exact.has(f)) this.exact.set(f, { kind: 'code' });
     }
+    for (const f of spec.batchfileReads ?? []) {
+      this.inputs.add(f, 'batchfile');
+      specs.push(f);
+    }
     for (const f of spec.follow ?? []) {
       this.inputs.add(f, 'input');
       specs.push(f);
@@ -174,7 +180,7 @@ export class WatchSet {
       if (!covered) kept.push(r);
     }
     this.roots = kept.map((r) => path.resolve(this.root, r));
-    this.signature = JSON.stringify([kept, [...this.exact.entries()].sort(), steps.map((s) => [s.name, s.inputs, s.outputs]), tests ?? null, spec.broken === true, spec.follow ?? []]);
+    this.signature = JSON.stringify([kept, [...this.exact.entries()].sort(), steps.map((s) => [s.name, s.inputs, s.outputs]), tests ?? null, spec.broken === true, spec.follow ?? [], spec.batchfileReads ?? []]);
   }
 
   /** What a project-relative path is to the run, or undefined when it does not matter. */

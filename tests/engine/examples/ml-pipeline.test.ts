@@ -93,16 +93,35 @@ describe('the ML example', () => {
     expect(acc.change).toBeCloseTo(acc.new - acc.old, 10);
     expect(diff.params).toEqual([{ param: 'params.yaml:train.n_est', old: 45, new: 1 }]);
     const text = await p.batch(['metrics', '--diff', 'previous', 'latest']);
-    expect(text.stdout).toMatch(/evaluate\s+accuracy\s+[\d.]+\s+[\d.]+\s+-[\d.]+/);
+    expect(text.stdout).toMatch(/evaluate\s+roc_auc\s+[\d.]+\s+[\d.]+\s+-[\d.]+\n/);
     expect(text.stdout).toMatch(/params\.yaml:train\.n_est\s+45\s+1/);
   });
 
   it('a metric that crossed its bound is flagged by `batch trends`', async () => {
     const t = await p.batch(['trends']);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/evaluate\s+accuracy\s+[\d.]+\s+-[\d.]+\s+min 0\.6, maxDrop 0\.02\s.*OUT OF BOUNDS: (below min 0\.6|dropped [\d.]+ \(more than maxDrop 0\.02\))/);
+    expect(t.stdout).toMatch(/evaluate\s+roc_auc\s+[\d.]+\s+-[\d.]+\s+min 0\.8, maxDrop 0\.02\s.*OUT OF BOUNDS: below min 0\.8\n/);
+    expect(t.stdout).toMatch(/1 metric out of bounds: evaluate roc_auc\n/);
     const j = JSON.parse((await p.batch(['trends', '--json'])).stdout) as { metrics: { metric: string; outOfBounds: boolean }[] };
-    expect(j.metrics.find((m) => m.metric === 'accuracy')?.outOfBounds).toBe(true);
+    expect(j.metrics.filter((m) => m.outOfBounds).map((m) => m.metric)).toEqual(['roc_auc']);
+  });
+
+  it('watch mode picks up a params change within one cycle', async () => {
+    const run = p.start(['--watch', '--no-tests']);
+    try {
+      await run.waitFor(/cycle 1: PASS[^\n]*ran: none/, 60_000);
+      const from = run.output.length;
+      setParam('train', 'n_est', 30);
+      const m = await run.waitFor(/cycle 2: (\w+) [^\n]*changed: params\.yaml \| ran: ([^|]*) \|/, 60_000, from);
+      expect(m[1]).toBe('PASS');
+      expect(m[2]!.split(', ').sort()).toEqual(['evaluate', 'train']);
+    } finally {
+      run.kill('SIGINT');
+      await run.exited;
+    }
+    // Back to the value of the run before, so the bound checks below see the crossing.
+    setParam('train', 'n_est', 1);
+    await p.run();
   });
 
   it('the report charts the metrics and flags the one out of bounds (Chromium)', async () => {
@@ -115,11 +134,12 @@ describe('the ML example', () => {
       page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
       await page.goto(pathToFileURL(p.path('logs/report.html')).href);
       await page.waitForSelector('#report-data[data-drawn="true"]', { state: 'attached', timeout: 30_000 });
-      expect(await page.locator('#metric-bounds li').first().textContent()).toMatch(/evaluate accuracy = [\d.]+: (below min|dropped)/);
+      expect(await page.locator('#metric-bounds li').allTextContents()).toEqual([expect.stringMatching(/^evaluate roc_auc = [\d.]+: below min 0\.8 \(bounds: min 0\.8, maxDrop 0\.02\)$/)]);
       const charts = page.locator('#metric-charts .chart.metric');
       expect(await charts.count()).toBe(4);
       const flagged = page.locator('#metric-charts .chart.metric.slower');
-      expect(await flagged.first().getAttribute('data-metric')).toBe('evaluate accuracy');
+      expect(await flagged.count()).toBe(1);
+      expect(await flagged.first().getAttribute('data-metric')).toBe('evaluate roc_auc');
       const canvas = await flagged.first().locator('canvas').boundingBox();
       expect(canvas?.width ?? 0).toBeGreaterThan(200);
       expect(errors).toEqual([]);
