@@ -84,6 +84,11 @@ describe('forEach over files', () => {
     expect(e.stdout).toMatch(/run\s+tidy:2024-01-01\s+input changed: data\/raw\/2024-01-01\.csv/);
     expect(e.stdout).toMatch(/up-to-date\s+tidy:2024-01-02/);
     await p.run();
+    const h = await p.batch(['history', 'tidy']);
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/tidy \(forEach\): 3 instances/);
+    expect(h.stdout).toMatch(/tidy:2024-01-01\s+2\s/);
+    expect(h.stdout).toMatch(/tidy:2024-01-03\s+1\s/);
   });
 
   it('the daemon serves a no-op and a new file, the Batchfile unchanged', async () => {
