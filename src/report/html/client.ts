@@ -43,6 +43,7 @@ interface ClientStep {
   slower: boolean;
   deps: string[];
   kind?: string;
+  group?: string;
 }
 interface ClientData {
   steps: ClientStep[];
@@ -96,7 +97,7 @@ export function reportClient(): void {
     const FONT = '13px system-ui, sans-serif';
     const SMALL = '11px system-ui, sans-serif';
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 48, marginx: 8, marginy: 8, ranker: data.steps.length > 100 ? 'longest-path' : 'network-simplex' });
+    g.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 48, marginx: 8, marginy: data.steps.some((s) => s.group) ? 22 : 8, ranker: data.steps.length > 100 ? 'longest-path' : 'network-simplex' });
     g.setDefaultEdgeLabel(() => ({}));
     const ids = new Map<string, string>();
     data.steps.forEach((s, i) => {
@@ -123,6 +124,19 @@ export function reportClient(): void {
       const pts = g.edge(e).points;
       const d = pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
       svg.appendChild(svgEl('path', { d, fill: 'none', stroke: '#999', 'stroke-width': 1.3, 'marker-end': 'url(#arrow)', class: 'edge' }));
+    }
+    // The instances of one forEach step, boxed under its name (drawn below the nodes).
+    const boxes = new Map<string, { x0: number; y0: number; x1: number; y1: number }>();
+    data.steps.forEach((s, i) => {
+      if (!s.group) return;
+      const n = g.node(`n${i}`);
+      const b = boxes.get(s.group) ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+      boxes.set(s.group, { x0: Math.min(b.x0, n.x - n.width / 2), y0: Math.min(b.y0, n.y - n.height / 2), x1: Math.max(b.x1, n.x + n.width / 2), y1: Math.max(b.y1, n.y + n.height / 2) });
+    });
+    for (const [name, b] of boxes) {
+      svg.appendChild(svgEl('rect', { x: b.x0 - 5, y: b.y0 - 5, width: b.x1 - b.x0 + 10, height: b.y1 - b.y0 + 10, rx: 6, fill: '#f4f6fa', stroke: '#b8c2d6', 'stroke-dasharray': '4 3', class: 'group' }));
+      const label = svg.appendChild(svgEl('text', { x: b.x0 - 3, y: b.y0 - 8 > 8 ? b.y0 - 8 : b.y1 + 16, fill: '#555', style: `font: ${SMALL}`, class: 'group-label' }));
+      label.textContent = `${name} (forEach)`;
     }
     data.steps.forEach((s, i) => {
       const n = g.node(`n${i}`);

@@ -44,6 +44,8 @@ export interface ReportStep {
   ratio?: number;
   slower: boolean;
   deps: string[];
+  /** For an instance of a forEach step: that step's name (the picture boxes them together). */
+  group?: string;
 }
 
 export interface ChartSeries {
@@ -181,6 +183,8 @@ export function collectReportData(input: ReportInput): ReportData {
     const s: ReportStep = { name, selected: r !== undefined, timeLabel: label(r), slower: false, deps: input.graph?.deps.get(name) ?? [] };
     const kind = input.graph?.steps?.get(name)?.kind;
     if (kind) s.kind = kind;
+    const group = input.graph?.steps?.get(name)?.instanceOf;
+    if (group) s.group = group;
     if (r) {
       s.status = r.status;
       s.action = r.action;
