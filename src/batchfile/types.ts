@@ -83,6 +83,9 @@ export interface BatchDef<Names extends string = string> {
   steps: { [K in Names]: StepDef<Names> };
   tests?: TestsDef;
   cache?: CacheDef;
+  /** `"redis://HOST:PORT"`: send the steps to `batch worker`s through that Redis
+   * (docs/distributed.md); `--executor` overrides it. Default: run them here. */
+  executor?: string;
 }
 
 /** The match an instance of a `forEach` step was made for. */

@@ -48,6 +48,10 @@ export interface StepResult {
   /** With `metrics`: the params that could move them (this step's and its upstream steps'),
    * `file:key` for paramsFrom keys, `step:key` for literal params. */
   params?: Record<string, JsonValue>;
+  /** A step run by a worker of the Redis executor: the worker (`host:pid`), and how long its
+   * job waited in the queue before a worker took it (part of durationMs). */
+  worker?: string;
+  queueWaitMs?: number;
 }
 
 export interface TestCaseResult {

@@ -16,6 +16,7 @@ import { initCommand } from './init.js';
 import metricsCommand from './metrics.js';
 import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
+import { workerCommand } from './worker.js';
 
 // For main.ts's second Ctrl-C; from here so that --version does not load the executor.
 export { killAllCommandSteps } from '../../executors/process-executor.js';
@@ -34,4 +35,5 @@ export const COMMANDS: Record<string, Command> = {
   cache: cacheCommand,
   daemon: daemonCommand,
   metrics: metricsCommand,
+  worker: workerCommand,
 };
