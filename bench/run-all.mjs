@@ -68,7 +68,7 @@ const variant = (tool, jobs = JOBS, id = tool, daemon = false) => ({ id, tool, j
 function startDaemon(dir) {
   const r = probe([...TOOLS.batchfile.argv(dir).slice(0, 4), 'daemon', 'start']);
   if (r.status !== 0) throw new Error(`batch daemon start failed: ${r.stderr.slice(-1500)}`);
-  return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon.json'), 'utf8')).pid;
+  return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon', 'daemon.json'), 'utf8')).pid;
 }
 
 /** Runs the daemon in `dir` has served (from `batch daemon status`). */

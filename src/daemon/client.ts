@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { encode, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
+import { daemonDir, encode, isPrivateDir, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
 
 /** The project folder a command line names (-C/--cwd), as main.ts resolves it. */
 function rootOf(argv: readonly string[]): string {
@@ -19,13 +19,17 @@ function rootOf(argv: readonly string[]): string {
   return path.resolve(dir ?? '.');
 }
 
-/** False for anything but a socket, including a path that cannot be looked at (`.cache` a
- * file: ENOTDIR); the CLI then reports the problem itself. */
-function isSocket(p: string): boolean {
+/** The daemon's socket when there is one this user may use: in a folder only this user can
+ * enter (isPrivateDir; another user's daemon would be handed this environment), and a socket.
+ * Anything else, including a path that cannot be looked at (`.cache` a file: ENOTDIR), means no
+ * daemon; the CLI then reports any problem itself. */
+function ownSocket(root: string): string | undefined {
   try {
-    return fs.statSync(p, { throwIfNoEntry: false })?.isSocket() === true;
+    if (!isPrivateDir(fs.lstatSync(daemonDir(root), { throwIfNoEntry: false }))) return undefined;
+    const sock = socketPath(root);
+    return fs.statSync(sock, { throwIfNoEntry: false })?.isSocket() === true ? sock : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -33,8 +37,8 @@ function isSocket(p: string): boolean {
  * when no daemon serves it (the caller then runs it in this process). */
 export async function viaDaemon(argv: readonly string[], engine: string): Promise<number | undefined> {
   if (process.env.BATCH_DAEMON === '0' || argv.includes('--no-daemon')) return undefined;
-  const sock = socketPath(rootOf(argv));
-  if (!isSocket(sock)) return undefined;
+  const sock = ownSocket(rootOf(argv));
+  if (sock === undefined) return undefined;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const req: Request = {

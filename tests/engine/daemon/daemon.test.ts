@@ -387,7 +387,7 @@ it('has the expected line count', () => {
     pid = await daemons.start(p);
     process.kill(pid, 'SIGKILL');
     await waitDead([pid]);
-    expect(p.exists('.cache/daemon.sock')).toBe(true);
+    expect(p.exists('.cache/daemon/daemon.sock')).toBe(true);
     r = await p.run();
     expect(r.code).toBe(0);
     expect(table(r.steps)).toEqual({ a: 'PASS up-to-date', b: 'PASS up-to-date', both: 'PASS up-to-date' });
@@ -398,7 +398,7 @@ it('has the expected line count', () => {
     expect(again.stdout).toMatch(new RegExp(`already running \\(pid ${pid}\\)`));
     const s = await p.batch(['daemon', 'stop']);
     expect(s.stdout).toMatch(/stopped/);
-    expect(p.exists('.cache/daemon.sock')).toBe(false);
+    expect(p.exists('.cache/daemon/daemon.sock')).toBe(false);
     await waitDead([pid]);
     const none = await p.batch(['daemon', 'status']);
     expect(none.code).toBe(1);
@@ -460,7 +460,7 @@ it('has the expected line count', () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
     const pid = await daemons.start(p);
     const reply = await new Promise<string>((resolve, reject) => {
-      const c = net.connect(p!.path('.cache/daemon.sock'));
+      const c = net.connect(p!.path('.cache/daemon/daemon.sock'));
       let got = '';
       c.setEncoding('utf8');
       c.on('connect', () => c.write(`${JSON.stringify({ t: 'run', argv: [], cwd: p!.dir, env: process.env, engine: 'another build', tty: { out: false, err: false } })}\n`));
@@ -470,6 +470,6 @@ it('has the expected line count', () => {
     });
     expect(JSON.parse(reply.trim()) as unknown).toMatchObject({ t: 'decline', why: 'engine' });
     await waitDead([pid], 10_000);
-    expect(p.exists('.cache/daemon.sock')).toBe(false);
+    expect(p.exists('.cache/daemon/daemon.sock')).toBe(false);
   });
 });
