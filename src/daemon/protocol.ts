@@ -75,16 +75,24 @@ export function shortSocketPath(abs: string): string {
   return Buffer.byteLength(rel) < Buffer.byteLength(abs) ? rel : abs;
 }
 
-/** Variables set per invocation that say nothing about what a step would see: a shell's own,
- * and hyperfine's padding of the environment (a random-length value on every run). */
-const PER_SHELL = new Set(['_', 'OLDPWD', 'PWD', 'SHLVL', 'HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET']);
+/** Variables the engine itself reads in the daemon's process, or that act on the whole
+ * process (Node's options, its time zone, its thread pool), where one client's value cannot be
+ * given to its run alone: a client whose value differs runs the command itself. Every other
+ * variable reaches only the client's own steps (command steps get the client's
+ * environment, `run` steps' worker threads get it for their task). The daemon's own variables
+ * (BATCH_DAEMON*) and those batch sets for steps (BATCH_RUN_ID, BATCH_ROOT, BATCH_STEP) are left
+ * out. */
+export function isProcessSetting(name: string): boolean {
+  if (name.startsWith('BATCH_')) return !name.startsWith('BATCH_DAEMON') && name !== 'BATCH_RUN_ID' && name !== 'BATCH_ROOT' && name !== 'BATCH_STEP';
+  return PROCESS_SETTINGS.has(name);
+}
+const PROCESS_SETTINGS = new Set(['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'UV_THREADPOOL_SIZE', 'TZ']);
 
-/** The first variable whose value differs between two environments (ignoring PER_SHELL), or
- * undefined when they agree. Steps run with the daemon's environment, so it serves only
- * clients whose environment is the same. */
-export function envDifference(a: NodeJS.ProcessEnv, b: NodeJS.ProcessEnv): string | undefined {
-  for (const k of Object.keys(a)) if (!PER_SHELL.has(k) && a[k] !== b[k]) return k;
-  for (const k of Object.keys(b)) if (!PER_SHELL.has(k) && !(k in a)) return k;
+/** The first process setting (isProcessSetting) whose value differs between two
+ * environments, or undefined when they agree on all of them. */
+export function settingDifference(a: NodeJS.ProcessEnv, b: NodeJS.ProcessEnv): string | undefined {
+  for (const k of Object.keys(a)) if (isProcessSetting(k) && a[k] !== b[k]) return k;
+  for (const k of Object.keys(b)) if (isProcessSetting(k) && !(k in a)) return k;
   return undefined;
 }
 

@@ -17,6 +17,9 @@ export interface ExecRequest {
   logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
+  /** The environment the step runs with: the run's (a served run's is its client's, not the
+   * daemon's). The same object for every step of a run. */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface ExecOutcome {

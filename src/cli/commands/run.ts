@@ -24,11 +24,11 @@ export async function runCommand(args: Args, io: Io, signal: AbortSignal): Promi
 
 /** One run in an open session: the CLI's own, or one the daemon serves (with the flags that
  * record that, and the file knowledge it keeps between runs). */
-export async function runInSession(session: Session, args: Args, io: Io, signal: AbortSignal, extra: { flags?: string[]; stats?: StatCache; compiled?: CompiledBatchfile } = {}): Promise<number> {
+export async function runInSession(session: Session, args: Args, io: Io, signal: AbortSignal, extra: { flags?: string[]; stats?: StatCache; compiled?: CompiledBatchfile; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
   const { compiled, ...request } = extra;
   const loaded = await session.load(compiled);
   mark('batchfile loaded');
-  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !(extra.env ?? process.env).CI);
   const out = await session.runOnce(loaded, { targets: args.positionals, force: args.force, ...request }, (ev) => progress.on(ev), signal);
   mark('pipeline');
   await afterRun(out, { project: session.project, store: session.store, io, json: args.json });
