@@ -97,7 +97,7 @@ export class Connection {
     if (!this.host.accepting()) return this.end({ t: 'decline', why: 'stopping' });
     this.host.resident.check(m).then(
       (verdict) => {
-        if ('args' in verdict) return this.serve(m, verdict);
+        if ('run' in verdict) return this.serve(m, verdict);
         this.end({ t: 'decline', why: verdict.why, ...(verdict.note ? { note: verdict.note } : {}) });
         if (verdict.stale) void this.host.stop('a client of another build asked');
       },

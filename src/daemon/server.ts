@@ -4,7 +4,7 @@ import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
 import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
 import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPath, socketPath, type Reply } from './protocol.js';
-import { Resident } from './resident.js';
+import { Resident, type RunReader } from './resident.js';
 
 /** How long the daemon waits with no run before collecting its garbage (see whenIdle). */
 const GC_AFTER_QUIET_MS = 1000;
@@ -25,6 +25,9 @@ export interface ServeOptions {
   /** Called once the socket accepts connections. */
   onReady?: () => void;
   log: (line: string) => void;
+  /** How a client's command line is read: the CLI's reading, handed down (the daemon sits
+   * below cli/ and never imports it). */
+  readRun: RunReader;
 }
 
 /** The resident process: listens on .cache/daemon/daemon.sock and serves runs. Runs are served
@@ -58,7 +61,7 @@ class Daemon implements ConnectionHost {
 
   constructor(private readonly opts: ServeOptions) {
     this.sock = socketPath(opts.root);
-    this.resident = new Resident(opts.root, opts.log);
+    this.resident = new Resident(opts.root, opts.log, opts.readRun);
     this.stopped = new Promise<void>((r) => (this.resolveStopped = r));
     this.server = net.createServer((conn) => new Connection(this, conn));
   }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, TempProject } from '../rig.js';
-import { batchfile, cmd, table } from '../core/util.js';
+import { batchfile, cmd, table } from '../helpers.js';
 import { Daemons } from './daemons.js';
 
 let p: TempProject | undefined;

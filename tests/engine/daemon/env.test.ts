@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
-import { batchfile, table } from '../core/util.js';
+import { batchfile, table } from '../helpers.js';
 import { Daemons } from './daemons.js';
 
 const projects: TempProject[] = [];
