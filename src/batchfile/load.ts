@@ -9,7 +9,8 @@ import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
 import { validateBatch } from './validate.js';
 
-export const BATCHFILE_NAMES = ['Batchfile.ts', 'Batchfile.mts', 'Batchfile.js', 'Batchfile.mjs'];
+import { BATCHFILE_NAMES } from './names.js';
+export { BATCHFILE_NAMES };
 
 export function findBatchfile(root: string, explicit?: string): string {
   if (explicit) {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { daemonMode, isServedRun, startInBackground } from './auto-start.js';
 import { daemonDir, encode, isPrivateDir, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
 
 /** The project folder a command line names (-C/--cwd), as main.ts resolves it. */
@@ -34,11 +35,23 @@ function ownSocket(root: string): string | undefined {
 }
 
 /** Runs the command through the project's daemon. Resolves to its exit code, or undefined
- * when no daemon serves it (the caller then runs it in this process). */
-export async function viaDaemon(argv: readonly string[], engine: string): Promise<number | undefined> {
-  if (process.env.BATCH_DAEMON === '0' || argv.includes('--no-daemon')) return undefined;
-  const sock = ownSocket(rootOf(argv));
-  if (sock === undefined) return undefined;
+ * when no daemon serves it (the caller then runs it in this process). Outside CI, when the
+ * project has no daemon (or one that died), starts one in the background for the runs after
+ * this one (auto-start.ts); this run goes direct meanwhile, so it is no slower. */
+export async function viaDaemon(argv: readonly string[], engine: string, bin: string): Promise<number | undefined> {
+  const mode = daemonMode(argv, process.env);
+  if (mode === 'off') return undefined;
+  const root = rootOf(argv);
+  const sock = ownSocket(root);
+  const served = sock === undefined ? 'unreachable' : await relay(sock, argv, engine);
+  if (served === 'unreachable' && mode === 'auto' && isServedRun(argv)) await startInBackground(root, bin);
+  return served === 'unreachable' || served === 'declined' ? undefined : served;
+}
+
+/** Hands the command line to the daemon at `sock` and relays its output: its exit code,
+ * 'declined' (it does not serve this one), or 'unreachable' (nobody listens: a daemon that
+ * died, or is stopping). */
+function relay(sock: string, argv: readonly string[], engine: string): Promise<number | 'declined' | 'unreachable'> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const req: Request = {
@@ -52,7 +65,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
   return new Promise((resolve) => {
     let settled = false;
     let started = false;
-    const done = (code: number | undefined): void => {
+    const done = (code: number | 'declined' | 'unreachable'): void => {
       if (settled) return;
       settled = true;
       process.off('SIGINT', onSignal);
@@ -81,7 +94,8 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
       else if (m.t === 'exit') done(m.code);
       else if (m.t === 'decline') {
         if (m.note) process.stderr.write(`${m.note}\n`);
-        done(undefined);
+        // A daemon stopping, or of another build (it stops now): as if there were none.
+        done(m.why === 'stopping' || m.why === 'engine' ? 'unreachable' : 'declined');
       }
     });
     socket.setEncoding('utf8');
@@ -90,7 +104,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     socket.on('error', () => {
       // A socket left by a daemon that is gone (killed): run here. Once the daemon has begun
       // the run, running it again here could do the work twice; report the loss instead.
-      if (!started) done(undefined);
+      if (!started) done('unreachable');
       else {
         process.stderr.write('error: lost the connection to the batch daemon during the run\n');
         done(3);
@@ -98,7 +112,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     });
     socket.on('close', () => {
       if (settled) return;
-      if (!started) done(undefined);
+      if (!started) done('declined');
       else {
         process.stderr.write('error: the batch daemon closed the connection before the run ended\n');
         done(3);

@@ -95,6 +95,8 @@ export class Resident {
     }
     const why = this.impurityOf(compiled.out);
     if (why !== undefined) {
+      // A daemon nobody asked for (started by itself) says nothing: runs simply go direct.
+      if (process.env.BATCH_DAEMON_AUTO === '1') return { why: 'batchfile' };
       return { why: 'batchfile', note: `batch: not using the daemon: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}), so every run loads it afresh.` };
     }
     return { run, project, compiled };

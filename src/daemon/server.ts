@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
 import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
@@ -118,11 +119,16 @@ class Daemon implements ConnectionHost {
       }
     });
     this.mine = fs.statSync(this.sock);
+    // The start a client made (auto-start.ts) is over: the next one may start another.
+    fs.rmSync(path.join(daemonDir(this.opts.root), 'starting'), { force: true });
     this.watchdog = setInterval(() => {
       if (!this.ours()) void this.stop('socket removed (the project folder or its .cache went away)');
     }, this.opts.checkEveryMs ?? 1000);
     const info: DaemonInfo = { pid: process.pid, root: this.opts.root, engine: engineStamp(), startedAt: this.startedAt };
-    fs.writeFileSync(infoPath(this.opts.root), JSON.stringify(info), { mode: 0o600 });
+    // Written whole, then renamed: whoever sees the file (a test, `batch daemon start`) reads it whole.
+    const tmp = `${infoPath(this.opts.root)}.${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
+    fs.renameSync(tmp, infoPath(this.opts.root));
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, this.onSignal);
     this.resetIdle();
     this.log(`listening on ${this.sock} (pid ${process.pid})`);
