@@ -6,5 +6,5 @@ export const BATCHFILE_NAMES = ['Batchfile.ts', 'Batchfile.mts', 'Batchfile.js',
 
 /** batch's subcommands: no step may be named like one. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker',
 ] as const;

@@ -18,7 +18,7 @@ const STEP_FIELDS = [
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
 const STEP_FIELD_SET: ReadonlySet<string> = new Set(STEP_FIELDS);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
-const TOP_FIELDS = ['steps', 'tests', 'cache'] as const;
+const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
 const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
 
@@ -212,5 +212,11 @@ export function validateBatch(value: unknown, file: string, root: string): Pipel
   }
   const config: PipelineConfig = { root, file, steps, cache };
   if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
+  if (value.executor !== undefined) {
+    if (typeof value.executor !== 'string' || !/^(local|rediss?:\/\/.+)$/.test(value.executor)) {
+      c.fail('executor', `${JSON.stringify(value.executor)} must be "local" or a Redis URL like "redis://HOST:6379" (docs/distributed.md)`);
+    }
+    if (value.executor !== 'local') config.executor = value.executor;
+  }
   return config;
 }

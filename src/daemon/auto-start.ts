@@ -26,7 +26,7 @@ export function isCI(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** Options that take a value as the next word (cli/args.ts). */
-const VALUE_OPTIONS = new Set(['-C', '--cwd', '--file', '-j', '--jobs', '--debounce', '--format', '--worker-memory', '--limit', '--keep', '--max-size']);
+const VALUE_OPTIONS = new Set(['-C', '--cwd', '--file', '-j', '--jobs', '--debounce', '--format', '--worker-memory', '--limit', '--keep', '--max-size', '--executor', '--queue', '--redis']);
 /** Options the daemon never serves (cli/args.ts; resident.ts declines them). */
 const NOT_SERVED = new Set(['-w', '--watch', '--poll', '-n', '--dry-run', '-h', '--help', '-V', '--version']);
 const SUBCOMMANDS: ReadonlySet<string> = new Set(RESERVED_NAMES);

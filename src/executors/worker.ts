@@ -14,7 +14,9 @@ export interface WorkerTask {
   port: MessagePort;
   /** The environment of this task's run, when it is not this thread's own (a run the daemon
    * serves for a client). */
-  env?: NodeJS.ProcessEnv;
+  runEnv?: NodeJS.ProcessEnv;
+  /** Variables set (null: unset) in this thread's process.env while the step runs. */
+  env?: Record<string, string | null>;
 }
 
 export interface WorkerResult {
@@ -49,7 +51,8 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const saved: Console4 = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   for (const k of Object.keys(saved) as (keyof Console4)[]) console[k] = (...args: unknown[]) => write(format(...args));
   const cpu0 = threadCpuMs();
-  if (task.env) useEnv(task.env);
+  if (task.runEnv) useEnv(task.runEnv);
+  const restore = task.env ? setVars(task.env) : undefined;
   try {
     const mod = (await import(pathToFileURL(task.module).href)) as { default?: unknown };
     const fn = mod.default;
@@ -61,6 +64,7 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     write(err?.stack ?? String(e));
     throw e;
   } finally {
+    if (restore) setVars(restore);
     useEnv(ownEnv);
     Object.assign(console, saved);
     fs.closeSync(fd);
@@ -70,4 +74,15 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const result: WorkerResult = { heapUsedBytes: process.memoryUsage().heapUsed };
   if (cpu0 !== undefined && cpu1 !== undefined) result.cpuMs = cpu1 - cpu0;
   return result;
+}
+
+/** Sets `vars` in process.env (a thread's own copy); returns what undoes it. */
+function setVars(vars: Record<string, string | null>): Record<string, string | null> {
+  const before: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    before[k] = process.env[k] ?? null;
+    if (v === null) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return before;
 }

@@ -195,7 +195,7 @@ describe('worker pool', () => {
       compiled: mod,
       logFile: path.join(dir, 'a.log'),
       signal: new AbortController().signal,
-      env: process.env,
+      runEnv: process.env,
     });
     await ex.close();
     expect(out.ok).toBe(true);
