@@ -41,7 +41,9 @@ const opts = parseArgs(process.argv.slice(2));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = path.resolve(opts.out || path.join(BENCH_ROOT, 'results', stamp));
 fs.mkdirSync(outDir, { recursive: true });
-for (const [k, v] of Object.entries(BIN)) if (!v) throw new Error(`${k} is not installed (see docs/performance.md: apt-get install ...)`);
+// Only what this run uses must be installed (a suite of batchfile and Ninja needs no Snakemake).
+const needed = new Set(['node', 'hyperfine', 'time', ...opts.tools.filter((t) => t !== 'batchfile'), ...(opts.only.some((x) => x === 'n1000' || x === 'hash') ? ['xxhsum'] : [])]);
+for (const [k, v] of Object.entries(BIN)) if (!v && needed.has(k)) throw new Error(`${k} is not installed (see docs/performance.md: apt-get install ...)`);
 
 const bfReady = opts.batchfile && opts.tools.includes('batchfile') && batchfileReady();
 if (opts.tools.includes('batchfile') && !bfReady) log(`batchfile CLI not usable (${path.relative(REPO, 'bin/batch.js')}): its cells stay pending`);
