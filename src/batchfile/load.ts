@@ -4,25 +4,23 @@ import { pathToFileURL } from 'node:url';
 import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
 import { ENGINE_ENTRY, engineVersion } from '../util/engine.js';
 import { BatchError } from '../util/errors.js';
+import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
 import { validateBatch } from './validate.js';
 
-import { BATCHFILE_NAMES } from './names.js';
-export { BATCHFILE_NAMES };
+export { BATCHFILE_NAMES } from '../util/project-root.js';
 
-export function findBatchfile(root: string, explicit?: string): string {
+export function findBatchfile(root: string, explicit?: string, searchedAbove = false): string {
   if (explicit) {
     const abs = path.resolve(root, explicit);
     if (!fs.existsSync(abs)) throw new BatchError(`Batchfile not found: ${abs}`, 2);
     return abs;
   }
-  for (const name of BATCHFILE_NAMES) {
-    const abs = path.join(root, name);
-    if (fs.existsSync(abs)) return abs;
-  }
-  throw new BatchError(`No Batchfile in ${root} (looked for ${BATCHFILE_NAMES.join(', ')}). Create one with \`batch init\`.`, 2);
+  const found = batchfileIn(root);
+  if (found) return found;
+  throw new BatchError(`No Batchfile in ${root}${searchedAbove ? ' or any folder above it' : ''} (looked for ${BATCHFILE_NAMES.join(', ')}). Create one with \`batch init\`.`, 2);
 }
 
 /** Bump when the compiled form changes (compile options), so older compiled Batchfiles
@@ -146,9 +144,6 @@ const IMPURE: [RegExp, string][] = [
   [/\bperformance\b/, 'performance'],
   [/\bcrypto\b/, 'crypto'],
   [/\bprocess\.(argv|hrtime|binding|pid|ppid)\b/, 'process.argv/hrtime/pid'],
-  // The daemon serves clients whose environments differ: a Batchfile that reads process.env
-  // (or anything else of the process) could define other steps for each of them.
-  [/\bprocess\b/, 'process (process.env differs between the daemon\'s clients)'],
 ];
 
 /** Built-in modules that only compute (path joins against the project folder, the same in
@@ -156,7 +151,7 @@ const IMPURE: [RegExp, string][] = [
 const PURE_BUILTINS = new Set(['node:path', 'path', 'node:path/posix', 'path/posix']);
 
 /** Why evaluating this compiled Batchfile again could give another config (undefined: it
- * cannot; it is a function of its source alone). A process that keeps a loaded
+ * cannot; it is a function of its source and the environment). A process that keeps a loaded
  * Batchfile (the daemon) must load an impure one afresh for every run, as a direct run does. */
 export function impurity(compiledCode: string): string | undefined {
   for (const m of compiledCode.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;'"]*?\bfrom\s*(["'])([^"']+)\1|(?:^|[;\n])\s*import\s*(["'])([^"']+)\3/g)) {

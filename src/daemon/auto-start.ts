@@ -4,7 +4,8 @@
 // every `batch` start, so it imports nothing of the engine (child_process only when starting).
 import fs from 'node:fs';
 import path from 'node:path';
-import { BATCHFILE_NAMES, RESERVED_NAMES } from '../batchfile/names.js';
+import { RESERVED_NAMES } from '../batchfile/names.js';
+import { batchfileIn } from '../util/project-root.js';
 import { daemonDir, makePrivateDir } from './protocol.js';
 
 /** `off`: never use a daemon (`--no-daemon`, `BATCH_DAEMON=0`); `use`: use one that runs, never
@@ -56,7 +57,7 @@ const START_MARKER_STALE_MS = 30_000;
  * fails the run: a daemon that cannot start leaves its reason in its log, and runs go direct. */
 export async function startInBackground(root: string, bin: string): Promise<void> {
   try {
-    if (!BATCHFILE_NAMES.some((n) => fs.existsSync(path.join(root, n)))) return;
+    if (batchfileIn(root) === undefined) return;
     const { launchDaemon } = await import('./launch.js');
     makePrivateDir(daemonDir(root));
     // One start at a time: clients that start together (a script running batch in parallel)

@@ -3,22 +3,9 @@
 // the command itself. Loaded on every start, so it imports nothing of the engine.
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { daemonMode, isServedRun, startInBackground } from './auto-start.js';
+import { projectFlags, projectRoot } from '../util/project-root.js';
 import { daemonDir, encode, isPrivateDir, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
-
-/** The project folder a command line names (-C/--cwd), as main.ts resolves it. */
-function rootOf(argv: readonly string[]): string {
-  let dir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') break;
-    if (a === '-C' || a === '--cwd') dir = argv[++i];
-    else if (a.startsWith('--cwd=')) dir = a.slice(6);
-    else if (a.startsWith('-C') && a.length > 2) dir = a.slice(2);
-  }
-  return path.resolve(dir ?? '.');
-}
 
 /** The daemon's socket when there is one this user may use: in a folder only this user can
  * enter (isPrivateDir; another user's daemon would be handed this environment), and a socket.
@@ -41,9 +28,16 @@ function ownSocket(root: string): string | undefined {
 export async function viaDaemon(argv: readonly string[], engine: string, bin: string): Promise<number | undefined> {
   const mode = daemonMode(argv, process.env);
   if (mode === 'off') return undefined;
-  const root = rootOf(argv);
+  // The project as the CLI finds it (cli/main.ts): -C, else the nearest folder with a Batchfile.
+  const flags = projectFlags(argv);
+  const here = process.cwd();
+  const found = projectRoot(here, flags.cwd, flags.file);
+  const root = found.root;
   const sock = ownSocket(root);
-  const served = sock === undefined ? 'unreachable' : await relay(sock, argv, engine);
+  // Found above the current folder: the daemon is asked to run in the project folder, as the
+  // CLI enters it, and the client says which Batchfile, as the CLI does.
+  const above = found.how === 'found' && root !== here ? found.file : undefined;
+  const served = sock === undefined ? 'unreachable' : await relay(sock, argv, engine, above ? root : here, above);
   if (served === 'unreachable' && mode === 'auto' && isServedRun(argv)) await startInBackground(root, bin);
   return served === 'unreachable' || served === 'declined' ? undefined : served;
 }
@@ -51,13 +45,13 @@ export async function viaDaemon(argv: readonly string[], engine: string, bin: st
 /** Hands the command line to the daemon at `sock` and relays its output: its exit code,
  * 'declined' (it does not serve this one), or 'unreachable' (nobody listens: a daemon that
  * died, or is stopping). */
-function relay(sock: string, argv: readonly string[], engine: string): Promise<number | 'declined' | 'unreachable'> {
+function relay(sock: string, argv: readonly string[], engine: string, cwd: string, usingNote?: string): Promise<number | 'declined' | 'unreachable'> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const req: Request = {
     t: 'run',
     argv: [...argv],
-    cwd: process.cwd(),
+    cwd,
     env,
     engine,
     tty: { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true, ...(process.stdout.columns ? { columns: process.stdout.columns } : {}) },
@@ -88,7 +82,10 @@ function relay(sock: string, argv: readonly string[], engine: string): Promise<n
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const reader = new LineReader<Reply>((m) => {
-      if (m.t === 'accept') started = true;
+      if (m.t === 'accept') {
+        started = true;
+        if (usingNote) process.stderr.write(`batch: using ${usingNote}\n`);
+      }
       else if (m.t === 'out') process.stdout.write(m.d);
       else if (m.t === 'err') process.stderr.write(m.d);
       else if (m.t === 'exit') done(m.code);
