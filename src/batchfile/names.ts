@@ -3,5 +3,5 @@
 
 /** batch's subcommands: no step may be named like one. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker', 'metrics',
 ] as const;
