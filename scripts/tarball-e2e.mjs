@@ -48,14 +48,18 @@ function sh(line, cwd, env) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, out, ms, cwd: ended };
 }
 
-/** Disk use of a folder as `du` counts it (allocated blocks), in MB (MiB). */
+/** Disk use of a folder as `du` counts it (allocated blocks, a hard-linked file once: esbuild's
+ * install script links its binary into esbuild/bin), in MB (MiB). */
 function duMb(dir) {
   let bytes = 0;
+  const seen = new Set();
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       const st = fs.lstatSync(p);
-      bytes += st.blocks * 512;
+      const id = `${st.dev}:${st.ino}`;
+      if (!seen.has(id)) bytes += st.blocks * 512;
+      seen.add(id);
       if (e.isDirectory()) walk(p);
     }
   };
