@@ -1,3 +1,4 @@
+import type { RemoteDef } from './remote-def.js';
 import type { JsonObject } from './types.js';
 
 /** A step after validation: plain, fully defaulted data. Nothing downstream touches user TS. */
@@ -34,5 +35,5 @@ export interface PipelineConfig {
   /** Steps in declaration order. */
   steps: Map<string, StepConfig>;
   tests?: TestsConfig;
-  cache: { enabled: boolean; maxBytes: number };
+  cache: { enabled: boolean; maxBytes: number; remote?: RemoteDef };
 }

@@ -31,6 +31,10 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** --remote-cache URL, --remote-cache-team SLUG, --remote-cache-read-only (docs/remote-cache.md). */
+  remoteCache?: string;
+  remoteCacheTeam?: string;
+  remoteCacheReadOnly: boolean;
 }
 
 /** Flags and whether they take a value. */
@@ -63,6 +67,9 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--max-size': { key: 'maxSize', value: 'string' },
   '--no-cache': { key: 'cache' },
   '--no-daemon': { key: 'daemon' },
+  '--remote-cache': { key: 'remoteCache', value: 'string' },
+  '--remote-cache-team': { key: 'remoteCacheTeam', value: 'string' },
+  '--remote-cache-read-only': { key: 'remoteCacheReadOnly' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
   '-V': { key: 'version' },
@@ -78,6 +85,7 @@ export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
     wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
+    remoteCacheReadOnly: false,
   };
   const words: string[] = [];
   let onlyPositionals = false;
@@ -162,6 +170,9 @@ Options:
       --no-cache       neither restore from nor store into the output cache
       --no-daemon      run in this process even when the project has a daemon
       --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
+      --remote-cache URL        shared remote cache (Turborepo API; token in BATCH_REMOTE_CACHE_TOKEN)
+      --remote-cache-team SLUG  its team (default: Batchfile cache.remote.team, BATCH_REMOTE_CACHE_TEAM)
+      --remote-cache-read-only  restore from the remote cache, upload nothing
   -w, --watch          run, then rerun what each change affects
       --poll           watch by polling (network file systems)
       --debounce MS    watch: quiet time before a rerun (default 20)

@@ -91,8 +91,10 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(r.source !== undefined ? { source: r.source } : {}),
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),
+    ...(record.remoteCache ? { remoteCache: record.remoteCache } : {}),
   };
 }

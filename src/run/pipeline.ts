@@ -249,6 +249,8 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   });
 
   stats.flush();
+  // Uploads still running are awaited here (bounded), before the record that reports them.
+  const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
   let tests: TestPhaseResult | undefined;
   const stepsPassed = results.every((r) => r.status === 'PASS');
   if (opts.tests && stepsPassed && !opts.signal.aborted) {
@@ -277,6 +279,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
+    ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();
   await recorder.run(record);

@@ -1,8 +1,9 @@
 import os from 'node:os';
+import path from 'node:path';
 import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../execute/events.js';
-import { cacheForRun } from '../cache/output-cache.js';
+import { outputCacheForRun } from '../cache/for-run.js';
 import { runTestPhase } from '../integrity/run-tests.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
@@ -69,15 +70,17 @@ export class Session {
       ...(a.tests ? [] : ['--no-tests']),
       ...(a.jobs ? [`-j${a.jobs}`] : []),
       ...(a.cache ? [] : ['--no-cache']),
+      ...(a.remoteCacheReadOnly ? ['--remote-cache-read-only'] : []),
       ...(req.flags ?? []),
     ];
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
-    const c = loaded.config.cache;
-    const outputCache = cacheForRun({
-      enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,
-      root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+    const outputCache = outputCacheForRun({
+      config: loaded.config, flag: a.cache, maxSizeFlag: a.maxSize,
+      remoteFlags: { remoteCacheReadOnly: a.remoteCacheReadOnly, ...(a.remoteCache !== undefined ? { remoteCache: a.remoteCache } : {}), ...(a.remoteCacheTeam !== undefined ? { remoteCacheTeam: a.remoteCacheTeam } : {}) },
+      env: process.env, root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+      batchfileName: path.relative(this.project.root, loaded.config.file) || loaded.config.file,
     });
     return runPipeline(loaded.config, this.store, this.executors, {
       root: this.project.root,
