@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TempProject } from '../../rig.js';
-import { batchfile, cmd, GEN_STEP } from '../helpers.js';
+import { GEN_STEP } from '../helpers.js';
+import { PIPELINE } from './pipeline.js';
 import { startCacheServer, startCountingProxy, stopAllCacheServers, type CacheServer } from './servers.js';
 
 const TOKEN = 'tok-e2e-SECRET-7a1f93c4d2';
@@ -19,11 +20,6 @@ afterAll(stopAllCacheServers);
 afterEach(() => {
   for (const p of projects.splice(0)) p.cleanup();
 });
-
-export const PIPELINE = batchfile(`
-  gen: { run: 'gen.ts', inputs: ['names.txt'], outputs: ['out/'], params: { text: '!' } },
-  cat: { command: ${cmd('--in', 'out/x.txt', '--in', 'out/y.txt', '--out', 'final/cat.txt', '--mark', 'marks.txt')}, inputs: ['out/'], outputs: ['final/cat.txt'] },
-`);
 
 function checkout(team: string, extra: Record<string, string> = {}): TempProject {
   const p = TempProject.create({ 'names.txt': 'x\ny\n', 'gen.ts': GEN_STEP, 'Batchfile.ts': PIPELINE, ...extra });

@@ -91,13 +91,16 @@ export interface Listening {
   url: string;
   /** Connections accepted so far. */
   connections: number;
+  /** Connections on which a request arrived (undici may open a spare one that sends nothing). */
+  requests: number;
   close(): Promise<void>;
 }
 
 /** An HTTP server that answers every request with `status` (after reading the request). */
 export function startStatusServer(status: number, body = '{"error":"boom"}'): Promise<Listening> {
-  const state = { connections: 0 };
+  const state = { connections: 0, requests: 0 };
   const server = http.createServer((req, res) => {
+    state.requests++;
     req.resume();
     req.on('end', () => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
   });
@@ -107,12 +110,13 @@ export function startStatusServer(status: number, body = '{"error":"boom"}'): Pr
 
 /** Accepts connections and never answers. */
 export function startSilentServer(): Promise<Listening> {
-  const state = { connections: 0 };
+  const state = { connections: 0, requests: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     state.connections++;
     sockets.add(s);
     s.on('error', () => undefined);
+    s.once('data', () => state.requests++);
     s.resume();
   });
   return listen(server, state, () => {
@@ -122,7 +126,7 @@ export function startSilentServer(): Promise<Listening> {
 
 /** An HTTP server that answers GET with 200 and the given bytes (a garbage or truncated body). */
 export function startBodyServer(respond: (res: http.ServerResponse) => void): Promise<Listening> {
-  const state = { connections: 0 };
+  const state = { connections: 0, requests: 0 };
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => respond(res));
@@ -133,10 +137,11 @@ export function startBodyServer(respond: (res: http.ServerResponse) => void): Pr
 
 /** A TCP proxy in front of `target` that counts connections (a no-op must make none). */
 export function startCountingProxy(targetPort: number): Promise<Listening> {
-  const state = { connections: 0 };
+  const state = { connections: 0, requests: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     state.connections++;
+    s.once('data', () => state.requests++);
     const up = net.connect(targetPort, '127.0.0.1');
     sockets.add(s).add(up);
     s.pipe(up).pipe(s);
@@ -157,7 +162,7 @@ export async function refusedUrl(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-function listen(server: net.Server, state: { connections: number }, onClose?: () => void): Promise<Listening> {
+function listen(server: net.Server, state: { connections: number; requests: number }, onClose?: () => void): Promise<Listening> {
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
@@ -165,6 +170,9 @@ function listen(server: net.Server, state: { connections: number }, onClose?: ()
         url: `http://127.0.0.1:${port}`,
         get connections() {
           return state.connections;
+        },
+        get requests() {
+          return state.requests;
         },
         close: () =>
           new Promise<void>((r) => {
