@@ -2,10 +2,10 @@
  * behind it when a remote is configured (Batchfile `cache.remote`, flags, environment). */
 import type { PipelineConfig } from '../batchfile/config.js';
 import type { Store } from '../store/store.js';
-import { cacheForRun } from './output-cache.js';
+import { cacheForRun } from './local/output-cache.js';
 import { RemoteOutputCache } from './remote/backend.js';
 import { resolveRemote, type RemoteFlags } from './remote/settings.js';
-import type { OutputCache } from './types.js';
+import type { OutputCache } from './backend.js';
 
 export interface OutputCacheRequest {
   config: PipelineConfig;

@@ -5,7 +5,7 @@ import type { StepConfig } from '../../batchfile/config.js';
 import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { FileHashes } from '../../store/types.js';
 import { isInside, toRel } from '../../util/paths.js';
-import { removeOutputs } from '../output-cache.js';
+import { removeOutputs } from '../local/output-cache.js';
 import type { Manifest } from './payload.js';
 
 /** Replaces the step's outputs with the files in `tmpDir` (named by manifest index, every

@@ -19,10 +19,11 @@ export interface RemoteSettings {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const SIGNING_KEY_ENV = 'BATCH_REMOTE_CACHE_SIGNING_KEY';
 
+/** The command line's overrides (--remote-cache, --remote-cache-team, --remote-cache-read-only). */
 export interface RemoteFlags {
-  remoteCache?: string;
-  remoteCacheTeam?: string;
-  remoteCacheReadOnly: boolean;
+  url?: string;
+  team?: string;
+  readOnly: boolean;
 }
 
 /** The run's remote settings, or undefined when no URL is configured anywhere. Throws a
@@ -34,11 +35,11 @@ export function resolveRemote(def: RemoteDef | undefined, flags: RemoteFlags, en
     if (e !== undefined && e !== '') return { value: e, from: envName };
     return field !== undefined ? { value: field, from: `${batchfile}: cache.remote.${fieldName}` } : undefined;
   };
-  const url = pick(flags.remoteCache, '--remote-cache', 'BATCH_REMOTE_CACHE_URL', def?.url, 'url');
+  const url = pick(flags.url, '--remote-cache', 'BATCH_REMOTE_CACHE_URL', def?.url, 'url');
   if (!url) return undefined;
   const whyUrl = badRemoteUrl(url.value);
   if (whyUrl) throw new BatchError(`${url.from}: ${whyUrl}`, 2);
-  const team = pick(flags.remoteCacheTeam, '--remote-cache-team', 'BATCH_REMOTE_CACHE_TEAM', def?.team, 'team');
+  const team = pick(flags.team, '--remote-cache-team', 'BATCH_REMOTE_CACHE_TEAM', def?.team, 'team');
   if (!team) throw new BatchError(`remote cache ${url.value}: no team; set cache.remote.team in ${batchfile}, --remote-cache-team SLUG or BATCH_REMOTE_CACHE_TEAM`, 2);
   const whyTeam = badTeam(team.value);
   if (whyTeam) throw new BatchError(`${team.from}: ${whyTeam}`, 2);
@@ -47,7 +48,7 @@ export function resolveRemote(def: RemoteDef | undefined, flags: RemoteFlags, en
   return {
     url: url.value,
     team: team.value,
-    readOnly: flags.remoteCacheReadOnly || def?.readOnly === true,
+    readOnly: flags.readOnly || def?.readOnly === true,
     timeoutMs: def?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     token: token === '' ? undefined : token,
     signingKey: key === '' ? undefined : key,
