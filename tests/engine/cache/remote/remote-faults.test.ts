@@ -46,8 +46,9 @@ describe('remote cache: a sick server costs one warning, never the pipeline', ()
     ];
     for (const [name, url, re] of cases) {
       const p = project();
-      // A short timeout in the Batchfile: the silent server must cost about one second.
-      p.write('Batchfile.ts', PIPELINE.replace('steps: {', `cache: { remote: { timeoutMs: 1000 } }, steps: {`));
+      // A short timeout in the Batchfile for the silent server (it should cost about one
+      // second); the others keep the default, so that a loaded machine is not taken for silence.
+      if (name === 'silent') p.write('Batchfile.ts', PIPELINE.replace('steps: {', `cache: { remote: { timeoutMs: 1000 } }, steps: {`));
       const t0 = performance.now();
       const r = await p.batch(args(url, 'sick'), { env: { BATCH_REMOTE_CACHE_TOKEN: name === 'token' ? 'not-the-token' : TOKEN } });
       const ms = performance.now() - t0;
@@ -59,8 +60,10 @@ describe('remote cache: a sick server costs one warning, never the pipeline', ()
       expect(r.stderr, name).not.toContain(TOKEN);
       expect(r.stderr, name).not.toContain('not-the-token');
       expectCorrect(p);
-      // Generous for a loaded machine; what matters is that the timeout is paid once, not per step.
-      expect(ms, name).toBeLessThan(20_000);
+      // Without the bound a silent server would hold the run for undici's 300 s header
+      // timeout; the wall-clock limit here only catches that (the machine may be loaded).
+      // That the timeout is paid once is shown by the one warning and the one request below.
+      expect(ms, name).toBeLessThan(60_000);
     }
     // One request: after the first failure nothing more is asked of the server this run.
     expect(silent.requests).toBe(1);

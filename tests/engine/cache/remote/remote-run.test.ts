@@ -62,6 +62,12 @@ describe('remote cache: sharing between checkouts', () => {
 
     const b = checkout(team);
     expect(b.dir).not.toBe(a.dir);
+    // --dry-run knows gen's entry is on the remote (cat depends on gen's new outputs: not asked).
+    const dry = await b.batch([...remoteArgs(team), '--dry-run', '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { steps: { name: string; decision: string; reasons: string[] }[] };
+    expect(plan.steps.map((s) => [s.name, s.decision])).toEqual([['gen', 'restore'], ['cat', 'run']]);
+    expect(plan.steps[0]!.reasons[0]).toMatch(/^restore from remote cache http:\/\/127\.0\.0\.1:\d+/);
     const second = await b.batch([...remoteArgs(team), '--json'], { env });
     expect(second.code, second.stderr).toBe(0);
     const j2 = parse(second.stdout);
@@ -69,6 +75,14 @@ describe('remote cache: sharing between checkouts', () => {
     expect(j2.remoteCache).toMatchObject({ hits: 2, misses: 0, refused: 0, uploads: [] });
     expect(b.marks()).toEqual([]);
     for (const f of ['out/x.txt', 'out/y.txt', 'final/cat.txt']) expect(fs.readFileSync(b.path(f)).equals(fs.readFileSync(a.path(f)))).toBe(true);
+    // `batch cache status`: the remote the last run used, reachable now, and that run's numbers.
+    const st = await b.batch(['cache', 'status', '--json'], { env });
+    expect(st.code, st.stderr).toBe(0);
+    const remote = (JSON.parse(st.stdout) as { remote?: { url: string; team: string; reachable: boolean; lastRun?: { hits: number; misses: number; uploads: unknown[] } } }).remote;
+    expect(remote).toMatchObject({ url: server.url, team, reachable: true, lastRun: { hits: 2, misses: 0, uploads: [] } });
+    const human = await b.batch(['cache', 'status'], { env });
+    expect(human.stdout).toMatch(/Remote cache http:\/\/127\.0\.0\.1:\d+ \(team share, read-write\): reachable/);
+    expect(human.stdout).toMatch(/last run \S+: 2 hits, 0 misses, 0 uploads/);
 
     // Restored locally too: with the remote gone, removing the outputs restores them locally.
     b.remove('out');
