@@ -21,6 +21,11 @@ export interface RunSettings {
   workerMemoryMb?: number;
   /** Wait for another run's project lock instead of failing. */
   wait: boolean;
+  // Three more than ~10: where the steps run is part of what a run is asked to do.
+  /** A Redis URL to send steps to workers through ("local": here), over the Batchfile's `executor`. */
+  executor?: string;
+  /** The queue shared with the workers; derived from the project folder when absent. */
+  queue?: string;
   /** The remote cache's overrides from the command line (docs/remote-cache.md); absent: none. */
   remoteCache?: RemoteFlags;
 }

@@ -44,6 +44,10 @@ export interface StepResult {
   logFile?: string;
   /** A restored step: which cache its outputs came from. */
   source?: 'local' | 'remote';
+  /** A step run by a worker of the Redis executor: the worker (`host:pid`), and how long its
+   * job waited in the queue before a worker took it (part of durationMs). */
+  worker?: string;
+  queueWaitMs?: number;
 }
 
 export interface TestCaseResult {
