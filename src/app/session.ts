@@ -95,7 +95,7 @@ export class Session {
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
-    const outputCache = outputCacheForRun({
+    const outputCache = await outputCacheForRun({
       config: loaded.config, flag: a.cache, maxSizeFlag: a.maxSize,
       remoteFlags: a.remoteCache ?? { readOnly: false },
       env: process.env, root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
