@@ -55,12 +55,12 @@ class IdleTimer {
     else outer?.addEventListener('abort', () => this.ac.abort(), { once: true });
   }
 
-  touch(): void {
+  touch(ms = this.ms): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timedOut = true;
       this.ac.abort();
-    }, this.ms);
+    }, ms);
     // A pending timer must not keep the process alive on its own.
     this.timer.unref();
   }
@@ -197,11 +197,15 @@ export class RemoteCacheClient {
   }
 }
 
+/** The slowest rate at which a server is expected to store an upload once it has it all. */
+const SERVER_BYTES_PER_S = 8 * 1024 * 1024;
+
 /** A request body from chunks; every chunk handed to the socket counts as progress. An
  * error of the source (a file that changed) is kept in `failed`, so the caller reports it as
  * the local problem it is, not as a sick server. */
 function toStream(chunks: AsyncIterable<Uint8Array>, idle: IdleTimer, failed: { error?: unknown }): ReadableStream<Uint8Array> {
   const it = chunks[Symbol.asyncIterator]();
+  let sent = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let r: IteratorResult<Uint8Array>;
@@ -211,9 +215,16 @@ function toStream(chunks: AsyncIterable<Uint8Array>, idle: IdleTimer, failed: { 
         failed.error = e;
         throw e;
       }
-      idle.touch();
-      if (r.done) controller.close();
-      else controller.enqueue(r.value);
+      if (r.done) {
+        // A server may take the whole body before it stores and answers (turborepo-remote-cache
+        // does): the wait for its answer grows by a second per 8 MiB sent.
+        idle.touch(idle.ms + Math.ceil(sent / SERVER_BYTES_PER_S) * 1000);
+        controller.close();
+      } else {
+        idle.touch();
+        sent += r.value.byteLength;
+        controller.enqueue(r.value);
+      }
     },
     async cancel() {
       await it.return?.();
