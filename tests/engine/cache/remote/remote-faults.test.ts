@@ -66,7 +66,8 @@ describe('remote cache: a sick server costs one warning, never the pipeline', ()
       expect(ms, name).toBeLessThan(60_000);
     }
     // One request: after the first failure nothing more is asked of the server this run.
-    expect(silent.requests).toBe(1);
+    // At most one (on a loaded machine the 1 s bound may pass before the request is written).
+    expect(silent.requests).toBeLessThanOrEqual(1);
     expect(s500.requests).toBe(1);
     await s500.close();
     await silent.close();
