@@ -3,6 +3,7 @@ import { initHash } from '../../fingerprint/hash.js';
 import { StatCache } from '../../fingerprint/stat-cache.js';
 import { planStep } from '../../plan/plan-step.js';
 import { preflight } from '../../app/pipeline.js';
+import { expandTargets, materialize } from '../../app/materialize.js';
 import { openStore } from '../../store/store.js';
 import { openEntries } from '../../cache/local/entries.js';
 import { clean } from '../../report/style.js';
@@ -29,21 +30,22 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   await initHash();
   const project = resolveProject(args);
   const loaded = await loadProject(project);
-  const graph = buildGraph(loaded.config);
-  const selected = selectSteps(graph, args.positionals);
   const store = openStore(project.cacheDir);
   try {
     const stats = new StatCache(project.root, store);
-    const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const config = await materialize(loaded.config, stats);
+    const graph = buildGraph(config);
+    const selected = selectSteps(graph, expandTargets(config, args.positionals));
+    const { code } = await preflight(config, graph, selected, project.root, project.cacheDir, store, stats);
     const entries = openEntries(store);
-    const cacheOn = args.cache && loaded.config.cache.enabled;
+    const cacheOn = args.cache && config.cache.enabled;
     const remoteFlags = { readOnly: args.remoteCacheReadOnly, ...(args.remoteCache !== undefined ? { url: args.remoteCache } : {}), ...(args.remoteCacheTeam !== undefined ? { team: args.remoteCacheTeam } : {}) };
-    const remote = cacheOn ? resolveRemote(loaded.config.cache.remote, remoteFlags, process.env, 'Batchfile') : undefined;
+    const remote = cacheOn ? resolveRemote(config.cache.remote, remoteFlags, process.env, 'Batchfile') : undefined;
     const probe = remote ? new RemoteProbe(remote) : undefined;
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
-      const step = loaded.config.steps.get(name)!;
+      const step = config.steps.get(name)!;
       const { fp, decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
       const cacheable = decision.run && !args.force && cacheOn && step.cache;
