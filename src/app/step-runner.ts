@@ -262,6 +262,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
       outputs: step.outputs.map((o) => path.resolve(env.root, o)),
       logFile,
       signal: ac.signal,
+      runEnv: env.env,
       ...(executor.acceptsHeader ? { logHeader: header } : {}),
       ...(code.compiled ? { compiled: code.compiled } : {}),
     };
