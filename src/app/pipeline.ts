@@ -264,6 +264,8 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   });
 
   stats.flush();
+  // Uploads still running are awaited here (bounded), before the record that reports them.
+  const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
   let tests: TestPhaseResult | undefined;
   const stepsPassed = results.every((r) => r.status === 'PASS');
   if (opts.tests && stepsPassed && !opts.signal.aborted) {
@@ -292,6 +294,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
+    ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();
   await recorder.run(record);
