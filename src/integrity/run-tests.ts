@@ -9,6 +9,7 @@ import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 import type { TestCaseResult, TestPhaseResult } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
+import { withProcessState } from '../util/process-state.js';
 
 interface CachedTests {
   key: string;
@@ -41,34 +42,8 @@ function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
 }
 
-/** Runs the Batchfile's integrity tests through Vitest's Node API (loaded only here), with
- * the project as root and no config file, and turns the results into plain records. */
-export async function runTestPhase(opts: {
-  config: PipelineConfig;
-  tests: TestsConfig;
-  store: Store;
-  stats: StatCache;
-  force: boolean;
-  runId: string;
-  signal: AbortSignal;
-  emit: Emit;
-}): Promise<TestPhaseResult> {
-  const { config, tests, store, stats } = opts;
-  for (const spec of tests.files) stats.forget(spec);
-  const { key, files } = testsKey(config, tests, stats);
-  const cached = store.meta.get(META_KEY) as CachedTests | undefined;
-  if (!opts.force && cached && cached.key === key && cached.result.status === 'PASS') {
-    const result: TestPhaseResult = { ...cached.result, action: 'up-to-date', reason: `cached: tests and checked files unchanged since run ${cached.runId ?? '?'}`, durationMs: 0 };
-    opts.emit({ type: 'tests-end', result });
-    return result;
-  }
-  if (files.length === 0) {
-    const result: TestPhaseResult = { status: 'FAIL', action: 'not-run', reason: `no test file matches ${tests.files.join(', ')}`, durationMs: 0, passed: 0, failed: 1, skipped: 0, cases: [] };
-    opts.emit({ type: 'tests-end', result });
-    return result;
-  }
-  opts.emit({ type: 'tests-start', files });
-  const t0 = performance.now();
+/** One Vitest run of `files` through its Node API (loaded only here), the results as plain records. */
+async function vitestRun(config: PipelineConfig, tests: TestsConfig, files: string[]): Promise<{ cases: TestCaseResult[]; moduleErrors: number }> {
   const { startVitest } = await import('vitest/node');
   const cases: TestCaseResult[] = [];
   let moduleErrors = 0;
@@ -100,6 +75,40 @@ export async function runTestPhase(opts: {
   } finally {
     await vitest.close();
   }
+  return { cases, moduleErrors };
+}
+
+/** Runs the Batchfile's integrity tests through Vitest's Node API (loaded only here), with
+ * the project as root and no config file, and turns the results into plain records. */
+export async function runTestPhase(opts: {
+  config: PipelineConfig;
+  tests: TestsConfig;
+  store: Store;
+  stats: StatCache;
+  force: boolean;
+  runId: string;
+  signal: AbortSignal;
+  emit: Emit;
+}): Promise<TestPhaseResult> {
+  const { config, tests, store, stats } = opts;
+  for (const spec of tests.files) stats.forget(spec);
+  const { key, files } = testsKey(config, tests, stats);
+  const cached = store.meta.get(META_KEY) as CachedTests | undefined;
+  if (!opts.force && cached && cached.key === key && cached.result.status === 'PASS') {
+    const result: TestPhaseResult = { ...cached.result, action: 'up-to-date', reason: `cached: tests and checked files unchanged since run ${cached.runId ?? '?'}`, durationMs: 0 };
+    opts.emit({ type: 'tests-end', result });
+    return result;
+  }
+  if (files.length === 0) {
+    const result: TestPhaseResult = { status: 'FAIL', action: 'not-run', reason: `no test file matches ${tests.files.join(', ')}`, durationMs: 0, passed: 0, failed: 1, skipped: 0, cases: [] };
+    opts.emit({ type: 'tests-end', result });
+    return result;
+  }
+  opts.emit({ type: 'tests-start', files });
+  const t0 = performance.now();
+  // Vitest sets process.env (NODE_ENV, TEST, VITEST, MODE …) and may leave listeners and
+  // timers; this process goes on to run steps (daemon, watch mode), so all of it is put back.
+  const { cases, moduleErrors } = await withProcessState(() => vitestRun(config, tests, files));
   const passed = cases.filter((c) => c.status === 'PASS').length;
   const failed = cases.filter((c) => c.status === 'FAIL').length;
   const skipped = cases.filter((c) => c.status === 'SKIP').length;
