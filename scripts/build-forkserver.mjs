@@ -1,4 +1,4 @@
-// Compiles batch's native spawn helper (src/execute/forkserver.c) into dist/forkserver (run
+// Compiles batch's native spawn helper (src/executors/forkserver.c) into dist/forkserver (run
 // by `npm run build`). Optional: with no C compiler, off Linux, or on a failed compile it says
 // so in one line, removes any older binary (it could speak an older protocol) and succeeds;
 // batch then starts steps through the Node spawn helper, as before.
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SRC = path.join(REPO, 'src', 'execute', 'forkserver.c');
+const SRC = path.join(REPO, 'src', 'executors', 'forkserver.c');
 const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const OUT = outAt >= 0 && args[outAt + 1] ? path.resolve(args[outAt + 1]) : path.join(REPO, 'dist', 'forkserver');

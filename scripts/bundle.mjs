@@ -6,7 +6,7 @@
 // import becomes its own chunk, loaded only when the code path that needs it runs.
 //
 // The chunks sit flat in dist/bundle/, one folder below dist/ like dist/util/ and
-// dist/execute/, so paths the engine builds from import.meta.url still resolve:
+// dist/executors/, so paths the engine builds from import.meta.url still resolve:
 // `../index.js` (the public entry Batchfiles import), `../../package.json` (the version),
 // and `./worker.js`, `./spawn-helper.js` (started by path; bundled here as entries of their own).
 // tsc's per-file output in dist/ stays: it provides dist/index.js and the .d.ts files.

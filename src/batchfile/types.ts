@@ -1,8 +1,8 @@
 // Public types of a Batchfile: what users write, and what step modules receive.
 
-export type JsonPrimitive = string | number | boolean | null;
-export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from '../util/json.js';
+
+export type { JsonObject, JsonPrimitive, JsonValue } from '../util/json.js';
 
 /** Fields shared by both kinds of step. `Names` is the union of step names, so a
  * `dependsOn` entry that names no step is a compile error. */

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineVersion, setEngineStamp } from '../util/engine.js';
 import { HELP, parseArgs, type Args } from './args.js';
-import { makeIo } from './io.js';
-import { reportFailure } from './fail.js';
+import { makeIo } from '../report/io.js';
+import { reportFailure } from '../report/failure.js';
 import { mark, timingReport } from '../util/timing.js';
 
 /** `-C DIR` works like make's and git's: batch runs in DIR, so `run` steps (worker threads
@@ -65,7 +65,7 @@ export async function main(argv: readonly string[], engine?: string): Promise<nu
     }
     // The commands load only now: --version, --help and usage errors never pay for them.
     if (args.watch && args.command === 'run' && !args.dryRun) {
-      const [{ watchCommand }, { killAllCommandSteps }] = await Promise.all([import('./commands/watch.js'), import('../execute/process-executor.js')]);
+      const [{ watchCommand }, { killAllCommandSteps }] = await Promise.all([import('./commands/watch.js'), import('../executors/process-executor.js')]);
       killSteps = killAllCommandSteps;
       mark('watch loaded');
       return await watchCommand(args, io, ac.signal);

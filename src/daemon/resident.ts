@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compiledBatchfile, impurity, type CompiledBatchfile } from '../batchfile/load.js';
-import { parseArgs, type Args } from '../cli/args.js';
-import { runInSession } from '../cli/commands/run.js';
-import { reportFailure } from '../cli/fail.js';
-import { makeIo } from '../cli/io.js';
-import { resolveProject, type Project } from '../cli/project.js';
-import { killAllCommandSteps } from '../execute/process-executor.js';
-import { createExecutors, type Executors } from '../run/pipeline.js';
-import { Session } from '../run/session.js';
+import { createExecutors, type Executors } from '../app/pipeline.js';
+import { resolveProject, type Project, type ProjectPlace } from '../app/project.js';
+import { Session } from '../app/session.js';
+import type { RunSettings } from '../app/settings.js';
+import { killAllCommandSteps } from '../executors/process-executor.js';
+import { reportFailure } from '../report/failure.js';
+import { makeIo } from '../report/io.js';
+import { showRun } from '../report/show-run.js';
 import { openStore, storePath, type Store } from '../store/store.js';
 import { engineStamp } from '../util/engine.js';
 import type { TextOut } from '../util/text-out.js';
@@ -19,9 +19,23 @@ import { TrustedStats } from './trusted-stats.js';
 
 type RunRequest = Extract<Request, { t: 'run' }>;
 
+/** A command line the daemon may serve: a plain run, as a direct run would read it. */
+export interface ServedRun {
+  settings: RunSettings;
+  place: ProjectPlace;
+  /** --json: the summary as one JSON document on stdout. */
+  json: boolean;
+  /** --json or --csv: stdout carries a document, human output goes to stderr. */
+  machine: boolean;
+}
+
+/** Reads a client's command line (argv, and the client's folder): 'usage' when it does not
+ * parse (the client reports that itself), 'command' when it asks for anything but a plain run. */
+export type RunReader = (argv: readonly string[], cwd: string) => ServedRun | 'usage' | 'command';
+
 /** A run the daemon will serve, with what checking it found. */
 export interface Accepted {
-  args: Args;
+  run: ServedRun;
   project: Project;
   compiled: CompiledBatchfile;
 }
@@ -46,6 +60,7 @@ export class Resident {
   constructor(
     readonly root: string,
     private readonly log: (line: string) => void,
+    private readonly readRun: RunReader,
   ) {
     this.realRoot = realpath(root);
   }
@@ -53,16 +68,11 @@ export class Resident {
   /** Whether this daemon serves `req`; the reason when it does not. Other commands are
    * declined quietly (the client runs them); a run it cannot serve says why. */
   async check(req: RunRequest): Promise<Accepted | { why: string; note?: string; stale?: boolean }> {
-    let args: Args;
-    try {
-      args = parseArgs(req.argv);
-    } catch {
-      return { why: 'usage' }; // the client reports the usage error itself
-    }
-    if (args.command !== 'run' || args.watch || args.dryRun || args.help || args.version) return { why: 'command' };
+    const run = this.readRun(req.argv, req.cwd);
+    if (run === 'usage' || run === 'command') return { why: run }; // the client reports a usage error itself
     let project: Project;
     try {
-      project = resolveProject({ ...args, cwd: path.resolve(req.cwd, args.cwd ?? '.') });
+      project = resolveProject(run.place);
     } catch {
       return { why: 'project' }; // no Batchfile there: the client says so itself
     }
@@ -86,19 +96,20 @@ export class Resident {
     if (why !== undefined) {
       return { why: 'batchfile', note: `batch: not using the daemon: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}), so every run loads it afresh.` };
     }
-    return { args, project, compiled };
+    return { run, project, compiled };
   }
 
   /** Serves one run; resolves to its exit code. */
-  async run({ args, project, compiled }: Accepted, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
+  async run({ run, project, compiled }: Accepted, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
     const out: TextOut = { write: (d: string) => send({ t: 'out', d }), isTTY: req.tty.out, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const err: TextOut = { write: (d: string) => send({ t: 'err', d }), isTTY: req.tty.err, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
-    const io = makeIo(args.json || args.csv, out, err);
+    const io = makeIo(run.machine, out, err);
     this.running++;
     try {
-      const jobs = args.jobs ?? os.availableParallelism();
+      const { settings } = run;
+      const jobs = settings.jobs ?? os.availableParallelism();
       const store = this.openStore(project);
-      const session = await Session.borrow(args, project, store, this.executorsFor(jobs, args.workerMemoryMb), jobs, signal, (m) => err.write(`${m}\n`));
+      const session = await Session.borrow(settings, project, store, this.executorsFor(jobs, settings.workerMemoryMb), jobs, signal, (m) => err.write(`${m}\n`));
       try {
         // Under the lock, so that the writes of a direct run that held it are among the events
         // the cookie sync waits for.
@@ -106,7 +117,8 @@ export class Resident {
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
         mark('file events read');
-        const code = await runInSession(session, args, io, signal, { flags: [VIA_DAEMON], stats, compiled });
+        const req = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled };
+        const code = await showRun(session, req, { io, json: run.json }, signal);
         return signal.aborted ? 130 : code;
       } finally {
         await session.close();

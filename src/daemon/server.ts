@@ -4,7 +4,7 @@ import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
 import { mark, resetTiming, timingReport } from '../util/timing.js';
 import { encode, infoPath, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
-import { Resident, type Accepted } from './resident.js';
+import { Resident, type Accepted, type RunReader } from './resident.js';
 
 /** How long the daemon waits with no run before collecting its garbage (see whenIdle). */
 const GC_AFTER_QUIET_MS = 1000;
@@ -25,6 +25,9 @@ export interface ServeOptions {
   /** Called once the socket accepts connections. */
   onReady?: () => void;
   log: (line: string) => void;
+  /** How a client's command line is read: the CLI's reading, handed down (the daemon sits
+   * below cli/ and never imports it). */
+  readRun: RunReader;
 }
 
 /** The resident process: listens on .cache/daemon.sock and serves runs. Runs are served as
@@ -33,7 +36,7 @@ export interface ServeOptions {
 export async function serveDaemon(opts: ServeOptions): Promise<void> {
   const sock = socketPath(opts.root);
   await removeStaleSocket(sock);
-  const resident = new Resident(opts.root, opts.log);
+  const resident = new Resident(opts.root, opts.log, opts.readRun);
   const active = new Set<{ ac: AbortController; done: Promise<unknown> }>();
   let served = 0;
   let stopping = false;
@@ -85,7 +88,7 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
           return;
         }
         void resident.check(m).then((verdict) => {
-          if (!('args' in verdict)) {
+          if (!('run' in verdict)) {
             send({ t: 'decline', why: verdict.why, ...(verdict.note ? { note: verdict.note } : {}) });
             conn.end();
             if (verdict.stale) shutdown();

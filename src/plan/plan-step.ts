@@ -1,8 +1,8 @@
 import type { StepConfig } from '../batchfile/config.js';
-import type { StepCode } from '../fingerprint/code.js';
+import type { StepCode } from './code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
-import { fingerprintKey, fingerprintParts } from '../fingerprint/step-key.js';
+import { fingerprintKey, fingerprintParts } from './step-key.js';
 import type { Store } from '../store/store.js';
 import type { FileHashes, FingerprintParts } from '../store/types.js';
 import { decide, type Decision } from './decide.js';

@@ -2,7 +2,7 @@ import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
 import { RACY_WINDOW_MS, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
-import { KEY_SCHEMA } from '../fingerprint/step-key.js';
+import { KEY_SCHEMA } from './step-key.js';
 import { canonicalJson } from '../util/json.js';
 import type { SnapshotEntry } from '../store/store.js';
 

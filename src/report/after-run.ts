@@ -1,8 +1,8 @@
 import path from 'node:path';
-import type { Io } from '../cli/io.js';
-import type { Project } from '../cli/project.js';
+import type { Io } from './io.js';
+import type { Project } from '../app/project.js';
 import { computeTrends, type TrendRow } from '../history/trends.js';
-import type { RunOutput } from '../run/pipeline.js';
+import type { RunOutput } from '../app/pipeline.js';
 import type { Store } from '../store/store.js';
 import { formatSummary, summaryJson } from './summary.js';
 

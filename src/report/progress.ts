@@ -1,4 +1,4 @@
-import type { RunEvent } from '../execute/events.js';
+import type { RunEvent } from '../schedule/events.js';
 import { formatMs } from '../util/duration.js';
 import { clean, type Style } from './style.js';
 import type { TextOut } from '../util/text-out.js';

@@ -1,4 +1,7 @@
-import type { JsonValue } from '../batchfile/types.js';
+// The JSON types live here, below every layer; batchfile/types.ts re-exports them for Batchfiles.
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
 
 /** JSON with object keys sorted at every depth, so equal values give equal text (and keys). */
 export function canonicalJson(value: JsonValue | undefined): string {

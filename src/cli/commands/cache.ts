@@ -2,18 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Database } from 'lmdb';
 import { DEFAULT_CACHE_BYTES } from '../../batchfile/validate.js';
-import { BlobStore } from '../../cache/blob-store.js';
-import { LIMIT_META_KEY, openEntries, type CacheEntry } from '../../cache/entries.js';
-import { InlineBlobs } from '../../cache/inline-blobs.js';
-import { cacheStatus, LocalOutputCache, outputsDir, type CacheStatus, type PruneResult } from '../../cache/output-cache.js';
+import { BlobStore } from '../../cache/local/blob-store.js';
+import { LIMIT_META_KEY, openEntries, type CacheEntry } from '../../cache/local/entries.js';
+import { InlineBlobs } from '../../cache/local/inline-blobs.js';
+import { cacheStatus, LocalOutputCache, outputsDir, type CacheStatus, type PruneResult } from '../../cache/local/output-cache.js';
 import { resultsOf } from '../../history/query.js';
 import { acquireLock } from '../../store/lock.js';
 import { openStore, storePath, type Store } from '../../store/store.js';
 import { formatBytes, parseSize } from '../../util/duration.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
-import { loadProject, resolveProject } from '../project.js';
+import type { Io } from '../../report/io.js';
+import { loadProject, resolveProject } from '../../app/project.js';
 
 const USAGE = 'use `batch cache status` or `batch cache prune [--max-size SIZE]` (each with --json)';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { acquireLock } from '../../store/lock.js';
 import { storePath } from '../../store/store.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 /** `batch clean`: removes the engine's state under .cache/ (every step then reruns);
  * `--store` removes only the LMDB store (for a corrupt or old-format store). Outputs and

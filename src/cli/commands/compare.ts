@@ -1,12 +1,12 @@
 // `batch compare [A [B]]`: two runs side by side, step by step. A and B are run ids (or
 // unique prefixes), `latest`, `previous`, or a git commit; default: previous against latest.
-import { commitCell, csv, iso, ms, ratio, signedMs, table, when } from '../../history/format.js';
+import { commitCell, csv, iso, ms, ratio, signedMs, table, when } from '../format.js';
 import { compareRuns, type CompareSide } from '../../history/compare.js';
-import { outputMode, withReadStore } from '../../history/open.js';
+import { outputMode, withReadStore } from '../read-store.js';
 import type { RunRecord } from '../../store/types.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 function sideText(x: CompareSide | undefined): string {
   if (!x) return 'absent';

@@ -8,8 +8,9 @@ import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
 import { BatchError } from '../../util/errors.js';
 import { formatMs } from '../../util/duration.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
-import { resolveProject, type Project } from '../project.js';
+import { readServedRun } from '../run-settings.js';
+import type { Io } from '../../report/io.js';
+import { resolveProject, type Project } from '../../app/project.js';
 
 /** A daemon stops itself after this long without a run (BATCH_DAEMON_IDLE_MINUTES). */
 const DEFAULT_IDLE_MINUTES = 180;
@@ -55,6 +56,7 @@ export async function daemonCommand(args: Args, io: Io): Promise<number> {
         root,
         idleMs: idleMs(),
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        readRun: readServedRun,
         onReady: () => {
           if (process.send) {
             process.send('ready');

@@ -2,14 +2,14 @@ import { buildGraph, selectSteps } from '../../graph/graph.js';
 import { initHash } from '../../fingerprint/hash.js';
 import { StatCache } from '../../fingerprint/stat-cache.js';
 import { planStep } from '../../plan/plan-step.js';
-import { preflight } from '../../run/pipeline.js';
+import { preflight } from '../../app/pipeline.js';
 import { openStore } from '../../store/store.js';
-import { openEntries } from '../../cache/entries.js';
+import { openEntries } from '../../cache/local/entries.js';
 import { clean } from '../../report/style.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
-import { loadProject, resolveProject } from '../project.js';
+import type { Io } from '../../report/io.js';
+import { loadProject, resolveProject } from '../../app/project.js';
 
 interface Explained {
   name: string;

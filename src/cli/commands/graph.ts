@@ -2,8 +2,8 @@ import { buildGraph } from '../../graph/graph.js';
 import { graphToDot, graphToMermaid, graphToText } from '../../report/graph-format.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
-import { loadProject, resolveProject } from '../project.js';
+import type { Io } from '../../report/io.js';
+import { loadProject, resolveProject } from '../../app/project.js';
 
 /** `batch graph [--format mermaid|dot|text]`. */
 export async function graphCommand(args: Args, io: Io): Promise<number> {

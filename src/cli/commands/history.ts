@@ -2,8 +2,8 @@
 // sparkline) and `batch history --prune --keep N`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { commitCell, csv, iso, ms, ratio, table, when } from '../../history/format.js';
-import { batchRunning, outputMode, queryPaths, withReadStore } from '../../history/open.js';
+import { commitCell, csv, iso, ms, ratio, table, when } from '../format.js';
+import { batchRunning, outputMode, queryPaths, withReadStore } from '../read-store.js';
 import { pruneRuns, type PruneResult } from '../../history/prune.js';
 import { countRuns, isTiming, listRuns, resultsOf, stepSeries, type Sample } from '../../history/query.js';
 import { judge, median, mad, RULE, RULE_TEXT, sparkline } from '../../history/stats.js';
@@ -14,7 +14,7 @@ import { BatchError } from '../../util/errors.js';
 import { formatBytes } from '../../util/duration.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 export default async function historyCommand(args: Args, io: Io, signal: AbortSignal): Promise<number> {
   const mode = outputMode(args);

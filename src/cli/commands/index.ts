@@ -4,7 +4,7 @@
 // loads costs ~1 ms (measured: ~30 ms more for the run path split into ~20 chunks than
 // bundled into one). `watch` stays separate because it loads chokidar.
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 import cacheCommand from './cache.js';
 import { cleanCommand } from './clean.js';
 import { daemonCommand } from './daemon.js';
@@ -17,7 +17,7 @@ import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
 
 // For main.ts's second Ctrl-C; from here so that --version does not load the executor.
-export { killAllCommandSteps } from '../../execute/process-executor.js';
+export { killAllCommandSteps } from '../../executors/process-executor.js';
 
 export type Command = (args: Args, io: Io, signal: AbortSignal) => Promise<number>;
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BATCHFILE_NAMES } from '../../batchfile/load.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 const STARTER = `import { defineBatch } from 'batchfile';
 

@@ -1,13 +1,13 @@
 // `batch trends`: one line per step — latest passed duration, the median of the passed runs
 // before it, the ratio, and a flag when the regression rule (history/stats.ts) says slower.
-import { csv, iso, ms, ratio, table } from '../../history/format.js';
-import { outputMode, withReadStore } from '../../history/open.js';
+import { csv, iso, ms, ratio, table } from '../format.js';
+import { outputMode, withReadStore } from '../read-store.js';
 import { RULE, RULE_TEXT } from '../../history/stats.js';
 import { computeTrends } from '../../history/trends.js';
 import { sparkline } from '../../history/stats.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
 
 export default async function trendsCommand(args: Args, io: Io): Promise<number> {
   const mode = outputMode(args);

@@ -1,7 +1,9 @@
-import { Session } from '../../run/session.js';
+import { resolveProject } from '../../app/project.js';
+import { Session } from '../../app/session.js';
 import { WatchLoop } from '../../watch/watch-loop.js';
 import type { Args } from '../args.js';
-import type { Io } from '../io.js';
+import type { Io } from '../../report/io.js';
+import { runSettings } from '../run-settings.js';
 
 /** Quiet time after the last change before a rerun: long enough to gather one save (editors
  * write several events per save) or a `git checkout`, short enough to feel immediate. */
@@ -11,7 +13,7 @@ export const DEFAULT_DEBOUNCE_MS = 20;
  * until Ctrl-C (exit 130). One Session for the whole time: the lock is held, the worker pool
  * stays warm. See docs/watch.md. */
 export async function watchCommand(args: Args, io: Io, signal: AbortSignal): Promise<number> {
-  const session = await Session.open(args, signal);
+  const session = await Session.open(resolveProject(args), runSettings(args), signal);
   try {
     const loop = new WatchLoop(
       session,

@@ -4,9 +4,9 @@
 // store's record of the size is missing or missed writes. Driven through the cache's own
 // classes on a real store in a temp folder, one cache instance per "run" as batch makes them.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunEvent } from '../../../src/execute/events.js';
-import { BOUND_META_KEY } from '../../../src/cache/entries.js';
-import { LocalOutputCache } from '../../../src/cache/output-cache.js';
+import type { RunEvent } from '../../../src/schedule/events.js';
+import { BOUND_META_KEY } from '../../../src/cache/local/entries.js';
+import { LocalOutputCache } from '../../../src/cache/local/output-cache.js';
 import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { TempProject } from '../rig.js';

@@ -33,7 +33,7 @@ export default async (ctx) => {
 };
 `;
 
-export { snapshot } from '../core/util.js';
+export { snapshot } from '../helpers.js';
 
 /** A cached `command` step named `name` with these outputs, for tests that drive the cache's
  * classes directly (no Batchfile). */

@@ -4,8 +4,8 @@
 // event turn, which a whole `batch` run only does by chance.
 import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../../src/execute/events.js';
-import { LocalOutputCache } from '../../../src/cache/output-cache.js';
+import type { RunEvent } from '../../../src/schedule/events.js';
+import { LocalOutputCache } from '../../../src/cache/local/output-cache.js';
 import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
 import { StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { openStore, type Store } from '../../../src/store/store.js';

@@ -10,7 +10,7 @@ import { actions, batchfile, blobFiles, blobOf, blobs, entries, inlineBlobs, toF
 let p: TempProject | undefined;
 afterEach(() => p?.cleanup());
 
-/** src/cache/inline-blobs.ts INLINE_MAX. */
+/** src/cache/local/inline-blobs.ts INLINE_MAX. */
 const INLINE_MAX = 256 * 1024;
 
 /** A `run` step writing `out/<name>` of each size in params.files, its bytes a pattern that

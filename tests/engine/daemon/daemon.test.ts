@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fake, TempProject, waitForFile } from '../rig.js';
 import { impurity } from '../../../src/batchfile/load.js';
 import { ENGINE_ENTRY } from '../../../src/util/engine.js';
-import { batchfile, cmd, isAlive, table, waitDead } from '../core/util.js';
+import { batchfile, cmd, isAlive, table, waitDead } from '../helpers.js';
 import { Daemons } from './daemons.js';
 
 let p: TempProject | undefined;

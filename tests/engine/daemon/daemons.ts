@@ -1,7 +1,7 @@
 // The daemons a test file starts: each one's pid noted, so that after every test the project's
 // daemon is stopped and any left over (a test that failed half-way) is killed.
 import { expect } from 'vitest';
-import { killQuietly } from '../core/util.js';
+import { killQuietly } from '../helpers.js';
 import type { TempProject } from '../rig.js';
 
 export class Daemons {

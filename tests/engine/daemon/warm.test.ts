@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, waitForFile } from '../rig.js';
-import { batchfile, cmd, table } from '../core/util.js';
+import { batchfile, cmd, table } from '../helpers.js';
 import { Daemons } from './daemons.js';
 
 let p: TempProject | undefined;

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TempProject } from '../rig.js';
-import { isAlive } from '../core/util.js';
+import { isAlive } from '../helpers.js';
 
-export { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, table, waitDead } from '../core/util.js';
+export { batchfile, cmd, csvRows, isAlive, killQuietly, pgidOf, pidsIn, readStore, table, waitDead } from '../helpers.js';
 
 /** Every file under `rel` as raw bytes (base64 keys would hide nothing: compare buffers). */
 export function bytesUnder(p: TempProject, rel: string): Map<string, Buffer> {

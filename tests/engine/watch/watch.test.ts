@@ -3,7 +3,7 @@
 // bounded timeout; "nothing else happened" is proved by a later edit whose cycle number is
 // exactly the next one.
 import fs from 'node:fs';
-import { isAlive } from '../core/util.js';
+import { isAlive } from '../helpers.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fake, TempProject, waitForFile, type Running } from '../rig.js';
 

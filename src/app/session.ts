@@ -1,0 +1,114 @@
+import os from 'node:os';
+import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { Emit } from '../schedule/events.js';
+import { cacheForRun } from '../cache/local/output-cache.js';
+import { runTestPhase } from './test-phase.js';
+import { acquireLock, type Lock } from '../store/lock.js';
+import { openStore, type Store } from '../store/store.js';
+import { loadProject, type Project } from './project.js';
+import type { RunSettings } from './settings.js';
+import { mark } from '../util/timing.js';
+import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
+
+export interface RunRequest {
+  targets: string[];
+  force: boolean;
+  /** Extra flags to record (e.g. --watch). */
+  flags?: string[];
+  /** File knowledge kept across runs (watch mode); see RunOptions.stats. */
+  stats?: StatCache;
+}
+
+/** What one or many runs in a process share: the project, the lock, the store and the
+ * executors (so watch mode keeps its worker pool warm). */
+export class Session {
+  private constructor(
+    readonly settings: RunSettings,
+    readonly project: Project,
+    readonly store: Store,
+    readonly executors: Executors,
+    readonly jobs: number,
+    private readonly lock: Lock,
+    /** False for a session over the daemon's store and executors: closing releases the lock only. */
+    private readonly ownsResources = true,
+  ) {}
+
+  static async open(project: Project, settings: RunSettings, signal: AbortSignal): Promise<Session> {
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
+    mark('lock');
+    try {
+      const store = openStore(project.cacheDir);
+      mark('store open');
+      const jobs = settings.jobs ?? os.availableParallelism();
+      return new Session(settings, project, store, createExecutors(jobs, settings.workerMemoryMb), jobs, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  /** A session over a store and executors that outlive it (the daemon keeps them warm across
+   * runs); it holds the project lock like any run, so a direct run and a served one never
+   * overlap. */
+  static async borrow(settings: RunSettings, project: Project, store: Store, executors: Executors, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait });
+    return new Session(settings, project, store, executors, jobs, lock, false);
+  }
+
+  load(compiled?: CompiledBatchfile): Promise<Loaded> {
+    return loadProject(this.project, compiled);
+  }
+
+  runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
+    const a = this.settings;
+    const flags = [
+      ...(req.force ? ['--force'] : []),
+      ...(a.keepGoing ? ['--keep-going'] : []),
+      ...(a.tests ? [] : ['--no-tests']),
+      ...(a.jobs ? [`-j${a.jobs}`] : []),
+      ...(a.cache ? [] : ['--no-cache']),
+      ...(req.flags ?? []),
+    ];
+    const tests = loaded.config.tests;
+    // Tests check the whole pipeline's results, so they run only when every step was selected.
+    const withTests = tests !== undefined && a.tests && req.targets.length === 0;
+    const c = loaded.config.cache;
+    const outputCache = cacheForRun({
+      enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,
+      root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+    });
+    return runPipeline(loaded.config, this.store, this.executors, {
+      root: this.project.root,
+      cacheDir: this.project.cacheDir,
+      logsDir: this.project.logsDir,
+      targets: req.targets,
+      force: req.force,
+      jobs: this.jobs,
+      keepGoing: a.keepGoing,
+      flags,
+      env: process.env,
+      signal,
+      emit,
+      ...(outputCache ? { outputCache } : {}),
+      ...(req.stats ? { stats: req.stats } : {}),
+      ...(withTests
+        ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
+        : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsResources) {
+      this.lock.release();
+      return;
+    }
+    try {
+      await this.executors.pool.close();
+      await this.executors.proc.close();
+      await this.store.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+}

@@ -1,0 +1,23 @@
+/** What a run is asked to do, in the engine's terms: each front end maps its own input to this
+ * (the CLI its argument bag in cli/run-settings.ts, the daemon a client's command line through
+ * the same mapping), so nothing below the front ends knows a flag's spelling. */
+export interface RunSettings {
+  /** Steps to run with what they need; empty: every step. */
+  targets: string[];
+  /** Rerun every selected step whatever its recorded state. */
+  force: boolean;
+  /** After a failure, keep starting steps that do not depend on it. */
+  keepGoing: boolean;
+  /** Run the Batchfile's test phase (only when every step is selected). */
+  tests: boolean;
+  /** Read and write the output cache. */
+  cache: boolean;
+  /** The output cache's limit for this run (e.g. "2GB"); the Batchfile's when absent. */
+  maxSize?: string;
+  /** Steps at once; the machine's available parallelism when absent. */
+  jobs?: number;
+  /** Heap limit of each worker thread, in MB. */
+  workerMemoryMb?: number;
+  /** Wait for another run's project lock instead of failing. */
+  wait: boolean;
+}

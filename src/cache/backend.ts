@@ -1,0 +1,25 @@
+import type { StepConfig } from '../batchfile/config.js';
+import type { Emit } from '../schedule/events.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { FileHashes } from '../store/types.js';
+
+export interface Restored {
+  outputs: FileHashes;
+  bytes: number;
+  /** Run that first produced these outputs. */
+  fromRun: string;
+}
+
+/** Keeps passed steps' outputs by fingerprint, to restore instead of rerunning. */
+export interface OutputCache {
+  /** Restores the outputs stored under `key` (after removing the step's current outputs),
+   * checking every file against its hash. A miss, or a corrupt entry (dropped, with a
+   * warning), gives undefined and the step runs. `stats` is the run's stat cache: every
+   * output file removed or restored is forgotten in it, so downstream steps hash what is
+   * on disk now. */
+  restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined>;
+  /** Stores the outputs a step just wrote and hashed, under its key. `stats`: the run's stat
+   * cache, whose stats of the outputs (taken when they were hashed) are used rather than
+   * stat'ing each output again; the bytes stored are still checked against their hash. */
+  save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void>;
+}

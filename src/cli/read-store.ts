@@ -1,0 +1,47 @@
+// How the query commands reach the store: from the project folder alone, read-only, never
+// loading the Batchfile (history stays readable even when the Batchfile is broken).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Args } from './args.js';
+import { openStore, type Store } from '../store/store.js';
+import { BatchError } from '../util/errors.js';
+
+export interface QueryPaths {
+  root: string;
+  cacheDir: string;
+  logsDir: string;
+}
+
+export function queryPaths(args: Args): QueryPaths {
+  const root = path.resolve(args.cwd ?? process.cwd());
+  return { root, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
+}
+
+/** --json and --csv are each a whole document on stdout; both at once is a usage error. */
+export function outputMode(args: Args): 'text' | 'json' | 'csv' {
+  if (args.json && args.csv) throw new BatchError('--json and --csv cannot be combined', 2);
+  return args.json ? 'json' : args.csv ? 'csv' : 'text';
+}
+
+export async function withReadStore<T>(args: Args, fn: (store: Store, paths: QueryPaths) => T | Promise<T>): Promise<T> {
+  const paths = queryPaths(args);
+  const store = openStore(paths.cacheDir, { readOnly: true });
+  try {
+    return await fn(store, paths);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Is a batch running in this project now? (Its run record says INTERRUPTED until it ends.) */
+export function batchRunning(cacheDir: string): boolean {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(cacheDir, 'lock'), 'utf8')) as { pid?: number; host?: string };
+    if (typeof info.pid !== 'number' || info.host !== os.hostname()) return false;
+    process.kill(info.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,27 @@
+import type { CompiledBatchfile } from '../batchfile/load.js';
+import type { Session, RunRequest } from '../app/session.js';
+import { mark } from '../util/timing.js';
+import { afterRun } from './after-run.js';
+import type { Io } from './io.js';
+import { Progress } from './progress.js';
+
+/** A run's exit code: 0 passed, 1 a step or test failed, 130 interrupted. */
+export function exitCodeOf(status: string): number {
+  return status === 'PASS' ? 0 : status === 'INTERRUPTED' ? 130 : 1;
+}
+
+/** One run in an open session, shown: progress while it runs, then the summary, --json and
+ * the reports. The CLI's own runs and the daemon's served ones both come here. Returns the
+ * exit code. */
+export async function showRun(session: Session, req: RunRequest & { compiled?: CompiledBatchfile }, out: { io: Io; json: boolean }, signal: AbortSignal): Promise<number> {
+  const { compiled, ...request } = req;
+  const loaded = await session.load(compiled);
+  mark('batchfile loaded');
+  const { io } = out;
+  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+  const result = await session.runOnce(loaded, request, (ev) => progress.on(ev), signal);
+  mark('pipeline');
+  await afterRun(result, { project: session.project, store: session.store, io, json: out.json });
+  mark('summary + report');
+  return exitCodeOf(result.record.status);
+}

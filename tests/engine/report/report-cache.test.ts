@@ -1,0 +1,143 @@
+// The run report reads earlier runs' results through its own per-run cache (.cache/report):
+// the report data must be the same with the cache, without it, and from a cold or a warm
+// cache; the cache is really what is read, and files of runs that left the window go.
+// Also: the escaping fast paths give the same text as escaping everything.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listRuns, resultsOf } from '../../../src/history/query.js';
+import { collectReportData, CHART_RUNS } from '../../../src/report/html/data.js';
+import { html, href, jsonForScript, md } from '../../../src/report/html/escape.js';
+import { openStore } from '../../../src/store/store.js';
+import { recordRuns, type RunSpec } from '../history/record.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** 45 runs of 6 steps: full builds, no-ops, single-step runs and failures, so the chart
+ * window (30 runs) and the runs before it both hold executions. */
+function history(): RunSpec[] {
+  const runs: RunSpec[] = [];
+  for (let i = 0; i < 45; i++) {
+    const steps: RunSpec['steps'] = {};
+    for (let k = 0; k < 6; k++) {
+      const name = `step${k}`;
+      if (i % 9 === 0) steps[name] = 100 + k * 10 + (i % 5);
+      else if (i % 7 === 3 && k === 2) steps[name] = { failMs: 40 };
+      else if (i % 4 === 1 && k === i % 6) steps[name] = 200 + i;
+      else steps[name] = 'skip';
+    }
+    runs.push({ steps });
+  }
+  return runs;
+}
+
+async function project(): Promise<{ dir: string; ids: string[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-report-cache-'));
+  dirs.push(dir);
+  const ids = await recordRuns(dir, history());
+  // Logs exist for some runs only (older ones were cleaned up, say).
+  for (const id of ids.slice(-25)) {
+    const store = openStore(path.join(dir, '.cache'), { readOnly: true });
+    try {
+      for (const r of resultsOf(store, id)) {
+        if (r.logFile && !r.name.endsWith('3')) {
+          fs.mkdirSync(path.dirname(path.join(dir, r.logFile)), { recursive: true });
+          fs.writeFileSync(path.join(dir, r.logFile), 'log\n');
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  return { dir, ids };
+}
+
+async function reportData(dir: string, withCache: boolean): Promise<ReturnType<typeof collectReportData>> {
+  const store = openStore(path.join(dir, '.cache'), { readOnly: true });
+  try {
+    const record = listRuns(store, { limit: 1 })[0]!;
+    const results = resultsOf(store, record.id);
+    return collectReportData({ record, results, store, root: dir, logsDir: path.join(dir, 'logs'), ...(withCache ? { cacheDir: path.join(dir, '.cache') } : {}) });
+  } finally {
+    await store.close();
+  }
+}
+
+describe('run report: cache of earlier runs', () => {
+  it('gives the same report data with a cold cache, a warm cache and no cache', async () => {
+    const { dir } = await project();
+    const plain = await reportData(dir, false);
+    expect(fs.existsSync(path.join(dir, '.cache', 'report'))).toBe(false);
+    const cold = await reportData(dir, true);
+    const warm = await reportData(dir, true);
+    expect(cold).toEqual(plain);
+    expect(warm).toEqual(plain);
+    // The data is not trivial: charts, earlier logs (and steps whose logs are gone).
+    expect(plain.history.runs).toHaveLength(CHART_RUNS);
+    expect(plain.history.charts.length).toBeGreaterThan(3);
+    expect(plain.steps.some((s) => s.logRun !== undefined)).toBe(true);
+    expect(plain.steps.find((s) => s.name === 'step3')?.log).toBeUndefined();
+  });
+
+  it('reads earlier runs from the cache, keeps only executed runs in the window, rebuilds a lost cache', async () => {
+    const { dir, ids } = await project();
+    await reportData(dir, true);
+    const cacheDir = path.join(dir, '.cache', 'report');
+    const files = fs.readdirSync(cacheDir).sort();
+    const windowIds = ids.slice(-CHART_RUNS);
+    // Only runs of the window that executed something (the newest is the report's own run).
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) expect(windowIds).toContain(f.replace(/\.json$/, ''));
+    // A run that left the window loses its file at the next report.
+    const stale = path.join(cacheDir, `${ids[0]}.json`);
+    fs.writeFileSync(stale, '{}');
+    await reportData(dir, true);
+    expect(fs.existsSync(stale)).toBe(false);
+
+    // The cache is what is read: a changed duration in it shows in the chart.
+    const fullRun = windowIds.find((id) => files.includes(`${id}.json`) && id !== ids[ids.length - 1])!;
+    const file = path.join(cacheDir, `${fullRun}.json`);
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { results: { name: string; action: string; durationMs: number }[] };
+    const ran = data.results.find((r) => r.action === 'ran')!;
+    ran.durationMs = 987_654;
+    fs.writeFileSync(file, JSON.stringify(data));
+    const tampered = await reportData(dir, true);
+    const chart = tampered.history.charts.find((c) => c.step === ran.name)!;
+    expect([...chart.durations, ...chart.failed]).toContain(987_654);
+
+    // Lost or damaged: rebuilt from the store, same as without a cache.
+    fs.writeFileSync(file, 'not json');
+    expect(await reportData(dir, true)).toEqual(await reportData(dir, false));
+    fs.rmSync(cacheDir, { recursive: true });
+    expect(await reportData(dir, true)).toEqual(await reportData(dir, false));
+  });
+});
+
+describe('report escaping', () => {
+  const slowHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  const slowMd = (s: string): string =>
+    s.replace(/\r?\n|\r/g, ' ').replace(/[\\`*_[\]{}()#!|~]/g, (c) => `\\${c}`).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const slowHref = (s: string): string => s.split('/').map(encodeURIComponent).join('/');
+  const slowJson = (v: unknown): string =>
+    JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
+  it('escapes exactly as the escape-everything versions on random text', () => {
+    const alphabet = ['a', 'Z', '0', '/', '.', '-', '_', ' ', '&', '<', '>', '"', "'", '\\', '`', '*', '[', ']', '{', '}', '(', ')', '#', '!', '|', '~', '\n', '\r', '%', '?', 'é', '\u2028', '\u2029', ':', '@', '+'];
+    let x = 12345;
+    const next = (): number => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x;
+    };
+    for (let i = 0; i < 5000; i++) {
+      const s = Array.from({ length: next() % 12 }, () => alphabet[next() % alphabet.length]).join('');
+      expect(html(s)).toBe(slowHtml(s));
+      expect(md(s)).toBe(slowMd(s));
+      expect(href(s)).toBe(slowHref(s));
+      expect(jsonForScript({ s })).toBe(slowJson({ s }));
+    }
+  });
+});
