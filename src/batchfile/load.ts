@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
 import { ENGINE_ENTRY, engineVersion } from '../util/engine.js';
 import { BatchError } from '../util/errors.js';
+import { inlineSourceMap, mapStack } from '../util/source-map.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
@@ -105,8 +106,7 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   try {
     mod = (await import(pathToFileURL(out).href)) as { default?: unknown };
   } catch (e) {
-    const err = e as Error;
-    throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${err.message}`, 2);
+    throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${(e as Error)?.message ?? String(e)}${await userFrames(e, root, file, out)}`, 2);
   }
   if (mod.default === undefined) {
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
@@ -115,6 +115,24 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   const config = validated(mod.default, file, root);
   mark('batchfile validated');
   return { config, sources };
+}
+
+/** The frames of an error thrown while the Batchfile was evaluated that lie in the user's
+ * sources, mapped from the compiled file to "Batchfile.ts:12:7". The compiled Batchfile has no
+ * source map (it is imported at every run); on this rare path it is compiled again with one,
+ * which gives the same code lines. */
+async function userFrames(e: unknown, root: string, file: string, out: string): Promise<string> {
+  const stack = (e as Error)?.stack;
+  if (typeof stack !== 'string' || !stack.includes(path.basename(out))) return '';
+  let map: ReturnType<typeof inlineSourceMap>;
+  try {
+    map = inlineSourceMap((await compileModule(root, file, path.relative(root, file) || file, { outdir: path.dirname(out) })).code);
+  } catch {
+    return '';
+  }
+  const mapped = mapStack(stack, root, (abs) => (abs === out ? map : undefined));
+  const frames = mapped.split('\n').filter((l) => /^\s+at /.test(l) && !/[\s(](\/|file:|node:)/.test(l));
+  return frames.length > 0 ? `\n${frames.map((l) => `  ${l.trim()}`).join('\n')}` : '';
 }
 
 /** A process that loads the same compiled Batchfile again (the daemon, watch mode) gets the

@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { BatchError } from '../util/errors.js';
+import { toRel } from '../util/paths.js';
 import { didYouMean } from '../util/suggest.js';
 import { globBase, isGlob, specMatcher } from '../fingerprint/files.js';
 
@@ -321,7 +322,8 @@ export function buildGraph(config: PipelineConfig): Graph {
 function computeGraph(config: PipelineConfig): Graph {
   const steps = config.steps;
   const names = [...steps.keys()];
-  const file = config.file;
+  // Printed like every other Batchfile error: relative to the project.
+  const file = toRel(config.root, config.file);
 
   // Two steps writing the same output (or one inside the other's output folder). The index
   // knows whether any literal outputs overlap at all; only then is each one looked up.

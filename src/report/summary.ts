@@ -15,6 +15,8 @@ export interface SummaryOptions {
   /** Steps the regression rule flags as slower than usual in this run. */
   regressions?: Set<string>;
   maxSteps?: number;
+  /** The end of each failed step's log, shown under its failure line. */
+  tails?: Map<string, string[]>;
 }
 
 /** The end-of-run feedback the style guide asks for: overall status, each step's status,
@@ -45,7 +47,9 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
   }
   if (shown.length < results.length) lines.push(style.dim(`  … ${results.length - shown.length} more steps up to date`));
   for (const r of results) {
-    if (r.status === 'FAIL' && r.logFile) lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile})`));
+    if (r.status !== 'FAIL' || !r.logFile) continue;
+    lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile})`));
+    for (const l of opts.tails?.get(r.name) ?? []) lines.push(`${style.dim('    │')} ${clean(l)}`);
   }
   const t = record.tests;
   if (t) {

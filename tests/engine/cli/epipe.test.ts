@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, TempProject } from '../rig.js';
 import { Daemons } from '../daemon/daemons.js';
-import { batchfile } from './util.js';
+import { batchfile } from '../helpers.js';
 
 let p: TempProject | undefined;
 const daemons = new Daemons();

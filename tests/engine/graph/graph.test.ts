@@ -9,14 +9,16 @@ import type { PipelineConfig, StepConfig } from '../../../src/batchfile/config.j
 import { globBase, isGlob, specMatcher } from '../../../src/fingerprint/files.js';
 import { buildGraph, downstreamOf, hasProducer, selectSteps } from '../../../src/graph/graph.js';
 
-const FILE = '/p/Batchfile.ts';
+const FILE_ABS = '/p/Batchfile.ts';
+/** Errors name the Batchfile relative to the project, like every path batch prints. */
+const FILE = 'Batchfile.ts';
 
 function step(name: string, inputs: string[], outputs: string[], dependsOn: string[] = []): StepConfig {
   return { name, kind: 'command', command: 'true', inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
 }
 
 function pipeline(steps: StepConfig[]): PipelineConfig {
-  return { root: '/p', file: FILE, steps: new Map(steps.map((s) => [s.name, s])), cache: { enabled: true, maxBytes: 0 } };
+  return { root: '/p', file: FILE_ABS, steps: new Map(steps.map((s) => [s.name, s])), cache: { enabled: true, maxBytes: 0 } };
 }
 
 // ---------------------------------------------------------------- the reference
