@@ -16,6 +16,10 @@ export interface FingerprintParts {
   env: Record<string, string>;
   inputs: FileHashes;
   code: FileHashes;
+  /** Each param's value as canonical JSON, so a reason can name the key that changed and its
+   * old and new value. Shown, never hashed: the key covers params through `definition`.
+   * Absent in states recorded before it existed. */
+  params?: Record<string, string>;
 }
 
 /** What the store remembers about a step's last successful execution. */
