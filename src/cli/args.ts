@@ -31,6 +31,8 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** `batch clean --cache`: drop the output and stat caches (not the outputs). */
+  caches: boolean;
 }
 
 /** Flags and whether they take a value. */
@@ -62,6 +64,7 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--store': { key: 'store' },
   '--max-size': { key: 'maxSize', value: 'string' },
   '--no-cache': { key: 'cache' },
+  '--cache': { key: 'caches' },
   '--no-daemon': { key: 'daemon' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
@@ -77,7 +80,7 @@ export const SUBCOMMANDS: readonly string[] = RESERVED_NAMES;
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, caches: false,
   };
   const words: string[] = [];
   let onlyPositionals = false;
@@ -138,7 +141,8 @@ Usage:
   batch run [STEP...]              the same, explicitly
   batch explain STEP...            why each step would run or is up to date, down to the file
   batch graph [--format mermaid|dot|text]   print the step graph
-  batch clean [--store]            remove .cache/ build state (--store: the run store only)
+  batch clean [STEP...]            remove the declared outputs of the steps (all without names)
+  batch clean --cache              drop the output cache and the stat cache (outputs and history stay)
   batch init                       write a starter Batchfile.ts
   batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
   batch history | trends | compare   see docs/cli.md

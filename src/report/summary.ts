@@ -48,7 +48,8 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
   if (shown.length < results.length) lines.push(style.dim(`  … ${results.length - shown.length} more steps up to date`));
   for (const r of results) {
     if (r.status !== 'FAIL' || !r.logFile) continue;
-    lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile})`));
+    const aside = r.failedOutputs ? `; its partial outputs were moved to ${r.failedOutputs}` : '';
+    lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile}${clean(aside)})`));
     for (const l of opts.tails?.get(r.name) ?? []) lines.push(`${style.dim('    │')} ${clean(l)}`);
   }
   const t = record.tests;
@@ -95,6 +96,7 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(r.failedOutputs !== undefined ? { failedOutputs: r.failedOutputs } : {}),
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),

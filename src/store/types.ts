@@ -46,6 +46,8 @@ export interface StepResult {
   bytesWritten?: number;
   error?: string;
   logFile?: string;
+  /** A failed step's partial outputs, moved aside here (project-relative folder). */
+  failedOutputs?: string;
 }
 
 export interface TestCaseResult {
