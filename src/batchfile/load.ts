@@ -106,7 +106,9 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   try {
     mod = (await import(pathToFileURL(out).href)) as { default?: unknown };
   } catch (e) {
-    throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${(e as Error)?.message ?? String(e)}${await userFrames(e, root, file, out)}`, 2);
+    const where = await userFrames(e, root, file, out);
+    const called = where.slice(1).map((w) => `\n  (called from ${w})`).join('');
+    throw new BatchError(`${where[0] ?? path.relative(root, file)}: evaluating the Batchfile threw: ${(e as Error)?.message ?? String(e)}${called}`, 2);
   }
   if (mod.default === undefined) {
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
@@ -117,22 +119,27 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   return { config, sources };
 }
 
-/** The frames of an error thrown while the Batchfile was evaluated that lie in the user's
- * sources, mapped from the compiled file to "Batchfile.ts:12:7". The compiled Batchfile has no
- * source map (it is imported at every run); on this rare path it is compiled again with one,
- * which gives the same code lines. */
-async function userFrames(e: unknown, root: string, file: string, out: string): Promise<string> {
+/** Where in the user's sources an error thrown while the Batchfile was evaluated arose,
+ * innermost first ("Batchfile.ts:12:7"): its stack frames in the compiled file, mapped back.
+ * The compiled Batchfile has no source map (it is imported at every run); on this rare path
+ * it is compiled again with one, which gives the same code lines. */
+async function userFrames(e: unknown, root: string, file: string, out: string): Promise<string[]> {
   const stack = (e as Error)?.stack;
-  if (typeof stack !== 'string' || !stack.includes(path.basename(out))) return '';
+  if (typeof stack !== 'string' || !stack.includes(path.basename(out))) return [];
   let map: ReturnType<typeof inlineSourceMap>;
   try {
     map = inlineSourceMap((await compileModule(root, file, path.relative(root, file) || file, { outdir: path.dirname(out) })).code);
   } catch {
-    return '';
+    return [];
   }
   const mapped = mapStack(stack, root, (abs) => (abs === out ? map : undefined));
-  const frames = mapped.split('\n').filter((l) => /^\s+at /.test(l) && !/[\s(](\/|file:|node:)/.test(l));
-  return frames.length > 0 ? `\n${frames.map((l) => `  ${l.trim()}`).join('\n')}` : '';
+  const where: string[] = [];
+  for (const line of mapped.split('\n')) {
+    // A mapped frame names a project-relative file; engine, Node and package frames do not.
+    const m = /^\s+at (?:.*\()?([^\s()/:][^\s():]*:\d+:\d+)\)?$/.exec(line);
+    if (m && !m[1]!.startsWith('node:')) where.push(m[1]!);
+  }
+  return where;
 }
 
 /** A process that loads the same compiled Batchfile again (the daemon, watch mode) gets the

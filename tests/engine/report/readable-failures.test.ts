@@ -65,7 +65,7 @@ export default defineBatch({ steps: {
     });
     const r = await p.batch();
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('error: Batchfile.ts: evaluating the Batchfile threw: no such table: flightsundefined\n  at table (Batchfile.ts:4:46)\n  at Batchfile.ts:6:39\n');
+    expect(r.stderr).toBe('error: Batchfile.ts:4:46: evaluating the Batchfile threw: no such table: flightsundefined\n  (called from Batchfile.ts:6:39)\n');
     expect(r.stderr).not.toContain(p.dir);
 
     p.write('Batchfile.ts', batchfile(`
