@@ -243,7 +243,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   // it is written here.
   const attempts = step.retries + 1;
   let lastError = '';
-  let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
+  let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes' | 'worker' | 'queueWaitMs'> = {};
   for (let attempt = 1; attempt <= attempts; attempt++) {
     env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
     removeOutputs(env, step);
@@ -276,10 +276,12 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
       bytesRead: fp.bytesIn,
       ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
       ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
+      ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
     };
     lastMetrics = {
       ...(base.cpuMs !== undefined ? { cpuMs: base.cpuMs } : {}),
       ...(base.peakRssBytes !== undefined ? { peakRssBytes: base.peakRssBytes } : {}),
+      ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
     };
     if (outcome.ok) {
       const verified = verifyOutputs(env, step);

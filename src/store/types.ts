@@ -48,6 +48,10 @@ export interface StepResult {
   logFile?: string;
   /** A failed step's partial outputs, moved aside here (project-relative folder). */
   failedOutputs?: string;
+  /** A step run by a worker of the Redis executor: the worker (`host:pid`), and how long its
+   * job waited in the queue before a worker took it (part of durationMs). */
+  worker?: string;
+  queueWaitMs?: number;
 }
 
 export interface TestCaseResult {
