@@ -1,5 +1,6 @@
 import type { RunRecord, StepResult } from '../store/types.js';
 import { formatMs } from '../util/duration.js';
+import { orphanLines } from '../plan/orphans.js';
 import { clean, type Style } from './style.js';
 
 function statusCell(s: string, style: Style): string {
@@ -53,6 +54,11 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
     lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile}${clean(aside)})`));
     for (const l of opts.tails?.get(r.name) ?? []) lines.push(`${style.dim('    │')} ${clean(l)}`);
   }
+  if (record.orphans && record.orphans.length > 0) {
+    lines.push('');
+    lines.push(style.yellow('Outputs of steps no longer in the Batchfile:'));
+    for (const l of orphanLines(record.orphans)) lines.push(`  ${clean(l)}`);
+  }
   const t = record.tests;
   if (t) {
     lines.push('');
@@ -102,5 +108,6 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),
+    ...(record.orphans ? { orphans: record.orphans } : {}),
   };
 }

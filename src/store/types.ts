@@ -91,6 +91,15 @@ export interface RunRecord {
    * those whose stat it did not hold; absent in records of older versions). */
   checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number; filesStatted?: number };
   tests?: TestPhaseResult;
+  /** Outputs of steps no longer in the Batchfile that this run removed (or kept: changed
+   * since their step wrote them), by step (src/plan/orphans.ts). */
+  orphans?: OrphanOutcome[];
+}
+
+export interface OrphanOutcome {
+  step: string;
+  removed: string[];
+  kept: string[];
 }
 
 /** The result of a step found up to date: the same for every such step, so the store keeps

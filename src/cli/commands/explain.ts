@@ -2,6 +2,8 @@ import { buildGraph, selectSteps } from '../../graph/graph.js';
 import { initHash } from '../../fingerprint/hash.js';
 import { StatCache } from '../../fingerprint/stat-cache.js';
 import { planStep } from '../../plan/plan-step.js';
+import type { Decision } from '../../plan/decide.js';
+import { findOrphans, orphanLines, planOutcomes } from '../../plan/orphans.js';
 import { preflight } from '../../app/pipeline.js';
 import { openStore } from '../../store/store.js';
 import { openEntries } from '../../cache/local/entries.js';
@@ -15,6 +17,14 @@ interface Explained {
   name: string;
   decision: 'run' | 'restore' | 'up-to-date' | 'pending';
   reasons: string[];
+}
+
+/** A step up to date by the files now, reading a file a run will remove first (an output of
+ * a step no longer declared), will run: the decision says so, naming the file. */
+function withOrphanInputs(decision: Decision, inputs: readonly string[], gone: ReadonlyMap<string, string>): Decision {
+  if (gone.size === 0) return decision;
+  const why = inputs.filter((f) => gone.has(f)).map((f) => `input removed: ${f} (written by "${gone.get(f)}", no longer in the Batchfile)`);
+  return why.length === 0 ? decision : { run: true, reasons: [...decision.reasons, ...why] };
 }
 
 /** `batch explain STEP...` and `batch --dry-run`: the plan and every reason, executing nothing.
@@ -34,13 +44,19 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
     const stats = new StatCache(project.root, store);
     const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
     const entries = openEntries(store);
+    // Outputs of steps no longer declared: a run removes them first, so readers would rerun.
+    const orphans = findOrphans(loaded.config, graph, store, stats);
+    const gone = new Map((orphans?.remove ?? []).map((o) => [o.file, o.step]));
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
       const step = loaded.config.steps.get(name)!;
-      const { fp, decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
+      const planned = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
+      const { fp } = planned;
+      const decision = withOrphanInputs(planned.decision, fp.inputFiles, gone);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
-      const cached = decision.run && !args.force && args.cache && step.cache && loaded.config.cache.enabled ? entries.get(fp.key) : undefined;
+      // Its key once the orphans are gone is not known here: no cache entry is claimed for it.
+      const cached = planned.decision.run && !args.force && args.cache && step.cache && loaded.config.cache.enabled ? entries.get(fp.key) : undefined;
       if (cached) {
         willRun.add(name);
         out.push({ name, decision: 'restore', reasons: [`outputs of run ${cached.runId} are in the output cache (restored if intact, else run)`, ...decision.reasons] });
@@ -56,10 +72,12 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
     }
     // Keep what was hashed, as a run does (the stat cache writes in batches).
     stats.flush();
+    const orphanOutcomes = orphans ? planOutcomes(orphans) : [];
     if (args.json) {
-      io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
+      io.out.write(`${JSON.stringify({ steps: out, ...(orphanOutcomes.length > 0 ? { orphans: orphanOutcomes } : {}) }, null, 2)}\n`);
       return 0;
     }
+    for (const l of orphanLines(orphanOutcomes, true)) io.say(io.style.yellow(clean(l)));
     const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
     for (const o of out) {
       const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'restore' ? io.style.yellow('restore   ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
