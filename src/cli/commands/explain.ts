@@ -83,6 +83,8 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
       const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'restore' ? io.style.yellow('restore   ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
       io.say(`${tag}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
       for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
+      const about = loaded.config.steps.get(o.name)?.description;
+      if (about) io.say(io.style.dim(`${' '.repeat(12 + w)}  (${clean(about.replace(/\s+/g, ' ').trim())})`));
     }
     const n = out.filter((o) => o.decision !== 'up-to-date').length;
     io.say(io.style.dim(`${n} of ${out.length} step(s) would run or be re-checked; nothing was executed`));
