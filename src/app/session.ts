@@ -3,7 +3,7 @@ import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
 import { cacheForRun } from '../cache/local/output-cache.js';
-import { runTestPhase } from './test-phase.js';
+import { runTestPhase, testRunner } from './test-phase.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
 import { loadProject, type Project } from './project.js';
@@ -93,6 +93,8 @@ export class Session {
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
+    // Vitest missing: say so before any step runs, not after them.
+    if (withTests) testRunner();
     const c = loaded.config.cache;
     const outputCache = cacheForRun({
       enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,

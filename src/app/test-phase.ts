@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { PipelineConfig, TestsConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
@@ -9,6 +7,7 @@ import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 import type { TestCaseResult, TestPhaseResult } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
+import { importPeer, requirePeer, type Peer } from '../util/optional-peer.js';
 import { withProcessState } from '../util/process-state.js';
 
 interface CachedTests {
@@ -19,9 +18,11 @@ interface CachedTests {
 
 const META_KEY = 'tests';
 
-function vitestVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (JSON.parse(fs.readFileSync(require.resolve('vitest/package.json'), 'utf8')) as { version: string }).version;
+/** Vitest is an optional peer dependency (package.json): a project that declares `tests:`
+ * installs it. Throws a BatchError naming the fix when it is missing or of another major
+ * version; called before the run starts any step, so the error costs nothing. */
+export function testRunner(): Peer {
+  return requirePeer('vitest', 'The test phase (`tests:` in the Batchfile)');
 }
 
 /** The test phase's key: the test files and every file in their folders, the files they check (default: every step output)
@@ -35,47 +36,11 @@ function testsKey(config: PipelineConfig, tests: TestsConfig, stats: StatCache):
   const checkedFiles = resolveSpecs(config.root, checked, stats).files;
   const hashes: Record<string, string> = {};
   for (const f of [...testFiles, ...besideTests, ...checkedFiles]) hashes[f] = stats.get(f)?.hash ?? 'missing';
-  return { key: hashString(canonicalJson({ v: 1, vitest: vitestVersion(), hashes })), files: testFiles };
+  return { key: hashString(canonicalJson({ v: 1, vitest: testRunner().version, hashes })), files: testFiles };
 }
 
 function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
-}
-
-/** One Vitest run of `files` through its Node API (loaded only here), the results as plain records. */
-async function vitestRun(config: PipelineConfig, tests: TestsConfig, files: string[]): Promise<{ cases: TestCaseResult[]; moduleErrors: number }> {
-  const { startVitest } = await import('vitest/node');
-  const cases: TestCaseResult[] = [];
-  let moduleErrors = 0;
-  const vitest = await startVitest('test', files, {
-    root: config.root,
-    config: false,
-    run: true,
-    watch: false,
-    reporters: [{}],
-    include: tests.files.map((f) => f),
-    ...(tests.timeoutMs ? { testTimeout: tests.timeoutMs } : {}),
-  } as Parameters<typeof startVitest>[2]);
-  try {
-    for (const mod of vitest.state.getTestModules()) {
-      const file = mod.relativeModuleId;
-      for (const tc of mod.children.allTests()) {
-        const r = tc.result();
-        const status = r.state === 'passed' ? 'PASS' : r.state === 'failed' ? 'FAIL' : 'SKIP';
-        const c: TestCaseResult = { file, name: tc.fullName, status, durationMs: Math.round(tc.diagnostic()?.duration ?? 0) };
-        if (r.state === 'failed') c.message = r.errors.map((e) => firstLine(e.message ?? String(e))).join(' | ');
-        cases.push(c);
-      }
-      const errs = mod.errors();
-      if (errs.length > 0) {
-        moduleErrors++;
-        cases.push({ file, name: '(module)', status: 'FAIL', durationMs: 0, message: errs.map((e) => firstLine(e.message ?? String(e))).join(' | ') });
-      }
-    }
-  } finally {
-    await vitest.close();
-  }
-  return { cases, moduleErrors };
 }
 
 /** Runs the Batchfile's integrity tests through Vitest's Node API (loaded only here), with
@@ -106,9 +71,41 @@ export async function runTestPhase(opts: {
   }
   opts.emit({ type: 'tests-start', files });
   const t0 = performance.now();
+  const { startVitest } = await importPeer(testRunner(), () => import('vitest/node'));
+  const cases: TestCaseResult[] = [];
+  let moduleErrors = 0;
   // Vitest sets process.env (NODE_ENV, TEST, VITEST, MODE …) and may leave listeners and
   // timers; this process goes on to run steps (daemon, watch mode), so all of it is put back.
-  const { cases, moduleErrors } = await withProcessState(() => vitestRun(config, tests, files));
+  await withProcessState(async () => {
+    const vitest = await startVitest('test', files, {
+      root: config.root,
+      config: false,
+      run: true,
+      watch: false,
+      reporters: [{}],
+      include: tests.files.map((f) => f),
+      ...(tests.timeoutMs ? { testTimeout: tests.timeoutMs } : {}),
+    } as Parameters<typeof startVitest>[2]);
+    try {
+      for (const mod of vitest.state.getTestModules()) {
+        const file = mod.relativeModuleId;
+        for (const tc of mod.children.allTests()) {
+          const r = tc.result();
+          const status = r.state === 'passed' ? 'PASS' : r.state === 'failed' ? 'FAIL' : 'SKIP';
+          const c: TestCaseResult = { file, name: tc.fullName, status, durationMs: Math.round(tc.diagnostic()?.duration ?? 0) };
+          if (r.state === 'failed') c.message = r.errors.map((e) => firstLine(e.message ?? String(e))).join(' | ');
+          cases.push(c);
+        }
+        const errs = mod.errors();
+        if (errs.length > 0) {
+          moduleErrors++;
+          cases.push({ file, name: '(module)', status: 'FAIL', durationMs: 0, message: errs.map((e) => firstLine(e.message ?? String(e))).join(' | ') });
+        }
+      }
+    } finally {
+      await vitest.close();
+    }
+  });
   const passed = cases.filter((c) => c.status === 'PASS').length;
   const failed = cases.filter((c) => c.status === 'FAIL').length;
   const skipped = cases.filter((c) => c.status === 'SKIP').length;
