@@ -186,7 +186,7 @@ describe('command line', () => {
     expect(dot.stdout).toContain('"a" -> "b";');
     expect(dot.stdout).toContain('"b" -> "c";');
     expect(dot.stdout).toContain('"a" -> "d";');
-    expect(text.stdout.trim().split('\n')).toEqual(['c (command)', '  └─ b (command)', '    └─ a (command)', 'd (run)', '  └─ a (command) …']);
+    expect(text.stdout.trim().split('\n')).toEqual(['c (command)', '  └─ b (command)', '    └─ a (command)', 'd (run) — independent', '  └─ a (command) …']);
     expect(p.exists('logs')).toBe(false);
   });
 });
