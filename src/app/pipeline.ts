@@ -21,6 +21,9 @@ import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
 import { applyOrphans, findOrphans } from '../plan/orphans.js';
+import { appendMetricsCsv } from '../history/metric-csv.js';
+import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
+import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
 export interface RunOptions {
@@ -165,6 +168,8 @@ export interface RunOutput {
   codeFiles: () => Map<string, string[]>;
   /** The whole step graph (the run report draws it). */
   graph: Graph;
+  /** The config the run executed: forEach steps expanded, paramsFrom values in params. */
+  config: PipelineConfig;
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
@@ -181,11 +186,12 @@ async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store,
   return done;
 }
 
-export async function runPipeline(config: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
+export async function runPipeline(declared: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
   await initHash();
-  const graph = buildGraph(config);
-  const selected = selectSteps(graph, opts.targets);
   const stats = opts.stats ?? new StatCache(opts.root, store);
+  const config = await materialize(declared, stats);
+  const graph = buildGraph(config);
+  const selected = selectSteps(graph, expandTargets(config, opts.targets));
   const { code, fast, misses } = await preflight(
     config,
     graph,
@@ -252,6 +258,15 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     work: (name, slots) => processStep(env, name, slots),
     onResult: (r) => {
       const { state, snapshot, ...result } = r as StepOutcome;
+      const step = config.steps.get(result.name);
+      if (state && step?.metrics) {
+        const m = readStepMetrics(opts.root, step, state.outputs);
+        for (const message of m.warnings) opts.emit({ type: 'warning', message });
+        result.metrics = m.metrics;
+        result.params = paramsUpstream(config, graph, step.name);
+        (r as StepOutcome).metrics = result.metrics;
+        (r as StepOutcome).params = result.params;
+      }
       recorder.step(result, state);
       // After the state it vouches for; not awaited (a lost snapshot costs one full check).
       if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
@@ -298,6 +313,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   await recorder.run(record);
   try {
     appendCsv(opts.logsDir, record, results);
+    appendMetricsCsv(opts.logsDir, record, results);
   } catch (e) {
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }
@@ -314,5 +330,5 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     }
     return out;
   };
-  return { record, results, codeFiles, graph };
+  return { record, results, codeFiles, graph, config };
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded } from '../batchfile/load.js';
+import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded, type LoadOptions } from '../batchfile/load.js';
 
 /** Where a command works: the project root and its run-time folders. */
 export interface Project {
@@ -23,6 +23,6 @@ export function resolveProject(place: ProjectPlace): Project {
   return { root, file, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
 }
 
-export function loadProject(p: Project, compiled?: CompiledBatchfile): Promise<Loaded> {
-  return loadBatchfile(p.root, p.file, p.cacheDir, compiled);
+export function loadProject(p: Project, compiled?: CompiledBatchfile, opts?: LoadOptions): Promise<Loaded> {
+  return loadBatchfile(p.root, p.file, p.cacheDir, compiled, opts);
 }

@@ -33,6 +33,8 @@ export interface Args {
   daemon: boolean;
   /** `batch clean --cache`: drop the output and stat caches (not the outputs). */
   caches: boolean;
+  /** `batch metrics --diff [A B]`. */
+  diff: boolean;
   /** --executor redis://…: send steps to workers through that Redis (docs/distributed.md). */
   executor?: string;
   /** `batch worker --redis URL`. */
@@ -78,6 +80,7 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--keep'], key: 'keep', value: { kind: 'int', name: 'N' }, help: 'with --prune: how many of the newest runs to keep' },
   { names: ['--store'], key: 'store', help: 'clean: remove a damaged LMDB run store (--force: one that still opens)' },
   { names: ['--cache'], key: 'caches', help: 'clean: drop the output cache and the stat cache (outputs, fingerprints and history stay)' },
+  { names: ['--diff'], key: 'diff', help: 'compare two runs (A B; default: previous latest): metrics, and the params that changed' },
   { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
   { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
   { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
@@ -135,6 +138,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     summary: 'the output cache: what it holds, or prune it to its limit (docs/output-cache.md)',
     flags: ['--file', '--max-size', '--limit', '--json', '--wait'],
   },
+  metrics: {
+    usage: 'batch metrics [--diff [A B]] [options]',
+    summary: 'the metrics steps recorded (`metrics:` in the Batchfile), their change and bounds; --diff: two runs\' metrics and changed params',
+    flags: ['--diff', '--limit', '--json', '--csv'],
+  },
   daemon: { usage: 'batch daemon [start|stop|restart|status]', summary: 'a resident process that serves this project\'s runs (docs/daemon.md)', flags: [] },
   worker: {
     usage: 'batch worker --redis URL [-j N] [--queue NAME]',
@@ -175,7 +183,7 @@ function commandsTaking(flag: Flag, except: string): string[] {
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, caches: false,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, caches: false, diff: false,
   };
   const words: string[] = [];
   // Flags as given, checked against the command once the command is known (it may come after them).

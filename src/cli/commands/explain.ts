@@ -5,6 +5,7 @@ import { planStep } from '../../plan/plan-step.js';
 import type { Decision } from '../../plan/decide.js';
 import { findOrphans, orphanLines, planOutcomes } from '../../plan/orphans.js';
 import { preflight } from '../../app/pipeline.js';
+import { expandTargets, materialize } from '../../app/materialize.js';
 import { openStore } from '../../store/store.js';
 import { openEntries } from '../../cache/local/entries.js';
 import { clean } from '../../report/style.js';
@@ -37,26 +38,27 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   await initHash();
   const project = resolveProject(args);
   const loaded = await loadProject(project);
-  const graph = buildGraph(loaded.config);
-  const selected = selectSteps(graph, args.positionals);
   const store = openStore(project.cacheDir);
   try {
     const stats = new StatCache(project.root, store);
-    const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const config = await materialize(loaded.config, stats);
+    const graph = buildGraph(config);
+    const selected = selectSteps(graph, expandTargets(config, args.positionals));
+    const { code } = await preflight(config, graph, selected, project.root, project.cacheDir, store, stats);
     const entries = openEntries(store);
     // Outputs of steps no longer declared: a run removes them first, so readers would rerun.
-    const orphans = findOrphans(loaded.config, graph, store, stats);
+    const orphans = findOrphans(config, graph, store, stats);
     const gone = new Map((orphans?.remove ?? []).map((o) => [o.file, o.step]));
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
-      const step = loaded.config.steps.get(name)!;
+      const step = config.steps.get(name)!;
       const planned = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
       const { fp } = planned;
       const decision = withOrphanInputs(planned.decision, fp.inputFiles, gone);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
       // Its key once the orphans are gone is not known here: no cache entry is claimed for it.
-      const cached = planned.decision.run && !args.force && args.cache && step.cache && loaded.config.cache.enabled ? entries.get(fp.key) : undefined;
+      const cached = planned.decision.run && !args.force && args.cache && step.cache && config.cache.enabled ? entries.get(fp.key) : undefined;
       if (cached) {
         willRun.add(name);
         out.push({ name, decision: 'restore', reasons: [`outputs of run ${cached.runId} are in the output cache (restored if intact, else run)`, ...decision.reasons] });
@@ -83,7 +85,7 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
       const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'restore' ? io.style.yellow('restore   ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
       io.say(`${tag}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
       for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
-      const about = loaded.config.steps.get(o.name)?.description;
+      const about = config.steps.get(o.name)?.description;
       if (about) io.say(io.style.dim(`${' '.repeat(12 + w)}  (${clean(about.replace(/\s+/g, ' ').trim())})`));
     }
     const n = out.filter((o) => o.decision !== 'up-to-date').length;
