@@ -279,6 +279,8 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   });
 
   stats.flush();
+  // Uploads still running are awaited here (bounded), before the record that reports them.
+  const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
   let tests: TestPhaseResult | undefined;
   const stepsPassed = results.every((r) => r.status === 'PASS');
   if (opts.tests && stepsPassed && !opts.signal.aborted) {
@@ -308,6 +310,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
     ...(orphans.length > 0 ? { orphans } : {}),
+    ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();
   await recorder.run(record);

@@ -1,8 +1,9 @@
 import os from 'node:os';
+import path from 'node:path';
 import type { CompiledBatchfile, Loaded, LoadOptions } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
-import { cacheForRun } from '../cache/local/output-cache.js';
+import { outputCacheForRun } from '../cache/for-run.js';
 import { runTestPhase, testRunner } from './test-phase.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
@@ -20,6 +21,9 @@ export interface RunRequest {
   flags?: string[];
   /** File knowledge kept across runs (watch mode); see RunOptions.stats. */
   stats?: StatCache;
+  /** The environment steps run with and `env`-listed variables are read from (default
+   * process.env; a run the daemon serves: its client's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What one or many runs in a process share: the project, the lock, the store and the
@@ -88,6 +92,7 @@ export class Session {
       ...(a.tests ? [] : ['--no-tests']),
       ...(a.jobs ? [`-j${a.jobs}`] : []),
       ...(a.cache ? [] : ['--no-cache']),
+      ...(a.remoteCache?.readOnly ? ['--remote-cache-read-only'] : []),
       ...(req.flags ?? []),
     ];
     const tests = loaded.config.tests;
@@ -95,10 +100,11 @@ export class Session {
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
     // Vitest missing: say so before any step runs, not after them.
     if (withTests) testRunner();
-    const c = loaded.config.cache;
-    const outputCache = cacheForRun({
-      enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,
-      root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+    const outputCache = await outputCacheForRun({
+      config: loaded.config, flag: a.cache, maxSizeFlag: a.maxSize,
+      remoteFlags: a.remoteCache ?? { readOnly: false },
+      env: process.env, root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
+      batchfileName: path.relative(this.project.root, loaded.config.file) || loaded.config.file,
     });
     return runPipeline(loaded.config, this.store, executors, {
       root: this.project.root,
@@ -109,7 +115,7 @@ export class Session {
       jobs,
       keepGoing: a.keepGoing,
       flags,
-      env: process.env,
+      env: req.env ?? process.env,
       signal,
       emit,
       ...(outputCache ? { outputCache } : {}),

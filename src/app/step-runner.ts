@@ -218,7 +218,8 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
         name,
         status: 'PASS',
         action: 'restored',
-        reason: `restored from cache (outputs of run ${restored.fromRun}); ${reason}`,
+        reason: `restored from ${restored.source === 'remote' ? 'remote ' : ''}cache (outputs of run ${restored.fromRun}); ${reason}`,
+        source: restored.source ?? 'local',
         durationMs: Math.round(performance.now() - t),
         startedAt: Date.now(),
         bytesRead: fp.bytesIn,
@@ -262,6 +263,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
       outputs: step.outputs.map((o) => path.resolve(env.root, o)),
       logFile,
       signal: ac.signal,
+      runEnv: env.env,
       ...(executor.acceptsHeader ? { logHeader: header } : {}),
       ...(code.compiled ? { compiled: code.compiled } : {}),
     };

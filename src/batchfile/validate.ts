@@ -1,18 +1,18 @@
 import path from 'node:path';
 import { parseDuration, parseSize } from '../util/duration.js';
 import { BatchError } from '../util/errors.js';
+import { badRemoteUrl, badTeam, MAX_TIMEOUT_MS, type RemoteDef } from './remote-def.js';
 import { isJsonValue } from '../util/json.js';
 import { isInside, normaliseSpec, NOT_NORMAL } from '../util/paths.js';
 import { didYouMean } from '../util/suggest.js';
 import type { PipelineConfig, StepConfig, TestsConfig } from './config.js';
 import type { JsonObject } from './types.js';
 import { DATA_FIELDS, validateDataFields } from './validate-data.js';
+import { RESERVED_NAMES } from './names.js';
 
-/** Words the CLI reads as subcommands; a step may not take one of these names, so
- * `batch NAME` is never ambiguous. */
-export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker', 'metrics',
-] as const;
+// Words the CLI reads as subcommands; a step may not take one of these names, so `batch NAME`
+// is never ambiguous.
+export { RESERVED_NAMES };
 
 const STEP_FIELDS = [
   'run', 'command', 'inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache', ...DATA_FIELDS,
@@ -22,7 +22,8 @@ const STEP_FIELD_SET: ReadonlySet<string> = new Set(STEP_FIELDS);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
 const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
-const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
+const CACHE_FIELDS = ['maxSize', 'enabled', 'remote'] as const;
+const REMOTE_FIELDS = ['url', 'team', 'readOnly', 'timeoutMs'] as const;
 
 export const DEFAULT_CACHE_BYTES = 5 * 1024 ** 3;
 
@@ -213,7 +214,8 @@ export function validateBatch(value: unknown, file: string, root: string): Pipel
       cache.maxBytes = bytes;
     }
   }
-  const config: PipelineConfig = { root, file, steps, cache };
+  const remote = value.cache !== undefined && isObject(value.cache) && value.cache.remote !== undefined ? validateRemote(c, value.cache.remote) : undefined;
+  const config: PipelineConfig = { root, file, steps, cache: remote ? { ...cache, remote } : cache };
   if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
   if (value.executor !== undefined) {
     if (typeof value.executor !== 'string' || !/^(local|rediss?:\/\/.+)$/.test(value.executor)) {
@@ -222,4 +224,33 @@ export function validateBatch(value: unknown, file: string, root: string): Pipel
     if (value.executor !== 'local') config.executor = value.executor;
   }
   return config;
+}
+
+/** `cache.remote`: every field optional (flags and environment variables may supply them). */
+function validateRemote(c: Checker, v: unknown): RemoteDef {
+  if (!isObject(v)) c.fail('cache.remote', 'must be an object like { url: "https://cache.example.com", team: "my-team" }');
+  c.unknownFields(v, REMOTE_FIELDS, 'cache.remote');
+  const out: RemoteDef = { readOnly: false };
+  if (v.url !== undefined) {
+    if (typeof v.url !== 'string') c.fail('cache.remote.url', 'must be a string');
+    const why = badRemoteUrl(v.url);
+    if (why) c.fail('cache.remote.url', why);
+    out.url = v.url;
+  }
+  if (v.team !== undefined) {
+    if (typeof v.team !== 'string') c.fail('cache.remote.team', 'must be a string');
+    const why = badTeam(v.team);
+    if (why) c.fail('cache.remote.team', why);
+    out.team = v.team;
+  }
+  if (v.readOnly !== undefined) {
+    if (typeof v.readOnly !== 'boolean') c.fail('cache.remote.readOnly', 'must be true or false');
+    out.readOnly = v.readOnly;
+  }
+  if (v.timeoutMs !== undefined) {
+    const t = v.timeoutMs;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_MS) c.fail('cache.remote.timeoutMs', `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+    out.timeoutMs = t;
+  }
+  return out;
 }

@@ -1,13 +1,17 @@
 import type { StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
-import type { FileHashes } from '../store/types.js';
+import type { FileHashes, RemoteRunReport } from '../store/types.js';
+
+export type { RemoteRunReport };
 
 export interface Restored {
   outputs: FileHashes;
   bytes: number;
   /** Run that first produced these outputs. */
   fromRun: string;
+  /** Which cache had them (absent: the local one). */
+  source?: 'local' | 'remote';
 }
 
 /** Keeps passed steps' outputs by fingerprint, to restore instead of rerunning. */
@@ -22,4 +26,7 @@ export interface OutputCache {
    * cache, whose stats of the outputs (taken when they were hashed) are used rather than
    * stat'ing each output again; the bytes stored are still checked against their hash. */
   save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void>;
+  /** At the end of a run: waits (bounded) for background work such as uploads, and reports
+   * what the remote cache did; absent or undefined for a local-only cache. */
+  finish?(emit: Emit, boundMs?: number): Promise<RemoteRunReport | undefined>;
 }

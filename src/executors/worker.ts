@@ -14,6 +14,9 @@ export interface WorkerTask {
   logFile: string;
   /** Receives 'abort' when the step times out or the run is interrupted. */
   port: MessagePort;
+  /** The environment of this task's run, when it is not this thread's own (a run the daemon
+   * serves for a client). */
+  runEnv?: NodeJS.ProcessEnv;
   /** Variables set (null: unset) in this thread's process.env while the step runs. */
   env?: Record<string, string | null>;
 }
@@ -36,6 +39,18 @@ function userStack(stack: string, root: string): string {
     .join('\n');
 }
 
+/** This thread's environment as it started (a copy of batch's): every task ends with it put
+ * back, so nothing a step set, or a served client's environment, reaches the next task. A
+ * worker thread's process.env is its own copy, not the process's. */
+const ownEnv: Record<string, string> = { ...process.env } as Record<string, string>;
+
+/** Makes process.env exactly `env` (only what differs is written: writing TZ, even unchanged,
+ * resets the process's time zone cache). */
+function useEnv(env: NodeJS.ProcessEnv): void {
+  for (const k of Object.keys(process.env)) if (env[k] === undefined) delete process.env[k];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) process.env[k] = v;
+}
+
 export default async function runStepTask(task: WorkerTask): Promise<WorkerResult> {
   const ac = new AbortController();
   task.port.on('message', (m: unknown) => {
@@ -49,6 +64,7 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const saved: Console4 = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   for (const k of Object.keys(saved) as (keyof Console4)[]) console[k] = (...args: unknown[]) => write(format(...args));
   const cpu0 = threadCpuMs();
+  if (task.runEnv) useEnv(task.runEnv);
   const restore = task.env ? setVars(task.env) : undefined;
   try {
     const mod = (await import(pathToFileURL(task.module).href)) as { default?: unknown };
@@ -62,8 +78,9 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     write(typeof err?.stack === 'string' ? userStack(err.stack, task.ctx.root) : String(e));
     throw e;
   } finally {
-    Object.assign(console, saved);
     if (restore) setVars(restore);
+    useEnv(ownEnv);
+    Object.assign(console, saved);
     fs.closeSync(fd);
     task.port.close();
   }

@@ -2,7 +2,7 @@ import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
 import { RACY_WINDOW_MS, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
-import { KEY_SCHEMA } from './step-key.js';
+import { KEY_SCHEMA, runtimeTag } from './step-key.js';
 import { canonicalJson } from '../util/json.js';
 import type { SnapshotEntry } from '../store/store.js';
 
@@ -33,7 +33,7 @@ export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): s
   const envText = envValues(step, env);
   const hit = definitionMemo.get(step);
   if (hit && hit.envText === envText) return hit.sig;
-  let text = `${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${step.kind}\0${JSON.stringify(step.kind === 'run' ? (step.run ?? null) : (step.command ?? null))}`;
+  let text = `${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${step.kind}\0${step.kind === 'run' ? runtimeTag() : ''}\0${JSON.stringify(step.kind === 'run' ? (step.run ?? null) : (step.command ?? null))}`;
   text += `\0${paramsText(step)}\0${step.inputs.join('\0')}\0\0${step.outputs.join('\0')}\0${envText}`;
   const sig = hashString(text);
   definitionMemo.set(step, { envText, sig });

@@ -3,8 +3,18 @@ import type { FileHashes, FingerprintParts } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
 import { hashString } from '../fingerprint/hash.js';
 
-/** Bump when what goes into a key changes, so old keys never match new ones. */
-export const KEY_SCHEMA = 1;
+/** Bump when what goes into a key changes, so old keys never match new ones.
+ * 2: `run` steps' keys include the runtime (runtimeTag). */
+export const KEY_SCHEMA = 2;
+
+/** What a `run` step's result may depend on beyond its files: it runs inside batch's own
+ * Node.js, so the major version and the platform go into its key (a shared remote cache must
+ * not hand a Linux result to macOS, or Node 20's to Node 22). Minor versions are left out:
+ * they do not change what a program computes, and would split the cache at every update. */
+export function runtimeTag(): string {
+  return RUNTIME;
+}
+const RUNTIME = `node${process.versions.node.split('.')[0]} ${process.platform}-${process.arch}`;
 
 /** Hashes of the values of the step's env variables. Only hashes are kept: secrets listed
  * in `env` never reach the store or the logs. Unset and empty are different values. */
@@ -34,6 +44,7 @@ function computeDefinitionHashes(step: StepConfig): Record<string, string> {
     command: hashString(canonicalJson(step.kind === 'run' ? { run: step.run ?? null } : { command: step.command ?? null })),
     params: hashString(canonicalJson(step.params)),
     specs: hashString(canonicalJson({ inputs: [...step.inputs].sort(), outputs: [...step.outputs].sort() })),
+    ...(step.kind === 'run' ? { runtime: hashString(runtimeTag()) } : {}),
   };
 }
 

@@ -49,6 +49,8 @@ export interface StepResult {
   logFile?: string;
   /** A failed step's partial outputs, moved aside here (project-relative folder). */
   failedOutputs?: string;
+  /** A restored step: which cache its outputs came from. */
+  source?: 'local' | 'remote';
   /** A step with `metrics` that ran or was restored: the values its verified outputs hold. */
   metrics?: Record<string, number>;
   /** With `metrics`: the params that could move them (this step's and its upstream steps'),
@@ -97,6 +99,8 @@ export interface RunRecord {
    * those whose stat it did not hold; absent in records of older versions). */
   checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number; filesStatted?: number };
   tests?: TestPhaseResult;
+  /** What the run did with the remote cache (absent when none was configured). */
+  remoteCache?: RemoteRunReport;
   /** Outputs of steps no longer in the Batchfile that this run removed (or kept: changed
    * since their step wrote them), by step (src/plan/orphans.ts). */
   orphans?: OrphanOutcome[];
@@ -119,4 +123,19 @@ export function isPlainUpToDate(r: StepResult): boolean {
   if (r.action !== 'up-to-date' || r.status !== 'PASS' || r.reason !== 'up to date' || r.durationMs !== 0 || r.name.includes('\n')) return false;
   for (const k in r) if (k !== 'name' && k !== 'status' && k !== 'action' && k !== 'reason' && k !== 'durationMs') return false;
   return true;
+}
+
+/** What one run did with the remote cache (`--json`, the run record, `batch cache status`). */
+export interface RemoteRunReport {
+  url: string;
+  team: string;
+  readOnly: boolean;
+  hits: number;
+  misses: number;
+  /** Entries downloaded but refused (bad hash, signature, unsafe path). */
+  refused: number;
+  uploads: { step: string; key: string; bytes: number }[];
+  uploadsFailed: number;
+  /** The server's failure, when it failed this run (after which it was not used). */
+  error?: string;
 }

@@ -13,6 +13,8 @@ import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
 import { loadProject, resolveProject } from '../../app/project.js';
+import { RemoteProbe } from '../../cache/remote/probe.js';
+import { resolveRemote } from '../../cache/remote/settings.js';
 
 interface Explained {
   name: string;
@@ -46,6 +48,10 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
     const selected = selectSteps(graph, expandTargets(config, args.positionals));
     const { code } = await preflight(config, graph, selected, project.root, project.cacheDir, store, stats);
     const entries = openEntries(store);
+    const cacheOn = args.cache && config.cache.enabled;
+    const remoteFlags = { readOnly: args.remoteCacheReadOnly, ...(args.remoteCache !== undefined ? { url: args.remoteCache } : {}), ...(args.remoteCacheTeam !== undefined ? { team: args.remoteCacheTeam } : {}) };
+    const remote = cacheOn ? resolveRemote(config.cache.remote, remoteFlags, process.env, 'Batchfile') : undefined;
+    const probe = remote ? new RemoteProbe(remote) : undefined;
     // Outputs of steps no longer declared: a run removes them first, so readers would rerun.
     const orphans = findOrphans(config, graph, store, stats);
     const gone = new Map((orphans?.remove ?? []).map((o) => [o.file, o.step]));
@@ -58,10 +64,17 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
       const decision = withOrphanInputs(planned.decision, fp.inputFiles, gone);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
       // Its key once the orphans are gone is not known here: no cache entry is claimed for it.
-      const cached = planned.decision.run && !args.force && args.cache && step.cache && config.cache.enabled ? entries.get(fp.key) : undefined;
+      const cacheable = planned.decision.run && !args.force && cacheOn && step.cache;
+      const cached = cacheable ? entries.get(fp.key) : undefined;
+      // Asked only for a step that would run and is not cached here, and only while the
+      // inputs are known (not for a step downstream of one that will run).
+      const remoteHit = cacheable && !cached && upstream.length === 0 && probe ? await probe.has(fp.key) : undefined;
       if (cached) {
         willRun.add(name);
         out.push({ name, decision: 'restore', reasons: [`outputs of run ${cached.runId} are in the output cache (restored if intact, else run)`, ...decision.reasons] });
+      } else if (remoteHit) {
+        willRun.add(name);
+        out.push({ name, decision: 'restore', reasons: [`restore from remote cache ${probe!.url} (if the entry is intact, else run)`, ...decision.reasons] });
       } else if (decision.run) {
         willRun.add(name);
         out.push({ name, decision: 'run', reasons: decision.reasons });
@@ -75,10 +88,12 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
     // Keep what was hashed, as a run does (the stat cache writes in batches).
     stats.flush();
     const orphanOutcomes = orphans ? planOutcomes(orphans) : [];
+    const remoteNote = probe?.failure ? `remote cache not asked: ${probe.failure}` : undefined;
     if (args.json) {
-      io.out.write(`${JSON.stringify({ steps: out, ...(orphanOutcomes.length > 0 ? { orphans: orphanOutcomes } : {}) }, null, 2)}\n`);
+      io.out.write(`${JSON.stringify({ steps: out, ...(orphanOutcomes.length > 0 ? { orphans: orphanOutcomes } : {}), ...(remoteNote ? { remoteWarning: remoteNote } : {}) }, null, 2)}\n`);
       return 0;
     }
+    if (remoteNote) io.say(io.style.yellow(`warning: ${remoteNote}`));
     for (const l of orphanLines(orphanOutcomes, true)) io.say(io.style.yellow(clean(l)));
     const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
     for (const o of out) {

@@ -83,6 +83,7 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
       outputs: [],
       logFile: path.join(dir, 'logs', `${name}.log`),
       signal: new AbortController().signal,
+      runEnv: process.env,
       ...extra,
     };
   }
@@ -250,7 +251,7 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
       `const { ProcessExecutor } = await import(${JSON.stringify(path.join(REPO, 'dist/executors/process-executor.js'))});
 const ex = new ProcessExecutor({ helper: ${JSON.stringify(mode)} });
 const step = { name: 'hold', kind: 'command', command: 'sleep 60 & echo $$ $! > pids.tmp && mv pids.tmp pids.txt; wait', inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false };
-await ex.execute({ step, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal });
+await ex.execute({ step, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal, runEnv: process.env });
 `,
     );
     const batch = spawn(process.execPath, [script], { cwd: dir, stdio: 'ignore' });
