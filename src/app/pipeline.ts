@@ -16,10 +16,11 @@ import { buildGraph, hasProducer, selectSteps, type Graph } from '../graph/graph
 import { appendCsv } from '../store/csv-log.js';
 import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
-import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
+import type { OrphanOutcome, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
+import { applyOrphans, findOrphans } from '../plan/orphans.js';
 import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
@@ -172,6 +173,19 @@ export interface RunOutput {
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
+/** Outputs of steps no longer declared, removed before any step is checked, so the steps that
+ * read them see them gone; the stat cache forgets each (its epoch sends snapshot verdicts of
+ * the pre-run check to be checked again). */
+async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store, stats: StatCache, opts: RunOptions): Promise<OrphanOutcome[]> {
+  const plan = findOrphans(config, graph, store, stats);
+  if (!plan) return [];
+  const done = await applyOrphans(opts.root, config, store, stats, plan);
+  for (const o of done) {
+    for (const f of o.kept) opts.emit({ type: 'warning', message: `kept ${f}: "${o.step}" wrote it but is no longer in the Batchfile, and it changed since (remove it by hand if it is stale)` });
+  }
+  return done;
+}
+
 export async function runPipeline(declared: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
   await initHash();
   const stats = opts.stats ?? new StatCache(opts.root, store);
@@ -210,6 +224,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   // (Recorder.begin).
   recorder.begin({ ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
   opts.emit({ type: 'run-start', runId, steps: selected, jobs: opts.jobs, startedAt });
+  const orphans = await removeOrphans(config, graph, store, stats, opts);
 
   const env: RunEnv = {
     config,
@@ -294,6 +309,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
+    ...(orphans.length > 0 ? { orphans } : {}),
     ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();

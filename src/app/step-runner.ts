@@ -16,6 +16,7 @@ import { definitionSignature, takeSnapshot } from '../plan/snapshot.js';
 import type { SnapshotEntry, Store } from '../store/store.js';
 import { BatchError } from '../util/errors.js';
 import type { FileHashes, StepResult, StepState } from '../store/types.js';
+import { moveFailedOutputs } from './failed-outputs.js';
 import { isInside, toRel } from '../util/paths.js';
 
 /** Everything a run shares between its steps. */
@@ -332,7 +333,9 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
     if (env.signal.aborted) break;
     if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
   }
+  const movedTo = moveFailedOutputs(env.root, env.cacheDir, step, env.stats);
   return {
+    ...(movedTo ? { failedOutputs: movedTo } : {}),
     name,
     status: 'FAIL',
     action: 'ran',
