@@ -20,6 +20,7 @@ import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
+import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
 export interface RunOptions {
@@ -180,9 +181,9 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     opts.cacheDir,
     store,
     stats,
-    opts.force ? undefined : { env: opts.env },
+    snapshotsApply(opts) ? { env: opts.env } : undefined,
     () => executors.pool.warm?.(),
-    (name) => opts.force === true || !store.state.doesExist(name),
+    (name) => runsAnyway({ force: opts.force, store }, name),
   );
 
   const startedAt = Date.now();
@@ -207,25 +208,16 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
 
   const env: RunEnv = {
     config,
-    graph,
-    root: opts.root,
-    cacheDir: opts.cacheDir,
     runId,
+    cacheDir: opts.cacheDir,
     logDir: path.join(opts.logsDir, 'runs', runId),
-    store,
-    stats,
-    env: opts.env,
-    force: opts.force,
-    code,
-    fast,
-    misses,
-    tally: { bySnapshot: 0, fullChecks: 0 },
+    verdict: { root: opts.root, stats, env: opts.env, store, force: opts.force, ...(opts.outputCache ? { cache: opts.outputCache } : {}) },
+    checks: { code, fast, misses, tally: { bySnapshot: 0, fullChecks: 0 } },
+    ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
+    executorFor: (step) => (step.kind === 'run' ? executors.pool : executors.proc),
     jobs: opts.jobs,
-    pool: executors.pool,
-    proc: executors.proc,
     signal: opts.signal,
     emit: opts.emit,
-    ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
   };
   const t0 = performance.now();
   const byName = await schedule<StepOutcome>({
@@ -274,7 +266,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     durationMs: Math.round(performance.now() - t0),
     status,
     counts,
-    checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
+    checks: { bySnapshot: env.checks.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
   };

@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
-import { cacheForRun } from '../cache/local/output-cache.js';
+import { chooseCache } from '../cache/choose.js';
 import { runTestPhase } from './test-phase.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
@@ -73,11 +73,7 @@ export class Session {
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
-    const c = loaded.config.cache;
-    const outputCache = cacheForRun({
-      enabled: c.enabled, flag: a.cache, maxBytes: c.maxBytes, maxSizeFlag: a.maxSize,
-      root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
-    });
+    const outputCache = chooseCache(loaded.config.cache, { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}) }, { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store }, 'run');
     return runPipeline(loaded.config, this.store, this.executors, {
       root: this.project.root,
       cacheDir: this.project.cacheDir,

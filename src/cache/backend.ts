@@ -12,6 +12,9 @@ export interface Restored {
 
 /** Keeps passed steps' outputs by fingerprint, to restore instead of rerunning. */
 export interface OutputCache {
+  /** The run whose outputs are kept under `key`, if any: what a verdict of `restore` rests
+   * on (the index alone; restore() then checks every file). */
+  lookup(step: StepConfig, key: string): { fromRun: string } | undefined;
   /** Restores the outputs stored under `key` (after removing the step's current outputs),
    * checking every file against its hash. A miss, or a corrupt entry (dropped, with a
    * warning), gives undefined and the step runs. `stats` is the run's stat cache: every

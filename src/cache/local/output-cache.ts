@@ -120,6 +120,11 @@ export class LocalOutputCache implements OutputCache {
     emit({ type: 'warning', message: `output cache: ${message}` });
   }
 
+  lookup(_step: StepConfig, key: string): { fromRun: string } | undefined {
+    const entry = this.db.get(key);
+    return entry && (!this.tally || this.tally.entries.has(key)) ? { fromRun: entry.runId } : undefined;
+  }
+
   restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined> {
     return Promise.resolve(this.restoreSync(step, key, emit, stats));
   }
@@ -343,17 +348,4 @@ export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore):
     orphans,
     steps: [...steps.values()].sort((a, b) => b.bytes - a.bytes),
   };
-}
-
-/** The cache a run uses, or undefined when the Batchfile (`cache: { enabled: false }`) or
- * `--no-cache` turned it off. `--max-size` overrides the Batchfile's `cache.maxSize`. */
-export function cacheForRun(opts: { enabled: boolean; flag: boolean; maxBytes: number; maxSizeFlag: string | undefined; root: string; cacheDir: string; store: Store }): LocalOutputCache | undefined {
-  if (!opts.enabled || !opts.flag) return undefined;
-  let maxBytes = opts.maxBytes;
-  if (opts.maxSizeFlag !== undefined) {
-    const n = parseSize(opts.maxSizeFlag);
-    if (n === undefined) throw new BatchError(`--max-size: ${JSON.stringify(opts.maxSizeFlag)} is not a size like "2GB" or a number of bytes`, 2);
-    maxBytes = n;
-  }
-  return LocalOutputCache.forRun({ root: opts.root, cacheDir: opts.cacheDir, store: opts.store, maxBytes });
 }

@@ -1,21 +1,10 @@
-import { buildGraph, selectSteps } from '../../graph/graph.js';
-import { initHash } from '../../fingerprint/hash.js';
-import { StatCache } from '../../fingerprint/stat-cache.js';
-import { planStep } from '../../plan/plan-step.js';
-import { preflight } from '../../app/pipeline.js';
-import { openStore } from '../../store/store.js';
-import { openEntries } from '../../cache/local/entries.js';
-import { clean } from '../../report/style.js';
+import { explainRun, type Explained } from '../../app/explain.js';
+import { resolveProject } from '../../app/project.js';
+import { clean, type Style } from '../../report/style.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
-import { loadProject, resolveProject } from '../../app/project.js';
-
-interface Explained {
-  name: string;
-  decision: 'run' | 'restore' | 'up-to-date' | 'pending';
-  reasons: string[];
-}
+import { runSettings } from '../run-settings.js';
 
 /** `batch explain STEP...` and `batch --dry-run`: the plan and every reason, executing nothing.
  * A step downstream of one that will run is "pending": it is decided against the bytes its
@@ -24,52 +13,25 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   if (args.command === 'explain' && !args.dryRun && args.positionals.length === 0) {
     throw new BatchError('batch explain needs at least one step name (or use `batch --dry-run` for every step)', 2);
   }
-  await initHash();
-  const project = resolveProject(args);
-  const loaded = await loadProject(project);
-  const graph = buildGraph(loaded.config);
-  const selected = selectSteps(graph, args.positionals);
-  const store = openStore(project.cacheDir);
-  try {
-    const stats = new StatCache(project.root, store);
-    const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
-    const entries = openEntries(store);
-    const willRun = new Set<string>();
-    const out: Explained[] = [];
-    for (const name of selected) {
-      const step = loaded.config.steps.get(name)!;
-      const { fp, decision } = planStep({ root: project.root, stats, env: process.env, code, store, force: args.force }, step);
-      const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
-      const cached = decision.run && !args.force && args.cache && step.cache && loaded.config.cache.enabled ? entries.get(fp.key) : undefined;
-      if (cached) {
-        willRun.add(name);
-        out.push({ name, decision: 'restore', reasons: [`outputs of run ${cached.runId} are in the output cache (restored if intact, else run)`, ...decision.reasons] });
-      } else if (decision.run) {
-        willRun.add(name);
-        out.push({ name, decision: 'run', reasons: decision.reasons });
-      } else if (upstream.length > 0) {
-        willRun.add(name);
-        out.push({ name, decision: 'pending', reasons: [`upstream will run: ${upstream.join(', ')}; decided against its new outputs (may stay up to date)`] });
-      } else {
-        out.push({ name, decision: 'up-to-date', reasons: [] });
-      }
-    }
-    // Keep what was hashed, as a run does (the stat cache writes in batches).
-    stats.flush();
-    if (args.json) {
-      io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
-      return 0;
-    }
-    const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
-    for (const o of out) {
-      const tag = o.decision === 'run' ? io.style.yellow('run       ') : o.decision === 'restore' ? io.style.yellow('restore   ') : o.decision === 'pending' ? io.style.dim('pending   ') : io.style.green('up-to-date');
-      io.say(`${tag}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
-      for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
-    }
-    const n = out.filter((o) => o.decision !== 'up-to-date').length;
-    io.say(io.style.dim(`${n} of ${out.length} step(s) would run or be re-checked; nothing was executed`));
+  const out = await explainRun(resolveProject(args), runSettings(args));
+  if (args.json) {
+    io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
     return 0;
-  } finally {
-    await store.close();
   }
+  const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
+  for (const o of out) {
+    io.say(`${TAGS[o.decision](io.style)}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);
+    for (const r of o.reasons.slice(1)) io.say(`${' '.repeat(12 + w)}  ${clean(r)}`);
+  }
+  const n = out.filter((o) => o.decision !== 'up-to-date').length;
+  io.say(io.style.dim(`${n} of ${out.length} step(s) would run or be re-checked; nothing was executed`));
+  return 0;
 }
+
+const TAGS: Record<Explained['decision'], (s: Style) => string> = {
+  run: (s) => s.yellow('run       '),
+  restore: (s) => s.yellow('restore   '),
+  blocked: (s) => s.red('blocked   '),
+  pending: (s) => s.dim('pending   '),
+  'up-to-date': (s) => s.green('up-to-date'),
+};
