@@ -6,6 +6,7 @@ export type {
   JsonObject,
   JsonPrimitive,
   JsonValue,
+  PythonStepDef,
   RunStepDef,
   StepCommon,
   StepContext,

@@ -34,7 +34,7 @@ export async function explainRun(project: Project, settings: Pick<RunSettings, '
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
-      const v = verdictOf(ctx, loaded.config.steps.get(name)!, code.get(name)!);
+      const v = await verdictOf(ctx, loaded.config.steps.get(name)!, code.get(name)!);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
       if (v.kind !== 'up-to-date') willRun.add(name);
       if (v.kind === 'restore') out.push({ name, decision: 'restore', reasons: [restoreLine(v.fromRun), ...v.reasons] });

@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PipelineConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
-import { PoolExecutor } from '../executors/pool-executor.js';
-import { ProcessExecutor } from '../executors/process-executor.js';
 import { schedule } from '../schedule/scheduler.js';
 import type { Executor } from '../executors/types.js';
-import type { OutputCache } from '../cache/backend.js';
-import { commandScripts, compileQueuedNow, stepCode, type StepCode } from '../plan/code.js';
+import type { CacheBackend } from '../cache/backend.js';
+import type { ExecutorRegistry } from '../executors/registry.js';
+import { kindOf } from '../kinds/registry.js';
+import { compileQueuedNow } from '../kinds/run.js';
+import type { StepCode } from '../plan/step-code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
@@ -37,25 +38,12 @@ export interface RunOptions {
   signal: AbortSignal;
   emit: Emit;
   /** Output cache; absent when the Batchfile or a flag turned it off. */
-  outputCache?: OutputCache;
+  outputCache?: CacheBackend;
   /** Runs the integrity tests after the steps; absent: no test phase. */
   tests?: (ctx: { store: Store; stats: StatCache; results: StepResult[]; runId: string }) => Promise<TestPhaseResult | undefined>;
   /** What is known of the files from earlier runs in this process (watch mode keeps one and
    * forgets each path a file event names); absent: a fresh one, every file stat'ed again. */
   stats?: StatCache;
-}
-
-/** Executors live across runs in watch mode, so the worker pool stays warm. */
-export interface Executors {
-  pool: Executor;
-  proc: Executor;
-}
-
-export function createExecutors(jobs: number, workerMemoryMb?: number): Executors {
-  return {
-    pool: new PoolExecutor({ threads: jobs, ...(workerMemoryMb ? { memoryMb: workerMemoryMb } : {}) }),
-    proc: new ProcessExecutor(),
-  };
 }
 
 /** What the pre-run check found: the code of each step that needs a full check, and the
@@ -128,7 +116,8 @@ export async function preflight(
         }
         misses.set(name, epoch);
       }
-      if (step.kind === 'run') runAhead = true;
+      const kind = kindOf(step);
+      if (kind.executor === 'pool') runAhead = true;
       const ahead = runsAnyway?.(name) !== true;
       for (const spec of step.inputs) {
         if (hasProducer(graph, spec, name)) continue;
@@ -141,7 +130,7 @@ export async function preflight(
       if (ahead) stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
       // Run modules compile concurrently (esbuild builds them in parallel); the first error in
       // step order is the one reported, as if they had compiled one by one.
-      pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
+      pending.push([name, Promise.resolve().then(() => kind.code(step, { root, cacheDir, store, stats }))]);
     }
   }
 }
@@ -168,7 +157,7 @@ export interface RunOutput {
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
-export async function runPipeline(config: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
+export async function runPipeline(config: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
   await initHash();
   const graph = buildGraph(config);
   const selected = selectSteps(graph, opts.targets);
@@ -182,7 +171,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     store,
     stats,
     snapshotsApply(opts) ? { env: opts.env } : undefined,
-    () => executors.pool.warm?.(),
+    () => executors.get('pool').warm?.(),
     (name) => runsAnyway({ force: opts.force, store }, name),
   );
 
@@ -214,7 +203,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     verdict: { root: opts.root, stats, env: opts.env, store, force: opts.force, ...(opts.outputCache ? { cache: opts.outputCache } : {}) },
     checks: { code, fast, misses, tally: { bySnapshot: 0, fullChecks: 0 } },
     ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
-    executorFor: (step) => (step.kind === 'run' ? executors.pool : executors.proc),
+    executorFor: (step) => executors.get(kindOf(step).executor),
     jobs: opts.jobs,
     signal: opts.signal,
     emit: opts.emit,
@@ -284,9 +273,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     for (const n of selected) {
       const c = code.get(n);
       const step = config.steps.get(n)!;
-      if (c) out.set(n, Object.keys(c.files));
-      else if (step.kind === 'command') out.set(n, commandScripts(step, stats));
-      else out.set(n, [...(fast.get(n)?.code ?? [])]);
+      out.set(n, c ? Object.keys(c.files) : kindOf(step).codeFromSnapshot(step, fast.get(n)?.code ?? [], stats));
     }
     return out;
   };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { KINDS } from '../kinds/registry.js';
 import { LOGS_DIR, STATE_DIR } from '../util/project-layout.js';
 import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded } from '../batchfile/load.js';
 
@@ -34,5 +35,5 @@ export function resolveProject(place: ProjectPlace): Project {
 }
 
 export function loadProject(p: Project, compiled?: CompiledBatchfile): Promise<Loaded> {
-  return loadBatchfile(p.root, p.file, p.cacheDir, compiled);
+  return loadBatchfile(p.root, p.file, p.cacheDir, KINDS, compiled);
 }

@@ -9,7 +9,8 @@ import { openStore, type Store } from '../store/store.js';
 import { loadProject, type Project } from './project.js';
 import type { RunSettings } from './settings.js';
 import { mark } from '../util/timing.js';
-import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
+import { ExecutorRegistry } from '../executors/registry.js';
+import { runPipeline, type RunOutput } from './pipeline.js';
 
 export interface RunRequest {
   targets: string[];
@@ -27,7 +28,7 @@ export class Session {
     readonly settings: RunSettings,
     readonly project: Project,
     readonly store: Store,
-    readonly executors: Executors,
+    readonly executors: ExecutorRegistry,
     readonly jobs: number,
     private readonly lock: Lock,
     /** False for a session over the daemon's store and executors: closing releases the lock only. */
@@ -41,7 +42,7 @@ export class Session {
       const store = openStore(project.cacheDir);
       mark('store open');
       const jobs = settings.jobs ?? os.availableParallelism();
-      return new Session(settings, project, store, createExecutors(jobs, settings.workerMemoryMb), jobs, lock);
+      return new Session(settings, project, store, ExecutorRegistry.create(jobs, settings.workerMemoryMb), jobs, lock);
     } catch (e) {
       lock.release();
       throw e;
@@ -51,7 +52,7 @@ export class Session {
   /** A session over a store and executors that outlive it (the daemon keeps them warm across
    * runs); it holds the project lock like any run, so a direct run and a served one never
    * overlap. */
-  static async borrow(settings: RunSettings, project: Project, store: Store, executors: Executors, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
+  static async borrow(settings: RunSettings, project: Project, store: Store, executors: ExecutorRegistry, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
     const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait });
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
@@ -100,8 +101,7 @@ export class Session {
       return;
     }
     try {
-      await this.executors.pool.close();
-      await this.executors.proc.close();
+      await this.executors.closeAll();
       await this.store.close();
     } finally {
       this.lock.release();

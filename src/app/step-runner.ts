@@ -4,9 +4,10 @@ import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import type { Slots } from '../schedule/scheduler.js';
 import type { ExecOutcome, Executor } from '../executors/types.js';
-import type { OutputCache } from '../cache/backend.js';
+import type { CacheBackend } from '../cache/backend.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
-import { commandCandidates, stepCode, type StepCode } from '../plan/code.js';
+import { kindOf } from '../kinds/registry.js';
+import type { StepCode } from '../plan/step-code.js';
 import { RACY_WINDOW_MS } from '../fingerprint/stat-cache.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
 import { realRootOf } from '../plan/outputs-inside.js';
@@ -44,7 +45,7 @@ export interface RunEnv {
   checks: RunChecks;
   /** Output cache to restore from and store into; absent when disabled. Not read under
    * --force, always written. */
-  outputCache?: OutputCache;
+  outputCache?: CacheBackend;
   /** The executor that runs each step. */
   executorFor: (step: StepConfig) => Executor;
   /** The run's -j. */
@@ -145,7 +146,7 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   // the first one was sent to execute. The first `jobs` checks go ahead; the others wait one
   // event-loop turn, by which time those ahead that must run hold their slots and were sent.
   if (++env.checks.tally.fullChecks > env.jobs) await new Promise<void>((resolve) => setImmediate(resolve));
-  const v = verdictOf(c, step, code);
+  const v = await verdictOf(c, step, code);
   switch (v.kind) {
     case 'up-to-date':
       return upToDate(name, snapshotOf(c, step, code));
@@ -170,7 +171,7 @@ async function codeOf(env: RunEnv, step: StepConfig): Promise<StepCode | string>
   if (code) return code;
   const c = env.verdict;
   try {
-    code = await stepCode(step, c.root, env.cacheDir, c.store, c.stats);
+    code = await kindOf(step).code(step, { root: c.root, cacheDir: env.cacheDir, store: c.store, stats: c.stats });
   } catch (e) {
     if (!(e instanceof BatchError)) throw e;
     return e.message;
@@ -265,6 +266,7 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
 /** One execution: its outputs removed first, its log header written, its timeout armed. */
 async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, a: Attempt): Promise<ExecOutcome> {
   const root = env.verdict.root;
+  const kind = kindOf(step);
   const executor = env.executorFor(step);
   env.emit({ type: 'step-start', step: step.name, attempt: a.attempt, reasons: v.reasons });
   removeOutputs(env.verdict, step);
@@ -288,6 +290,7 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
       signal: ac.signal,
       ...(executor.acceptsHeader ? { logHeader: header } : {}),
       ...(code.compiled ? { compiled: code.compiled } : {}),
+      ...(kind.command ? { command: kind.command(step) } : {}),
     });
   } finally {
     if (timer) clearTimeout(timer);
@@ -354,7 +357,7 @@ function snapshotOf(c: VerdictContext, step: StepConfig, code: StepCode, written
       if (!h || !st || !h.stable || h.hashedAt - Math.max(st.mtimeMs, st.ctimeMs) <= RACY_WINDOW_MS) return undefined;
     }
   }
-  const files = step.kind === 'run' ? Object.keys(code.files) : commandCandidates(step);
+  const files = kindOf(step).snapshotCode(step, code);
   return takeSnapshot(c.root, c.stats, step, definitionSignature(step, c.env), files);
 }
 

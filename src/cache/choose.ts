@@ -1,7 +1,7 @@
 import type { Store } from '../store/store.js';
 import { parseSize } from '../util/duration.js';
 import { BatchError } from '../util/errors.js';
-import type { OutputCache } from './backend.js';
+import type { CacheBackend } from './backend.js';
 import { LocalOutputCache } from './local/output-cache.js';
 
 /** The Batchfile's `cache:` block, validated. */
@@ -29,7 +29,7 @@ export interface CachePlace {
  * `cache:` block and the flags; undefined when either turned it off. `run`: opened to restore
  * and store, under the project lock (a killed run's temp files are cleared, the limit is
  * recorded); `read`: only looked up (`explain`, `--dry-run`, which hold no lock). */
-export function chooseCache(config: CacheConfig, flags: CacheFlags, place: CachePlace, purpose: 'run' | 'read'): OutputCache | undefined {
+export function chooseCache(config: CacheConfig, flags: CacheFlags, place: CachePlace, purpose: 'run' | 'read'): CacheBackend | undefined {
   if (!config.enabled || !flags.enabled) return undefined;
   let maxBytes = config.maxBytes;
   if (flags.maxSize !== undefined) {
@@ -38,5 +38,8 @@ export function chooseCache(config: CacheConfig, flags: CacheFlags, place: Cache
     maxBytes = n;
   }
   const opts = { root: place.root, cacheDir: place.cacheDir, store: place.store, maxBytes };
-  return purpose === 'run' ? LocalOutputCache.forRun(opts) : new LocalOutputCache(opts);
+  const local = purpose === 'run' ? LocalOutputCache.forRun(opts) : new LocalOutputCache(opts);
+  // A remote backend, when the `cache:` block names one, joins here behind the local one:
+  // `new ChainedCache([local, remote])` (chain.ts).
+  return local;
 }

@@ -50,8 +50,8 @@ export class ProcessExecutor implements Executor {
   async execute(req: ExecRequest): Promise<ExecOutcome> {
     const { step } = req;
     const env = this.runEnv(req.runId, req.root);
-    const cmd = step.command!;
-    const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
+    if (!req.command) return { ok: false, error: `step "${step.name}": its kind names no program to start` };
+    const { file, args } = req.command;
     let pid: number | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const stop = (): void => {

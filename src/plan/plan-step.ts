@@ -1,5 +1,5 @@
 import type { StepConfig } from '../batchfile/config.js';
-import type { StepCode } from './code.js';
+import type { StepCode } from './step-code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import { fingerprintKey, fingerprintParts } from './step-key.js';

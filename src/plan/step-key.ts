@@ -31,7 +31,9 @@ export function definitionHashes(step: StepConfig): Record<string, string> {
 
 function computeDefinitionHashes(step: StepConfig): Record<string, string> {
   return {
-    command: hashString(canonicalJson(step.kind === 'run' ? { run: step.run ?? null } : { command: step.command ?? null })),
+    // The kind's own fields: `{ run }`, `{ command }` as before kinds were modules (the same
+    // keys), `{ python, args }`…
+    command: hashString(canonicalJson(step.spec)),
     params: hashString(canonicalJson(step.params)),
     specs: hashString(canonicalJson({ inputs: [...step.inputs].sort(), outputs: [...step.outputs].sort() })),
   };

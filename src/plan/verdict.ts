@@ -1,7 +1,7 @@
 import type { StepConfig } from '../batchfile/config.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
-import type { StepCode } from './code.js';
+import type { StepCode } from './step-code.js';
 import { outputOutside } from './outputs-inside.js';
 import { planStep, type Fingerprint } from './plan-step.js';
 
@@ -18,10 +18,11 @@ export type Verdict =
   | { kind: 'restore'; reasons: string[]; fp: Fingerprint; fromRun: string }
   | { kind: 'blocked'; reasons: string[]; fp: Fingerprint };
 
-/** Where a step's outputs may come from instead of running it. */
+/** Where a step's outputs may come from instead of running it (cache/backend.ts's
+ * CacheBackend is one). */
 export interface CacheLookup {
   /** The run whose outputs the cache holds under `key`, if it holds them. */
-  lookup(step: StepConfig, key: string): { fromRun: string } | undefined;
+  lookup(step: StepConfig, key: string): Promise<{ fromRun: string } | undefined>;
 }
 
 /** What a verdict is drawn from: the files now, what the store recorded, and the run's mode. */
@@ -52,13 +53,13 @@ export function runsAnyway(ctx: Pick<VerdictContext, 'force' | 'store'>, name: s
  * recorded state, then what stops it running, then the output cache. A stat snapshot that
  * holds proves the same `up-to-date` without reading a file (see snapshot.ts); the run
  * tries that first, `--dry-run` and `explain` come here straight, to give reasons. */
-export function verdictOf(ctx: VerdictContext, step: StepConfig, code: StepCode): Verdict {
+export async function verdictOf(ctx: VerdictContext, step: StepConfig, code: StepCode): Promise<Verdict> {
   const { fp, decision } = planStep(ctx, step, code);
   if (!decision.run) return { kind: 'up-to-date', reasons: [], fp };
   if (fp.missing.length > 0) return { kind: 'blocked', reasons: [`input missing: ${fp.missing.join(', ')}`], fp };
   const outside = outputOutside(ctx.root, ctx.stats, step);
   if (outside) return { kind: 'blocked', reasons: [outside], fp };
-  const hit = !ctx.force && step.cache ? ctx.cache?.lookup(step, fp.key) : undefined;
+  const hit = !ctx.force && step.cache ? await ctx.cache?.lookup(step, fp.key) : undefined;
   if (hit) return { kind: 'restore', reasons: decision.reasons, fp, fromRun: hit.fromRun };
   return { kind: 'run', reasons: decision.reasons, fp };
 }

@@ -13,7 +13,7 @@ import { isInside } from '../../util/paths.js';
 import { BlobStore } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
 import { BOUND_META_KEY, isCacheBound, LIMIT_META_KEY, openEntries, Tally, type CacheBound, type CachedFile, type CacheEntry } from './entries.js';
-import type { OutputCache, Restored } from '../backend.js';
+import type { CacheBackend, Restored } from '../backend.js';
 
 /** Folder of the output cache's blobs, under the project's `.cache/`. */
 export function outputsDir(cacheDir: string): string {
@@ -55,7 +55,7 @@ export interface CacheStatus {
 
 /** The local output cache: blobs by content (small ones in the run store, bigger ones under
  * `.cache/outputs/`), an index by step fingerprint in the run store. One instance per run, created under the project lock. */
-export class LocalOutputCache implements OutputCache {
+export class LocalOutputCache implements CacheBackend {
   readonly blobs: BlobStore;
   readonly db: Database<CacheEntry, string>;
   private tally: Tally | undefined;
@@ -120,9 +120,11 @@ export class LocalOutputCache implements OutputCache {
     emit({ type: 'warning', message: `output cache: ${message}` });
   }
 
-  lookup(_step: StepConfig, key: string): { fromRun: string } | undefined {
+  readonly name = 'local';
+
+  lookup(_step: StepConfig, key: string): Promise<{ fromRun: string } | undefined> {
     const entry = this.db.get(key);
-    return entry && (!this.tally || this.tally.entries.has(key)) ? { fromRun: entry.runId } : undefined;
+    return Promise.resolve(entry && (!this.tally || this.tally.entries.has(key)) ? { fromRun: entry.runId } : undefined);
   }
 
   restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined> {

@@ -12,7 +12,7 @@ import { buildGraph, downstreamOf, hasProducer, selectSteps } from '../../../src
 const FILE = '/p/Batchfile.ts';
 
 function step(name: string, inputs: string[], outputs: string[], dependsOn: string[] = []): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
+  return { name, kind: 'command', spec: { command: 'true' }, inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
 }
 
 function pipeline(steps: StepConfig[]): PipelineConfig {
