@@ -4,7 +4,7 @@ import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps } from '../graph/graph.js';
 import { restoreLine, verdictOf, type Verdict } from '../plan/verdict.js';
 import { openStore } from '../store/store.js';
-import { preflight } from './pipeline.js';
+import { preflight } from './preflight.js';
 import { loadProject, type Project } from './project.js';
 import type { RunSettings } from './settings.js';
 
@@ -27,7 +27,7 @@ export async function explainRun(project: Project, settings: Pick<RunSettings, '
   const store = openStore(project.cacheDir);
   try {
     const stats = new StatCache(project.root, store);
-    const { code } = await preflight(loaded.config, graph, selected, project.root, project.cacheDir, store, stats);
+    const { code } = await preflight({ config: loaded.config, graph, selected }, { root: project.root, cacheDir: project.cacheDir, store, stats });
     const flags = { enabled: settings.cache, ...(settings.maxSize !== undefined ? { maxSize: settings.maxSize } : {}) };
     const cache = chooseCache(loaded.config.cache, flags, { root: project.root, cacheDir: project.cacheDir, store }, 'read');
     const ctx = { root: project.root, stats, env: process.env, store, force: settings.force, ...(cache ? { cache } : {}) };

@@ -32,7 +32,8 @@ export interface RunChecks {
   tally: { bySnapshot: number; fullChecks: number };
 }
 
-/** Everything a run shares between its steps. */
+/** Everything a run shares between its steps (11 fields: each is used by every step; the
+ * file-facing ones are grouped in `verdict`, the pre-run findings in `checks`). */
 export interface RunEnv {
   config: PipelineConfig;
   runId: string;
