@@ -10,7 +10,7 @@ import type { JsonObject } from './types.js';
 /** Words the CLI reads as subcommands; a step may not take one of these names, so
  * `batch NAME` is never ambiguous. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker',
 ] as const;
 
 const STEP_FIELDS = [
@@ -19,7 +19,7 @@ const STEP_FIELDS = [
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
 const STEP_FIELD_SET: ReadonlySet<string> = new Set(STEP_FIELDS);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
-const TOP_FIELDS = ['steps', 'tests', 'cache'] as const;
+const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
 const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
 
@@ -213,5 +213,11 @@ export function validateBatch(value: unknown, file: string, root: string): Pipel
   }
   const config: PipelineConfig = { root, file, steps, cache };
   if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
+  if (value.executor !== undefined) {
+    if (typeof value.executor !== 'string' || !/^(local|rediss?:\/\/.+)$/.test(value.executor)) {
+      c.fail('executor', `${JSON.stringify(value.executor)} must be "local" or a Redis URL like "redis://HOST:6379" (docs/distributed.md)`);
+    }
+    if (value.executor !== 'local') config.executor = value.executor;
+  }
   return config;
 }
