@@ -11,6 +11,8 @@ import type { RunSettings } from './settings.js';
 import { mark } from '../util/timing.js';
 import { ExecutorRegistry } from '../executors/registry.js';
 import { runPipeline, type RunOutput } from './pipeline.js';
+import type { QueueExecutor } from '../executors/queue/queue-executor.js';
+import { openRemote, queueName, REMOTE_DEFAULT_JOBS, remoteUrl } from '../executors/queue/select.js';
 
 export interface RunRequest {
   targets: string[];
@@ -34,6 +36,20 @@ export class Session {
     /** False for a session over the daemon's store and executors: closing releases the lock only. */
     private readonly ownsResources = true,
   ) {}
+
+  /** The Redis executor, opened by the first run that sends steps to workers. */
+  private remote: { url: string; executor: Promise<QueueExecutor> } | undefined;
+
+  private remoteExecutors(url: string): Promise<QueueExecutor> {
+    if (this.remote?.url !== url) {
+      const old = this.remote;
+      const queue = queueName(this.settings.queue, this.project.root);
+      this.remote = { url, executor: (old ? old.executor.then((q) => q.close(), () => {}) : Promise.resolve()).then(() => openRemote(url, queue, (m) => process.stderr.write(`batch: ${m}\n`))) };
+      // A failed open is tried again by the next run.
+      this.remote.executor.catch(() => (this.remote = undefined));
+    }
+    return this.remote.executor;
+  }
 
   static async open(project: Project, settings: RunSettings, signal: AbortSignal): Promise<Session> {
     const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
@@ -61,8 +77,12 @@ export class Session {
     return loadProject(this.project, compiled);
   }
 
-  runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
+  async runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
     const a = this.settings;
+    const url = remoteUrl(a.executor, loaded.config.executor);
+    const remote = url ? await this.remoteExecutors(url) : undefined;
+    const executors = remote ? ExecutorRegistry.of({ pool: remote, process: remote }) : this.executors;
+    const jobs = remote && a.jobs === undefined ? REMOTE_DEFAULT_JOBS : this.jobs;
     const flags = [
       ...(req.force ? ['--force'] : []),
       ...(a.keepGoing ? ['--keep-going'] : []),
@@ -75,13 +95,13 @@ export class Session {
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
     const outputCache = chooseCache(loaded.config.cache, { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}) }, { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store }, 'run');
-    return runPipeline(loaded.config, this.store, this.executors, {
+    return runPipeline(loaded.config, this.store, executors, {
       root: this.project.root,
       cacheDir: this.project.cacheDir,
       logsDir: this.project.logsDir,
       targets: req.targets,
       force: req.force,
-      jobs: this.jobs,
+      jobs,
       keepGoing: a.keepGoing,
       flags,
       env: process.env,
@@ -96,6 +116,9 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    const remote = this.remote;
+    this.remote = undefined;
+    await remote?.executor.then((q) => q.close(), () => {});
     if (!this.ownsResources) {
       this.lock.release();
       return;

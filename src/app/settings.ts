@@ -20,4 +20,9 @@ export interface RunSettings {
   workerMemoryMb?: number;
   /** Wait for another run's project lock instead of failing. */
   wait: boolean;
+  // Two more than ~10: where the steps run is part of what a run is asked to do.
+  /** A Redis URL to send steps to workers through ("local": here), over the Batchfile's `executor`. */
+  executor?: string;
+  /** The queue shared with the workers; derived from the project folder when absent. */
+  queue?: string;
 }

@@ -227,12 +227,13 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
   const attempts = step.retries + 1;
   const reason = summariseReasons(v.reasons);
   let lastError = '';
-  let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes'> = {};
+  let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes' | 'worker' | 'queueWaitMs'> = {};
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const outcome = await attemptStep(env, step, code, v, { attempt, attempts, logFile, reason });
     lastMetrics = {
       ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
       ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
+      ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
     };
     const base = { name, startedAt, attempts: attempt, logFile: logRel, bytesRead: v.fp.bytesIn, ...lastMetrics };
     if (outcome.ok) {

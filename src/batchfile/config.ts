@@ -36,4 +36,6 @@ export interface PipelineConfig {
   steps: Map<string, StepConfig>;
   tests?: TestsConfig;
   cache: { enabled: boolean; maxBytes: number };
+  /** A Redis URL: steps go to `batch worker`s through it (absent: run here). */
+  executor?: string;
 }

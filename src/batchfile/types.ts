@@ -73,6 +73,9 @@ export interface BatchDef<Names extends string = string> {
   steps: { [K in Names]: StepDef<Names> };
   tests?: TestsDef;
   cache?: CacheDef;
+  /** `"redis://HOST:PORT"`: send the steps to `batch worker`s through that Redis
+   * (docs/distributed.md); `--executor` overrides it. Default: run them here. */
+  executor?: string;
 }
 
 /** What a `run` step's default export receives. */

@@ -10,14 +10,14 @@ import type { JsonObject } from './types.js';
 /** Words the CLI reads as subcommands; a step may not take one of these names, so
  * `batch NAME` is never ambiguous. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker',
 ] as const;
 
 /** Fields every step has, whatever its kind. */
 const COMMON_FIELDS = ['inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache'] as const;
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
-const TOP_FIELDS = ['steps', 'tests', 'cache'] as const;
+const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
 const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
 
@@ -247,5 +247,11 @@ export function validateBatch(value: unknown, file: string, root: string, kinds:
   }
   const config: PipelineConfig = { root, file, steps, cache };
   if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
+  if (value.executor !== undefined) {
+    if (typeof value.executor !== 'string' || !/^(local|rediss?:\/\/.+)$/.test(value.executor)) {
+      c.fail('executor', `${JSON.stringify(value.executor)} must be "local" or a Redis URL like "redis://HOST:6379" (docs/distributed.md)`);
+    }
+    if (value.executor !== 'local') config.executor = value.executor;
+  }
   return config;
 }

@@ -31,6 +31,12 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** --executor redis://…: send steps to workers through that Redis (docs/distributed.md). */
+  executor?: string;
+  /** `batch worker --redis URL`. */
+  redis?: string;
+  /** The queue's name (default: derived from the project folder). */
+  queue?: string;
 }
 
 /** Flags and whether they take a value. */
@@ -63,6 +69,9 @@ const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
   '--max-size': { key: 'maxSize', value: 'string' },
   '--no-cache': { key: 'cache' },
   '--no-daemon': { key: 'daemon' },
+  '--executor': { key: 'executor', value: 'string' },
+  '--redis': { key: 'redis', value: 'string' },
+  '--queue': { key: 'queue', value: 'string' },
   '-h': { key: 'help' },
   '--help': { key: 'help' },
   '-V': { key: 'version' },
@@ -143,6 +152,7 @@ Usage:
   batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
   batch history | trends | compare   see docs/cli.md
   batch daemon start|stop|restart|status   a resident process that serves runs (docs/daemon.md)
+  batch worker --redis URL [-j N] [--queue NAME]   run steps sent by \`batch --executor URL\` (docs/distributed.md)
 
 Rule: the first word is a subcommand when it is one of
   ${SUBCOMMANDS.join(', ')}
@@ -161,6 +171,8 @@ Options:
       --no-tests       skip the integrity test phase
       --no-cache       neither restore from nor store into the output cache
       --no-daemon      run in this process even when the project has a daemon
+      --executor URL   send steps to \`batch worker\`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS)
+      --queue NAME     the queue the coordinator and its workers share (default: from the project folder)
       --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
   -w, --watch          run, then rerun what each change affects
       --poll           watch by polling (network file systems)

@@ -16,6 +16,8 @@ export function runSettings(args: Args): RunSettings {
     ...(args.maxSize !== undefined ? { maxSize: args.maxSize } : {}),
     ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
     ...(args.workerMemoryMb !== undefined ? { workerMemoryMb: args.workerMemoryMb } : {}),
+    ...(args.executor !== undefined ? { executor: args.executor } : {}),
+    ...(args.queue !== undefined ? { queue: args.queue } : {}),
   };
 }
 

@@ -92,6 +92,7 @@ export class PoolExecutor implements Executor {
       },
       logFile: req.logFile,
       port: port2,
+      ...(req.env ? { env: req.env } : {}),
     };
     if (!this.sent) {
       this.sent = true;

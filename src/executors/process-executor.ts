@@ -49,7 +49,7 @@ export class ProcessExecutor implements Executor {
 
   async execute(req: ExecRequest): Promise<ExecOutcome> {
     const { step } = req;
-    const env = this.runEnv(req.runId, req.root);
+    const env = req.env ? withVars(this.runEnv(req.runId, req.root), req.env) : this.runEnv(req.runId, req.root);
     if (!req.command) return { ok: false, error: `step "${step.name}": its kind names no program to start` };
     const { file, args } = req.command;
     let pid: number | undefined;
@@ -99,4 +99,14 @@ export class ProcessExecutor implements Executor {
     killAllCommandSteps();
     await this.helper?.close();
   }
+}
+
+/** A copy of `env` with `vars` set (null: removed). */
+function withVars(env: Record<string, string>, vars: Record<string, string | null>): Record<string, string> {
+  const out = { ...env };
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }

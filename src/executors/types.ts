@@ -20,6 +20,9 @@ export interface ExecRequest {
   logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
+  /** Variables to set (null: unset) over this process's environment for the step: a Redis
+   * worker gives its steps the coordinator's values of their declared `env`. */
+  env?: Record<string, string | null>;
 }
 
 export interface ExecOutcome {
@@ -27,6 +30,9 @@ export interface ExecOutcome {
   error?: string;
   cpuMs?: number;
   peakRssBytes?: number;
+  /** Set by an executor that ran the step elsewhere (the Redis executor): which worker
+   * (`host:pid`), how long the job waited in the queue, and the worker's run time. */
+  remote?: { worker: string; queueWaitMs: number; runMs: number };
 }
 
 /** Runs steps of one kind. The scheduler neither knows nor cares which. */

@@ -12,6 +12,8 @@ export interface WorkerTask {
   logFile: string;
   /** Receives 'abort' when the step times out or the run is interrupted. */
   port: MessagePort;
+  /** Variables set (null: unset) in this thread's process.env while the step runs. */
+  env?: Record<string, string | null>;
 }
 
 export interface WorkerResult {
@@ -34,6 +36,7 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const saved: Console4 = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   for (const k of Object.keys(saved) as (keyof Console4)[]) console[k] = (...args: unknown[]) => write(format(...args));
   const cpu0 = threadCpuMs();
+  const restore = task.env ? setVars(task.env) : undefined;
   try {
     const mod = (await import(pathToFileURL(task.module).href)) as { default?: unknown };
     const fn = mod.default;
@@ -46,6 +49,7 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     throw e;
   } finally {
     Object.assign(console, saved);
+    if (restore) setVars(restore);
     fs.closeSync(fd);
     task.port.close();
   }
@@ -53,4 +57,15 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const result: WorkerResult = { heapUsedBytes: process.memoryUsage().heapUsed };
   if (cpu0 !== undefined && cpu1 !== undefined) result.cpuMs = cpu1 - cpu0;
   return result;
+}
+
+/** Sets `vars` in process.env (a thread's own copy); returns what undoes it. */
+function setVars(vars: Record<string, string | null>): Record<string, string | null> {
+  const before: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    before[k] = process.env[k] ?? null;
+    if (v === null) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return before;
 }

@@ -48,6 +48,9 @@ export interface Sample {
   bytesWritten?: number;
   reason: string;
   logFile?: string;
+  /** Run by a worker of the Redis executor (`host:pid`), after this long in the queue. */
+  worker?: string;
+  queueWaitMs?: number;
 }
 
 function sampleOf(run: RunRecord, r: StepResult): Sample {
@@ -61,6 +64,8 @@ function sampleOf(run: RunRecord, r: StepResult): Sample {
   if (r.bytesRead !== undefined) s.bytesRead = r.bytesRead;
   if (r.bytesWritten !== undefined) s.bytesWritten = r.bytesWritten;
   if (r.logFile !== undefined) s.logFile = r.logFile;
+  if (r.worker !== undefined) s.worker = r.worker;
+  if (r.queueWaitMs !== undefined) s.queueWaitMs = r.queueWaitMs;
   return s;
 }
 

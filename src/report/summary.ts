@@ -41,7 +41,8 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
       const cell = vsText(r).padEnd(Math.max(6, vsW));
       vs = `  ${opts.regressions?.has(r.name) ? style.red(cell) : style.dim(cell)}`;
     }
-    lines.push(`${statusCell(r.status, style)}  ${r.action.padEnd(10)}  ${time.padStart(8)}${vs}  ${clean(r.name).padEnd(nameW)}  ${style.dim(clean(r.reason))}`);
+    const where = r.worker !== undefined ? ` [on ${r.worker}, queued ${formatMs(r.queueWaitMs ?? 0)}]` : '';
+    lines.push(`${statusCell(r.status, style)}  ${r.action.padEnd(10)}  ${time.padStart(8)}${vs}  ${clean(r.name).padEnd(nameW)}  ${style.dim(clean(r.reason + where))}`);
   }
   if (shown.length < results.length) lines.push(style.dim(`  … ${results.length - shown.length} more steps up to date`));
   for (const r of results) {
@@ -91,6 +92,7 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(r.worker !== undefined ? { worker: r.worker, queueWaitMs: r.queueWaitMs ?? 0 } : {}),
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),

@@ -42,6 +42,10 @@ export interface StepResult {
   bytesWritten?: number;
   error?: string;
   logFile?: string;
+  /** A step run by a worker of the Redis executor: the worker (`host:pid`), and how long its
+   * job waited in the queue before a worker took it (part of durationMs). */
+  worker?: string;
+  queueWaitMs?: number;
 }
 
 export interface TestCaseResult {

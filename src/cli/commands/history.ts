@@ -109,8 +109,8 @@ async function stepHistory(args: Args, io: Io, mode: string, step: string): Prom
     }
     if (mode === 'csv') {
       io.out.write(csv(
-        ['run_id', 'started_at', 'commit', 'dirty', 'status', 'duration_ms', 'cpu_ms', 'peak_rss_bytes', 'bytes_read', 'bytes_written', 'slower', 'reason'],
-        samples.map((x, i) => [x.runId, iso(x.startedAt), x.commit, x.dirty, x.status, x.durationMs, x.cpuMs, x.peakRssBytes, x.bytesRead, x.bytesWritten, flagged[i], x.reason]),
+        ['run_id', 'started_at', 'commit', 'dirty', 'status', 'duration_ms', 'cpu_ms', 'peak_rss_bytes', 'bytes_read', 'bytes_written', 'slower', 'reason', 'worker', 'queue_wait_ms'],
+        samples.map((x, i) => [x.runId, iso(x.startedAt), x.commit, x.dirty, x.status, x.durationMs, x.cpuMs, x.peakRssBytes, x.bytesRead, x.bytesWritten, flagged[i], x.reason, x.worker, x.queueWaitMs]),
       ));
       return 0;
     }
@@ -123,11 +123,15 @@ async function stepHistory(args: Args, io: Io, mode: string, step: string): Prom
     const oldestFirst = [...samples].reverse();
     io.say(`  ${sparkline(oldestFirst.map((x) => (isTiming(x) ? x.durationMs : undefined)))}  ${s.dim('oldest → newest; · = failed')}`);
     io.say('');
+    // Where it ran and its queue wait, only when some execution ran on a worker.
+    const remote = samples.some((x) => x.worker !== undefined);
     io.say(table(
-      [{ head: 'WHEN' }, { head: 'RUN' }, { head: 'COMMIT' }, { head: 'STATUS' }, { head: 'TIME', right: true }, { head: 'VS MEDIAN', right: true }, { head: 'CPU', right: true }, { head: 'PEAK RSS', right: true }, { head: 'READ', right: true }, { head: 'WRITTEN', right: true }, { head: 'FLAG', paint: (c) => (c.trim() ? s.red(c) : c) }, { head: 'REASON' }],
+      [{ head: 'WHEN' }, { head: 'RUN' }, { head: 'COMMIT' }, { head: 'STATUS' }, { head: 'TIME', right: true }, { head: 'VS MEDIAN', right: true }, { head: 'CPU', right: true }, { head: 'PEAK RSS', right: true }, { head: 'READ', right: true }, { head: 'WRITTEN', right: true },
+        ...(remote ? [{ head: 'WORKER' }, { head: 'QUEUED', right: true }] : []), { head: 'FLAG', paint: (c: string) => (c.trim() ? s.red(c) : c) }, { head: 'REASON' }],
       samples.map((x, i) => [
         when(x.startedAt), x.runId, commitCell(x.commit !== undefined ? { commit: x.commit, dirty: x.dirty ?? false } : undefined), x.status, ms(x.durationMs),
-        isTiming(x) && med ? ratio(x.durationMs / med) : '-', ms(x.cpuMs), bytes(x.peakRssBytes), bytes(x.bytesRead), bytes(x.bytesWritten), flagged[i] ? 'SLOWER' : '', x.reason,
+        isTiming(x) && med ? ratio(x.durationMs / med) : '-', ms(x.cpuMs), bytes(x.peakRssBytes), bytes(x.bytesRead), bytes(x.bytesWritten),
+        ...(remote ? [x.worker ?? 'local', ms(x.queueWaitMs)] : []), flagged[i] ? 'SLOWER' : '', x.reason,
       ]),
       s,
     ));
@@ -147,6 +151,7 @@ function sampleJson(x: Sample): object {
     runId: x.runId, startedAt: iso(x.startedAt), ...(x.commit !== undefined ? { git: { commit: x.commit, dirty: x.dirty ?? false } } : {}),
     status: x.status, durationMs: x.durationMs, cpuMs: x.cpuMs ?? null, peakRssBytes: x.peakRssBytes ?? null, bytesRead: x.bytesRead ?? null, bytesWritten: x.bytesWritten ?? null,
     reason: x.reason, ...(x.logFile !== undefined ? { logFile: x.logFile } : {}),
+    ...(x.worker !== undefined ? { worker: x.worker, queueWaitMs: x.queueWaitMs ?? 0 } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import historyCommand from './history.js';
 import { initCommand } from './init.js';
 import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
+import { workerCommand } from './worker.js';
 
 // For main.ts's second Ctrl-C; from here so that --version does not load the executor.
 export { killAllCommandSteps } from '../../executors/process-executor.js';
@@ -32,4 +33,5 @@ export const COMMANDS: Record<string, Command> = {
   compare: compareCommand,
   cache: cacheCommand,
   daemon: daemonCommand,
+  worker: workerCommand,
 };

@@ -181,7 +181,8 @@ export function collectReportData(input: ReportInput): ReportData {
     if (r) {
       s.status = r.status;
       s.action = r.action;
-      s.reason = r.reason;
+      // A step run by a worker of the Redis executor says which, and its queue wait.
+      s.reason = r.worker !== undefined ? `${r.reason} (ran on ${r.worker}; ${formatMs(r.queueWaitMs ?? 0)} of it waiting in the queue)` : r.reason;
       s.durationMs = r.durationMs;
       for (const k of ['cpuMs', 'peakRssBytes', 'bytesRead', 'bytesWritten', 'attempts'] as const) if (r[k] !== undefined) s[k] = r[k];
       if (r.error !== undefined) s.error = r.error;

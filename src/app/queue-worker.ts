@@ -1,0 +1,199 @@
+// `batch worker`: takes step jobs from a project's queue and runs them with its own worker
+// pool (run steps) and process executor (command steps), in the shared project folder.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ExecutorRegistry } from '../executors/registry.js';
+import type { ExecOutcome } from '../executors/types.js';
+import { kindOf } from '../kinds/registry.js';
+import { engineVersion } from '../util/engine.js';
+import { isStallSettings, keys, nodeMajor, PREFIX, versionMismatch, type StallSettings, type StepJob, type StepJobResult } from '../executors/queue/protocol.js';
+import { connectionOptions, loadQueueLibs, redact } from '../executors/queue/redis.js';
+
+export interface WorkerOptions {
+  url: string;
+  queue: string;
+  /** Steps at once (the BullMQ worker's concurrency, and the pool's threads). */
+  jobs: number;
+  say: (line: string) => void;
+  /** Aborted: stop taking jobs, let running ones finish, then return. */
+  signal: AbortSignal;
+  /** Aborted: stop running steps too (a second Ctrl-C). */
+  hardSignal: AbortSignal;
+}
+
+/** Serves the queue until `signal` is aborted. */
+export async function serveQueue(opts: WorkerOptions): Promise<void> {
+  const { bullmq, ioredis } = await loadQueueLibs();
+  const me = `${os.hostname()}:${process.pid}`;
+  // A step can tell which worker runs it (and the fault tests can kill it).
+  process.env.BATCH_WORKER = me;
+  process.env.BATCH_WORKER_PID = String(process.pid);
+  const conn = connectionOptions(opts.url);
+  const { url: _u, ...rest } = conn;
+  const cmd = new ioredis.Redis(opts.url, rest);
+  const sub = new ioredis.Redis(opts.url, rest);
+  let lastErr = '';
+  const onErr = (e: Error): void => {
+    if (e.message !== lastErr) opts.say(`worker ${me}: Redis at ${redact(opts.url)}: ${e.message} (retrying)`);
+    lastErr = e.message;
+  };
+  cmd.on('error', onErr);
+  sub.on('error', onErr);
+  cmd.on('ready', () => (lastErr = ''));
+  const k = keys(opts.queue);
+  const executors = ExecutorRegistry.create(opts.jobs);
+  let worker: Worker | undefined;
+  let settings: StallSettings | undefined;
+  let switching = Promise.resolve();
+
+  let active = 0;
+  const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
+    active++;
+    try {
+      return await runJob(job.data as StepJob, { me, cmd, cancelledKey: k.cancelled, jobId: job.id ?? '', executors, signal: signal ?? new AbortController().signal, say: opts.say });
+    } finally {
+      active--;
+    }
+  };
+
+  /** (Re)starts the BullMQ worker with the queue's published settings. */
+  const apply = (raw: string | null): void => {
+    let s: unknown;
+    try {
+      s = raw === null ? undefined : JSON.parse(raw);
+    } catch {
+      s = undefined;
+    }
+    if (!isStallSettings(s)) return;
+    if (settings && JSON.stringify(settings) === JSON.stringify(s)) return;
+    const next = s;
+    switching = switching.then(async () => {
+      if (opts.signal.aborted) return;
+      // A running step finishes under the settings it started with.
+      await worker?.close();
+      settings = next;
+      worker = new bullmq.Worker(opts.queue, processor, {
+        connection: conn,
+        prefix: PREFIX,
+        concurrency: opts.jobs,
+        lockDuration: next.lockDurationMs,
+        stalledInterval: next.stalledIntervalMs,
+        maxStalledCount: next.maxStalledCount,
+        name: me,
+      });
+      worker.on('error', () => {}); // connection errors are reported once, above
+      // Another worker may take a job whose lock this one lost: stop the step here, so two
+      // workers never write its outputs at once.
+      worker.on('lockRenewalFailed', (ids: string[]) => {
+        for (const id of ids) worker?.cancelJob(id, 'this worker lost its lock on the job');
+      });
+      opts.say(`worker ${me}: serving queue "${opts.queue}" at ${redact(opts.url)}, ${opts.jobs} at once (lock ${next.lockDurationMs} ms, stall check every ${next.stalledIntervalMs} ms)`);
+    });
+  };
+
+  sub.on('message', (channel: string, message: string) => {
+    if (channel === k.settings) apply(message);
+    else if (channel === k.cancel) worker?.cancelJob(message, 'interrupted');
+  });
+  await sub.subscribe(k.settings, k.cancel);
+  const current = await cmd.get(k.settings);
+  if (current === null) opts.say(`worker ${me}: waiting for a coordinator to publish the settings of queue "${opts.queue}" at ${redact(opts.url)}`);
+  apply(current);
+
+  const onHard = (): void => worker?.cancelAllJobs('the worker was stopped');
+  opts.hardSignal.addEventListener('abort', onHard, { once: true });
+  await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
+  opts.say(`worker ${me}: stopping (running steps finish first; Ctrl-C again stops them)`);
+  await switching;
+  await closeWorker(worker, opts.hardSignal, () => active === 0);
+  opts.hardSignal.removeEventListener('abort', onHard);
+  await executors.closeAll();
+  sub.disconnect();
+  cmd.disconnect();
+}
+
+/** Closes the BullMQ worker once its running steps end. With Redis gone a polite close
+ * waits for ever: once no step has run for 2 s, or on a second signal, it is forced. */
+async function closeWorker(worker: Worker | undefined, hard: AbortSignal, idle: () => boolean): Promise<void> {
+  if (!worker) return;
+  const polite = worker.close();
+  const forced = await new Promise<boolean>((resolve) => {
+    let idleSince: number | undefined;
+    const finish = (force: boolean): void => {
+      clearInterval(tick);
+      hard.removeEventListener('abort', onHard);
+      resolve(force);
+    };
+    const tick = setInterval(() => {
+      if (!idle()) idleSince = undefined;
+      else if (Date.now() - (idleSince ??= Date.now()) > 2000) finish(true);
+    }, 250);
+    const onHard = (): void => finish(true);
+    if (hard.aborted) onHard();
+    else hard.addEventListener('abort', onHard, { once: true });
+    polite.then(() => finish(false), () => finish(true));
+  });
+  if (!forced) return;
+  await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+  await worker.disconnect().catch(() => {});
+}
+
+interface JobEnv {
+  me: string;
+  cmd: Redis;
+  cancelledKey: string;
+  jobId: string;
+  executors: ExecutorRegistry;
+  signal: AbortSignal;
+  say: (line: string) => void;
+}
+
+/** One attempt of one step. Never throws for the step's own failure: the result says it. */
+async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
+  const t0 = performance.now();
+  const answer = (o: ExecOutcome): StepJobResult => {
+    const r: StepJobResult = { ok: o.ok, worker: env.me, runMs: Math.round(performance.now() - t0) };
+    if (o.error !== undefined) r.error = o.error;
+    if (o.cpuMs !== undefined) r.cpuMs = o.cpuMs;
+    if (o.peakRssBytes !== undefined) r.peakRssBytes = o.peakRssBytes;
+    return r;
+  };
+  const refused = versionMismatch(job, engineVersion(), nodeMajor(), env.me);
+  if (refused) {
+    env.say(refused);
+    return answer({ ok: false, error: refused });
+  }
+  // A job the coordinator cancelled (Ctrl-C), put back in the queue after its worker died.
+  if ((await env.cmd.sismember(env.cancelledKey, env.jobId)) === 1) return answer({ ok: false, error: 'cancelled by the coordinator' });
+  if (job.files !== 'shared' || !fs.existsSync(job.root)) {
+    return answer({ ok: false, error: `worker ${env.me} cannot see the project folder ${job.root} (file mode "${job.files}" needs a shared file system)` });
+  }
+  // Steps of the pool run in this process's threads, which share its working folder: the project.
+  const which = kindOf(job.step).executor;
+  if (which === 'pool' && process.cwd() !== job.root) process.chdir(job.root);
+  const executor = env.executors.get(which);
+  if (job.logHeader && !executor.acceptsHeader) {
+    fs.mkdirSync(path.dirname(job.logFile), { recursive: true });
+    fs.appendFileSync(job.logFile, job.logHeader);
+  }
+  env.say(`worker ${env.me}: start ${job.step.name} (run ${job.runId})`);
+  const out = await executor.execute({
+    step: job.step,
+    runId: job.runId,
+    root: job.root,
+    inputs: job.inputs,
+    outputs: job.outputs,
+    logFile: job.logFile,
+    signal: env.signal,
+    ...(job.env && Object.keys(job.env).length > 0 ? { env: job.env } : {}),
+    ...(job.compiled ? { compiled: job.compiled } : {}),
+    ...(job.command ? { command: job.command } : {}),
+    ...(job.logHeader && executor.acceptsHeader ? { logHeader: job.logHeader } : {}),
+  });
+  const r = answer(out);
+  env.say(`worker ${env.me}: end ${job.step.name}: ${out.ok ? 'ok' : `failed: ${out.error ?? ''}`} (${r.runMs} ms)`);
+  return r;
+}

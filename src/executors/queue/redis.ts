@@ -1,0 +1,69 @@
+// The Redis URL and the optional peer packages (bullmq, ioredis), loaded only when a queue
+// is used: a project that never distributes installs neither.
+import { BatchError } from '../../util/errors.js';
+
+/** The parts of the two packages batch uses. */
+export interface QueueLibs {
+  bullmq: Pick<typeof import('bullmq'), 'Queue' | 'QueueEvents' | 'Worker'>;
+  ioredis: { Redis: typeof import('ioredis').Redis };
+}
+
+let loaded: Promise<QueueLibs> | undefined;
+
+/** bullmq and ioredis, imported on first use; a clear error when they are not installed. */
+export function loadQueueLibs(): Promise<QueueLibs> {
+  loaded ??= Promise.all([import('bullmq'), import('ioredis')]).then(
+    ([b, r]): QueueLibs => ({ bullmq: { Queue: b.Queue, QueueEvents: b.QueueEvents, Worker: b.Worker }, ioredis: { Redis: r.Redis } }),
+    (e: unknown) => {
+      loaded = undefined;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new BatchError(`The Redis executor needs the packages bullmq (6) and ioredis (6), which are not installed: add bullmq and ioredis to your devDependencies (npm install -D bullmq@6 ioredis@6). (${(e as Error).message})`, 2);
+      }
+      throw e;
+    },
+  );
+  return loaded!;
+}
+
+/** A checked redis:// or rediss:// URL. */
+export function checkRedisUrl(url: string, where: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new BatchError(`${where}: ${JSON.stringify(url)} is not a URL; expected redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://… (TLS)`, 2);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new BatchError(`${where}: ${JSON.stringify(redact(url))} must start with redis:// or rediss:// (TLS)`, 2);
+  if (!u.hostname) throw new BatchError(`${where}: ${JSON.stringify(redact(url))} names no host`, 2);
+  return url;
+}
+
+/** The URL without its password, for messages and records. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(bad URL)';
+  }
+}
+
+/** Connection options for BullMQ from a URL (ioredis reads host, port, user, password, db and
+ * TLS from it). `giveUpAfterMs`: stop reconnecting after about that long (the coordinator,
+ * which must fail a run whose Redis went away); absent: reconnect for ever (a worker). */
+export function connectionOptions(url: string, giveUpAfterMs?: number): { url: string; maxRetriesPerRequest: null; retryStrategy: (times: number) => number | null; enableOfflineQueue: boolean } {
+  let since = Date.now();
+  return {
+    url,
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => {
+      // `times` starts again at 1 after each successful connection.
+      if (times === 1) since = Date.now();
+      if (giveUpAfterMs !== undefined && Date.now() - since > giveUpAfterMs) return null;
+      return Math.min(100 * times, 1000);
+    },
+  };
+}
