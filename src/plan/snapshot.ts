@@ -2,7 +2,7 @@ import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
 import { RACY_WINDOW_MS, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
-import { definitionHashes, KEY_SCHEMA } from './step-key.js';
+import { definitionText, KEY_SCHEMA } from './step-key.js';
 import type { SnapshotEntry } from '../store/store.js';
 
 /**
@@ -26,7 +26,7 @@ import type { SnapshotEntry } from '../store/store.js';
 const SNAPSHOT_SCHEMA = 3;
 
 /** Definition, env values and schemas: what besides file contents decides a step's key.
- * The definition is the key's own encoding of it (step-key.ts, hashed once per loaded step),
+ * The definition is the key's own encoding of it (step-key.ts's text, once per loaded step),
  * so the two can never disagree; the env values go in as text (not the key's per-variable
  * hashes): this runs for every step on every run, and a changed value only needs to be
  * noticed here, not named. */
@@ -34,7 +34,7 @@ export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): s
   const envText = envValues(step, env);
   const hit = definitionMemo.get(step);
   if (hit && hit.envText === envText) return hit.sig;
-  const d = definitionHashes(step);
+  const d = definitionText(step);
   const sig = hashString(`${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${d.command}\0${d.params}\0${d.specs}${envText}`);
   definitionMemo.set(step, { envText, sig });
   return sig;
