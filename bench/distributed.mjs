@@ -6,8 +6,10 @@
 //    `--force` by the local executor (-j1 and -j2) and by 1, 2 and 4 `batch worker`
 //    processes of one slot each. Wall time of the whole `batch` process, median of REPS.
 // 2. Per-step overhead of the queue: a chain of CHAIN trivial steps (each waits for the one
-//    before), local -j1 against one worker -j1; (distributed − local) / CHAIN, median of
-//    REPS; and the median of the recorded queue waits.
+//    before), local -j1 against one worker -j1; (distributed − local) / CHAIN of the runs'
+//    recorded durations (first step scheduled to last settled), median of REPS; the median of
+//    the recorded queue waits; and the fixed cost per run (process wall difference less the
+//    steps' difference: loading BullMQ and ioredis, connecting, closing).
 //
 // A real redis-server on a free loopback port in a temp folder; worker processes are real
 // processes. Runs one measurement at a time. The benchmarked processes run without
@@ -144,18 +146,20 @@ const stat = (xs) => ({ median: Math.round(median(xs)), min: Math.round(Math.min
 async function measure(label, dir, args) {
   await runBatch(dir, args); // warm: compiled modules, page cache, workers' pools
   const ms = [];
+  const runMs = [];
   const waits = [];
   let outputs;
   for (let i = 0; i < REPS; i++) {
     const r = await runBatch(dir, args);
     ms.push(r.ms);
+    runMs.push(r.doc.durationMs);
     for (const s of r.doc.steps) if (s.queueWaitMs !== undefined) waits.push(s.queueWaitMs);
     const now = fs.readdirSync(path.join(dir, 'out')).sort().map((f) => fs.readFileSync(path.join(dir, 'out', f), 'utf8')).join('');
     if (outputs !== undefined && outputs !== now) throw new Error(`${label}: outputs differ between runs`);
     outputs = now;
   }
-  const res = { label, wall: stat(ms), ...(waits.length ? { queueWait: stat(waits) } : {}), outputs };
-  say(`${label.padEnd(28)} median ${res.wall.median} ms (min ${res.wall.min}, max ${res.wall.max})${res.queueWait ? `; queue wait median ${res.queueWait.median} ms` : ''}`);
+  const res = { label, wall: stat(ms), run: stat(runMs), ...(waits.length ? { queueWait: stat(waits) } : {}), outputs };
+  say(`${label.padEnd(30)} wall median ${res.wall.median} ms (min ${res.wall.min}, max ${res.wall.max}); steps ${res.run.median} ms${res.queueWait ? `; queue wait median ${res.queueWait.median} ms` : ''}`);
   return res;
 }
 
@@ -193,8 +197,11 @@ try {
   delete local.outputs;
   delete dist.outputs;
   results.chainRuns.push(local, dist);
-  results.perStepOverheadMs = +((dist.wall.median - local.wall.median) / CHAIN).toFixed(1);
-  say(`per-step queue overhead: ${results.perStepOverheadMs} ms ((distributed − local) / ${CHAIN} chained steps, medians)`);
+  // Per step: the runs' own durations (scheduling to last step, as recorded), which leave out
+  // the process start and the executor's fixed start (loading BullMQ, connecting).
+  results.perStepOverheadMs = +((dist.run.median - local.run.median) / CHAIN).toFixed(1);
+  results.fixedStartMs = Math.round(dist.wall.median - local.wall.median - (dist.run.median - local.run.median));
+  say(`per-step queue overhead: ${results.perStepOverheadMs} ms ((distributed − local) / ${CHAIN} chained steps, run durations, medians); fixed cost per run: ${results.fixedStartMs} ms`);
 } finally {
   await redis.stop();
   fs.rmSync(root, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { engineVersion } from '../../util/engine.js';
+import { mark } from '../../util/timing.js';
 import { BatchError } from '../../util/errors.js';
 import type { ExecOutcome, ExecRequest, Executor } from '../types.js';
 import { keys, nodeMajor, PREFIX, PROTOCOL, type StallSettings, type StepJob, type StepJobResult } from './protocol.js';
@@ -61,6 +62,7 @@ export class QueueExecutor implements Executor {
    * results. Fails with a clear error when Redis cannot be reached. */
   static async open(opts: QueueExecutorOptions): Promise<QueueExecutor> {
     const { bullmq, ioredis } = await loadQueueLibs();
+    mark('queue libraries loaded');
     const lostAfter = opts.lostAfterMs ?? 3000;
     const conn = connectionOptions(opts.url, lostAfter);
     const { url: _u, ...rest } = conn;
@@ -68,6 +70,7 @@ export class QueueExecutor implements Executor {
     control.on('error', () => {}); // reported through 'end' below
     try {
       await untilReady(control, opts.url);
+      mark('redis connected');
       const k = keys(opts.queue);
       await control.multi().set(k.settings, JSON.stringify(opts.stall)).publish(k.settings, JSON.stringify(opts.stall)).exec();
       // The event stream is read from its current end, taken before any job is added: a
@@ -80,6 +83,7 @@ export class QueueExecutor implements Executor {
       events.on('error', () => {});
       ex.listen();
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+      mark('queue ready');
       return ex;
     } catch (e) {
       control.disconnect();

@@ -233,4 +233,38 @@ export default function () { fs.writeFileSync('module.txt', \`\${process.env.GRE
       p.cleanup();
     }
   }, 120_000);
+
+  it('takes the executor from the Batchfile, and rejects bad URLs and options with clear errors', async () => {
+    const p = TempProject.create({
+      'Batchfile.ts': `import { defineBatch } from 'batchfile';
+export default defineBatch({ executor: process.env.TEST_REDIS_URL ?? 'local', steps: { a: { command: 'echo a > a.txt', outputs: ['a.txt'] } } });
+`,
+    });
+    const workers: Running[] = [];
+    try {
+      workers.push(await startWorker(p, redis, ['--queue', 'fromfile']));
+      const r = await p.run(['--queue', 'fromfile'], { env: { TEST_REDIS_URL: redis.url } });
+      expect(r.status, r.stderr).toBe('PASS');
+      expect((r.steps[0] as { worker?: string }).worker).toMatch(new RegExp(`:${workers[0]!.child.pid}$`));
+      // --executor local overrides the Batchfile: runs here.
+      const here = await p.run(['--executor', 'local', '--force'], { env: { TEST_REDIS_URL: redis.url } });
+      expect((here.steps[0] as { worker?: string }).worker).toBeUndefined();
+
+      const badFlag = await p.batch(['--executor', 'http://127.0.0.1:1']);
+      expect(badFlag.code).toBe(2);
+      expect(badFlag.stderr).toMatch(/--executor: "http:\/\/127\.0\.0\.1:1" must start with redis:\/\/ or rediss:\/\/ \(TLS\)/);
+      const badFile = await p.batch([], { env: { TEST_REDIS_URL: 'tcp://nowhere' } });
+      expect(badFile.code).toBe(2);
+      expect(badFile.stderr).toMatch(/Batchfile\.ts: executor: "tcp:\/\/nowhere" must be "local" or a Redis URL/);
+      const noRedis = await p.batch(['worker']);
+      expect(noRedis.code).toBe(2);
+      expect(noRedis.stderr).toMatch(/`batch worker` needs --redis/);
+      const badQueue = await p.batch(['worker', '--redis', redis.url, '--queue', 'a:b']);
+      expect(badQueue.code).toBe(2);
+      expect(badQueue.stderr).toMatch(/--queue: queue name "a:b" must be/);
+    } finally {
+      await stopAll(workers);
+      p.cleanup();
+    }
+  }, 60_000);
 });
