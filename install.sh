@@ -9,5 +9,7 @@ maj=${v%%.*}; rest=${v#*.}; min=${rest%%.*}
 if [ "$maj" -lt "$need_major" ] || { [ "$maj" -eq "$need_major" ] && [ "$min" -lt "$need_minor" ]; }; then
   echo "install.sh: Node.js >= ${need_major}.${need_minor} is required, found $v" >&2; exit 1
 fi
-# `npm ci` installs exactly the lock file; its `prepare` script builds dist/.
+# `npm ci` installs exactly the lock file (no dependency needs its install script: the
+# prebuilt platform packages suffice; package.json's allowScripts says so), then the build.
 npm ci --no-audit --no-fund
+npm run build --silent

@@ -7,9 +7,11 @@
 //
 // The chunks sit flat in dist/bundle/, one folder below dist/ like dist/util/ and
 // dist/executors/, so paths the engine builds from import.meta.url still resolve:
-// `../index.js` (the public entry Batchfiles import), `../../package.json` (the version),
-// and `./worker.js`, `./spawn-helper.js` (started by path; bundled here as entries of their own).
-// tsc's per-file output in dist/ stays: it provides dist/index.js and the .d.ts files.
+// `../../package.json` (the version), `../forkserver`, and `./worker.js`, `./spawn-helper.js`
+// (started by path; bundled here as entries of their own). The public entry that Batchfiles
+// import (`batchfile`) is an entry too, dist/bundle/index.js (util/engine.ts points there).
+// The package ships this bundle alone, with tsc's .d.ts files; tsc's per-file .js output in
+// dist/ stays for the repository's own tests and benchmarks.
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,7 +34,7 @@ function besideEntries() {
           const name = m[1];
           const src = path.relative(REPO, path.join(dir, `${name}.ts`));
           if (!fs.existsSync(path.join(REPO, src))) throw new Error(`${path.relative(REPO, abs)} names ./${name}.js, but ${src} does not exist`);
-          if (name === 'main' || (entries[name] && entries[name] !== src)) throw new Error(`bundle: two files would be dist/bundle/${name}.js`);
+          if (name === 'main' || name === 'index' || (entries[name] && entries[name] !== src)) throw new Error(`bundle: two files would be dist/bundle/${name}.js`);
           entries[name] = src;
         }
       }
@@ -45,7 +47,7 @@ function besideEntries() {
 fs.rmSync(OUT, { recursive: true, force: true });
 const result = await esbuild.build({
   absWorkingDir: REPO,
-  entryPoints: { main: 'src/cli/main.ts', ...besideEntries() },
+  entryPoints: { main: 'src/cli/main.ts', index: 'src/index.ts', ...besideEntries() },
   outdir: OUT,
   bundle: true,
   splitting: true,

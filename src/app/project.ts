@@ -30,7 +30,8 @@ export interface ProjectPlace {
 
 export function resolveProject(place: ProjectPlace): Project {
   const root = path.resolve(place.cwd ?? process.cwd());
-  const file = findBatchfile(root, place.file);
+  // No -C: cli/main.ts searched this folder and every one above it (util/project-root.ts).
+  const file = findBatchfile(root, place.file, place.cwd === undefined);
   return { ...projectPaths(root), file };
 }
 

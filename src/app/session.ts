@@ -3,7 +3,7 @@ import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
 import { chooseCache } from '../cache/choose.js';
-import { runTestPhase } from './test-phase.js';
+import { runTestPhase, testRunner } from './test-phase.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
 import { loadProject, type Project } from './project.js';
@@ -94,6 +94,8 @@ export class Session {
     const tests = loaded.config.tests;
     // Tests check the whole pipeline's results, so they run only when every step was selected.
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
+    // Vitest missing: say so before any step runs, not after them.
+    if (withTests) testRunner();
     const outputCache = chooseCache(loaded.config.cache, { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}) }, { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store }, 'run');
     return runPipeline(loaded.config, this.store, executors, {
       root: this.project.root,

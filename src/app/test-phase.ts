@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { PipelineConfig, TestsConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
@@ -9,6 +7,7 @@ import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
 import type { TestCaseResult, TestPhaseResult } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
+import { importPeer, requirePeer, type Peer } from '../util/optional-peer.js';
 
 interface CachedTests {
   key: string;
@@ -18,9 +17,11 @@ interface CachedTests {
 
 const META_KEY = 'tests';
 
-function vitestVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (JSON.parse(fs.readFileSync(require.resolve('vitest/package.json'), 'utf8')) as { version: string }).version;
+/** Vitest is an optional peer dependency (package.json): a project that declares `tests:`
+ * installs it. Throws a BatchError naming the fix when it is missing or of another major
+ * version; called before the run starts any step, so the error costs nothing. */
+export function testRunner(): Peer {
+  return requirePeer('vitest', 'The test phase (`tests:` in the Batchfile)');
 }
 
 /** The test phase's key: the test files and every file in their folders, the files they check (default: every step output)
@@ -34,7 +35,7 @@ function testsKey(config: PipelineConfig, tests: TestsConfig, stats: StatCache):
   const checkedFiles = resolveSpecs(config.root, checked, stats).files;
   const hashes: Record<string, string> = {};
   for (const f of [...testFiles, ...besideTests, ...checkedFiles]) hashes[f] = stats.get(f)?.hash ?? 'missing';
-  return { key: hashString(canonicalJson({ v: 1, vitest: vitestVersion(), hashes })), files: testFiles };
+  return { key: hashString(canonicalJson({ v: 1, vitest: testRunner().version, hashes })), files: testFiles };
 }
 
 function firstLine(s: string): string {
@@ -69,7 +70,7 @@ export async function runTestPhase(opts: {
   }
   opts.emit({ type: 'tests-start', files });
   const t0 = performance.now();
-  const { startVitest } = await import('vitest/node');
+  const { startVitest } = await importPeer(testRunner(), () => import('vitest/node'));
   const cases: TestCaseResult[] = [];
   let moduleErrors = 0;
   const vitest = await startVitest('test', files, {

@@ -4,24 +4,23 @@ import { pathToFileURL } from 'node:url';
 import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
 import { ENGINE_ENTRY, engineVersion } from '../util/engine.js';
 import { BatchError } from '../util/errors.js';
+import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
 import { validateBatch, type KindRules } from './validate.js';
 
-export const BATCHFILE_NAMES = ['Batchfile.ts', 'Batchfile.mts', 'Batchfile.js', 'Batchfile.mjs'];
+export { BATCHFILE_NAMES } from '../util/project-root.js';
 
-export function findBatchfile(root: string, explicit?: string): string {
+export function findBatchfile(root: string, explicit?: string, searchedAbove = false): string {
   if (explicit) {
     const abs = path.resolve(root, explicit);
     if (!fs.existsSync(abs)) throw new BatchError(`Batchfile not found: ${abs}`, 2);
     return abs;
   }
-  for (const name of BATCHFILE_NAMES) {
-    const abs = path.join(root, name);
-    if (fs.existsSync(abs)) return abs;
-  }
-  throw new BatchError(`No Batchfile in ${root} (looked for ${BATCHFILE_NAMES.join(', ')}). Create one with \`batch init\`.`, 2);
+  const found = batchfileIn(root);
+  if (found) return found;
+  throw new BatchError(`No Batchfile in ${root}${searchedAbove ? ' or any folder above it' : ''} (looked for ${BATCHFILE_NAMES.join(', ')}). Create one with \`batch init\`.`, 2);
 }
 
 /** Bump when the compiled form changes (compile options), so older compiled Batchfiles

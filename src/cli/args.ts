@@ -1,5 +1,5 @@
 import { BatchError } from '../util/errors.js';
-import { didYouMean } from '../util/suggest.js';
+import { closest } from '../util/suggest.js';
 import { RESERVED_NAMES } from '../batchfile/validate.js';
 
 export interface Args {
@@ -39,56 +39,140 @@ export interface Args {
   queue?: string;
 }
 
-/** Flags and whether they take a value. */
-const FLAGS: Record<string, { key: keyof Args; value?: 'string' | 'int' }> = {
-  '-C': { key: 'cwd', value: 'string' },
-  '--cwd': { key: 'cwd', value: 'string' },
-  '--file': { key: 'file', value: 'string' },
-  '-f': { key: 'force' },
-  '--force': { key: 'force' },
-  '-n': { key: 'dryRun' },
-  '--dry-run': { key: 'dryRun' },
-  '-j': { key: 'jobs', value: 'int' },
-  '--jobs': { key: 'jobs', value: 'int' },
-  '-k': { key: 'keepGoing' },
-  '--keep-going': { key: 'keepGoing' },
-  '--json': { key: 'json' },
-  '--csv': { key: 'csv' },
-  '--wait': { key: 'wait' },
-  '--no-tests': { key: 'tests' },
-  '-w': { key: 'watch' },
-  '--watch': { key: 'watch' },
-  '--poll': { key: 'poll' },
-  '--debounce': { key: 'debounceMs', value: 'int' },
-  '--format': { key: 'format', value: 'string' },
-  '--worker-memory': { key: 'workerMemoryMb', value: 'int' },
-  '--limit': { key: 'limit', value: 'int' },
-  '--keep': { key: 'keep', value: 'int' },
-  '--prune': { key: 'prune' },
-  '--store': { key: 'store' },
-  '--max-size': { key: 'maxSize', value: 'string' },
-  '--no-cache': { key: 'cache' },
-  '--no-daemon': { key: 'daemon' },
-  '--executor': { key: 'executor', value: 'string' },
-  '--redis': { key: 'redis', value: 'string' },
-  '--queue': { key: 'queue', value: 'string' },
-  '-h': { key: 'help' },
-  '--help': { key: 'help' },
-  '-V': { key: 'version' },
-  '--version': { key: 'version' },
+/** One flag: its spellings, the Args field it sets, and its line of help. */
+export interface Flag {
+  /** Every spelling; a short one (`-j`) first. */
+  names: readonly string[];
+  key: keyof Args;
+  /** The value it takes (`int`: a whole number ≥ 0) and its name in help; none: a switch. */
+  value?: { kind: 'string' | 'int'; name: string };
+  /** A switch that turns its field off (`--no-tests`). */
+  off?: true;
+  help: string;
+}
+
+/** Every flag of every command. Which command takes which: COMMANDS below. */
+export const FLAGS: readonly Flag[] = [
+  { names: ['-C', '--cwd'], key: 'cwd', value: { kind: 'string', name: 'DIR' }, help: 'project folder (default: the nearest folder at or above the current one with a Batchfile)' },
+  { names: ['--file'], key: 'file', value: { kind: 'string', name: 'PATH' }, help: 'the Batchfile (default: Batchfile.ts, .mts, .js or .mjs in the project)' },
+  { names: ['-f', '--force'], key: 'force', help: 'rerun every selected step (and the tests)' },
+  { names: ['-n', '--dry-run'], key: 'dryRun', help: 'print the plan and the reason for each step; execute nothing' },
+  { names: ['-j', '--jobs'], key: 'jobs', value: { kind: 'int', name: 'N' }, help: 'steps at once, also as -j4 (default: available parallelism)' },
+  { names: ['-k', '--keep-going'], key: 'keepGoing', help: 'after a failure, keep starting steps that do not depend on it' },
+  { names: ['--json'], key: 'json', help: 'the result as one JSON document on stdout (human output goes to stderr)' },
+  { names: ['--csv'], key: 'csv', help: 'the result as CSV on stdout' },
+  { names: ['--wait'], key: 'wait', help: 'wait for a running batch in this project instead of failing' },
+  { names: ['--no-tests'], key: 'tests', off: true, help: 'skip the integrity test phase' },
+  { names: ['--no-cache'], key: 'cache', off: true, help: 'neither restore from nor store into the output cache' },
+  { names: ['--no-daemon'], key: 'daemon', off: true, help: 'run in this process even when the project has a daemon' },
+  { names: ['--max-size'], key: 'maxSize', value: { kind: 'string', name: 'SIZE' }, help: 'output cache limit (e.g. 2GB; default: the Batchfile\'s cache.maxSize, 5GB)' },
+  { names: ['-w', '--watch'], key: 'watch', help: 'run, then rerun what each change affects (docs/watch.md)' },
+  { names: ['--poll'], key: 'poll', help: 'watch by polling (network file systems)' },
+  { names: ['--debounce'], key: 'debounceMs', value: { kind: 'int', name: 'MS' }, help: 'watch: quiet time before a rerun (default 20)' },
+  { names: ['--worker-memory'], key: 'workerMemoryMb', value: { kind: 'int', name: 'MB' }, help: 'heap limit of each worker thread; a step over it fails' },
+  { names: ['--format'], key: 'format', value: { kind: 'string', name: 'FORMAT' }, help: 'mermaid (default), dot or text' },
+  { names: ['--limit'], key: 'limit', value: { kind: 'int', name: 'N' }, help: 'how many runs to show or to look back over' },
+  { names: ['--prune'], key: 'prune', help: 'remove old runs from the store (with --keep)' },
+  { names: ['--keep'], key: 'keep', value: { kind: 'int', name: 'N' }, help: 'with --prune: how many of the newest runs to keep' },
+  { names: ['--store'], key: 'store', help: 'remove only the LMDB run store' },
+  { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
+  { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
+  { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
+  { names: ['-h', '--help'], key: 'help', help: 'this help' },
+  { names: ['-V', '--version'], key: 'version', help: 'the version' },
+];
+
+/** One subcommand: its usage line, what it does, and the flags it takes (by their long name;
+ * GLOBAL_FLAGS come on top of these). */
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  flags: readonly string[];
+  /** More lines for `batch COMMAND --help`. */
+  more?: string;
+}
+
+/** Flags every command takes. */
+export const GLOBAL_FLAGS: readonly string[] = ['--cwd', '--help'];
+
+const RUN_FLAGS = [
+  '--file', '--force', '--dry-run', '--jobs', '--keep-going', '--json', '--wait', '--no-tests', '--no-cache', '--no-daemon',
+  '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--executor', '--queue', '--version',
+];
+
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  run: {
+    usage: 'batch [run] [STEP...] [options]',
+    summary: 'run the pipeline, or the named steps and the steps they need; then the integrity tests and the summary',
+    flags: RUN_FLAGS,
+  },
+  watch: { usage: 'batch watch [STEP...] [options]', summary: 'the same as `batch --watch`: run, then rerun what each change affects', flags: RUN_FLAGS },
+  explain: { usage: 'batch explain STEP... [options]', summary: 'why each step would run or is up to date, down to the file', flags: ['--file', '--force', '--json', '--no-cache'] },
+  graph: { usage: 'batch graph [--format mermaid|dot|text]', summary: 'print the step graph', flags: ['--file', '--format'] },
+  clean: { usage: 'batch clean [--store]', summary: 'remove .cache/ build state', flags: ['--store', '--wait'] },
+  init: {
+    usage: 'batch init',
+    summary: 'set up a new project in this folder (Batchfile.ts, steps/, tests/, run.sh, package.json scripts …); never overwrites a file',
+    flags: [],
+  },
+  history: {
+    usage: 'batch history [STEP] [options]',
+    summary: 'the recorded runs, or one step\'s runs (docs/history-and-report.md)',
+    flags: ['--limit', '--json', '--csv', '--prune', '--keep', '--wait'],
+    more: 'batch history --prune --keep N   keep only the N newest runs',
+  },
+  trends: { usage: 'batch trends [options]', summary: 'steps that became slower or faster over the recent runs', flags: ['--limit', '--json', '--csv'] },
+  compare: { usage: 'batch compare [A [B]] [options]', summary: 'two runs side by side (ids, latest, previous, or a git commit; default: previous latest)', flags: ['--json', '--csv'] },
+  cache: {
+    usage: 'batch cache [status|prune] [options]',
+    summary: 'the output cache: what it holds, or prune it to its limit (docs/output-cache.md)',
+    flags: ['--file', '--max-size', '--limit', '--json', '--wait'],
+  },
+  daemon: { usage: 'batch daemon [start|stop|restart|status]', summary: 'a resident process that serves this project\'s runs (docs/daemon.md)', flags: [] },
+  worker: {
+    usage: 'batch worker --redis URL [-j N] [--queue NAME]',
+    summary: 'run steps that `batch --executor URL` sends (docs/distributed.md)',
+    flags: ['--redis', '--jobs', '--queue'],
+  },
+  help: { usage: 'batch help [COMMAND]', summary: 'this help, or one command\'s', flags: [] },
+  version: { usage: 'batch version', summary: 'the version', flags: [] },
 };
 
 export const SUBCOMMANDS: readonly string[] = RESERVED_NAMES;
 
+const BY_NAME = new Map<string, Flag>(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const)));
+
+/** The long name a flag is listed under (`-j` → `--jobs`). */
+function longName(f: Flag): string {
+  return f.names[f.names.length - 1]!;
+}
+
+/** The flags `command` takes, global ones included; undefined: a command with no spec, which
+ * takes every flag (a subcommand added without one; a test requires one for each). */
+export function flagsOf(command: string): Flag[] | undefined {
+  const spec = COMMANDS[command];
+  if (!spec) return undefined;
+  const longs = new Set([...spec.flags, ...GLOBAL_FLAGS]);
+  return FLAGS.filter((f) => longs.has(longName(f)));
+}
+
+/** The commands other than `command` that take a flag. */
+function commandsTaking(flag: Flag, except: string): string[] {
+  return Object.entries(COMMANDS).filter(([name, c]) => name !== except && name !== 'watch' && c.flags.includes(longName(flag))).map(([name]) => name);
+}
+
 /** Parses argv. The rule that keeps step names and subcommands apart: the first word is a
  * subcommand if it is one of SUBCOMMANDS (which no step may be named); otherwise every word
- * is a step name. `batch run NAME...` is the explicit form. */
+ * is a step name. `batch run NAME...` is the explicit form. Each flag must be one the command
+ * takes (COMMANDS); the error names the command and, when another command takes the flag, that one. */
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
     wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
   };
   const words: string[] = [];
+  // Flags as given, checked against the command once the command is known (it may come after them).
+  const given: { name: string; flag?: Flag }[] = [];
   let onlyPositionals = false;
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i]!;
@@ -107,28 +191,28 @@ export function parseArgs(argv: readonly string[]): Args {
     if (eq > 0) {
       name = raw.slice(0, eq);
       attached = raw.slice(eq + 1);
-    } else if (!raw.startsWith('--') && raw.length > 2 && FLAGS[raw.slice(0, 2)]?.value) {
+    } else if (!raw.startsWith('--') && raw.length > 2 && BY_NAME.get(raw.slice(0, 2))?.value) {
       name = raw.slice(0, 2);
       attached = raw.slice(2);
     }
-    const spec = FLAGS[name];
-    if (!spec) throw new BatchError(`Unknown option ${name}${didYouMean(name, Object.keys(FLAGS))}. See \`batch --help\`.`, 2);
-    if (!spec.value) {
+    const flag = BY_NAME.get(name);
+    given.push({ name, ...(flag ? { flag } : {}) });
+    if (!flag) continue; // reported below, with the command's flags to suggest from
+    if (!flag.value) {
       if (attached !== undefined) throw new BatchError(`Option ${name} takes no value`, 2);
-      (a as unknown as Record<string, unknown>)[spec.key] = spec.key === 'tests' || spec.key === 'cache' || spec.key === 'daemon' ? false : true;
+      (a as unknown as Record<string, unknown>)[flag.key] = !flag.off;
       continue;
     }
     const value = attached ?? argv[++i];
     if (value === undefined) throw new BatchError(`Option ${name} needs a value`, 2);
-    if (spec.value === 'int') {
+    if (flag.value.kind === 'int') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new BatchError(`Option ${name} needs a whole number, got ${JSON.stringify(value)}`, 2);
-      (a as unknown as Record<string, unknown>)[spec.key] = n;
+      (a as unknown as Record<string, unknown>)[flag.key] = n;
     } else {
-      (a as unknown as Record<string, unknown>)[spec.key] = value;
+      (a as unknown as Record<string, unknown>)[flag.key] = value;
     }
   }
-  if (a.jobs === 0) throw new BatchError('-j needs at least 1', 2);
   const first = words[0];
   if (first !== undefined && !onlyPositionals && SUBCOMMANDS.includes(first)) {
     a.command = first === 'watch' ? 'run' : first;
@@ -137,49 +221,73 @@ export function parseArgs(argv: readonly string[]): Args {
   } else {
     a.positionals = words;
   }
+  checkFlags(first !== undefined && !onlyPositionals && SUBCOMMANDS.includes(first) ? first : 'run', given);
+  if (a.jobs === 0) throw new BatchError('-j needs at least 1', 2);
   return a;
 }
 
-export const HELP = `batch — incremental runner for production batch pipelines
+/** Every flag given must be one `command` takes. */
+function checkFlags(command: string, given: readonly { name: string; flag?: Flag }[]): void {
+  const own = flagsOf(command);
+  const shown = command === 'watch' ? 'watch' : command;
+  const helpHint = command === 'run' ? '`batch --help`' : `\`batch ${shown} --help\``;
+  for (const g of given) {
+    if (g.flag && (!own || own.includes(g.flag))) continue;
+    const candidates = (own ?? FLAGS).flatMap((f) => f.names.filter((n) => n.startsWith('--')));
+    // A typo: the nearest spelling. A real flag of another command: only one of this command's
+    // that it is the start of, or that starts it (`--keep` → `--keep-going`), not any near one.
+    const near = g.flag ? candidates.find((c) => c.startsWith(g.name) || g.name.startsWith(c)) : closest(g.name, candidates);
+    const hint = near ? ` (did you mean "${near}"?)` : '';
+    if (!g.flag) throw new BatchError(`Unknown option ${g.name}${command === 'run' ? '' : ` for \`batch ${shown}\``}${hint}. See ${helpHint}.`, 2);
+    const others = commandsTaking(g.flag, command);
+    const whose = others.length > 0 ? `${g.name} is a flag of ${others.map((c) => `\`${c}\``).join(', ')}, not of \`${shown}\`` : `\`batch ${shown}\` takes no ${g.name}`;
+    throw new BatchError(`${whose}${hint}. See ${helpHint}.`, 2);
+  }
+}
+
+/** Help lines for flags, aligned. */
+function flagLines(flags: readonly Flag[]): string {
+  const left = flags.map((f) => {
+    const short = f.names.length > 1 ? `${f.names[0]}, ` : '    ';
+    return `  ${short}${longName(f)}${f.value ? ` ${f.value.name}` : ''}`;
+  });
+  const width = Math.max(...left.map((l) => l.length)) + 2;
+  return flags.map((f, i) => `${left[i]!.padEnd(width)}${f.help}`).join('\n');
+}
+
+const EXIT_CODES = `Exit codes: 0 all passed; 1 a step or test failed; 2 usage or Batchfile error;
+3 store or file-system problem; 130 interrupted.`;
+
+/** `batch --help` (no command) or `batch COMMAND --help`. */
+export function helpFor(command?: string): string {
+  if (command === undefined || command === 'help') {
+    const usages = Object.entries(COMMANDS).filter(([n]) => n !== 'run');
+    const width = Math.max(...usages.map(([, c]) => c.usage.length)) + 2;
+    return `batch — incremental runner for production batch pipelines
 
 Usage:
-  batch [STEP...] [options]        run the pipeline (or the named steps and what they need)
-  batch run [STEP...]              the same, explicitly
-  batch explain STEP...            why each step would run or is up to date, down to the file
-  batch graph [--format mermaid|dot|text]   print the step graph
-  batch clean [--store]            remove .cache/ build state (--store: the run store only)
-  batch init                       write a starter Batchfile.ts
-  batch cache [status|prune] [--max-size SIZE]   the output cache (docs/output-cache.md)
-  batch history | trends | compare   see docs/cli.md
-  batch daemon start|stop|restart|status   a resident process that serves runs (docs/daemon.md)
-  batch worker --redis URL [-j N] [--queue NAME]   run steps sent by \`batch --executor URL\` (docs/distributed.md)
+  ${COMMANDS.run!.usage}
+      ${COMMANDS.run!.summary}
+${usages.map(([, c]) => `  ${c.usage.padEnd(width)}${c.summary}`).join('\n')}
 
 Rule: the first word is a subcommand when it is one of
   ${SUBCOMMANDS.join(', ')}
 (no step may take one of these names); otherwise every word is a step name.
 Use \`batch run NAME\` or \`batch -- NAME\` to be explicit.
+Without -C, batch works in the nearest folder at or above this one that has a Batchfile.
+
+Options of \`batch [run]\` (each command's own: \`batch COMMAND --help\`):
+${flagLines(flagsOf('run')!)}
+
+${EXIT_CODES}`;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) return helpFor();
+  return `${spec.usage}
+  ${spec.summary}${spec.more ? `\n  ${spec.more}` : ''}
 
 Options:
-  -C, --cwd DIR        project folder (default: current folder)
-      --file PATH      Batchfile to use (default: Batchfile.ts in the project)
-  -f, --force          rerun every selected step
-  -n, --dry-run        print the plan and the reason for each step; execute nothing
-  -j, --jobs N         steps at once (default: available parallelism)
-  -k, --keep-going     after a failure, keep starting steps that do not depend on it
-      --json           print the run summary as one JSON document on stdout
-      --wait           wait for another running batch instead of failing
-      --no-tests       skip the integrity test phase
-      --no-cache       neither restore from nor store into the output cache
-      --no-daemon      run in this process even when the project has a daemon
-      --executor URL   send steps to \`batch worker\`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS)
-      --queue NAME     the queue the coordinator and its workers share (default: from the project folder)
-      --max-size SIZE  output cache limit for this run (e.g. 2GB; default: Batchfile cache.maxSize, 5GB)
-  -w, --watch          run, then rerun what each change affects
-      --poll           watch by polling (network file systems)
-      --debounce MS    watch: quiet time before a rerun (default 20)
-      --worker-memory MB   heap limit of each worker thread
-  -h, --help           this help
-  -V, --version        the version
+${flagLines(flagsOf(command)!)}
 
-Exit codes: 0 all passed; 1 a step or test failed; 2 usage or Batchfile error;
-3 store or file-system problem; 130 interrupted.`;
+${EXIT_CODES}`;
+}

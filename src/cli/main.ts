@@ -1,22 +1,34 @@
-import path from 'node:path';
+import fs from 'node:fs';
 import { BatchError } from '../util/errors.js';
+import { projectRoot } from '../util/project-root.js';
 import { engineVersion, setEngineStamp } from '../util/engine.js';
-import { HELP, parseArgs, type Args } from './args.js';
+import { helpFor, parseArgs, type Args } from './args.js';
 import { makeIo } from '../report/io.js';
 import { reportFailure } from '../report/failure.js';
 import { mark, timingReport } from '../util/timing.js';
 
-/** `-C DIR` works like make's and git's: batch runs in DIR, so `run` steps (worker threads
- * share the process's cwd) see the project root as their cwd, as command steps do. */
-function enterProject(args: Args): Args {
-  if (args.cwd === undefined) return args;
-  const dir = path.resolve(args.cwd);
+/** Commands that need no project: they never search for one. */
+const NO_PROJECT = new Set(['init', 'help', 'version']);
+
+/** Finds the project and enters it. `-C DIR` works like make's and git's: batch runs in DIR,
+ * so `run` steps (worker threads share the process's cwd) see the project root as their cwd,
+ * as command steps do. Without -C (and --file), like git, the project is the nearest folder
+ * at or above the current one with a Batchfile, said in one line when it is not this one. */
+function enterProject(args: Args, note: (line: string) => void): Args {
+  if (args.cwd === undefined && (args.help || args.version || NO_PROJECT.has(args.command))) return args;
+  const here = process.cwd();
+  const found = projectRoot(here, args.cwd, args.file);
+  if (found.how === 'none') return args; // the command says there is no Batchfile here or above
+  if (found.how === 'found' && found.root === here) return { ...args, cwd: here };
+  if (found.how === 'found') note(`batch: using ${found.file}`);
   try {
-    process.chdir(dir);
+    // `batch init -C new-folder` makes the folder.
+    if (args.command === 'init') fs.mkdirSync(found.root, { recursive: true });
+    process.chdir(found.root);
   } catch (e) {
-    throw new BatchError(`Cannot use ${dir} as the project folder: ${(e as Error).message}`, 2);
+    throw new BatchError(`Cannot use ${found.root} as the project folder: ${(e as Error).message}`, 2);
   }
-  return { ...args, cwd: dir };
+  return { ...args, cwd: found.root };
 }
 
 /** lmdb-js keeps promises of its own with no handler attached (one per write batch, and the
@@ -53,10 +65,11 @@ export async function main(argv: readonly string[], engine?: string): Promise<nu
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const args = enterProject(parseArgs(argv));
+    const args = enterProject(parseArgs(argv), (line) => process.stderr.write(`${line}\n`));
     io = makeIo(args.json || args.csv);
     if (args.help || args.command === 'help') {
-      io.say(HELP);
+      const topic = args.command === 'help' ? args.positionals[0] : args.command === 'run' ? undefined : args.command;
+      io.say(helpFor(args.watch && args.command === 'run' ? 'watch' : topic));
       return 0;
     }
     if (args.version || args.command === 'version') {

@@ -1,5 +1,5 @@
 // The command line: argv-array commands, -C/--cwd and --file, target selection, --dry-run and
-// `explain` down to the file, `batch graph`, and the `batch init` demo.
+// `explain` down to the file, and `batch graph` (`batch init`: tests/engine/package/init.test.ts).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -160,29 +160,5 @@ describe('command line', () => {
     expect(dot.stdout).toContain('"a" -> "d";');
     expect(text.stdout.trim().split('\n')).toEqual(['c (command)', '  └─ b (command)', '    └─ a (command)', 'd (run)', '  └─ a (command) …']);
     expect(p.exists('logs')).toBe(false);
-  });
-
-  it('batch init writes a demo Batchfile that runs PASS, then is up to date; never overwrites', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-init-'));
-    p = TempProject.create();
-    try {
-      const init = await batchIn(dir, ['init']);
-      expect(init.code, init.stderr).toBe(0);
-      expect(fs.existsSync(path.join(dir, 'Batchfile.ts'))).toBe(true);
-      const run = await batchIn(dir, ['--json']);
-      expect(run.code, run.stderr).toBe(0);
-      const summary = JSON.parse(run.stdout) as { status: string; steps: { status: string; action: string }[] };
-      expect(summary.status).toBe('PASS');
-      expect(summary.steps.length).toBeGreaterThan(0);
-      expect(summary.steps.every((s) => s.status === 'PASS' && s.action === 'ran')).toBe(true);
-      const again = JSON.parse((await batchIn(dir, ['--json'])).stdout) as typeof summary;
-      expect(again.steps.every((s) => s.action === 'up-to-date')).toBe(true);
-      const twice = await batchIn(dir, ['init']);
-      expect(twice.code).toBe(2);
-      expect(twice.stderr).toContain('already exists');
-      expect(csvRows({ exists: (r: string) => fs.existsSync(path.join(dir, r)), read: (r: string) => fs.readFileSync(path.join(dir, r), 'utf8') } as unknown as TempProject)).toHaveLength((summary.steps.length + 1) * 2);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -115,8 +115,9 @@ describe('compiled Batchfile', () => {
     const first = compiled();
     const text = fs.readFileSync(first, 'utf8');
     expect(text).not.toMatch(/sourceMappingURL/);
-    expect(manifest()).toMatchObject({ format: expect.any(Number), engineEntry: path.join(REPO, 'dist', 'index.js') });
+    expect(manifest()).toMatchObject({ format: expect.any(Number), engineEntry: path.join(REPO, 'dist', 'bundle', 'index.js') });
 
+    // (bin/batch.js runs the bundle, whose public entry is dist/bundle/index.js: one build.)
     // Unchanged: reused, not rewritten (an old mtime survives).
     fs.utimesSync(first, 1_000_000, 1_000_000);
     expect((await p.run()).status).toBe('PASS');
@@ -129,7 +130,7 @@ describe('compiled Batchfile', () => {
     for (const stale of [{ engineEntry: '/elsewhere/dist/index.js' }, { format: undefined }]) {
       fs.writeFileSync(path.join(compiledDir(), 'manifest.json'), JSON.stringify({ ...manifest(), ...stale }));
       expect((await p.run()).status).toBe('PASS');
-      expect(manifest(), JSON.stringify(stale)).toMatchObject({ format: expect.any(Number), engineEntry: path.join(REPO, 'dist', 'index.js') });
+      expect(manifest(), JSON.stringify(stale)).toMatchObject({ format: expect.any(Number), engineEntry: path.join(REPO, 'dist', 'bundle', 'index.js') });
     }
 
     // A changed Batchfile: a new compiled file, and the new step runs.
