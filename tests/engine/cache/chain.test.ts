@@ -20,6 +20,10 @@ afterEach(async () => {
   p?.cleanup();
 });
 
+async function flushed(): Promise<void> {
+  await Promise.all(stores.map((s) => s.root.flushed));
+}
+
 function local(dir: string): LocalOutputCache {
   const store = openStore(p!.path(dir));
   stores.push(store);
@@ -35,6 +39,7 @@ describe('ChainedCache', () => {
     const emit = (e: RunEvent): void => void events.push(e);
     const h = hashBytes(Buffer.from('from far'));
     await far.save(cachedStep('a'), 'key-a', { 'a/f.txt': h }, 'run-far', emit);
+    await flushed(); // an index entry is read back once its write is committed
 
     const chain = new ChainedCache([near, far]);
     expect(chain.name).toBe('local+local');
@@ -50,6 +55,7 @@ describe('ChainedCache', () => {
     p.write('b/g.txt', 'both');
     const hb = hashBytes(Buffer.from('both'));
     await chain.save(cachedStep('b'), 'key-b', { 'b/g.txt': hb }, 'run-2', emit);
+    await flushed();
     expect(await near.lookup(cachedStep('b'), 'key-b')).toEqual({ fromRun: 'run-2' });
     expect(await far.lookup(cachedStep('b'), 'key-b')).toEqual({ fromRun: 'run-2' });
     expect(events).toEqual([]);
