@@ -5,6 +5,7 @@ import { buildGraph, selectSteps } from '../graph/graph.js';
 import { restoreLine, verdictOf, type Verdict } from '../plan/verdict.js';
 import { openStore } from '../store/store.js';
 import { preflight } from './preflight.js';
+import { expandTargets, materialize } from './materialize.js';
 import { loadProject, type Project } from './project.js';
 import type { RunSettings } from './settings.js';
 
@@ -22,19 +23,20 @@ export interface Explained {
 export async function explainRun(project: Project, settings: Pick<RunSettings, 'targets' | 'force' | 'cache' | 'maxSize'>): Promise<Explained[]> {
   await initHash();
   const loaded = await loadProject(project);
-  const graph = buildGraph(loaded.config);
-  const selected = selectSteps(graph, settings.targets);
   const store = openStore(project.cacheDir);
   try {
     const stats = new StatCache(project.root, store);
-    const { code } = await preflight({ config: loaded.config, graph, selected }, { root: project.root, cacheDir: project.cacheDir, store, stats });
+    const config = await materialize(loaded.config, stats);
+    const graph = buildGraph(config);
+    const selected = selectSteps(graph, expandTargets(config, settings.targets));
+    const { code } = await preflight({ config, graph, selected }, { root: project.root, cacheDir: project.cacheDir, store, stats });
     const flags = { enabled: settings.cache, ...(settings.maxSize !== undefined ? { maxSize: settings.maxSize } : {}) };
-    const cache = chooseCache(loaded.config.cache, flags, { root: project.root, cacheDir: project.cacheDir, store }, 'read');
+    const cache = chooseCache(config.cache, flags, { root: project.root, cacheDir: project.cacheDir, store }, 'read');
     const ctx = { root: project.root, stats, env: process.env, store, force: settings.force, ...(cache ? { cache } : {}) };
     const willRun = new Set<string>();
     const out: Explained[] = [];
     for (const name of selected) {
-      const v = await verdictOf(ctx, loaded.config.steps.get(name)!, code.get(name)!);
+      const v = await verdictOf(ctx, config.steps.get(name)!, code.get(name)!);
       const upstream = (graph.deps.get(name) ?? []).filter((d) => willRun.has(d));
       if (v.kind !== 'up-to-date') willRun.add(name);
       if (v.kind === 'restore') out.push({ name, decision: 'restore', reasons: [restoreLine(v.fromRun), ...v.reasons] });

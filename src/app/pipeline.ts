@@ -18,6 +18,9 @@ import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
+import { appendMetricsCsv } from '../history/metric-csv.js';
+import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
+import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
@@ -64,14 +67,18 @@ export interface RunOutput {
   codeFiles: () => Map<string, string[]>;
   /** The whole step graph (the run report draws it). */
   graph: Graph;
+  /** The config the run executed: forEach steps expanded, paramsFrom values in params. */
+  config: PipelineConfig;
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
-export async function runPipeline(config: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
+export async function runPipeline(declared: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
   await initHash();
-  const graph = buildGraph(config);
-  const plan = { config, graph, selected: selectSteps(graph, opts.targets) };
   const stats = opts.stats ?? new StatCache(opts.root, store);
+  // forEach steps become their instances (data helper's materialize.ts).
+  const config = await materialize(declared, stats);
+  const graph = buildGraph(config);
+  const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
@@ -101,6 +108,15 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
     work: (name, slots) => processStep(env, name, slots),
     onResult: (r) => {
       const { state, snapshot, ...result } = r as StepOutcome;
+      const step = config.steps.get(result.name);
+      if (state && step?.metrics) {
+        const m = readStepMetrics(opts.root, step, state.outputs);
+        for (const message of m.warnings) opts.emit({ type: 'warning', message });
+        result.metrics = m.metrics;
+        result.params = paramsUpstream(config, graph, step.name);
+        (r as StepOutcome).metrics = result.metrics;
+        (r as StepOutcome).params = result.params;
+      }
       run.recorder.step(result, state);
       // After the state it vouches for; not awaited (a lost snapshot costs one full check).
       if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
@@ -114,7 +130,7 @@ export async function runPipeline(config: PipelineConfig, store: Store, executor
   stats.flush();
   const tests = await testPhase(run, results, { store, stats }, opts);
   const record = await endRun(run, results, tests, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
-  return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph };
+  return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
 }
 
 /** A run under way: its id, its record so far, its recorder. */
@@ -183,6 +199,7 @@ async function endRun(run: StartedRun, results: StepResult[], tests: TestPhaseRe
   await run.recorder.run(record);
   try {
     appendCsv(opts.logsDir, record, results);
+    appendMetricsCsv(opts.logsDir, record, results);
   } catch (e) {
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }

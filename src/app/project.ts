@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { KINDS } from '../kinds/registry.js';
 import { LOGS_DIR, STATE_DIR } from '../util/project-layout.js';
-import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded } from '../batchfile/load.js';
+import { findBatchfile, loadBatchfile, type CompiledBatchfile, type Loaded, type LoadOptions } from '../batchfile/load.js';
 
 /** A project folder and its run-time folders: the one place their paths are built. */
 export interface ProjectPaths {
@@ -35,6 +35,6 @@ export function resolveProject(place: ProjectPlace): Project {
   return { ...projectPaths(root), file };
 }
 
-export function loadProject(p: Project, compiled?: CompiledBatchfile): Promise<Loaded> {
-  return loadBatchfile(p.root, p.file, p.cacheDir, KINDS, compiled);
+export function loadProject(p: Project, compiled?: CompiledBatchfile, opts?: LoadOptions): Promise<Loaded> {
+  return loadBatchfile(p.root, p.file, p.cacheDir, KINDS, compiled, opts);
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { CompiledBatchfile, Loaded } from '../batchfile/load.js';
+import type { CompiledBatchfile, Loaded, LoadOptions } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
 import { chooseCache } from '../cache/choose.js';
@@ -73,8 +73,8 @@ export class Session {
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
 
-  load(compiled?: CompiledBatchfile): Promise<Loaded> {
-    return loadProject(this.project, compiled);
+  load(compiled?: CompiledBatchfile, opts?: LoadOptions): Promise<Loaded> {
+    return loadProject(this.project, compiled, opts);
   }
 
   async runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {

@@ -1,4 +1,4 @@
-import type { JsonObject } from './types.js';
+import type { ForEachMatch, JsonObject, MetricBound } from './types.js';
 
 /** A step after validation: plain, fully defaulted data. Nothing downstream touches user TS. */
 export interface StepConfig {
@@ -18,6 +18,16 @@ export interface StepConfig {
   timeoutMs?: number;
   retries: number;
   cache: boolean;
+  /** As declared: a glob, or a list of values. Only on a declared step; its instances carry `match`. */
+  forEach?: { glob: string } | { values: string[] };
+  /** File → dotted keys. On an instance (a step the engine runs), the values are in `params`. */
+  paramsFrom?: Record<string, string[]>;
+  /** Project-relative metric files (each is one of the step's outputs). */
+  metrics?: string[];
+  metricBounds?: Record<string, MetricBound>;
+  /** For an instance of a `forEach` step: the declared step's name and its match. */
+  instanceOf?: string;
+  match?: ForEachMatch;
 }
 
 export interface TestsConfig {

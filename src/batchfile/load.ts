@@ -8,6 +8,7 @@ import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
+import { trackReads } from './reads.js';
 import { validateBatch, type KindRules } from './validate.js';
 
 export { BATCHFILE_NAMES } from '../util/project-root.js';
@@ -90,21 +91,38 @@ export interface Loaded {
   config: PipelineConfig;
   /** Project-relative sources of the Batchfile (itself and its local imports), for watch mode. */
   sources: string[];
+  /** The compiled module that was imported. */
+  out?: string;
+  /** With `trackReads`: project files its evaluation read (see reads.ts). */
+  reads?: string[];
 }
+
+export interface LoadOptions {
+  /** Evaluate the Batchfile again even when this process imported the same compiled file
+   * before (a new module instance): watch mode, for a Batchfile that reads files. */
+  fresh?: boolean;
+  /** Record the project files the evaluation reads. */
+  trackReads?: boolean;
+}
+
+let freshImports = 0;
 
 export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
 
 /** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
- * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again. */
-/** Compiles (when its sources changed), imports and validates the Batchfile. `kinds`: the
- * step kinds a step may be (kinds/registry.ts's KINDS). */
-export async function loadBatchfile(root: string, file: string, cacheDir: string, kinds: readonly KindRules[], compiled?: CompiledBatchfile): Promise<Loaded> {
+ * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again.
+ * `kinds`: the step kinds a step may be (kinds/registry.ts's KINDS). */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, kinds: readonly KindRules[], compiled?: CompiledBatchfile, opts: LoadOptions = {}): Promise<Loaded> {
   await initHash();
   const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
   mark('batchfile compiled');
   let mod: { default?: unknown };
+  let reads: string[] | undefined;
   try {
-    mod = (await import(pathToFileURL(out).href)) as { default?: unknown };
+    const url = `${pathToFileURL(out).href}${opts.fresh ? `?fresh=${++freshImports}` : ''}`;
+    const load = async (): Promise<{ default?: unknown }> => (await import(url)) as { default?: unknown };
+    if (opts.trackReads) ({ value: mod, reads } = await trackReads(root, load));
+    else mod = await load();
   } catch (e) {
     const err = e as Error;
     throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${err.message}`, 2);
@@ -115,7 +133,7 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   mark('batchfile imported');
   const config = validated(mod.default, file, root, kinds);
   mark('batchfile validated');
-  return { config, sources };
+  return { config, sources, out, ...(reads ? { reads } : {}) };
 }
 
 /** A process that loads the same compiled Batchfile again (the daemon, watch mode) gets the

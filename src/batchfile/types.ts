@@ -24,6 +24,29 @@ export interface StepCommon<Names extends string> {
   retries?: number;
   /** Set to false to keep this step's outputs out of the output cache. */
   cache?: boolean;
+  /** One step per match: a glob (`'data/raw/*.csv'`, listed again every run) or a list of
+   * values. Each instance is named `STEP:KEY` (the match's stem, or the value); `{path}`,
+   * `{name}`, `{stem}` (globs), `{value}` (lists) and `{key}` are replaced in inputs, outputs,
+   * command and params. */
+  forEach?: string | readonly string[];
+  /** Parameters from keys of YAML, JSON or TOML files: `{ 'params.yaml': ['train.n_est'] }`.
+   * Only those keys' values count in the fingerprint; they join `params` (nested by the key's
+   * dots), so `run` steps get them in `ctx.params`, `command` steps in `BATCH_PARAMS`. */
+  paramsFrom?: { readonly [file: string]: readonly string[] };
+  /** Output files holding metrics (JSON or CSV of name → number), recorded with each run that
+   * ran the step: `batch metrics`, `batch trends`, the report. */
+  metrics?: readonly string[];
+  /** Bounds on this step's metrics, flagged by `batch trends` and the report. */
+  metricBounds?: { readonly [metric: string]: MetricBound };
+}
+
+/** When a metric's latest value counts as out of bounds. Every field is optional; `maxDrop`
+ * and `maxRise` compare with the value recorded by the run before (absolute change). */
+export interface MetricBound {
+  min?: number;
+  max?: number;
+  maxDrop?: number;
+  maxRise?: number;
 }
 
 export interface RunStepDef<Names extends string> extends StepCommon<Names> {
@@ -78,10 +101,33 @@ export interface BatchDef<Names extends string = string> {
   executor?: string;
 }
 
+/** The match an instance of a `forEach` step was made for. */
+export interface ForEachMatch {
+  /** The instance's key: the file's stem, or the value. */
+  key: string;
+  /** For a glob: the matched file (project-relative), its name and its stem. */
+  path?: string;
+  name?: string;
+  stem?: string;
+  /** For a list of values: the value. */
+  value?: string;
+}
+
+/** Nested params type of dotted keys: `ParamsOf<'train.n_est' | 'train.seed'>` is
+ * `{ train: { n_est: JsonValue; seed: JsonValue } }` (the values' types are not known to
+ * TypeScript: they are in the params file). Use with `defineStep<ParamsOf<...>>`. */
+export type ParamsOf<K extends string> = UnionToIntersection<K extends string ? Nest<K> : never> extends infer T
+  ? { [P in keyof T]: T[P] } & JsonObject
+  : never;
+type Nest<K extends string> = K extends `${infer H}.${infer R}` ? { [P in H]: Nest<R> } : { [P in K]: JsonValue };
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
 /** What a `run` step's default export receives. */
 export interface StepContext<P extends JsonObject = JsonObject> {
   /** The step's name. */
   step: string;
+  /** For an instance of a `forEach` step: its match. */
+  match?: ForEachMatch;
   /** The step's `params`, as JSON. */
   params: P;
   /** Absolute paths of the input files the step's inputs resolved to (globs and folders expanded), sorted. */

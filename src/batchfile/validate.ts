@@ -6,15 +6,16 @@ import { isInside, normaliseSpec, NOT_NORMAL } from '../util/paths.js';
 import { didYouMean } from '../util/suggest.js';
 import type { PipelineConfig, StepConfig, TestsConfig } from './config.js';
 import type { JsonObject } from './types.js';
+import { DATA_FIELDS, validateDataFields } from './validate-data.js';
 
 /** Words the CLI reads as subcommands; a step may not take one of these names, so
  * `batch NAME` is never ambiguous. */
 export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker',
+  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker', 'metrics',
 ] as const;
 
 /** Fields every step has, whatever its kind. */
-const COMMON_FIELDS = ['inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache'] as const;
+const COMMON_FIELDS = ['inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache', ...DATA_FIELDS] as const;
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
 const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
@@ -184,6 +185,7 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
   if (typeof raw.description === 'string') step.description = raw.description;
   const timeoutMs = c.duration(raw.timeout, where, '.timeout');
   if (timeoutMs !== undefined) step.timeoutMs = timeoutMs;
+  validateDataFields(c, where, raw, step);
   return step;
 }
 

@@ -31,6 +31,8 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** `batch metrics --diff [A B]`. */
+  diff: boolean;
   /** --executor redis://…: send steps to workers through that Redis (docs/distributed.md). */
   executor?: string;
   /** `batch worker --redis URL`. */
@@ -75,6 +77,7 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--prune'], key: 'prune', help: 'remove old runs from the store (with --keep)' },
   { names: ['--keep'], key: 'keep', value: { kind: 'int', name: 'N' }, help: 'with --prune: how many of the newest runs to keep' },
   { names: ['--store'], key: 'store', help: 'remove only the LMDB run store' },
+  { names: ['--diff'], key: 'diff', help: 'compare two runs (A B; default: previous latest): metrics, and the params that changed' },
   { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
   { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
   { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
@@ -128,6 +131,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     summary: 'the output cache: what it holds, or prune it to its limit (docs/output-cache.md)',
     flags: ['--file', '--max-size', '--limit', '--json', '--wait'],
   },
+  metrics: {
+    usage: 'batch metrics [--diff [A B]] [options]',
+    summary: 'the metrics steps recorded (`metrics:` in the Batchfile), their change and bounds; --diff: two runs\' metrics and changed params',
+    flags: ['--diff', '--limit', '--json', '--csv'],
+  },
   daemon: { usage: 'batch daemon [start|stop|restart|status]', summary: 'a resident process that serves this project\'s runs (docs/daemon.md)', flags: [] },
   worker: {
     usage: 'batch worker --redis URL [-j N] [--queue NAME]',
@@ -168,7 +176,7 @@ function commandsTaking(flag: Flag, except: string): string[] {
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, diff: false,
   };
   const words: string[] = [];
   // Flags as given, checked against the command once the command is known (it may come after them).

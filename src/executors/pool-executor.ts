@@ -85,6 +85,7 @@ export class PoolExecutor implements Executor {
       ctx: {
         step: req.step.name,
         params: req.step.params,
+        ...(req.step.match ? { match: req.step.match } : {}),
         inputs: req.inputs,
         outputs: req.outputs,
         root: req.root,

@@ -2,6 +2,7 @@ import { killGroup, startChild } from './child-run.js';
 import { helperKinds } from './helper-kinds.js';
 import { HelperSpawner, MAX_HELPERS, type StartChild } from './spawner.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
+import { paramsEnv } from '../batchfile/params-env.js';
 
 /** Live process groups of running command steps, so an interrupted batch can kill them all. */
 const liveGroups = new Set<number>();
@@ -64,7 +65,7 @@ export class ProcessExecutor implements Executor {
     const onAbort = (): void => stop();
     req.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const spec = { file, args, cwd: req.root, env, extraEnv: { BATCH_STEP: step.name }, logFile: req.logFile, ...(req.logHeader ? { header: req.logHeader } : {}) };
+      const spec = { file, args, cwd: req.root, env, extraEnv: { ...paramsEnv(step), BATCH_STEP: step.name }, logFile: req.logFile, ...(req.logHeader ? { header: req.logHeader } : {}) };
       const end = await this.start(spec, (p) => {
         pid = p;
         liveGroups.add(p);

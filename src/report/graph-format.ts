@@ -9,14 +9,41 @@ function mermaidLabel(s: string): string {
   return s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
 }
 
+/** Steps in graph order, the instances of one forEach step gathered (under its name) where
+ * the first of them is. */
+function grouped(graph: Graph): { group?: string; names: string[] }[] {
+  const out: { group?: string; names: string[] }[] = [];
+  const groups = new Map<string, string[]>();
+  for (const n of graph.order) {
+    const of = graph.steps.get(n)!.instanceOf;
+    if (of === undefined) {
+      out.push({ names: [n] });
+      continue;
+    }
+    let list = groups.get(of);
+    if (!list) {
+      list = [];
+      groups.set(of, list);
+      out.push({ group: of, names: list });
+    }
+    list.push(n);
+  }
+  return out;
+}
+
 export function graphToMermaid(graph: Graph): string {
   const ids = new Map(graph.order.map((n, i) => [n, mermaidId(i)]));
   const lines = ['flowchart LR'];
-  for (const n of graph.order) {
-    const s = graph.steps.get(n)!;
-    const shape = s.kind === 'run' ? [`[`, `]`] : [`[/`, `/]`];
-    lines.push(`  ${ids.get(n)}${shape[0]}"${mermaidLabel(n)}"${shape[1]}`);
-  }
+  grouped(graph).forEach((g, gi) => {
+    const indent = g.group === undefined ? '  ' : '    ';
+    if (g.group !== undefined) lines.push(`  subgraph g${gi}["${mermaidLabel(g.group)} (forEach)"]`);
+    for (const n of g.names) {
+      const s = graph.steps.get(n)!;
+      const shape = s.kind === 'run' ? [`[`, `]`] : [`[/`, `/]`];
+      lines.push(`${indent}${ids.get(n)}${shape[0]}"${mermaidLabel(n)}"${shape[1]}`);
+    }
+    if (g.group !== undefined) lines.push('  end');
+  });
   for (const n of graph.order) for (const d of graph.deps.get(n) ?? []) lines.push(`  ${ids.get(d)} --> ${ids.get(n)}`);
   return lines.join('\n');
 }
@@ -27,10 +54,15 @@ function dotQuote(s: string): string {
 
 export function graphToDot(graph: Graph): string {
   const lines = ['digraph batch {', '  rankdir=LR;', '  node [shape=box, fontname="Helvetica"];'];
-  for (const n of graph.order) {
-    const s = graph.steps.get(n)!;
-    lines.push(`  ${dotQuote(n)}${s.kind === 'command' ? ' [shape=parallelogram]' : ''};`);
-  }
+  grouped(graph).forEach((g, gi) => {
+    const indent = g.group === undefined ? '  ' : '    ';
+    if (g.group !== undefined) lines.push(`  subgraph cluster_${gi} {`, `    label=${dotQuote(`${g.group} (forEach)`)};`);
+    for (const n of g.names) {
+      const s = graph.steps.get(n)!;
+      lines.push(`${indent}${dotQuote(n)}${s.kind === 'command' ? ' [shape=parallelogram]' : ''};`);
+    }
+    if (g.group !== undefined) lines.push('  }');
+  });
   for (const n of graph.order) for (const d of graph.deps.get(n) ?? []) lines.push(`  ${dotQuote(d)} -> ${dotQuote(n)};`);
   lines.push('}');
   return lines.join('\n');

@@ -1,4 +1,5 @@
 // What the LMDB store and the CSV log hold. Every record is plain JSON-able data.
+import type { JsonValue } from '../util/json.js';
 
 export type StepStatus = 'PASS' | 'FAIL' | 'BLOCKED';
 export type StepAction = 'ran' | 'up-to-date' | 'restored' | 'not-run';
@@ -42,6 +43,11 @@ export interface StepResult {
   bytesWritten?: number;
   error?: string;
   logFile?: string;
+  /** A step with `metrics` that ran or was restored: the values its verified outputs hold. */
+  metrics?: Record<string, number>;
+  /** With `metrics`: the params that could move them (this step's and its upstream steps'),
+   * `file:key` for paramsFrom keys, `step:key` for literal params. */
+  params?: Record<string, JsonValue>;
   /** A step run by a worker of the Redis executor: the worker (`host:pid`), and how long its
    * job waited in the queue before a worker took it (part of durationMs). */
   worker?: string;

@@ -1,5 +1,6 @@
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
-import type { Loaded } from '../batchfile/load.js';
+import fs from 'node:fs';
+import { impurity, type Loaded } from '../batchfile/load.js';
 import type { Io } from '../report/io.js';
 import type { RunEvent } from '../schedule/events.js';
 import { kindOf } from '../kinds/registry.js';
@@ -8,6 +9,7 @@ import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps } from '../graph/graph.js';
 import { afterRun } from '../report/after-run.js';
 import { Progress } from '../report/progress.js';
+import { expandTargets, followedSpecs, materialize } from '../app/materialize.js';
 import type { RunOutput } from '../app/pipeline.js';
 import type { Session } from '../app/session.js';
 import { BatchError } from '../util/errors.js';
@@ -39,16 +41,23 @@ const SELF_FEED_LIMIT = 3;
 export class WatchLoop {
   /** The last Batchfile that loaded, its graph selection, and whether the latest load failed. */
   private loaded: Loaded | undefined;
+  /** The config the latest run executed (forEach steps expanded), and its selected steps. */
+  private runConfig: PipelineConfig | undefined;
   private selected: string[] = [];
   private broken = false;
   private batchfileSources: string[];
+  /** Project files the Batchfile read while last evaluated (a change reloads it afresh). */
+  private batchfileReads: string[] = [];
+  private loadedOnce = false;
+  /** Compiled Batchfiles already warned about (see warnImpure). */
+  private readonly warned = new Set<string>();
   /** step → code files the engine hashed for it in the latest run. */
   private code = new Map<string, string[]>();
   private running = false;
   private cycle = 0;
   private selfFeed = { key: '', count: 0 };
   /** What the current watch set was built from; unchanged → nothing to rebuild. */
-  private watchedFor: { config: PipelineConfig | undefined; selected: string[]; sources: string[]; broken: boolean; code: string } | undefined;
+  private watchedFor: { config: PipelineConfig | undefined; selected: string[]; sources: string[]; reads: string[]; broken: boolean; code: string } | undefined;
   /** Output events that arrived during a run, judged once the run's outputs are known. */
   private deferred = new Map<string, string>();
   private readonly root: string;
@@ -135,6 +144,8 @@ export class WatchLoop {
     this.queue.setRunning(true);
     try {
       if (batch.batchfile || this.broken || !this.loaded) {
+        const read = batch.paths.filter((p) => this.batchfileReads.some((r) => p === r || p.startsWith(`${r}/`)));
+        if (read.length > 0) this.progress.print(this.io.style.dim(`loading ${this.batchfileSources[0] ?? 'the Batchfile'} again: it read ${read.slice(0, 3).join(', ')}, which changed`));
         const error = await this.reload();
         if (error !== undefined) {
           this.progress.print(`${this.io.style.red('error:')} ${error}`);
@@ -158,12 +169,14 @@ export class WatchLoop {
         // A check before the run failed (a missing input, a module that does not compile):
         // nothing ran; the files to fix are watched.
         this.progress.print(`${this.io.style.red('error:')} ${e.message}`);
-        this.judgeDeferred(loaded.config, []);
+        this.judgeDeferred(this.runConfig ?? loaded.config, []);
         this.say(n, 'ERROR', t0, batch, { error: 'not run (see above); watching for a fix' });
         return;
       }
       const touched = out.results.filter((r) => r.action === 'ran' || r.action === 'restored').map((r) => r.name);
-      this.judgeDeferred(loaded.config, touched);
+      this.runConfig = out.config;
+      this.selected = out.results.map((r) => r.name);
+      this.judgeDeferred(out.config, touched);
       this.code = out.codeFiles();
       await this.updateWatch();
       await afterRun(out, { project: this.session.project, store: this.session.store, io: this.io, json: this.opts.json });
@@ -177,13 +190,19 @@ export class WatchLoop {
   /** Loads the Batchfile and selects the steps; returns the error message when either fails. */
   private async reload(): Promise<string | undefined> {
     try {
-      const loaded = await this.session.load();
-      const selected = selectSteps(buildGraph(loaded.config), this.opts.targets);
+      // Evaluated afresh after the first load: a Batchfile that reads files may give other steps.
+      const loaded = await this.session.load(undefined, { fresh: this.loadedOnce, trackReads: true });
+      this.loadedOnce = true;
+      this.batchfileReads = loaded.reads ?? [];
+      this.warnImpure(loaded);
+      const runConfig = await this.runConfigOf(loaded.config);
+      const selected = selectSteps(buildGraph(runConfig), expandTargets(runConfig, this.opts.targets));
       this.loaded = loaded;
+      this.runConfig = runConfig;
       this.selected = selected;
       this.batchfileSources = loaded.sources;
       this.broken = false;
-      this.guard.retain(loaded.config);
+      this.guard.retain(runConfig);
       await this.updateWatch();
     } catch (e) {
       if (!(e instanceof BatchError)) throw e;
@@ -193,6 +212,35 @@ export class WatchLoop {
       this.queue.setBatchfileOnly(this.broken);
     }
     return undefined;
+  }
+
+  /** The daemon's warning about a Batchfile that may give other steps each time it is loaded,
+   * said once per compiled Batchfile, with what watch mode does about it. */
+  private warnImpure(loaded: Loaded): void {
+    if (!loaded.out || this.warned.has(loaded.out)) return;
+    this.warned.add(loaded.out);
+    let why: string | undefined;
+    try {
+      why = impurity(fs.readFileSync(loaded.out, 'utf8'));
+    } catch {
+      return;
+    }
+    if (why === undefined) return;
+    const file = this.batchfileSources[0] ?? 'the Batchfile';
+    const reads = loaded.reads ?? [];
+    const follow = reads.length > 0 ? `watch mode loads it again when a file it read changes (${reads.slice(0, 5).join(', ')}${reads.length > 5 ? ', …' : ''})` : 'watch mode sees only the files it read while loaded, and it read none';
+    this.progress.print(this.io.style.yellow(`warning: ${file} may define other steps each time it is loaded (${why}): ${follow}. paramsFrom and forEach need neither (docs/batchfile.md).`));
+  }
+
+  /** The steps the next run will have (forEach expanded); when a params file or key is missing,
+   * the declared ones (the run reports the error, and the followed files are watched for a fix). */
+  private async runConfigOf(declared: PipelineConfig): Promise<PipelineConfig> {
+    try {
+      return await materialize(declared, this.known.stats);
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      return declared;
+    }
   }
 
   /** Records what the run left in its outputs, then keeps the output events of the run that
@@ -205,7 +253,7 @@ export class WatchLoop {
   }
 
   private async updateWatch(): Promise<void> {
-    const config = this.loaded?.config;
+    const config = this.runConfig ?? this.loaded?.config;
     const code = new Map<string, string[]>();
     let stats: StatCache | undefined;
     for (const name of this.selected) {
@@ -226,16 +274,18 @@ export class WatchLoop {
     }
     const codeKey = [...code].map(([name, files]) => `${name}\0${files.join('\0')}`).join('\n');
     const w = this.watchedFor;
-    if (w && w.config === config && w.selected === this.selected && w.sources === this.batchfileSources && w.broken === this.broken && w.code === codeKey) return;
-    this.watchedFor = { config, selected: this.selected, sources: this.batchfileSources, broken: this.broken, code: codeKey };
+    if (w && w.config === config && w.selected.join('\n') === this.selected.join('\n') && w.sources === this.batchfileSources && w.reads === this.batchfileReads && w.broken === this.broken && w.code === codeKey) return;
+    this.watchedFor = { config, selected: this.selected, sources: this.batchfileSources, reads: this.batchfileReads, broken: this.broken, code: codeKey };
     const set = new WatchSet({
       root: this.root,
       config,
       selected: this.selected,
       code,
       batchfile: this.batchfileSources,
+      batchfileReads: this.batchfileReads,
       tests: this.opts.tests && this.opts.targets.length === 0,
       broken: this.broken,
+      follow: this.loaded ? followedSpecs(this.loaded.config) : [],
     });
     if (await this.watcher.use(set)) {
       this.known.onNewWatcher();

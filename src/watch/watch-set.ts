@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import picomatch from 'picomatch';
-import type { PipelineConfig } from '../batchfile/config.js';
+import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { globBase, isGlob, specMatcher } from '../fingerprint/files.js';
 import { toRel } from '../util/paths.js';
 import { LOGS_DIR, STATE_DIR } from '../util/project-layout.js';
@@ -93,8 +93,13 @@ export interface WatchSetSpec {
   code: ReadonlyMap<string, readonly string[]>;
   /** The Batchfile and its local imports, project-relative. */
   batchfile: readonly string[];
+  /** Files and folders the Batchfile read while evaluated: a change reloads it. */
+  batchfileReads?: readonly string[];
   /** Whether the run includes the test phase (then its files are watched too). */
   tests: boolean;
+  /** Files and globs the run's steps are made from (forEach globs, paramsFrom files): a change
+   * counts as an input change, and the next run lists and reads them again. */
+  follow?: readonly string[];
   /** The Batchfile does not load: any script in the project may be the import to fix, so every
    * TS/JS file counts as a Batchfile source until it loads again. */
   broken?: boolean;
@@ -125,12 +130,21 @@ export class WatchSet {
     this.root = spec.root;
     const specs: string[] = [];
     for (const f of spec.batchfile) this.exact.set(f, { kind: 'batchfile' });
-    const steps = spec.config ? spec.selected.map((n) => spec.config!.steps.get(n)).filter((s) => s !== undefined) : [];
+    // A declared forEach step (its specs hold placeholders) is watched through its instances.
+    const steps = spec.config ? spec.selected.map((n) => spec.config!.steps.get(n)).filter((s): s is StepConfig => s !== undefined && !s.forEach) : [];
     for (const s of steps) {
       for (const o of s.outputs) this.outputs.add(o, s.name);
       for (const i of s.inputs) this.inputs.add(i, 'input');
       specs.push(...s.outputs, ...s.inputs);
       for (const f of spec.code.get(s.name) ?? []) if (!this.exact.has(f)) this.exact.set(f, { kind: 'code' });
+    }
+    for (const f of spec.batchfileReads ?? []) {
+      this.inputs.add(f, 'batchfile');
+      specs.push(f);
+    }
+    for (const f of spec.follow ?? []) {
+      this.inputs.add(f, 'input');
+      specs.push(f);
     }
     const tests = spec.tests ? spec.config?.tests : undefined;
     if (tests) {
@@ -167,7 +181,7 @@ export class WatchSet {
       if (!covered) kept.push(r);
     }
     this.roots = kept.map((r) => path.resolve(this.root, r));
-    this.signature = JSON.stringify([kept, [...this.exact.entries()].sort(), steps.map((s) => [s.name, s.inputs, s.outputs]), tests ?? null, spec.broken === true]);
+    this.signature = JSON.stringify([kept, [...this.exact.entries()].sort(), steps.map((s) => [s.name, s.inputs, s.outputs]), tests ?? null, spec.broken === true, spec.follow ?? [], spec.batchfileReads ?? []]);
   }
 
   /** What a project-relative path is to the run, or undefined when it does not matter. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { commitCell, csv, iso, ms, ratio, table, when } from '../format.js';
 import { batchRunning, outputMode, queryPaths, withReadStore } from '../read-store.js';
 import { pruneRuns, type PruneResult } from '../../history/prune.js';
+import { groupHistory, instancesOf } from './history-group.js';
 import { countRuns, isTiming, listRuns, resultsOf, stepSeries, type Sample } from '../../history/query.js';
 import { judge, median, mad, RULE, RULE_TEXT, sparkline } from '../../history/stats.js';
 import type { RunRecord } from '../../store/types.js';
@@ -91,6 +92,8 @@ async function stepHistory(args: Args, io: Io, mode: string, step: string): Prom
     const { samples: fetched, runsScanned, seen } = stepSeries(store, step, { limit: limit + RULE.window });
     const samples = fetched.slice(0, limit);
     if (!seen) {
+      const instances = instancesOf(store, step);
+      if (instances.length > 0) return groupHistory(store, io, mode, step, instances, limit);
       const latest = listRuns(store, { limit: 1 })[0];
       const names = latest ? resultsOf(store, latest.id).map((r) => r.name) : [];
       throw new BatchError(`No recorded run has a step named "${step}"${didYouMean(step, names)}`, 2);

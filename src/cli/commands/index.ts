@@ -13,6 +13,7 @@ import { explainCommand } from './explain.js';
 import { graphCommand } from './graph.js';
 import historyCommand from './history.js';
 import { initCommand } from './init.js';
+import metricsCommand from './metrics.js';
 import { runCommand } from './run.js';
 import trendsCommand from './trends.js';
 import { workerCommand } from './worker.js';
@@ -33,5 +34,6 @@ export const COMMANDS: Record<string, Command> = {
   compare: compareCommand,
   cache: cacheCommand,
   daemon: daemonCommand,
+  metrics: metricsCommand,
   worker: workerCommand,
 };

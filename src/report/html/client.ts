@@ -43,6 +43,7 @@ interface ClientStep {
   slower: boolean;
   deps: string[];
   kind?: string;
+  group?: string;
 }
 interface ClientData {
   steps: ClientStep[];
@@ -50,6 +51,7 @@ interface ClientData {
   history: {
     runs: { id: string; label: string }[];
     charts: { step: string; durations: (number | null)[]; failed: (number | null)[]; slower: (number | null)[]; medianMs?: number; flagged: boolean }[];
+    metrics?: { step: string; metric: string; values: (number | null)[]; bound?: { min?: number; max?: number }; breach?: string; flagged: boolean }[];
   };
 }
 
@@ -95,7 +97,7 @@ export function reportClient(): void {
     const FONT = '13px system-ui, sans-serif';
     const SMALL = '11px system-ui, sans-serif';
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 48, marginx: 8, marginy: 8, ranker: data.steps.length > 100 ? 'longest-path' : 'network-simplex' });
+    g.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 48, marginx: 8, marginy: data.steps.some((s) => s.group) ? 22 : 8, ranker: data.steps.length > 100 ? 'longest-path' : 'network-simplex' });
     g.setDefaultEdgeLabel(() => ({}));
     const ids = new Map<string, string>();
     data.steps.forEach((s, i) => {
@@ -122,6 +124,19 @@ export function reportClient(): void {
       const pts = g.edge(e).points;
       const d = pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
       svg.appendChild(svgEl('path', { d, fill: 'none', stroke: '#999', 'stroke-width': 1.3, 'marker-end': 'url(#arrow)', class: 'edge' }));
+    }
+    // The instances of one forEach step, boxed under its name (drawn below the nodes).
+    const boxes = new Map<string, { x0: number; y0: number; x1: number; y1: number }>();
+    data.steps.forEach((s, i) => {
+      if (!s.group) return;
+      const n = g.node(`n${i}`);
+      const b = boxes.get(s.group) ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+      boxes.set(s.group, { x0: Math.min(b.x0, n.x - n.width / 2), y0: Math.min(b.y0, n.y - n.height / 2), x1: Math.max(b.x1, n.x + n.width / 2), y1: Math.max(b.y1, n.y + n.height / 2) });
+    });
+    for (const [name, b] of boxes) {
+      svg.appendChild(svgEl('rect', { x: b.x0 - 5, y: b.y0 - 5, width: b.x1 - b.x0 + 10, height: b.y1 - b.y0 + 10, rx: 6, fill: '#f4f6fa', stroke: '#b8c2d6', 'stroke-dasharray': '4 3', class: 'group' }));
+      const label = svg.appendChild(svgEl('text', { x: b.x0 - 3, y: b.y0 - 8 > 8 ? b.y0 - 8 : b.y1 + 16, fill: '#555', style: `font: ${SMALL}`, class: 'group-label' }));
+      label.textContent = `${name} (forEach)`;
     }
     data.steps.forEach((s, i) => {
       const n = g.node(`n${i}`);
@@ -197,10 +212,59 @@ export function reportClient(): void {
     }
   }
 
+  /** One chart per recorded metric: its value per run, the bounds' min and max dashed. */
+  function drawMetricCharts(): void {
+    const host = document.getElementById('metric-charts');
+    if (!host) return;
+    const runs = data.history.runs;
+    const xs = runs.map((_, i) => i);
+    const w = Math.max(260, Math.min(420, Math.floor(((host.clientWidth || 900) - 28) / 3) - 18));
+    for (const c of data.history.metrics ?? []) {
+      const box = host.appendChild(document.createElement('div'));
+      box.className = c.flagged ? 'chart slower metric' : 'chart metric';
+      box.setAttribute('data-metric', `${c.step} ${c.metric}`);
+      const h = box.appendChild(document.createElement('h3'));
+      h.textContent = `${c.flagged ? '▲ ' : ''}${c.step} · ${c.metric}${c.breach ? ` — out of bounds: ${c.breach}` : ''}`;
+      const readout = document.createElement('div');
+      readout.className = 'readout';
+      readout.textContent = '\u00a0';
+      const onCursor = (u: { cursor: { idx?: number | null } }): void => {
+        const i = u.cursor.idx;
+        const v = i === null || i === undefined ? null : (c.values[i] ?? null);
+        readout.textContent = i === null || i === undefined ? '\u00a0' : `${runs[i]?.label ?? ''} · ${v === null ? 'not recorded' : String(v)} · run ${runs[i]?.id ?? ''}`;
+      };
+      const flat = (v: number | undefined): (number | null)[] => xs.map(() => (v === undefined ? null : v));
+      new uPlot(
+        {
+          width: w,
+          height: 150,
+          scales: { x: { time: false } },
+          axes: [
+            { incrs: [1, 2, 5, 10, 20, 50], space: 64, values: (_u: unknown, splits: number[]) => splits.map((i) => runs[i]?.label ?? ''), size: 30, font: '10px system-ui' },
+            { size: 50, font: '10px system-ui' },
+          ],
+          legend: { show: false },
+          cursor: { drag: { x: false, y: false } },
+          hooks: { setCursor: [onCursor] },
+          series: [
+            {},
+            { label: c.metric, stroke: c.flagged ? '#b00020' : '#2e7dd7', width: 1.5, spanGaps: true, points: { size: 5 } },
+            { label: 'min', stroke: '#999', width: 1, dash: [4, 4], points: { show: false } },
+            { label: 'max', stroke: '#999', width: 1, dash: [4, 4], points: { show: false } },
+          ],
+        },
+        [xs, c.values, flat(c.bound?.min), flat(c.bound?.max)],
+        box,
+      );
+      box.appendChild(readout);
+    }
+  }
+
   // The table is already on the page; the pictures come right after the first paint.
   setTimeout(() => {
     drawDag();
     drawCharts();
+    drawMetricCharts();
     document.getElementById('report-data')?.setAttribute('data-drawn', 'true');
   }, 0);
 }

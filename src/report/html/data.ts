@@ -9,6 +9,7 @@ import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepAction, StepResult, StepStatus, TestPhaseResult } from '../../store/types.js';
 import { formatMs } from '../../util/duration.js';
+import { metricCharts, type MetricChart } from './metric-charts.js';
 import { pastResults, RunCache, type PastResult } from './run-cache.js';
 
 /** Runs shown in the duration charts, and at most this many charts (flagged and slowest
@@ -43,6 +44,8 @@ export interface ReportStep {
   ratio?: number;
   slower: boolean;
   deps: string[];
+  /** For an instance of a forEach step: that step's name (the picture boxes them together). */
+  group?: string;
 }
 
 export interface ChartSeries {
@@ -80,6 +83,8 @@ export interface ReportData {
     charts: ChartSeries[];
     /** Steps with history that got no chart (over MAX_CHARTS). */
     omitted: number;
+    /** Metrics recorded in the window (steps with `metrics`), flagged ones first. */
+    metrics?: MetricChart[];
   };
   rule: string;
   dag: { draw: boolean; note?: string };
@@ -178,6 +183,8 @@ export function collectReportData(input: ReportInput): ReportData {
     const s: ReportStep = { name, selected: r !== undefined, timeLabel: label(r), slower: false, deps: input.graph?.deps.get(name) ?? [] };
     const kind = input.graph?.steps?.get(name)?.kind;
     if (kind) s.kind = kind;
+    const group = input.graph?.steps?.get(name)?.instanceOf;
+    if (group) s.group = group;
     if (r) {
       s.status = r.status;
       s.action = r.action;
@@ -227,6 +234,7 @@ export function collectReportData(input: ReportInput): ReportData {
       runs: window.map((r, i) => ({ id: r.id, startedAt: r.startedAt, label: labels[i]!, status: r.status, ...(r.git ? { commit: r.git.commit.slice(0, 8) } : {}) })),
       charts: charts.shown,
       omitted: charts.omitted,
+      metrics: metricCharts(perRun, (name) => input.graph?.steps?.get(name)?.metricBounds),
     },
     rule: RULE_TEXT,
     dag: order.length > MAX_DAG_STEPS

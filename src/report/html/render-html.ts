@@ -6,6 +6,7 @@ import { formatBytes, formatMs } from '../../util/duration.js';
 import { loadAssets } from './assets.js';
 import { reportClient } from './client.js';
 import type { ReportData, ReportStep } from './data.js';
+import type { MetricChart } from './metric-charts.js';
 import { href, html, inlineScript, jsonForScript } from './escape.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'";
@@ -36,7 +37,7 @@ tr.slower td { background: #fff1f1; }
 #dag a.node:hover rect { filter: brightness(.93); }
 .legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 4px; vertical-align: -2px; }
-#charts { display: flex; flex-wrap: wrap; gap: 14px; }
+#charts, #metric-charts { display: flex; flex-wrap: wrap; gap: 14px; }
 .chart { background: #fff; border: 1px solid var(--line); padding: 8px; }
 .chart.slower { border-color: #b00020; }
 .readout { font-size: 11px; color: var(--muted); min-height: 1.4em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
@@ -138,6 +139,7 @@ export function renderHtml(d: ReportData): string {
 <main>
 <section id="run">${metaTable(d)}</section>
 ${slower.length ? `<section id="regressions"><h2>Slower than usual</h2><ul>${slower.map((s) => `<li><b>${html(s.name)}</b>: ${html(formatMs(s.durationMs ?? 0))} against a median of ${html(formatMs(s.medianMs ?? 0))}</li>`).join('')}</ul><p class="muted">${html(d.rule)}</p></section>` : ''}
+${metricBoundsSection(d)}
 <section id="graph"><h2>Pipeline</h2><div id="dag"></div><div class="legend">${legend}</div></section>
 <section id="steps-section"><h2>Steps</h2>
 <table id="steps"><thead><tr><th>step</th><th>status</th><th>action</th><th>time</th><th>median (ratio)</th><th>CPU</th><th>peak RSS</th><th>read</th><th>written</th><th>reason</th><th>log</th></tr></thead>
@@ -146,6 +148,7 @@ ${testsSection(d)}
 <section id="history"><h2>Duration over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
 <div id="charts"></div>
 <p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each run.</p></section>
+${metricsSection(d)}
 <footer>Written by batch. Drawn with ${a.credits}, inlined.</footer>
 </main>
 <script type="application/json" id="report-data">${jsonForScript(d.dag.draw ? d : { ...d, steps: [] })}</script>
@@ -154,4 +157,27 @@ ${testsSection(d)}
 <script>(${a.client})();</script>
 </body></html>
 `;
+}
+
+function boundText(b: MetricChart['bound']): string {
+  return b ? Object.entries(b).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+}
+
+/** Metrics whose newest value is out of the Batchfile's bounds: listed on the page itself. */
+function metricBoundsSection(d: ReportData): string {
+  const out = (d.history.metrics ?? []).filter((m) => m.flagged);
+  if (out.length === 0) return '';
+  const item = (m: MetricChart): string => {
+    const last = [...m.values].reverse().find((v) => v !== null);
+    return `<li><b>${html(m.step)}</b> ${html(m.metric)} = ${html(String(last))}: ${html(m.breach ?? '')} (bounds: ${html(boundText(m.bound))})</li>`;
+  };
+  return `<section id="metric-bounds"><h2>Metrics out of bounds</h2><ul>${out.map(item).join('')}</ul></section>`;
+}
+
+function metricsSection(d: ReportData): string {
+  const m = d.history.metrics ?? [];
+  if (m.length === 0) return '';
+  return `<section id="metrics"><h2>Metrics over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
+<div id="metric-charts"></div>
+<p class="muted">One point per run where the step recorded the metric (\`batch metrics\` lists them). Red: the newest value is out of the bounds the Batchfile declares (\`metricBounds\`); dashed: the bounds min and max.</p></section>`;
 }

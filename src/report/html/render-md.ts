@@ -69,6 +69,15 @@ export function renderMarkdown(d: ReportData): string {
   out.push('## Pipeline', '');
   if (d.steps.length <= MERMAID_MAX) out.push(...mermaid(d), '');
   else out.push(`${d.steps.length} steps: too many to draw here; \`batch graph --format dot\` prints the graph.`, '');
-  out.push(`The HTML report (report.html, next to this file) charts each step's duration over the last ${d.history.runs.length} runs.`, '');
+  const metrics = d.history.metrics ?? [];
+  if (metrics.length > 0) {
+    out.push('## Metrics', '', '| step | metric | latest | flag |', '|---|---|---:|---|');
+    for (const m of metrics) {
+      const last = [...m.values].reverse().find((v) => v !== null);
+      out.push(`| ${md(m.step)} | ${md(m.metric)} | ${last ?? ''} | ${m.breach ? `OUT OF BOUNDS: ${md(m.breach)}` : ''} |`);
+    }
+    out.push('');
+  }
+  out.push(`The HTML report (report.html, next to this file) charts each step's duration${metrics.length > 0 ? ' and each metric' : ''} over the last ${d.history.runs.length} runs.`, '');
   return out.join('\n');
 }

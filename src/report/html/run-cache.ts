@@ -10,18 +10,19 @@ import type { Store } from '../../store/store.js';
 import type { StepResult } from '../../store/types.js';
 
 /** The fields of a step result the report reads for earlier runs. */
-export type PastResult = Pick<StepResult, 'name' | 'action' | 'status' | 'durationMs'> & { logFile?: string };
+export type PastResult = Pick<StepResult, 'name' | 'action' | 'status' | 'durationMs'> & { logFile?: string; metrics?: Record<string, number> };
 
 /** Bump when PastResult changes shape: older files are then ignored. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Only results the report can use: executions (charts) and results with a log (links). */
 export function pastResults(results: Iterable<StepResult>): PastResult[] {
   const out: PastResult[] = [];
   for (const r of results) {
-    if (r.action !== 'ran' && !r.logFile) continue;
+    if (r.action !== 'ran' && !r.logFile && !r.metrics) continue;
     const p: PastResult = { name: r.name, action: r.action, status: r.status, durationMs: r.durationMs };
     if (r.logFile) p.logFile = r.logFile;
+    if (r.metrics && r.status === 'PASS') p.metrics = r.metrics;
     out.push(p);
   }
   return out;
