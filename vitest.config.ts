@@ -11,5 +11,8 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    // No test starts a project daemon by itself (auto-start.test.ts clears this to test exactly
+    // that): a `batch` outside CI would, and leave it running after the suite.
+    env: { BATCH_DAEMON: 'manual' },
   },
 });

@@ -15,8 +15,16 @@ export const JOBS = 2;
 // The benchmarked processes run without NODE_EXTRA_CA_CERTS: on this machine it points at the
 // system bundle, which Node would read and parse at every start (a cost no user of a plain
 // install pays). Only the benchmark commands run this way; docs/performance.md says so.
-export const BENCH_ENV = { ...process.env };
+// The daemon: every row but the interactive ones runs with BATCH_DAEMON=manual, so a direct
+// batchfile stays direct (it would otherwise start the project's daemon by itself, as a run
+// outside CI does) and a daemon started by hand is still used. The interactive rows run as a
+// user's shell does (no CI, no BATCH_DAEMON): the daemon starts by itself; the CI rows with CI=1.
+export const BENCH_ENV = { ...process.env, BATCH_DAEMON: 'manual' };
 delete BENCH_ENV.NODE_EXTRA_CA_CERTS;
+delete BENCH_ENV.CI;
+export const INTERACTIVE_ENV = { ...BENCH_ENV };
+delete INTERACTIVE_ENV.BATCH_DAEMON;
+export const CI_ENV = { ...INTERACTIVE_ENV, CI: '1' };
 
 const which = (cmd) => {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -130,6 +138,10 @@ export function prepareScript(scenario, dir, tool, meta) {
       return `${cd} && rm -rf out && mkdir out`;
     case 'noop':
       return undefined;
+    case 'restart-noop':
+      // No daemon (stopped; it waits until the socket is gone): the timed run is the one that
+      // starts it, in the background, and runs directly meanwhile.
+      return `${cd} && ${shq(BIN.node)} ${shq(CLI)} -C . daemon stop >/dev/null`;
     case 'touch':
       return `${cd} && touch ${shq(meta.changeInput)}`;
     case 'touch-all':
@@ -147,7 +159,7 @@ export function prepareScript(scenario, dir, tool, meta) {
 }
 
 export function sh(script, opts = {}) {
-  const r = spawnSync('sh', ['-c', script], { stdio: opts.quiet === false ? 'inherit' : 'pipe', encoding: 'utf8', env: BENCH_ENV });
+  const r = spawnSync('sh', ['-c', script], { stdio: opts.quiet === false ? 'inherit' : 'pipe', encoding: 'utf8', env: opts.env ?? BENCH_ENV });
   if (r.status !== 0) throw new Error(`sh -c ${script} exited ${r.status}: ${(r.stderr ?? '').slice(-2000)}`);
   return r.stdout;
 }
@@ -163,11 +175,11 @@ export function scenarioArgs(scenario, tool) {
 /** One run of argv under /usr/bin/time: exit code, stdout, wall time and peak RSS (kB of the
  * largest process of the tree that was waited for: ru_maxrss, as `time -f %M` reports it). */
 export function probe(argv, opts = {}) {
-  if (opts.prepare) sh(opts.prepare);
+  if (opts.prepare) sh(opts.prepare, { env: opts.env });
   const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}.txt`);
   const full = BIN.time ? [BIN.time, '-f', '%M', '-o', rssFile, ...argv] : argv;
   const t = process.hrtime.bigint();
-  const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', env: BENCH_ENV, maxBuffer: 1 << 30, timeout: opts.timeoutMs ?? 3_600_000 });
+  const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', env: opts.env ?? BENCH_ENV, maxBuffer: 1 << 30, timeout: opts.timeoutMs ?? 3_600_000 });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   let rssKb;
   try {
@@ -228,7 +240,7 @@ export function hyperfine(name, argv, opts) {
   if (opts.prepare) args.push('--prepare', `sh -c ${shq(opts.prepare)}`);
   args.push(cmdline(argv));
   const busyBefore = opts.noWait ? undefined : waitQuiet();
-  const r = spawnSync(BIN.hyperfine, args, { encoding: 'utf8', env: BENCH_ENV, maxBuffer: 1 << 26 });
+  const r = spawnSync(BIN.hyperfine, args, { encoding: 'utf8', env: opts.env ?? BENCH_ENV, maxBuffer: 1 << 26 });
   const loadAfter = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   if (r.status !== 0) throw new Error(`hyperfine ${name} failed (${r.status}): ${r.stderr.slice(-3000)}`);
   const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];
@@ -278,6 +290,7 @@ export function expectRan(scenario, meta) {
     case 'force':
       return { count: meta.steps };
     case 'noop':
+    case 'restart-noop':
     case 'touch': // content unchanged: a content-checking tool reruns nothing
     case 'touch-all':
       return { count: 0 };

@@ -12,13 +12,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  BENCH_ROOT, BIN, JOBS, PEERS, REPO, TOOLS, batchJson, batchfileReady, checkRun, cmdline, fmtMb, fmtMs, fmtRange,
+  BENCH_ROOT, BIN, CI_ENV, INTERACTIVE_ENV, JOBS, PEERS, REPO, TOOLS, batchJson, batchfileReady, checkRun, cmdline, fmtMb, fmtMs, fmtRange,
   hyperfine, log, machineInfo, prepareScript, probe, project, scenarioArgs, sh, shq,
 } from './lib.mjs';
 import { summarize } from './summarize.mjs';
 
 // n10000 before curve: the curve reuses the no-op rows of n1000 and n10000 when they ran.
-const SUITES = ['n1000', 'n10000', 'curve', 'daemon', 'run', 'cpu', 'hash', 'example'];
+const SUITES = ['n1000', 'n10000', 'curve', 'daemon', 'fast', 'run', 'cpu', 'hash', 'example'];
 
 function parseArgs(argv) {
   const o = { only: SUITES, tools: ['batchfile', ...PEERS], quick: false, batchfile: true, out: '' };
@@ -41,12 +41,9 @@ const opts = parseArgs(process.argv.slice(2));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = path.resolve(opts.out || path.join(BENCH_ROOT, 'results', stamp));
 fs.mkdirSync(outDir, { recursive: true });
-// Only what this run uses must be installed: hyperfine, and the tools asked for (--tools).
-for (const [k, v] of Object.entries(BIN)) {
-  if (v) continue;
-  if (k === 'hyperfine' || opts.tools.includes(k)) throw new Error(`${k} is not installed (see docs/performance.md: apt-get install ...)`);
-  log(`${k} is not installed: its cells are skipped`);
-}
+// Only what this run uses must be installed (a suite of batchfile and Ninja needs no Snakemake).
+const needed = new Set(['node', 'hyperfine', 'time', ...opts.tools.filter((t) => t !== 'batchfile'), ...(opts.only.some((x) => x === 'n1000' || x === 'hash') ? ['xxhsum'] : [])]);
+for (const [k, v] of Object.entries(BIN)) if (!v && needed.has(k)) throw new Error(`${k} is not installed (see docs/performance.md: apt-get install ...)`);
 
 const bfReady = opts.batchfile && opts.tools.includes('batchfile') && batchfileReady();
 if (opts.tools.includes('batchfile') && !bfReady) log(`batchfile CLI not usable (${path.relative(REPO, 'bin/batch.js')}): its cells stay pending`);
@@ -67,13 +64,25 @@ const DAEMON_WARMUP_RUNS = 2;
 /** A tool as benchmarked: `id` names its directory and row; `jobs` its -j; `daemon`: batchfile
  * with its project daemon started after the setup build (docs/daemon.md). */
 const variant = (tool, jobs = JOBS, id = tool, daemon = false) => ({ id, tool, jobs, daemon });
+/** batchfile as a user's shell runs it (`auto`: no CI, no BATCH_DAEMON; its daemon starts by
+ * itself, never by hand here) or as CI does (CI=1: no daemon). */
+const asUser = (id, env, auto) => ({ ...variant('batchfile', JOBS, id), env, auto });
+
+/** The pid of the daemon the project in `dir` has now, if any. */
+function daemonPid(dir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon', 'daemon.json'), 'utf8')).pid;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Starts the project daemon in `dir` (with the benchmark's environment, which the timed
  * clients share) and returns its pid. */
 function startDaemon(dir) {
   const r = probe([...TOOLS.batchfile.argv(dir).slice(0, 4), 'daemon', 'start']);
   if (r.status !== 0) throw new Error(`batch daemon start failed: ${r.stderr.slice(-1500)}`);
-  return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon.json'), 'utf8')).pid;
+  return JSON.parse(fs.readFileSync(path.join(dir, '.cache', 'daemon', 'daemon.json'), 'utf8')).pid;
 }
 
 /** Runs the daemon in `dir` has served (from `batch daemon status`). */
@@ -109,7 +118,7 @@ function setup(p, v, dir) {
       return;
     }
   }
-  const r = probe(v.tool === 'batchfile' ? [...t.argv(dir, v.jobs), '--json'] : t.argv(dir, v.jobs));
+  const r = probe(v.tool === 'batchfile' ? [...t.argv(dir, v.jobs), '--json'] : t.argv(dir, v.jobs), { env: v.env });
   if (r.status !== 0) throw new Error(`${v.id} setup build failed (${r.status}): ${r.stderr.slice(-2000)}`);
 }
 
@@ -163,6 +172,10 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
         rows[s][v.id] = { skipped: extra.skipWhy?.[s] ?? 'skipped' };
         continue;
       }
+      if (extra.only?.[s] && !extra.only[s].includes(v.id)) {
+        rows[s][v.id] = { skipped: 'not part of this row' };
+        continue;
+      }
       if (v.daemon && s === 'first') {
         rows[s][v.id] = { skipped: 'a first build removes .cache/, and the daemon with it' };
         continue;
@@ -172,14 +185,14 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
       else ensureBuilt(v);
       const argv = [...TOOLS[v.tool].argv(dir, v.jobs), ...scenarioArgs(s, v.tool)];
       const prepare = prepareScript(s, dir, v.tool, p.meta);
-      const row = { command: cmdline(argv), prepare };
+      const row = { command: cmdline(argv), prepare, ...(v.env ? { env: v.auto ? 'interactive: no CI, no BATCH_DAEMON (its daemon starts by itself)' : 'CI=1' } : {}) };
       try {
         // One untimed run first: the correctness check (batchfile --json), peak RSS, and the
         // estimate that picks hyperfine's run count.
         let est;
         if (v.tool === 'batchfile') {
           const servedBefore = v.daemon ? servedRuns(dir) : 0;
-          const j = batchJson(dir, { prepare, jobs: v.jobs, extra: scenarioArgs(s, v.tool) });
+          const j = batchJson(dir, { prepare, jobs: v.jobs, extra: scenarioArgs(s, v.tool), env: v.env });
           row.problems = checkRun(s, p.meta, j.doc, j.status);
           if (v.daemon && servedRuns(dir) !== servedBefore + 1) row.problems.push('not served by the daemon');
           row.ran = j.doc.counts;
@@ -190,7 +203,7 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
             log(`  CHECK FAILED ${s} ${v.id}: ${row.problems.join('; ')}`);
           }
         } else {
-          const r = probe(argv, { prepare });
+          const r = probe(argv, { prepare, env: v.env });
           if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr.slice(-1500)}`);
           row.rssKb = r.rssKb;
           est = r.ms;
@@ -205,7 +218,7 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
         }
         log(`${p.name} ${s} ${v.id}: one run ${fmtMs(est)}, hyperfine...`);
         row.json = `${p.name}-${s}-${v.id}.json`;
-        Object.assign(row, hyperfine(`${p.name}-${s}-${v.id}`, argv, { prepare, estimateMs: est, quick: opts.quick, outDir, ...(extra.hf?.[s] ?? {}) }));
+        Object.assign(row, hyperfine(`${p.name}-${s}-${v.id}`, argv, { prepare, estimateMs: est, quick: opts.quick, outDir, env: v.env, ...(extra.hf?.[s] ?? {}) }));
         log(`  ${fmtRange(row)}`);
       } catch (e) {
         row.error = String(e.message ?? e).slice(0, 3000);
@@ -213,11 +226,25 @@ function runProject(suite, spec, scenarios, variants, extra = {}) {
         log(`  FAILED ${s} ${v.id}: ${row.error.slice(0, 500)}`);
       }
       if (daemons[v.id]) row.daemonRssKb = daemonPeakKb(daemons[v.id]);
+      if (v.auto) {
+        // The daemon it started by itself: its peak RSS so far, and that it serves (the row's
+        // runs after the first were served: the count is over its lifetime).
+        const pid = daemonPid(dir);
+        if (pid !== undefined) {
+          row.daemonPid = pid;
+          row.daemonRssKb = daemonPeakKb(pid);
+          try {
+            row.daemonServed = servedRuns(dir);
+          } catch {
+            row.daemonServed = 0;
+          }
+        }
+      }
       rows[s][v.id] = row;
       save();
     }
   }
-  for (const v of live) if (daemons[v.id]) probe([...TOOLS.batchfile.argv(dirs[v.id]).slice(0, 4), 'daemon', 'stop']);
+  for (const v of live) if (daemons[v.id] || v.auto) probe([...TOOLS.batchfile.argv(dirs[v.id]).slice(0, 4), 'daemon', 'stop']);
   return entry;
 }
 
@@ -275,6 +302,23 @@ const suites = {
     const vs = [...tools(['batchfile']), ...(opts.tools.includes('batchfile') ? [variant('batchfile', JOBS, 'batchfile-daemon', true)] : []), ...tools(['ninja'])];
     const out = { rows: {} };
     for (const n of [1000, 10000]) out.rows[n] = runProject(`daemon-${n}`, { kind: 'command', steps: n, inputs: 10 }, n === 1000 ? ['noop', 'touch', 'content', 'code', 'touch-all'] : ['noop', 'touch', 'content', 'code'], vs).rows;
+    return out;
+  },
+  // Issue 20's table, "fast by default", batchfile beside Ninja in one run: a user's shell (the
+  // daemon starts by itself: never started by hand here; `restart-noop` times the run that
+  // starts it), CI (CI=1: no daemon), first builds of command steps, at 1,000 and 10,000 steps.
+  // The interactive daemon's peak RSS at 10,000 steps is recorded on its rows.
+  fast() {
+    const vs = [asUser('batchfile-interactive', INTERACTIVE_ENV, true), asUser('batchfile-ci', CI_ENV, false), ...tools(['ninja'])];
+    const out = { rows: {} };
+    out.rows[1000] = runProject('fast-1000', { kind: 'command', steps: 1000, inputs: 10 }, ['first', 'restart-noop', 'noop', 'content'], vs, {
+      only: { 'restart-noop': ['batchfile-interactive'], content: ['batchfile-interactive', 'ninja'] },
+      singleRunOverMs: 60000,
+    }).rows;
+    out.rows[10000] = runProject('fast-10000', { kind: 'command', steps: 10000, inputs: 10 }, ['first', 'noop', 'content'], vs, {
+      only: { first: ['batchfile-ci', 'ninja'], content: ['batchfile-interactive', 'ninja'] },
+      singleRunOverMs: 30000,
+    }).rows;
     return out;
   },
   // `run` steps (batchfile's worker pool) against Ninja/Make running the same module as one

@@ -5,8 +5,9 @@
 // tsc's output is newer (someone ran tsc alone after changing the source): the freshest
 // build always runs.
 //
-// When the project has a daemon (`batch daemon start`, docs/daemon.md), the small client
-// hands it the command line first; the CLI loads only when no daemon serves the command.
+// When the project has a daemon (docs/daemon.md), the small client hands it the command line
+// first; the CLI loads only when no daemon serves the command. Outside CI, a run that finds
+// none starts one in the background for the runs after it, and goes on here meanwhile.
 // This file is CommonJS (bin/package.json) and the bundled client too: a served run then
 // never starts Node's ESM loader, which cost ~20 ms of CPU per start here.
 'use strict';
@@ -23,7 +24,7 @@ const argv = process.argv.slice(2);
 
 (async () => {
   const { viaDaemon } = bundled ? require('../dist/bundle/client.cjs') : await import('../dist/daemon/client.js');
-  const served = await viaDaemon(argv, engine);
+  const served = await viaDaemon(argv, engine, __filename);
   if (served !== undefined) {
     process.exitCode = served;
     return;

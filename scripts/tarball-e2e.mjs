@@ -5,7 +5,8 @@
 // after those lines it checks what a newcomer would run into: sizes (node_modules of the bare
 // install ≤ 45 MB, printed), the mistakes (batch before init, a run before Vitest is installed,
 // a typo'd flag, a flag of another command, a subfolder), adding a `run` and a `command` step,
-// the type check (and that it can fail), and that allowScripts covers every install script.
+// the type check (and that it can fail), that allowScripts covers every install script, and
+// that the lowest Vitest of the declared peer range works.
 // Options: --keep (leave the temp folders for a look), --only normal|ignore-scripts.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,14 +48,18 @@ function sh(line, cwd, env) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, out, ms, cwd: ended };
 }
 
-/** Disk use of a folder as `du` counts it (allocated blocks), in MB (MiB). */
+/** Disk use of a folder as `du` counts it (allocated blocks, a hard-linked file once: esbuild's
+ * install script links its binary into esbuild/bin), in MB (MiB). */
 function duMb(dir) {
   let bytes = 0;
+  const seen = new Set();
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       const st = fs.lstatSync(p);
-      bytes += st.blocks * 512;
+      const id = `${st.dev}:${st.ino}`;
+      if (!seen.has(id)) bytes += st.blocks * 512;
+      seen.add(id);
       if (e.isDirectory()) walk(p);
     }
   };
@@ -139,6 +144,16 @@ export default defineStep(async (ctx) => {
   check(bad.code !== 0 && bad.out.includes('dobule'), 'tsc catches a dependsOn that names no step');
   fs.writeFileSync(bf, added);
 
+  if (ctx.lowestVitest) {
+    // The lowest Vitest of batchfile's declared peer range must work too.
+    const range = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).peerDependencies.vitest;
+    const lowest = /^\^(\d+\.\d+\.\d+)$/.exec(range)?.[1];
+    if (check(lowest !== undefined, `the vitest peer range ${range} has a lowest version`)) {
+      const pin = sh(`npm install --no-audit --no-fund --save-dev vitest@${lowest}`, cwd, env);
+      const forced = sh('npx batch --force', cwd, env);
+      check(pin.code === 0 && forced.code === 0 && /integrity tests: 1 passed, 0 failed/.test(forced.out), `the lowest Vitest of the range (${lowest}) runs the integrity tests${forced.code === 0 ? '' : `:\n${tail(forced.out)}`}`);
+    }
+  }
   if (!env.npm_config_ignore_scripts) {
     // npm ≥ 11.10 can say which install scripts package.json's allowScripts does not cover.
     const ls = sh('npm install-scripts ls', cwd, env);
@@ -154,7 +169,7 @@ function runMode(mode, tgzName) {
   const env = { ...process.env, HOME: home, CI: '1', NO_COLOR: '1', npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'), npm_config_update_notifier: 'false' };
   delete env.INIT_CWD;
   if (mode === 'ignore-scripts') env.npm_config_ignore_scripts = 'true';
-  const ctx = { cwd: REPO, env, sizes: {}, ranOnce: false };
+  const ctx = { cwd: REPO, env, sizes: {}, ranOnce: false, lowestVitest: mode === 'ignore-scripts' };
   try {
     for (const line of readmeCommands()) {
       beforeLine(line, ctx);

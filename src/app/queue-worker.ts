@@ -182,6 +182,8 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
   env.say(`worker ${env.me}: start ${job.step.name} (run ${job.runId})`);
   const out = await executor.execute({
     step: job.step,
+    // The worker's own environment, with the coordinator's values of the step's `env` over it.
+    runEnv: process.env,
     runId: job.runId,
     root: job.root,
     inputs: job.inputs,

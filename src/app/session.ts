@@ -21,6 +21,9 @@ export interface RunRequest {
   flags?: string[];
   /** File knowledge kept across runs (watch mode); see RunOptions.stats. */
   stats?: StatCache;
+  /** The environment steps run with and `env`-listed variables are read from (default
+   * process.env; a run the daemon serves: its client's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What one or many runs in a process share: the project, the lock, the store and the
@@ -106,7 +109,7 @@ export class Session {
       jobs,
       keepGoing: a.keepGoing,
       flags,
-      env: process.env,
+      env: req.env ?? process.env,
       signal,
       emit,
       ...(outputCache ? { outputCache } : {}),

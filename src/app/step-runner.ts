@@ -290,6 +290,7 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
       outputs: step.outputs.map((o) => path.resolve(root, o)),
       logFile: a.logFile,
       signal: ac.signal,
+      runEnv: env.verdict.env,
       ...(executor.acceptsHeader ? { logHeader: header } : {}),
       ...(code.compiled ? { compiled: code.compiled } : {}),
       ...(kind.command ? { command: kind.command(step) } : {}),

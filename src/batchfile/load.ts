@@ -164,6 +164,9 @@ const IMPURE: [RegExp, string][] = [
   [/\bperformance\b/, 'performance'],
   [/\bcrypto\b/, 'crypto'],
   [/\bprocess\.(argv|hrtime|binding|pid|ppid)\b/, 'process.argv/hrtime/pid'],
+  // The daemon serves clients whose environments differ: a Batchfile that reads process.env
+  // (or anything else of the process) could define other steps for each of them.
+  [/\bprocess\b/, 'process (process.env differs between the daemon\'s clients)'],
 ];
 
 /** Built-in modules that only compute (path joins against the project folder, the same in
@@ -171,7 +174,7 @@ const IMPURE: [RegExp, string][] = [
 const PURE_BUILTINS = new Set(['node:path', 'path', 'node:path/posix', 'path/posix']);
 
 /** Why evaluating this compiled Batchfile again could give another config (undefined: it
- * cannot; it is a function of its source and the environment). A process that keeps a loaded
+ * cannot; it is a function of its source alone). A process that keeps a loaded
  * Batchfile (the daemon) must load an impure one afresh for every run, as a direct run does. */
 export function impurity(compiledCode: string): string | undefined {
   for (const m of compiledCode.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;'"]*?\bfrom\s*(["'])([^"']+)\1|(?:^|[;\n])\s*import\s*(["'])([^"']+)\3/g)) {

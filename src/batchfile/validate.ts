@@ -7,12 +7,11 @@ import { didYouMean } from '../util/suggest.js';
 import type { PipelineConfig, StepConfig, TestsConfig } from './config.js';
 import type { JsonObject } from './types.js';
 import { DATA_FIELDS, validateDataFields } from './validate-data.js';
+import { RESERVED_NAMES } from './names.js';
 
-/** Words the CLI reads as subcommands; a step may not take one of these names, so
- * `batch NAME` is never ambiguous. */
-export const RESERVED_NAMES = [
-  'run', 'graph', 'explain', 'history', 'trends', 'compare', 'clean', 'init', 'cache', 'help', 'version', 'watch', 'daemon', 'worker', 'metrics',
-] as const;
+// Words the CLI reads as subcommands; a step may not take one of these names, so `batch NAME`
+// is never ambiguous.
+export { RESERVED_NAMES };
 
 /** Fields every step has, whatever its kind. */
 const COMMON_FIELDS = ['inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache', ...DATA_FIELDS] as const;

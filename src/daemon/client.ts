@@ -3,44 +3,55 @@
 // the command itself. Loaded on every start, so it imports nothing of the engine.
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { encode, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
+import { daemonMode, isServedRun, startInBackground } from './auto-start.js';
+import { projectFlags, projectRoot } from '../util/project-root.js';
+import { daemonDir, encode, isPrivateDir, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
 
-/** The project folder a command line names (-C/--cwd), as main.ts resolves it. */
-function rootOf(argv: readonly string[]): string {
-  let dir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') break;
-    if (a === '-C' || a === '--cwd') dir = argv[++i];
-    else if (a.startsWith('--cwd=')) dir = a.slice(6);
-    else if (a.startsWith('-C') && a.length > 2) dir = a.slice(2);
-  }
-  return path.resolve(dir ?? '.');
-}
-
-/** False for anything but a socket, including a path that cannot be looked at (`.cache` a
- * file: ENOTDIR); the CLI then reports the problem itself. */
-function isSocket(p: string): boolean {
+/** The daemon's socket when there is one this user may use: in a folder only this user can
+ * enter (isPrivateDir; another user's daemon would be handed this environment), and a socket.
+ * Anything else, including a path that cannot be looked at (`.cache` a file: ENOTDIR), means no
+ * daemon; the CLI then reports any problem itself. */
+function ownSocket(root: string): string | undefined {
   try {
-    return fs.statSync(p, { throwIfNoEntry: false })?.isSocket() === true;
+    if (!isPrivateDir(fs.lstatSync(daemonDir(root), { throwIfNoEntry: false }))) return undefined;
+    const sock = socketPath(root);
+    return fs.statSync(sock, { throwIfNoEntry: false })?.isSocket() === true ? sock : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 /** Runs the command through the project's daemon. Resolves to its exit code, or undefined
- * when no daemon serves it (the caller then runs it in this process). */
-export async function viaDaemon(argv: readonly string[], engine: string): Promise<number | undefined> {
-  if (process.env.BATCH_DAEMON === '0' || argv.includes('--no-daemon')) return undefined;
-  const sock = socketPath(rootOf(argv));
-  if (!isSocket(sock)) return undefined;
+ * when no daemon serves it (the caller then runs it in this process). Outside CI, when the
+ * project has no daemon (or one that died), starts one in the background for the runs after
+ * this one (auto-start.ts); this run goes direct meanwhile, so it is no slower. */
+export async function viaDaemon(argv: readonly string[], engine: string, bin: string): Promise<number | undefined> {
+  const mode = daemonMode(argv, process.env);
+  if (mode === 'off') return undefined;
+  // The project as the CLI finds it (cli/main.ts): -C, else the nearest folder with a Batchfile.
+  const flags = projectFlags(argv);
+  const here = process.cwd();
+  const found = projectRoot(here, flags.cwd, flags.file);
+  const root = found.root;
+  const sock = ownSocket(root);
+  // Found above the current folder: the daemon is asked to run in the project folder, as the
+  // CLI enters it, and the client says which Batchfile, as the CLI does.
+  const above = found.how === 'found' && root !== here ? found.file : undefined;
+  const served = sock === undefined ? 'unreachable' : await relay(sock, argv, engine, above ? root : here, above);
+  if (served === 'unreachable' && mode === 'auto' && isServedRun(argv)) await startInBackground(root, bin);
+  return served === 'unreachable' || served === 'declined' ? undefined : served;
+}
+
+/** Hands the command line to the daemon at `sock` and relays its output: its exit code,
+ * 'declined' (it does not serve this one), or 'unreachable' (nobody listens: a daemon that
+ * died, or is stopping). */
+function relay(sock: string, argv: readonly string[], engine: string, cwd: string, usingNote?: string): Promise<number | 'declined' | 'unreachable'> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const req: Request = {
     t: 'run',
     argv: [...argv],
-    cwd: process.cwd(),
+    cwd,
     env,
     engine,
     tty: { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true, ...(process.stdout.columns ? { columns: process.stdout.columns } : {}) },
@@ -48,7 +59,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
   return new Promise((resolve) => {
     let settled = false;
     let started = false;
-    const done = (code: number | undefined): void => {
+    const done = (code: number | 'declined' | 'unreachable'): void => {
       if (settled) return;
       settled = true;
       process.off('SIGINT', onSignal);
@@ -71,13 +82,17 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const reader = new LineReader<Reply>((m) => {
-      if (m.t === 'accept') started = true;
+      if (m.t === 'accept') {
+        started = true;
+        if (usingNote) process.stderr.write(`batch: using ${usingNote}\n`);
+      }
       else if (m.t === 'out') process.stdout.write(m.d);
       else if (m.t === 'err') process.stderr.write(m.d);
       else if (m.t === 'exit') done(m.code);
       else if (m.t === 'decline') {
         if (m.note) process.stderr.write(`${m.note}\n`);
-        done(undefined);
+        // A daemon stopping, or of another build (it stops now): as if there were none.
+        done(m.why === 'stopping' || m.why === 'engine' ? 'unreachable' : 'declined');
       }
     });
     socket.setEncoding('utf8');
@@ -86,7 +101,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     socket.on('error', () => {
       // A socket left by a daemon that is gone (killed): run here. Once the daemon has begun
       // the run, running it again here could do the work twice; report the loss instead.
-      if (!started) done(undefined);
+      if (!started) done('unreachable');
       else {
         process.stderr.write('error: lost the connection to the batch daemon during the run\n');
         done(3);
@@ -94,7 +109,7 @@ export async function viaDaemon(argv: readonly string[], engine: string): Promis
     });
     socket.on('close', () => {
       if (settled) return;
-      if (!started) done(undefined);
+      if (!started) done('declined');
       else {
         process.stderr.write('error: the batch daemon closed the connection before the run ended\n');
         done(3);

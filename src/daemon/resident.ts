@@ -14,7 +14,7 @@ import { openStore, storePath, type Store } from '../store/store.js';
 import { engineStamp } from '../util/engine.js';
 import type { TextOut } from '../util/text-out.js';
 import { mark } from '../util/timing.js';
-import { envDifference, type Reply, type Request } from './protocol.js';
+import { settingDifference, type Reply, type Request } from './protocol.js';
 import { TrustedStats } from './trusted-stats.js';
 
 type RunRequest = Extract<Request, { t: 'run' }>;
@@ -80,9 +80,10 @@ export class Resident {
     if (req.engine !== engineStamp()) {
       return { why: 'engine', stale: true, note: 'batch: the daemon runs another build of batchfile; stopping it and running here.' };
     }
-    const differs = envDifference(req.env, process.env);
+    // Steps get the client's environment; only what acts on the whole process must match.
+    const differs = settingDifference(req.env, process.env);
     if (differs !== undefined) {
-      return { why: 'env', note: `batch: not using the daemon: $${differs} differs from its environment (\`batch daemon restart\` takes this one).` };
+      return { why: 'env', note: `batch: not using the daemon: $${differs} differs from the daemon's, and acts on the whole process (\`batch daemon restart\` takes this one).` };
     }
     // The Batchfile is kept loaded between runs only when loading it again would give the same
     // steps; one that lists files (node:fs) or reads the clock is loaded afresh by every direct run.
@@ -94,6 +95,8 @@ export class Resident {
     }
     const why = this.impurityOf(compiled.out);
     if (why !== undefined) {
+      // A daemon nobody asked for (started by itself) says nothing: runs simply go direct.
+      if (process.env.BATCH_DAEMON_AUTO === '1') return { why: 'batchfile' };
       return { why: 'batchfile', note: `batch: not using the daemon: ${path.relative(project.root, project.file)} may define other steps each time it is loaded (${why}), so every run loads it afresh.` };
     }
     return { run, project, compiled };
@@ -103,7 +106,7 @@ export class Resident {
   async run({ run, project, compiled }: Accepted, req: RunRequest, send: (r: Reply) => void, signal: AbortSignal): Promise<number> {
     const out: TextOut = { write: (d: string) => send({ t: 'out', d }), isTTY: req.tty.out, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
     const err: TextOut = { write: (d: string) => send({ t: 'err', d }), isTTY: req.tty.err, ...(req.tty.columns ? { columns: req.tty.columns } : {}) };
-    const io = makeIo(run.machine, out, err);
+    const io = makeIo(run.machine, out, err, req.env);
     this.running++;
     try {
       const { settings } = run;
@@ -117,8 +120,8 @@ export class Resident {
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
         mark('file events read');
-        const req = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled };
-        const code = await showRun(session, req, { io, json: run.json }, signal);
+        const served = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled, env: req.env };
+        const code = await showRun(session, served, { io, json: run.json }, signal);
         return signal.aborted ? 130 : code;
       } finally {
         await session.close();

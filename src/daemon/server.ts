@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
-import { mark, resetTiming, timingReport } from '../util/timing.js';
-import { encode, infoPath, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
-import { Resident, type Accepted, type RunReader } from './resident.js';
+import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
+import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPath, socketPath, type Reply } from './protocol.js';
+import { Resident, type RunReader } from './resident.js';
 
 /** How long the daemon waits with no run before collecting its garbage (see whenIdle). */
 const GC_AFTER_QUIET_MS = 1000;
@@ -30,125 +31,115 @@ export interface ServeOptions {
   readRun: RunReader;
 }
 
-/** The resident process: listens on .cache/daemon.sock and serves runs. Runs are served as
- * they come, each under the project lock like a direct run, so two at once behave as two
+/** The resident process: listens on .cache/daemon/daemon.sock and serves runs. Runs are served
+ * as they come, each under the project lock like a direct run, so two at once behave as two
  * `batch` processes would (the second fails, or waits with --wait). Resolves when stopped. */
 export async function serveDaemon(opts: ServeOptions): Promise<void> {
-  const sock = socketPath(opts.root);
-  await removeStaleSocket(sock);
-  const resident = new Resident(opts.root, opts.log, opts.readRun);
-  const active = new Set<{ ac: AbortController; done: Promise<unknown> }>();
-  let served = 0;
-  let stopping = false;
-  const startedAt = Date.now();
-  let stop: () => void = () => {};
-  const stopped = new Promise<void>((r) => (stop = r));
+  const daemon = new Daemon(opts);
+  await daemon.listen();
+  opts.onReady?.();
+  await daemon.stopped;
+}
 
-  const server = net.createServer((conn) => {
-    conn.setEncoding('utf8');
-    let ac: AbortController | undefined;
-    let interrupts = 0;
-    // Output is gathered for the rest of the current tick and sent in one write: a run
-    // prints many short lines, and a write per line showed in profiles.
-    let pending = '';
-    const flush = (): void => {
-      if (pending !== '' && !conn.destroyed) conn.write(pending);
-      pending = '';
-    };
-    const send = (r: Reply): void => {
-      if (r.t === 'out' || r.t === 'err') {
-        if (pending === '') setImmediate(flush);
-        pending += encode(r);
-        return;
-      }
-      flush();
-      if (!conn.destroyed) conn.write(encode(r));
-    };
-    const reader = new LineReader<Request>((m) => {
-      if (m.t === 'ping') {
-        send({ t: 'pong', pid: process.pid, root: opts.root, engine: engineStamp(), startedAt, served });
-        conn.end();
-      } else if (m.t === 'stop') {
-        opts.log('stop requested');
-        shutdown();
-        // Answered once stopped, so `batch daemon stop` returns with the socket gone.
-        void stopped.then(() => conn.end());
-      } else if (m.t === 'interrupt') {
-        if (!ac) return;
-        interrupts++;
-        if (interrupts === 1) {
-          send({ t: 'err', d: '\nInterrupted: stopping running steps…\n' });
-          ac.abort(new Error('interrupted'));
-        } else resident.killSteps();
-      } else if (m.t === 'run') {
-        resetIdle();
-        if (stopping) {
-          send({ t: 'decline', why: 'stopping' });
-          conn.end();
-          return;
-        }
-        void resident.check(m).then((verdict) => {
-          if (!('run' in verdict)) {
-            send({ t: 'decline', why: verdict.why, ...(verdict.note ? { note: verdict.note } : {}) });
-            conn.end();
-            if (verdict.stale) shutdown();
-            return;
-          }
-          serve(m, verdict);
-        }, (e: unknown) => {
-          opts.log(`internal error while checking a request: ${(e as Error)?.stack ?? String(e)}`);
-          send({ t: 'decline', why: 'error' });
-          conn.end();
-        });
-      }
-    });
-    /** Serves a run the daemon accepted: from `accept` on, the client relies on it. */
-    const serve = (m: Extract<Request, { t: 'run' }>, accepted: Accepted): void => {
-      if (stopping || conn.destroyed) {
-        send({ t: 'decline', why: 'stopping' });
-        conn.end();
-        return;
-      }
-      send({ t: 'accept' });
-      if (gcTimer) clearTimeout(gcTimer);
-      gcTimer = undefined;
-      const t0 = performance.now();
-      resetTiming();
-      mark('request');
-      const entry = { ac: new AbortController(), done: Promise.resolve() as Promise<unknown> };
-      ac = entry.ac;
-      entry.done = resident
-        .run(accepted, m, send, entry.ac.signal)
-        .catch((e: unknown) => {
-          opts.log(`internal error: ${(e as Error)?.stack ?? String(e)}`);
-          return 70;
-        })
-        .then((code) => {
-          served++;
-          mark('served');
-          const mem = process.memoryUsage();
-          const mb = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MB`;
-          opts.log(`served \`batch ${m.argv.join(' ')}\`: exit ${code} in ${Math.round(performance.now() - t0)} ms (heap ${mb(mem.heapUsed)}, rss ${mb(mem.rss)})\n${timingReport()}`.trimEnd());
-          send({ t: 'exit', code });
-          conn.end();
-          active.delete(entry);
-          resetIdle();
-          whenIdle();
-        });
-      active.add(entry);
-    };
-    conn.on('data', (d: string) => {
+/** The daemon's lifecycle: the socket, the runs being served, idle work and idle exit, and
+ * stopping (asked, idle, socket or project folder gone, a signal). */
+class Daemon implements ConnectionHost {
+  readonly resident: Resident;
+  readonly stopped: Promise<void>;
+  private readonly sock: string;
+  private readonly startedAt = Date.now();
+  private readonly active = new Set<ActiveRun>();
+  private readonly server: net.Server;
+  private served = 0;
+  private stopping = false;
+  private resolveStopped: () => void = () => {};
+  private gcTimer: NodeJS.Timeout | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** The socket file this daemon made (device and inode), to tell it from a successor's. */
+  private mine: fs.Stats | undefined;
+  private readonly onSignal = (): void => void this.stop('signal');
+
+  constructor(private readonly opts: ServeOptions) {
+    this.sock = socketPath(opts.root);
+    this.resident = new Resident(opts.root, opts.log, opts.readRun);
+    this.stopped = new Promise<void>((r) => (this.resolveStopped = r));
+    this.server = net.createServer((conn) => new Connection(this, conn));
+  }
+
+  log(line: string): void {
+    this.opts.log(line);
+  }
+
+  accepting(): boolean {
+    return !this.stopping;
+  }
+
+  touched(): void {
+    this.resetIdle();
+  }
+
+  pong(): Extract<Reply, { t: 'pong' }> {
+    return { t: 'pong', pid: process.pid, root: this.opts.root, engine: engineStamp(), startedAt: this.startedAt, served: this.served };
+  }
+
+  runStarted(run: ActiveRun): void {
+    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.gcTimer = undefined;
+    this.active.add(run);
+  }
+
+  runEnded(run: ActiveRun): void {
+    this.served++;
+    this.active.delete(run);
+    this.resetIdle();
+    this.whenIdle();
+  }
+
+  /** Listens, owner-only: the socket is made in a folder only this user can enter, with a mode
+   * that admits only this user, whatever the umask (docs/daemon.md, "Who can connect"). */
+  async listen(): Promise<void> {
+    try {
+      makePrivateDir(daemonDir(this.opts.root));
+    } catch (e) {
+      throw new BatchError((e as Error).message, 3);
+    }
+    await removeStaleSocket(this.sock);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new BatchError(`Cannot listen on ${this.sock}: ${e.message}${e.code === 'EADDRINUSE' ? ' (another daemon started at the same time?)' : ''}`, 3)),
+      );
+      // The socket file is made inside listen(), synchronously: under umask 077 it is created
+      // srwx------ (connecting needs write permission on it), never briefly wider.
+      const umask = process.umask(0o077);
       try {
-        reader.push(d);
-      } catch (e) {
-        opts.log(`bad request: ${(e as Error).message}`);
-        conn.destroy();
+        this.server.listen(shortSocketPath(this.sock), () => resolve());
+      } finally {
+        process.umask(umask);
       }
     });
-    // The client went away (killed, or its terminal closed): stop its run as Ctrl-C would.
-    conn.on('close', () => ac?.abort(new Error('client gone')));
-    conn.on('error', () => {});
-  });
+    this.mine = fs.statSync(this.sock);
+    // The start a client made (auto-start.ts) is over: the next one may start another.
+    fs.rmSync(path.join(daemonDir(this.opts.root), 'starting'), { force: true });
+    this.watchdog = setInterval(() => {
+      if (!this.ours()) void this.stop('socket removed (the project folder or its .cache went away)');
+    }, this.opts.checkEveryMs ?? 1000);
+    const info: DaemonInfo = { pid: process.pid, root: this.opts.root, engine: engineStamp(), startedAt: this.startedAt };
+    // Written whole, then renamed: whoever sees the file (a test, `batch daemon start`) reads it whole.
+    const tmp = `${infoPath(this.opts.root)}.${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
+    fs.renameSync(tmp, infoPath(this.opts.root));
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, this.onSignal);
+    this.resetIdle();
+    this.log(`listening on ${this.sock} (pid ${process.pid})`);
+  }
+
+  /** Still our socket: not removed (a `batch clean`, the project deleted), not replaced by
+   * another daemon's. */
+  private ours(): boolean {
+    const st = fs.statSync(this.sock, { throwIfNoEntry: false });
+    return st !== undefined && this.mine !== undefined && st.ino === this.mine.ino && st.dev === this.mine.dev;
+  }
 
   /** Once the client has its answer and nothing else runs: the stats the run took are judged
    * (and, where their folder was not watched yet, taken again after watching it), so that the
@@ -159,80 +150,59 @@ export async function serveDaemon(opts: ServeOptions): Promise<void> {
    * keeps it at what it holds. It waits for a quiet second: the collection takes ~20–25 ms
    * at 1,000 steps, which a run arriving during it (runs in a loop, a script) would wait for;
    * measured back to back, collecting after every run made each ~22 ms slower. */
-  const whenIdle = (): void => {
-    if (active.size > 0 || stopping) return;
+  private whenIdle(): void {
+    if (this.active.size > 0 || this.stopping) return;
     const gc = (globalThis as { gc?: () => void }).gc;
-    void resident.settle().then(
+    void this.resident.settle().then(
       () => {
-        if (!gc || active.size > 0 || stopping) return;
-        if (gcTimer) clearTimeout(gcTimer);
-        gcTimer = setTimeout(() => {
-          gcTimer = undefined;
-          if (active.size === 0 && !stopping) gc();
+        if (!gc || this.active.size > 0 || this.stopping) return;
+        if (this.gcTimer) clearTimeout(this.gcTimer);
+        this.gcTimer = setTimeout(() => {
+          this.gcTimer = undefined;
+          if (this.active.size === 0 && !this.stopping) gc();
         }, GC_AFTER_QUIET_MS);
-        gcTimer.unref();
+        this.gcTimer.unref();
       },
-      (e: unknown) => opts.log(`internal error after a run: ${(e as Error)?.stack ?? String(e)}`),
+      (e: unknown) => this.log(`internal error after a run: ${(e as Error)?.stack ?? String(e)}`),
     );
-  };
-
-  let gcTimer: NodeJS.Timeout | undefined;
-  let idle: NodeJS.Timeout | undefined;
-  function resetIdle(): void {
-    if (idle) clearTimeout(idle);
-    idle = setTimeout(() => {
-      if (active.size === 0) {
-        opts.log(`idle for ${Math.round(opts.idleMs / 60000)} min: stopping`);
-        shutdown();
-      } else resetIdle();
-    }, opts.idleMs);
   }
 
-  function shutdown(): void {
-    if (stopping) return;
-    stopping = true;
-    server.close();
+  private resetIdle(): void {
+    if (this.stopping) return;
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.active.size === 0) void this.stop(`idle for ${formatMinutes(this.opts.idleMs)}`);
+      else this.resetIdle();
+    }, this.opts.idleMs);
+  }
+
+  /** Stops after the runs being served end (they are aborted); resolves once stopped. */
+  stop(why: string): Promise<void> {
+    if (this.stopping) return this.stopped;
+    this.stopping = true;
+    this.log(`${why}: stopping`);
+    this.server.close();
     void (async () => {
-      for (const a of active) a.ac.abort(new Error('daemon stopping'));
-      await Promise.allSettled([...active].map((a) => a.done));
-      if (idle) clearTimeout(idle);
-      if (gcTimer) clearTimeout(gcTimer);
-      clearInterval(watchdog);
-      await resident.close();
-      if (ours()) {
-        fs.rmSync(sock, { force: true });
-        fs.rmSync(infoPath(opts.root), { force: true });
+      for (const a of this.active) a.ac.abort(new Error('daemon stopping'));
+      await Promise.allSettled([...this.active].map((a) => a.done));
+      if (this.idle) clearTimeout(this.idle);
+      if (this.gcTimer) clearTimeout(this.gcTimer);
+      if (this.watchdog) clearInterval(this.watchdog);
+      await this.resident.close();
+      if (this.ours()) {
+        fs.rmSync(this.sock, { force: true });
+        fs.rmSync(infoPath(this.opts.root), { force: true });
       }
-      stop();
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, this.onSignal);
+      this.resolveStopped();
     })();
+    return this.stopped;
   }
+}
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new BatchError(`Cannot listen on ${sock}: ${e.message}${e.code === 'EADDRINUSE' ? ' (another daemon started at the same time?)' : ''}`, 3)),
-    );
-    server.listen(shortSocketPath(sock), () => resolve());
-  });
-  const mine = fs.statSync(sock);
-  /** Still our socket: not removed (a `batch clean`), not replaced by another daemon's. */
-  const ours = (): boolean => {
-    const st = fs.statSync(sock, { throwIfNoEntry: false });
-    return st !== undefined && st.ino === mine.ino && st.dev === mine.dev;
-  };
-  const watchdog = setInterval(() => {
-    if (!ours()) {
-      opts.log('socket removed: stopping');
-      shutdown();
-    }
-  }, opts.checkEveryMs ?? 1000);
-  const info: DaemonInfo = { pid: process.pid, root: opts.root, engine: engineStamp(), startedAt };
-  fs.writeFileSync(infoPath(opts.root), JSON.stringify(info));
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, shutdown);
-  resetIdle();
-  opts.log(`listening on ${sock} (pid ${process.pid})`);
-  opts.onReady?.();
-  await stopped;
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, shutdown);
+function formatMinutes(ms: number): string {
+  const min = ms / 60_000;
+  return min >= 1 ? `${Math.round(min)} min` : `${Math.round(ms / 1000)} s`;
 }
 
 /** A socket file nobody listens on (a daemon that was killed) is removed; one that answers

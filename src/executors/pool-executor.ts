@@ -93,6 +93,9 @@ export class PoolExecutor implements Executor {
       },
       logFile: req.logFile,
       port: port2,
+      // A worker thread starts with a copy of this process's environment: a run with another
+      // one (served by the daemon for a client) sends it with every task.
+      ...(req.runEnv !== process.env ? { runEnv: req.runEnv } : {}),
       ...(req.env ? { env: req.env } : {}),
     };
     if (!this.sent) {

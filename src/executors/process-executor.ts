@@ -38,9 +38,10 @@ export class ProcessExecutor implements Executor {
   readonly acceptsHeader = true;
   private readonly helper: HelperSpawner | undefined;
   private readonly start: StartChild;
-  /** The environment of the current run's steps: process.env is read once per run (copying
-   * it costs ~50 µs, each variable a call into C++), not once per step. */
-  private env: { runId: string; root: string; env: Record<string, string> } | undefined;
+  /** The environment of the current run's steps: the run's (process.env, or a served run's
+   * client's) is copied once per run (copying process.env costs ~50 µs, each variable a call
+   * into C++), not once per step. */
+  private env: { runId: string; root: string; base: NodeJS.ProcessEnv; env: Record<string, string> } | undefined;
 
   constructor(opts: ProcessExecutorOptions = {}) {
     const mode = opts.helper ?? helperMode();
@@ -50,7 +51,8 @@ export class ProcessExecutor implements Executor {
 
   async execute(req: ExecRequest): Promise<ExecOutcome> {
     const { step } = req;
-    const env = req.env ? withVars(this.runEnv(req.runId, req.root), req.env) : this.runEnv(req.runId, req.root);
+    const base = this.runEnv(req.runId, req.root, req.runEnv);
+    const env = req.env ? withVars(base, req.env) : base;
     if (!req.command) return { ok: false, error: `step "${step.name}": its kind names no program to start` };
     const { file, args } = req.command;
     let pid: number | undefined;
@@ -87,12 +89,12 @@ export class ProcessExecutor implements Executor {
     }
   }
 
-  private runEnv(runId: string, root: string): Record<string, string> {
-    if (this.env?.runId === runId && this.env.root === root) return this.env.env;
+  private runEnv(runId: string, root: string, base: NodeJS.ProcessEnv): Record<string, string> {
+    if (this.env?.runId === runId && this.env.root === root && this.env.base === base) return this.env.env;
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
     Object.assign(env, { BATCH_RUN_ID: runId, BATCH_ROOT: root });
-    this.env = { runId, root, env };
+    this.env = { runId, root, base, env };
     return env;
   }
 

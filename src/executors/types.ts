@@ -20,6 +20,9 @@ export interface ExecRequest {
   logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;
+  /** The environment the step runs with: the run's (a served run's is its client's, not the
+   * daemon's). The same object for every step of a run. */
+  runEnv: NodeJS.ProcessEnv;
   /** Variables to set (null: unset) over this process's environment for the step: a Redis
    * worker gives its steps the coordinator's values of their declared `env`. */
   env?: Record<string, string | null>;

@@ -12,6 +12,9 @@ export interface WorkerTask {
   logFile: string;
   /** Receives 'abort' when the step times out or the run is interrupted. */
   port: MessagePort;
+  /** The environment of this task's run, when it is not this thread's own (a run the daemon
+   * serves for a client). */
+  runEnv?: NodeJS.ProcessEnv;
   /** Variables set (null: unset) in this thread's process.env while the step runs. */
   env?: Record<string, string | null>;
 }
@@ -22,6 +25,18 @@ export interface WorkerResult {
 }
 
 type Console4 = Pick<Console, 'log' | 'info' | 'warn' | 'error' | 'debug'>;
+
+/** This thread's environment as it started (a copy of batch's): every task ends with it put
+ * back, so nothing a step set, or a served client's environment, reaches the next task. A
+ * worker thread's process.env is its own copy, not the process's. */
+const ownEnv: Record<string, string> = { ...process.env } as Record<string, string>;
+
+/** Makes process.env exactly `env` (only what differs is written: writing TZ, even unchanged,
+ * resets the process's time zone cache). */
+function useEnv(env: NodeJS.ProcessEnv): void {
+  for (const k of Object.keys(process.env)) if (env[k] === undefined) delete process.env[k];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) process.env[k] = v;
+}
 
 export default async function runStepTask(task: WorkerTask): Promise<WorkerResult> {
   const ac = new AbortController();
@@ -36,6 +51,7 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
   const saved: Console4 = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   for (const k of Object.keys(saved) as (keyof Console4)[]) console[k] = (...args: unknown[]) => write(format(...args));
   const cpu0 = threadCpuMs();
+  if (task.runEnv) useEnv(task.runEnv);
   const restore = task.env ? setVars(task.env) : undefined;
   try {
     const mod = (await import(pathToFileURL(task.module).href)) as { default?: unknown };
@@ -48,8 +64,9 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     write(err?.stack ?? String(e));
     throw e;
   } finally {
-    Object.assign(console, saved);
     if (restore) setVars(restore);
+    useEnv(ownEnv);
+    Object.assign(console, saved);
     fs.closeSync(fd);
     task.port.close();
   }

@@ -9,12 +9,13 @@ export interface Io {
   say(line: string): void;
 }
 
-export function makeIo(machine: boolean, out: TextOut = process.stdout, err: TextOut = process.stderr): Io {
+/** `env` decides colour (NO_COLOR, FORCE_COLOR): a served run's is its client's. */
+export function makeIo(machine: boolean, out: TextOut = process.stdout, err: TextOut = process.stderr, env: NodeJS.ProcessEnv = process.env): Io {
   const human = machine ? err : out;
   return {
     out,
     human,
-    style: makeStyle(colourEnabled(human)),
+    style: makeStyle(colourEnabled(human, env)),
     say: (line) => human.write(`${line}\n`),
   };
 }

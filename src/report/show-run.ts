@@ -18,7 +18,7 @@ export async function showRun(session: Session, req: RunRequest & { compiled?: C
   const loaded = await session.load(compiled);
   mark('batchfile loaded');
   const { io } = out;
-  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+  const progress = new Progress(io.human, io.style, io.human.isTTY === true && !(request.env ?? process.env).CI);
   const result = await session.runOnce(loaded, request, (ev) => progress.on(ev), signal);
   mark('pipeline');
   await afterRun(result, { project: session.project, store: session.store, io, json: out.json });

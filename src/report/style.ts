@@ -1,9 +1,9 @@
 import type { TextOut } from '../util/text-out.js';
 
 /** ANSI colour only on a terminal that wants it (NO_COLOR and FORCE_COLOR respected). */
-export function colourEnabled(stream: TextOut): boolean {
-  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+export function colourEnabled(stream: TextOut, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
   return stream.isTTY === true;
 }
 

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compiledBatchfile, impurity } from '../../batchfile/load.js';
 import { askToStop, pingDaemon, serveDaemon } from '../../daemon/server.js';
+import { launchDaemon } from '../../daemon/launch.js';
 import { logPath } from '../../daemon/protocol.js';
 import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
 import { BatchError } from '../../util/errors.js';
@@ -79,17 +80,12 @@ async function start(project: Project, io: Io): Promise<number> {
     return 0;
   }
   if (running) await askToStop(root);
-  fs.mkdirSync(`${root}/.cache`, { recursive: true });
-  const log = fs.openSync(logPath(root), 'a');
-  // --expose-gc: the daemon collects its garbage between runs (server.ts, collectWhenIdle).
-  const child = spawn(process.execPath, ['--expose-gc', ENGINE_BIN, 'daemon', 'serve'], {
-    cwd: root,
-    detached: true,
-    // Unchanged: it serves only clients whose environment is the same as its own.
-    env: process.env,
-    stdio: ['ignore', log, log, 'ipc'],
-  });
-  fs.closeSync(log);
+  let child: ChildProcess;
+  try {
+    child = launchDaemon(root, ENGINE_BIN, { ipc: true });
+  } catch (e) {
+    throw new BatchError(`Cannot start the batch daemon: ${(e as Error).message}`, 3);
+  }
   // Ready when it says so over IPC; if it exits first, its log says why.
   const ready = await new Promise<boolean>((resolve) => {
     child.once('message', () => resolve(true));

@@ -161,7 +161,7 @@ export class QueueExecutor implements Executor {
       inputs: req.inputs,
       outputs: req.outputs,
       logFile: req.logFile,
-      env: Object.fromEntries(req.step.env.map((n) => [n, process.env[n] ?? null])),
+      env: Object.fromEntries(req.step.env.map((n) => [n, req.runEnv[n] ?? null])),
       ...(req.compiled ? { compiled: req.compiled } : {}),
       ...(req.command ? { command: req.command } : {}),
       ...(req.logHeader ? { logHeader: req.logHeader } : {}),

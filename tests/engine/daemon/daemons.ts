@@ -7,9 +7,9 @@ import type { TempProject } from '../rig.js';
 export class Daemons {
   private pids: number[] = [];
 
-  /** Notes the pid of the daemon the project's `.cache/daemon.json` names, and returns it. */
+  /** Notes the pid of the daemon the project's `.cache/daemon/daemon.json` names, and returns it. */
   track(project: TempProject): number {
-    const pid = (JSON.parse(project.read('.cache/daemon.json')) as { pid: number }).pid;
+    const pid = (JSON.parse(project.read('.cache/daemon/daemon.json')) as { pid: number }).pid;
     this.pids.push(pid);
     return pid;
   }

@@ -23,7 +23,7 @@ const filesStatted = (r: unknown): number => (r as { checks: { filesStatted: num
 async function idleWorkDone(project: TempProject, n: number): Promise<void> {
   const until = Date.now() + 20_000;
   for (;;) {
-    const log = project.exists('.cache/daemon.log') ? project.read('.cache/daemon.log') : '';
+    const log = project.exists('.cache/daemon/daemon.log') ? project.read('.cache/daemon/daemon.log') : '';
     if ((log.match(/ kept the stat of /g) ?? []).length >= n) return;
     if (Date.now() > until) throw new Error(`the daemon did not finish its work after run ${n}:\n${log}`);
     await new Promise((r) => setTimeout(r, 10));

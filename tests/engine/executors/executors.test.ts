@@ -195,6 +195,7 @@ describe('worker pool', () => {
       compiled: mod,
       logFile: path.join(dir, 'a.log'),
       signal: new AbortController().signal,
+      runEnv: process.env,
     });
     await ex.close();
     expect(out.ok).toBe(true);

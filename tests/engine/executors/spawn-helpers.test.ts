@@ -84,6 +84,7 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
       outputs: [],
       logFile: path.join(dir, 'logs', `${name}.log`),
       signal: new AbortController().signal,
+      runEnv: process.env,
       ...extra,
     };
   }
@@ -252,7 +253,7 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
 const ex = new ProcessExecutor({ helper: ${JSON.stringify(mode)} });
 const command = 'sleep 60 & echo $$ $! > pids.tmp && mv pids.tmp pids.txt; wait';
 const step = { name: 'hold', kind: 'command', spec: { command }, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false };
-await ex.execute({ step, command: { file: '/bin/sh', args: ['-c', command] }, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal });
+await ex.execute({ step, command: { file: '/bin/sh', args: ['-c', command] }, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal, runEnv: process.env });
 `,
     );
     const batch = spawn(process.execPath, [script], { cwd: dir, stdio: 'ignore' });

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, TempProject, type RunSummary } from '../rig.js';
 import { bytesUnder, cleanCopy, killWithEnv, pidsWithEnv } from './helpers.js';
+import { killQuietly, waitDead } from '../helpers.js';
 import { fingerprintOf, outputsIn, parseReason, reasonsToRun, type Hashes, type Recorded } from './oracle-model.js';
 import { batchfileOf, DIRS, GLOB_DIRS, HOLDABLE, LITERALS, libOf, moduleOf, outputsOf, projectFiles, toolOf, type Case, type Mutation, type Round, type World } from './oracle-world.js';
 
@@ -200,11 +201,15 @@ function sameHashes(a: Hashes, b: Hashes): boolean {
 const NOOP: Round = { muts: [], force: false, kill: null, jobs: 2, noCache: false };
 
 /** Runs one case; throws with the whole story on the first disagreement. */
-export async function runCase(c: Case, stats: OracleStats): Promise<void> {
+/** With `daemon`, the incremental runs are served by a project daemon (started before round 0,
+ * from an environment other than the runs': steps get each run's own); the clean builds never
+ * are. The checks are the same: a served run must be indistinguishable from a direct one. */
+export async function runCase(c: Case, stats: OracleStats, opts: { daemon?: boolean } = {}): Promise<void> {
   const w = structuredClone(c.world);
   const tag = randomUUID();
   const p = TempProject.create();
   for (const [f, content] of projectFiles(w)) write(p, f, content);
+  const daemonPid = opts.daemon ? await startDaemon(p.dir) : undefined;
   const rec: (Recorded | 'unknown' | undefined)[] = w.steps.map(() => undefined);
   const story: string[] = [];
   let clean: TempProject | undefined;
@@ -242,9 +247,12 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
         const i = pick(from, round.kill);
         hold = i === undefined ? undefined : w.steps[i]!.name;
       }
-      const args = ['--json', '-j', String(round.jobs), ...(force ? ['--force'] : []), ...(round.noCache ? ['--no-cache'] : [])];
+      // A served run whose client was killed is stopped by the daemon (as Ctrl-C would): --wait
+      // lets the next round wait for its lock rather than find it taken.
+      const args = ['--json', '-j', String(round.jobs), ...(force ? ['--force'] : []), ...(round.noCache ? ['--no-cache'] : []), ...(opts.daemon ? ['--wait'] : [])];
       story.push(`round ${ri}: ${did.join('; ') || 'no edit'} | batch ${args.slice(1).join(' ')}${hold !== undefined ? ` (kill -9 while ${hold} runs)` : ''}`);
       const [inc, cl] = await Promise.all([runBatch(p.dir, args, env, hold), cleanDone]);
+      if (daemonPid !== undefined && !inc.killed && /not using the daemon|lost the connection/.test(inc.stderr)) fail(`round ${ri}: not served by the daemon:\n${inc.stderr}`);
       cleanRun = cl;
       stats.processes += reuse ? 1 : 2;
       if (inc.killed) {
@@ -318,9 +326,26 @@ export async function runCase(c: Case, stats: OracleStats): Promise<void> {
       }
       story[story.length - 1] += ` → ran ${summary.steps.filter((x) => x.action === 'ran').map((x) => x.name).join(',') || '-'}; restored ${summary.steps.filter((x) => x.action === 'restored').map((x) => x.name).join(',') || '-'}`;
     }
+    if (daemonPid !== undefined) await stopDaemon(p.dir, daemonPid);
     p.cleanup();
   } finally {
     clean?.cleanup();
     await killTagged(tag);
+    if (daemonPid !== undefined) killQuietly([daemonPid]);
   }
+}
+
+/** `batch daemon start` for the project, from the oracle's base environment (no world's
+ * variables, no tag: the daemon is not one of a run's processes); its pid. */
+async function startDaemon(dir: string): Promise<number> {
+  const r = await runBatch(dir, ['daemon', 'start'], {});
+  if (r.code !== 0) throw new Error(`batch daemon start failed: ${r.stdout}${r.stderr}`);
+  return (JSON.parse(fs.readFileSync(path.join(dir, '.cache/daemon/daemon.json'), 'utf8')) as { pid: number }).pid;
+}
+
+/** Stops it, and checks it served every incremental run (none went direct). */
+async function stopDaemon(dir: string, pid: number): Promise<void> {
+  const s = await runBatch(dir, ['daemon', 'stop'], {});
+  if (s.code !== 0) throw new Error(`batch daemon stop failed: ${s.stdout}${s.stderr}`);
+  await waitDead([pid], 20_000);
 }

@@ -37,4 +37,24 @@ describe('correctness oracle', () => {
     expect(stats.cases).toBe(RUNS);
     expect(stats.decisionsChecked).toBeGreaterThan(0);
   }, 60_000 + RUNS * ROUNDS * 30_000);
+
+  // The same property with the incremental runs served by a project daemon: its warm stats,
+  // loaded Batchfile and per-client environment must change nothing a run decides or writes.
+  const DAEMON_RUNS = num('BATCH_ORACLE_DAEMON_RUNS', Math.max(1, Math.round(RUNS / 2)));
+  it(`${DAEMON_RUNS} random pipelines through a project daemon: incremental = clean build, minimal reruns`, async () => {
+    const stats = newStats();
+    const t0 = Date.now();
+    await fc.assert(
+      fc.asyncProperty(caseArb(MAX_STEPS, ROUNDS), (c) => runCase(c, stats, { daemon: true })),
+      {
+        numRuns: DAEMON_RUNS,
+        endOnFailure: process.env.BATCH_ORACLE_SHRINK !== '1',
+        ...(seed !== undefined ? { seed: Number(seed) } : {}),
+        ...(replayPath !== undefined ? { path: replayPath } : {}),
+      },
+    );
+    console.log(`oracle (daemon): ${JSON.stringify({ ...stats, seconds: Math.round((Date.now() - t0) / 1000) })}`);
+    expect(stats.cases).toBe(DAEMON_RUNS);
+    expect(stats.decisionsChecked).toBeGreaterThan(0);
+  }, 60_000 + DAEMON_RUNS * ROUNDS * 30_000);
 });

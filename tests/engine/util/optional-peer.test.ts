@@ -76,11 +76,11 @@ describe('optional peer dependencies', () => {
   });
 
   it('a peer inside the range is found with its version', () => {
-    expect(requirePeer('vitest', 'The test phase', projectWith('4.0.3'))).toEqual({ name: 'vitest', version: '4.0.3', feature: 'The test phase' });
+    expect(requirePeer('vitest', 'The test phase', projectWith('4.1.3'))).toEqual({ name: 'vitest', version: '4.1.3', feature: 'The test phase' });
   });
 
   it('importPeer names the package when its module cannot be found, and passes other errors on', async () => {
-    const peer = { name: 'vitest', version: '4.0.3', feature: 'The test phase' };
+    const peer = { name: 'vitest', version: '4.1.3', feature: 'The test phase' };
     const notFound = Object.assign(new Error("Cannot find package 'vitest' imported from /x/y.js"), { code: 'ERR_MODULE_NOT_FOUND' });
     await expect(importPeer(peer, () => Promise.reject(notFound))).rejects.toThrow(/The test phase could not load vitest \(Cannot find package 'vitest'.*add vitest to your devDependencies/);
     const other = Object.assign(new Error("Cannot find package 'tinypool' imported from /x/vitest/dist/a.js"), { code: 'ERR_MODULE_NOT_FOUND' });

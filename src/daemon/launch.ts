@@ -1,0 +1,27 @@
+// Starts a daemon process for a project: by `batch daemon start` (which waits until it listens)
+// and by a client that found none (which does not wait: it runs the command itself meanwhile).
+// Imports nothing of the engine: the client loads it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { daemonDir, logPath, makePrivateDir } from './protocol.js';
+
+/** `node --expose-gc BIN daemon serve` in `root`, detached (its own session: a Ctrl-C in this
+ * terminal does not reach it), output appended to `.cache/daemon/daemon.log`. With `ipc`, it
+ * says 'ready' over the channel once it listens. --expose-gc: the daemon collects its garbage
+ * between runs (server.ts, whenIdle). */
+export function launchDaemon(root: string, bin: string, opts: { ipc: boolean; env?: NodeJS.ProcessEnv }): ChildProcess {
+  makePrivateDir(daemonDir(root));
+  const log = fs.openSync(logPath(root), 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, ['--expose-gc', bin, 'daemon', 'serve'], {
+      cwd: root,
+      detached: true,
+      env: opts.env ?? process.env,
+      stdio: opts.ipc ? ['ignore', log, log, 'ipc'] : ['ignore', log, log],
+    });
+    if (!opts.ipc) child.unref();
+    return child;
+  } finally {
+    fs.closeSync(log);
+  }
+}
