@@ -13,7 +13,7 @@ import { buildGraph, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
 import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
-import type { RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
+import type { RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
@@ -128,8 +128,11 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     return r;
   });
   stats.flush();
+  // Uploads still running are awaited here (bounded), before the tests and the record that
+  // reports them; at once when interrupted.
+  const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
   const tests = await testPhase(run, results, { store, stats }, opts);
-  const record = await endRun(run, results, tests, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
+  const record = await endRun(run, { results, tests, remoteCache }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
   return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
 }
 
@@ -178,8 +181,16 @@ function countResults(results: StepResult[]): RunRecord['counts'] {
   return counts;
 }
 
+/** What the run's end reports: the steps, the tests, what the remote cache did. */
+interface RunOutcome {
+  results: StepResult[];
+  tests: TestPhaseResult | undefined;
+  remoteCache: RemoteRunReport | undefined;
+}
+
 /** Records the run's end (store, CSV log) and says so. */
-async function endRun(run: StartedRun, results: StepResult[], tests: TestPhaseResult | undefined, checks: { bySnapshot: number; stats: StatCache; t0: number }, opts: RunOptions): Promise<RunRecord> {
+async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot: number; stats: StatCache; t0: number }, opts: RunOptions): Promise<RunRecord> {
+  const { results, tests, remoteCache } = outcome;
   const { stats } = checks;
   const counts = countResults(results);
   const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
@@ -194,6 +205,7 @@ async function endRun(run: StartedRun, results: StepResult[], tests: TestPhaseRe
     checks: { bySnapshot: checks.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
+    ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();
   await run.recorder.run(record);

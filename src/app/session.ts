@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import type { CompiledBatchfile, Loaded, LoadOptions } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
@@ -92,6 +93,7 @@ export class Session {
       ...(a.tests ? [] : ['--no-tests']),
       ...(a.jobs ? [`-j${a.jobs}`] : []),
       ...(a.cache ? [] : ['--no-cache']),
+      ...(a.remoteCache?.readOnly ? ['--remote-cache-read-only'] : []),
       ...(req.flags ?? []),
     ];
     const tests = loaded.config.tests;
@@ -99,7 +101,12 @@ export class Session {
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
     // Vitest missing: say so before any step runs, not after them.
     if (withTests) testRunner();
-    const outputCache = chooseCache(loaded.config.cache, { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}) }, { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store }, 'run');
+    const outputCache = await chooseCache(
+      loaded.config.cache,
+      { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}), ...(a.remoteCache ? { remote: a.remoteCache } : {}) },
+      { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store, env: process.env, batchfileName: path.relative(this.project.root, loaded.config.file) || loaded.config.file },
+      'run',
+    );
     return runPipeline(loaded.config, this.store, executors, {
       root: this.project.root,
       cacheDir: this.project.cacheDir,

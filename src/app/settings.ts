@@ -1,3 +1,4 @@
+import type { RemoteFlags } from '../cache/remote/settings.js';
 /** What a run is asked to do, in the engine's terms: each front end maps its own input to this
  * (the CLI its argument bag in cli/run-settings.ts, the daemon a client's command line through
  * the same mapping), so nothing below the front ends knows a flag's spelling. */
@@ -20,9 +21,11 @@ export interface RunSettings {
   workerMemoryMb?: number;
   /** Wait for another run's project lock instead of failing. */
   wait: boolean;
-  // Two more than ~10: where the steps run is part of what a run is asked to do.
+  // Three more than ~10: where the steps run is part of what a run is asked to do.
   /** A Redis URL to send steps to workers through ("local": here), over the Batchfile's `executor`. */
   executor?: string;
   /** The queue shared with the workers; derived from the project folder when absent. */
   queue?: string;
+  /** The remote cache's overrides from the command line (docs/remote-cache.md); absent: none. */
+  remoteCache?: RemoteFlags;
 }

@@ -1,3 +1,4 @@
+import type { RemoteDef } from './remote-def.js';
 import type { ForEachMatch, JsonObject, MetricBound } from './types.js';
 
 /** A step after validation: plain, fully defaulted data. Nothing downstream touches user TS. */
@@ -45,7 +46,7 @@ export interface PipelineConfig {
   /** Steps in declaration order. */
   steps: Map<string, StepConfig>;
   tests?: TestsConfig;
-  cache: { enabled: boolean; maxBytes: number };
+  cache: { enabled: boolean; maxBytes: number; remote?: RemoteDef };
   /** A Redis URL: steps go to `batch worker`s through it (absent: run here). */
   executor?: string;
 }

@@ -90,6 +90,19 @@ export interface CacheDef {
   maxSize?: string | number;
   /** Set to false to turn the output cache off for every step. */
   enabled?: boolean;
+  /** A shared remote cache (Turborepo's remote-cache API); docs/remote-cache.md. */
+  remote?: RemoteCacheDef;
+}
+
+export interface RemoteCacheDef {
+  /** Server address, e.g. `"https://cache.example.com"` (no token in it: BATCH_REMOTE_CACHE_TOKEN). */
+  url?: string;
+  /** Team slug: the namespace on the server. */
+  team?: string;
+  /** Restore from the remote cache, never upload to it (e.g. on laptops). */
+  readOnly?: boolean;
+  /** Longest wait for progress of one request, in milliseconds (default 10000). */
+  timeoutMs?: number;
 }
 
 export interface BatchDef<Names extends string = string> {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseDuration, parseSize } from '../util/duration.js';
 import { BatchError } from '../util/errors.js';
+import { badRemoteUrl, badTeam, MAX_TIMEOUT_MS, type RemoteDef } from './remote-def.js';
 import { isJsonValue } from '../util/json.js';
 import { isInside, normaliseSpec, NOT_NORMAL } from '../util/paths.js';
 import { didYouMean } from '../util/suggest.js';
@@ -19,7 +20,8 @@ const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
 const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
-const CACHE_FIELDS = ['maxSize', 'enabled'] as const;
+const CACHE_FIELDS = ['maxSize', 'enabled', 'remote'] as const;
+const REMOTE_FIELDS = ['url', 'team', 'readOnly', 'timeoutMs'] as const;
 
 export const DEFAULT_CACHE_BYTES = 5 * 1024 ** 3;
 
@@ -246,7 +248,8 @@ export function validateBatch(value: unknown, file: string, root: string, kinds:
       cache.maxBytes = bytes;
     }
   }
-  const config: PipelineConfig = { root, file, steps, cache };
+  const remote = value.cache !== undefined && isObject(value.cache) && value.cache.remote !== undefined ? validateRemote(c, value.cache.remote) : undefined;
+  const config: PipelineConfig = { root, file, steps, cache: remote ? { ...cache, remote } : cache };
   if (value.tests !== undefined) config.tests = validateTests(c, value.tests);
   if (value.executor !== undefined) {
     if (typeof value.executor !== 'string' || !/^(local|rediss?:\/\/.+)$/.test(value.executor)) {
@@ -255,4 +258,33 @@ export function validateBatch(value: unknown, file: string, root: string, kinds:
     if (value.executor !== 'local') config.executor = value.executor;
   }
   return config;
+}
+
+/** `cache.remote`: every field optional (flags and environment variables may supply them). */
+function validateRemote(c: Checker, v: unknown): RemoteDef {
+  if (!isObject(v)) c.fail('cache.remote', 'must be an object like { url: "https://cache.example.com", team: "my-team" }');
+  c.unknownFields(v, REMOTE_FIELDS, 'cache.remote');
+  const out: RemoteDef = { readOnly: false };
+  if (v.url !== undefined) {
+    if (typeof v.url !== 'string') c.fail('cache.remote.url', 'must be a string');
+    const why = badRemoteUrl(v.url);
+    if (why) c.fail('cache.remote.url', why);
+    out.url = v.url;
+  }
+  if (v.team !== undefined) {
+    if (typeof v.team !== 'string') c.fail('cache.remote.team', 'must be a string');
+    const why = badTeam(v.team);
+    if (why) c.fail('cache.remote.team', why);
+    out.team = v.team;
+  }
+  if (v.readOnly !== undefined) {
+    if (typeof v.readOnly !== 'boolean') c.fail('cache.remote.readOnly', 'must be true or false');
+    out.readOnly = v.readOnly;
+  }
+  if (v.timeoutMs !== undefined) {
+    const t = v.timeoutMs;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_MS) c.fail('cache.remote.timeoutMs', `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+    out.timeoutMs = t;
+  }
+  return out;
 }

@@ -1,18 +1,22 @@
 import type { StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
-import type { FileHashes } from '../store/types.js';
+import type { FileHashes, RemoteRunReport } from '../store/types.js';
+
+export type { RemoteRunReport };
 
 export interface Restored {
   outputs: FileHashes;
   bytes: number;
   /** Run that first produced these outputs. */
   fromRun: string;
+  /** Which cache had them (absent: the local one). */
+  source?: 'local' | 'remote';
 }
 
 /** An output cache: keeps passed steps' outputs by fingerprint, to restore instead of
- * rerunning. The local one (local/) today; a remote one joins it through ChainedCache
- * (chain.ts), and cache/choose.ts is the one place a run's backends are chosen. */
+ * rerunning. The local one (local/), or the remote one (remote/backend.ts) with the local
+ * one in front of it; cache/choose.ts is the one place a command's cache is chosen. */
 export interface CacheBackend {
   /** Which backend: 'local', 'remote', or a chain's names joined. */
   readonly name: string;
@@ -29,4 +33,7 @@ export interface CacheBackend {
    * cache, whose stats of the outputs (taken when they were hashed) are used rather than
    * stat'ing each output again; the bytes stored are still checked against their hash. */
   save(step: StepConfig, key: string, outputs: FileHashes, runId: string, emit: Emit, stats?: StatCache): Promise<void>;
+  /** At the end of a run: waits (bounded) for background work such as uploads, and reports
+   * what the remote cache did; absent or undefined for a local-only cache. */
+  finish?(emit: Emit, boundMs?: number): Promise<RemoteRunReport | undefined>;
 }

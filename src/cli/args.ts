@@ -31,6 +31,10 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** --remote-cache URL, --remote-cache-team SLUG, --remote-cache-read-only (docs/remote-cache.md). */
+  remoteCache?: string;
+  remoteCacheTeam?: string;
+  remoteCacheReadOnly: boolean;
   /** `batch metrics --diff [A B]`. */
   diff: boolean;
   /** --executor redis://…: send steps to workers through that Redis (docs/distributed.md). */
@@ -81,6 +85,9 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
   { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
   { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
+  { names: ['--remote-cache'], key: 'remoteCache', value: { kind: 'string', name: 'URL' }, help: 'shared remote cache (Turborepo API; token in BATCH_REMOTE_CACHE_TOKEN; docs/remote-cache.md)' },
+  { names: ['--remote-cache-team'], key: 'remoteCacheTeam', value: { kind: 'string', name: 'SLUG' }, help: 'the remote cache\'s team (default: cache.remote.team, BATCH_REMOTE_CACHE_TEAM)' },
+  { names: ['--remote-cache-read-only'], key: 'remoteCacheReadOnly', help: 'restore from the remote cache, upload nothing' },
   { names: ['-h', '--help'], key: 'help', help: 'this help' },
   { names: ['-V', '--version'], key: 'version', help: 'the version' },
 ];
@@ -101,6 +108,7 @@ export const GLOBAL_FLAGS: readonly string[] = ['--cwd', '--help'];
 const RUN_FLAGS = [
   '--file', '--force', '--dry-run', '--jobs', '--keep-going', '--json', '--wait', '--no-tests', '--no-cache', '--no-daemon',
   '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--executor', '--queue', '--version',
+  '--remote-cache', '--remote-cache-team', '--remote-cache-read-only',
 ];
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
@@ -110,7 +118,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     flags: RUN_FLAGS,
   },
   watch: { usage: 'batch watch [STEP...] [options]', summary: 'the same as `batch --watch`: run, then rerun what each change affects', flags: RUN_FLAGS },
-  explain: { usage: 'batch explain STEP... [options]', summary: 'why each step would run or is up to date, down to the file', flags: ['--file', '--force', '--json', '--no-cache'] },
+  explain: { usage: 'batch explain STEP... [options]', summary: 'why each step would run or is up to date, down to the file', flags: ['--file', '--force', '--json', '--no-cache', '--remote-cache', '--remote-cache-team'] },
   graph: { usage: 'batch graph [--format mermaid|dot|text]', summary: 'print the step graph', flags: ['--file', '--format'] },
   clean: { usage: 'batch clean [--store]', summary: 'remove .cache/ build state', flags: ['--store', '--wait'] },
   init: {
@@ -129,7 +137,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   cache: {
     usage: 'batch cache [status|prune] [options]',
     summary: 'the output cache: what it holds, or prune it to its limit (docs/output-cache.md)',
-    flags: ['--file', '--max-size', '--limit', '--json', '--wait'],
+    flags: ['--file', '--max-size', '--limit', '--json', '--wait', '--remote-cache', '--remote-cache-team'],
   },
   metrics: {
     usage: 'batch metrics [--diff [A B]] [options]',
@@ -177,6 +185,7 @@ export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
     wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, diff: false,
+    remoteCacheReadOnly: false,
   };
   const words: string[] = [];
   // Flags as given, checked against the command once the command is known (it may come after them).

@@ -15,7 +15,7 @@ function diffFiles(kind: string, before: FileHashes, now: FileHashes, out: strin
   for (const f of Object.keys(before)) if (!(f in now)) out.push(`${kind} removed: ${f}`);
 }
 
-const DEF_LABEL: Record<string, string> = { command: 'command changed', params: 'params changed', specs: 'declared inputs/outputs changed' };
+const DEF_LABEL: Record<string, string> = { command: 'command changed', params: 'params changed', specs: 'declared inputs/outputs changed', runtime: 'Node.js major version or platform changed' };
 
 /** Why a step's current fingerprint differs from the recorded one. */
 export function diffParts(before: FingerprintParts, now: FingerprintParts): string[] {

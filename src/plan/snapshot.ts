@@ -35,7 +35,7 @@ export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): s
   const hit = definitionMemo.get(step);
   if (hit && hit.envText === envText) return hit.sig;
   const d = definitionText(step);
-  const sig = hashString(`${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${d.command}\0${d.params}\0${d.specs}${envText}`);
+  const sig = hashString(`${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${d.command}\0${d.params}\0${d.specs}\0${d.runtime ?? ''}${envText}`);
   definitionMemo.set(step, { envText, sig });
   return sig;
 }

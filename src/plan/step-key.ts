@@ -3,8 +3,18 @@ import type { FileHashes, FingerprintParts } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
 import { hashString } from '../fingerprint/hash.js';
 
-/** Bump when what goes into a key changes, so old keys never match new ones. */
-export const KEY_SCHEMA = 1;
+/** Bump when what goes into a key changes, so old keys never match new ones.
+ * 2: `run` steps' keys include the runtime (runtimeTag). */
+export const KEY_SCHEMA = 2;
+
+/** What a `run` step's result may depend on beyond its files: it runs inside batch's own
+ * Node.js, so the major version and the platform go into its key (a shared remote cache must
+ * not hand a Linux result to macOS, or Node 20's to Node 22). Minor versions are left out:
+ * they do not change what a program computes, and would split the cache at every update. */
+export function runtimeTag(): string {
+  return RUNTIME;
+}
+const RUNTIME = `node${process.versions.node.split('.')[0]} ${process.platform}-${process.arch}`;
 
 /** Hashes of the values of the step's env variables. Only hashes are kept: secrets listed
  * in `env` never reach the store or the logs. Unset and empty are different values. */
@@ -25,6 +35,8 @@ export interface DefinitionText {
   command: string;
   params: string;
   specs: string;
+  /** `run` steps only: runtimeTag(). */
+  runtime?: string;
 }
 
 const textMemo = new WeakMap<StepConfig, DefinitionText>();
@@ -43,6 +55,8 @@ export function definitionText(step: StepConfig): DefinitionText {
       // JSON.stringify writes alike (keys already in order), without the per-value walk:
       // this runs for every step of a no-op.
       specs: JSON.stringify({ inputs: [...step.inputs].sort(), outputs: [...step.outputs].sort() }),
+      // Only `run` steps execute inside batch's own Node.js (see runtimeTag).
+      ...(step.kind === 'run' ? { runtime: runtimeTag() } : {}),
     };
     textMemo.set(step, t);
   }
@@ -54,7 +68,7 @@ export function definitionHashes(step: StepConfig): Record<string, string> {
   let d = hashMemo.get(step);
   if (!d) {
     const t = definitionText(step);
-    d = { command: hashString(t.command), params: hashString(t.params), specs: hashString(t.specs) };
+    d = { command: hashString(t.command), params: hashString(t.params), specs: hashString(t.specs), ...(t.runtime !== undefined ? { runtime: hashString(t.runtime) } : {}) };
     hashMemo.set(step, d);
   }
   return d;

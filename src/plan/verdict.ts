@@ -70,9 +70,10 @@ export function summariseReasons(reasons: string[], max = 3): string {
   return `${reasons.slice(0, max).join('; ')}; and ${reasons.length - max} more`;
 }
 
-/** The one-line reason a run records for a step it restored. */
-export function restoredReason(fromRun: string, reasons: string[]): string {
-  return `restored from cache (outputs of run ${fromRun}); ${summariseReasons(reasons)}`;
+/** The one-line reason a run records for a step it restored, naming the remote cache when
+ * the outputs came from there. */
+export function restoredReason(restored: { fromRun: string; source?: 'local' | 'remote' }, reasons: string[]): string {
+  return `restored from ${restored.source === 'remote' ? 'remote ' : ''}cache (outputs of run ${restored.fromRun}); ${summariseReasons(reasons)}`;
 }
 
 /** The line `explain` puts first for a step it would restore. */

@@ -92,9 +92,11 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(r.source !== undefined ? { source: r.source } : {}),
       ...(r.worker !== undefined ? { worker: r.worker, queueWaitMs: r.queueWaitMs ?? 0 } : {}),
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),
+    ...(record.remoteCache ? { remoteCache: record.remoteCache } : {}),
   };
 }

@@ -43,6 +43,8 @@ export interface StepResult {
   bytesWritten?: number;
   error?: string;
   logFile?: string;
+  /** A restored step: which cache its outputs came from. */
+  source?: 'local' | 'remote';
   /** A step with `metrics` that ran or was restored: the values its verified outputs hold. */
   metrics?: Record<string, number>;
   /** With `metrics`: the params that could move them (this step's and its upstream steps'),
@@ -91,6 +93,8 @@ export interface RunRecord {
    * those whose stat it did not hold; absent in records of older versions). */
   checks?: { bySnapshot: number; filesHashed: number; bytesHashed: number; filesStatted?: number };
   tests?: TestPhaseResult;
+  /** What the run did with the remote cache (absent when none was configured). */
+  remoteCache?: RemoteRunReport;
 }
 
 /** The result of a step found up to date: the same for every such step, so the store keeps
@@ -104,4 +108,19 @@ export function isPlainUpToDate(r: StepResult): boolean {
   if (r.action !== 'up-to-date' || r.status !== 'PASS' || r.reason !== 'up to date' || r.durationMs !== 0 || r.name.includes('\n')) return false;
   for (const k in r) if (k !== 'name' && k !== 'status' && k !== 'action' && k !== 'reason' && k !== 'durationMs') return false;
   return true;
+}
+
+/** What one run did with the remote cache (`--json`, the run record, `batch cache status`). */
+export interface RemoteRunReport {
+  url: string;
+  team: string;
+  readOnly: boolean;
+  hits: number;
+  misses: number;
+  /** Entries downloaded but refused (bad hash, signature, unsafe path). */
+  refused: number;
+  uploads: { step: string; key: string; bytes: number }[];
+  uploadsFailed: number;
+  /** The server's failure, when it failed this run (after which it was not used). */
+  error?: string;
 }

@@ -313,7 +313,7 @@ function isDir(abs: string): boolean {
 
 /** Removes a step's declared outputs (what the step runner does before a run), so a file
  * the cached step did not write does not survive the restore. */
-function removeOutputs(root: string, step: StepConfig, stats: StatCache): void {
+export function removeOutputs(root: string, step: StepConfig, stats: StatCache): void {
   const res = resolveSpecs(root, step.outputs, stats);
   for (const f of res.files) {
     fs.rmSync(path.resolve(root, f), { force: true });

@@ -14,6 +14,7 @@ import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
 import { loadProject, projectPaths, resolveProject } from '../../app/project.js';
+import { lastRemoteRun, remoteStatus, sayRemote, type RemoteStatus } from './cache-remote.js';
 
 const USAGE = 'use `batch cache status` or `batch cache prune [--max-size SIZE]` (each with --json)';
 
@@ -71,6 +72,7 @@ async function status(args: Args, io: Io, root: string, cacheDir: string): Promi
   let st = empty;
   let runs: RecentRun[] = [];
   let limit = DEFAULT_CACHE_BYTES;
+  let lastRemote: RemoteStatus['lastRun'];
   if (fs.existsSync(storePath(cacheDir))) {
     const store = openStore(cacheDir, { readOnly: true });
     try {
@@ -79,6 +81,7 @@ async function status(args: Args, io: Io, root: string, cacheDir: string): Promi
       blobs = new BlobStore(outputsDir(cacheDir), InlineBlobs.openReadOnly(store));
       if (db) st = cacheStatus(db, blobs);
       runs = recentRuns(store, args.limit ?? 10);
+      lastRemote = lastRemoteRun(store);
       const l = store.meta.get(LIMIT_META_KEY);
       if (typeof l === 'number') limit = l;
     } finally {
@@ -88,8 +91,9 @@ async function status(args: Args, io: Io, root: string, cacheDir: string): Promi
   const hits = runs.reduce((n, r) => n + r.restored, 0);
   const ran = runs.reduce((n, r) => n + r.ran, 0);
   const dir = path.relative(root, blobs.dir) || '.';
+  const remote = await remoteStatus(args, lastRemote);
   if (args.json) {
-    io.out.write(`${JSON.stringify({ dir, limitBytes: limit, ...st, hits, recentRuns: runs }, null, 2)}\n`);
+    io.out.write(`${JSON.stringify({ dir, limitBytes: limit, ...st, hits, recentRuns: runs, ...(remote ? { remote } : {}) }, null, 2)}\n`);
     return 0;
   }
   const s = io.style;
@@ -108,6 +112,7 @@ async function status(args: Args, io: Io, root: string, cacheDir: string): Promi
       io.say(`${x.step.padEnd(w)}  ${String(x.entries).padStart(7)}  ${formatBytes(x.bytes).padStart(10)}  ${String(x.hits).padStart(5)}  ${new Date(x.lastUsed).toISOString()}`);
     }
   }
+  sayRemote(io, remote);
   return 0;
 }
 

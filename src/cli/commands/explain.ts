@@ -13,11 +13,12 @@ export async function explainCommand(args: Args, io: Io): Promise<number> {
   if (args.command === 'explain' && !args.dryRun && args.positionals.length === 0) {
     throw new BatchError('batch explain needs at least one step name (or use `batch --dry-run` for every step)', 2);
   }
-  const out = await explainRun(resolveProject(args), runSettings(args));
+  const { steps: out, remoteWarning } = await explainRun(resolveProject(args), runSettings(args));
   if (args.json) {
-    io.out.write(`${JSON.stringify({ steps: out }, null, 2)}\n`);
+    io.out.write(`${JSON.stringify({ steps: out, ...(remoteWarning ? { remoteWarning } : {}) }, null, 2)}\n`);
     return 0;
   }
+  if (remoteWarning) io.say(io.style.yellow(`warning: ${remoteWarning}`));
   const w = Math.min(40, Math.max(...out.map((o) => o.name.length)));
   for (const o of out) {
     io.say(`${TAGS[o.decision](io.style)}  ${clean(o.name).padEnd(w)}  ${o.reasons[0] ? clean(o.reasons[0]) : ''}`);

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// Remote cache benchmark (issue 17): the example pipeline on two checkouts in different
+// folders sharing a real turborepo-remote-cache server (local disk, loopback).
+//
+//   node bench/remote-cache.mjs [--reps N] [--sample N] [--noop-reps N] [--out FILE]
+//
+// Measured, whole `batch --no-tests` processes, one at a time (the machine has 2 cores):
+//   cold          checkout A's first run with the remote configured: every step runs and is
+//                 uploaded (the uploads are awaited at the end of the run)
+//   cold-local    the same checkout's first run without a remote (--no-cache): the price of
+//                 uploading
+//   remote        checkout B's first run (fresh .cache/, no outputs): every step restored from
+//                 the remote; outputs checked byte-equal to A's. Repeated: B's .cache/, build/
+//                 and output/ removed before each.
+//   no-op         B up to date, alternately with and without the remote configured (the
+//                 no-op must make no request; the time must not change)
+// --sample N sets FLIGHTS_SAMPLE (default: the full three million rows).
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const CLI = path.join(REPO, 'bin', 'batch.js');
+const BENCH_ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(os.tmpdir(), 'batchfile-bench'));
+const A = path.join(BENCH_ROOT, 'projects', 'remote-a');
+const B = path.join(BENCH_ROOT, 'projects', 'elsewhere', 'remote-b');
+const TOKEN = crypto.randomBytes(12).toString('hex');
+
+const opts = { reps: 3, sample: undefined, noopReps: 9, out: '', coldLocalMs: undefined };
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (a === '--reps') opts.reps = Number(process.argv[++i]);
+  else if (a === '--sample') opts.sample = Number(process.argv[++i]);
+  else if (a === '--noop-reps') opts.noopReps = Number(process.argv[++i]);
+  else if (a === '--out') opts.out = process.argv[++i];
+  // The cold local run measured before (it takes minutes): skips measuring it again.
+  else if (a === '--cold-local-ms') opts.coldLocalMs = Number(process.argv[++i]);
+  else throw new Error(`unknown argument ${a}`);
+}
+
+const log = (m) => process.stderr.write(`[remote-bench] ${m}\n`);
+const sh = (c) => {
+  const r = spawnSync('sh', ['-c', c], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`);
+  return r.stdout.trim();
+};
+const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
+const range = (xs) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+
+/** The real server on a free loopback port, storage in a temp folder. */
+async function startServer() {
+  const require = createRequire(import.meta.url);
+  const main = path.join(path.dirname(require.resolve('turborepo-remote-cache/package.json')), 'dist', 'index.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-rc-bench-'));
+  const env = {
+    PATH: process.env.PATH, NODE_ENV: 'production', STORAGE_PROVIDER: 'local', STORAGE_PATH: path.join(dir, 'storage'),
+    STORAGE_PATH_USE_TMP_FOLDER: 'false', TURBO_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn',
+    ENABLE_STATUS_LOG: 'false', BODY_LIMIT: String(2 ** 31 - 1),
+  };
+  // LOG_LEVEL=warn keeps the request log quiet; the address is read from the info line, so
+  // start at info and rely on the one "listening" line.
+  env.LOG_LEVEL = 'info';
+  const child = spawn(process.execPath, [main], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30000);
+    const on = (d) => {
+      out += d;
+      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  return { url: `http://127.0.0.1:${port}`, dir, child };
+}
+
+function batch(dir, args = []) {
+  const load = loadavg();
+  const e = { ...process.env, CI: '1', NO_COLOR: '1', BATCH_REMOTE_CACHE_TOKEN: TOKEN };
+  // Without NODE_EXTRA_CA_CERTS, as the other benchmarks: reading the CA bundle is this
+  // machine's cost, not the tool's.
+  delete e.NODE_EXTRA_CA_CERTS;
+  delete e.BATCH_REMOTE_CACHE_URL;
+  delete e.BATCH_REMOTE_CACHE_TEAM;
+  if (opts.sample !== undefined) e.FLIGHTS_SAMPLE = String(opts.sample);
+  else delete e.FLIGHTS_SAMPLE;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, '-C', dir, '--no-tests', '--json', ...args], { encoding: 'utf8', env: e, maxBuffer: 1 << 26 });
+  const ms = performance.now() - t0;
+  let doc;
+  try {
+    doc = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`batch ${args.join(' ')} printed no JSON (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+  }
+  if (r.status !== 0 || doc.status !== 'PASS') throw new Error(`batch ${args.join(' ')}: exit ${r.status}, ${doc.status}\n${r.stderr.slice(-2000)}`);
+  if (r.stderr.includes(TOKEN) || r.stdout.includes(TOKEN)) throw new Error('the token was printed');
+  return { ms, doc, load, stderr: r.stderr };
+}
+
+function treeDigest(dir) {
+  const h = crypto.createHash('sha256');
+  let bytes = 0;
+  let files = 0;
+  const walk = (rel) => {
+    const abs = path.join(dir, rel);
+    if (!fs.existsSync(abs)) return;
+    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(r);
+      else {
+        const data = fs.readFileSync(path.join(dir, r));
+        h.update(`${r}\0${data.length}\0`).update(data);
+        bytes += data.length;
+        files++;
+      }
+    }
+  };
+  walk('build');
+  walk('output');
+  return { digest: h.digest('hex'), bytes, files };
+}
+
+function checkout(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  // The sources are copied; node_modules is linked (the data file is 60 MB), as in
+  // bench/cache-restore.mjs.
+  sh(`cd ${shq(REPO)} && tar --exclude=./node_modules --exclude=./.git --exclude=./.cache --exclude=./logs --exclude=./output --exclude=./build --exclude=./dist --exclude=./bench -cf - . | tar -C ${shq(dir)} -xf - && ln -s ${shq(path.join(REPO, 'node_modules'))} ${shq(dir)}/node_modules && ln -s ${shq(path.join(REPO, 'dist'))} ${shq(dir)}/dist`);
+}
+
+const server = await startServer();
+const remote = ['--remote-cache', server.url, '--remote-cache-team', 'bench'];
+const results = {
+  started: new Date().toISOString(),
+  machine: { cpus: os.availableParallelism(), node: process.version, kernel: os.release(), fs: sh(`df -T ${shq(BENCH_ROOT)} | tail -1 | awk '{print $2}'`) },
+  sample: opts.sample ?? 'full',
+  reps: opts.reps,
+};
+try {
+  checkout(A);
+  checkout(B);
+  let coldLocal = { ms: opts.coldLocalMs, load: 'earlier' };
+  let reference;
+  if (opts.coldLocalMs === undefined) {
+    log('cold run without a remote (--no-cache), checkout A');
+    coldLocal = batch(A, ['--no-cache']);
+    reference = treeDigest(A);
+    log(`  ${fmt(coldLocal.ms)}; ${reference.files} files, ${(reference.bytes / 2 ** 20).toFixed(0)} MiB`);
+    sh(`cd ${shq(A)} && rm -rf .cache logs build output`);
+  }
+  log('cold run with the remote (runs, stores, uploads), checkout A');
+  const cold = batch(A, remote);
+  const up = cold.doc.remoteCache;
+  if (!up || up.uploads.length !== cold.doc.steps.length) throw new Error(`expected every step uploaded: ${JSON.stringify(up)}`);
+  if (reference && treeDigest(A).digest !== reference.digest) throw new Error('cold run with the remote wrote other bytes');
+  reference ??= treeDigest(A);
+  const upBytes = up.uploads.reduce((n, u) => n + u.bytes, 0);
+  log(`  ${fmt(cold.ms)}; uploaded ${up.uploads.length} entries, ${(upBytes / 2 ** 20).toFixed(0)} MiB`);
+  results.cold = { localMs: coldLocal.ms, remoteMs: cold.ms, uploads: up.uploads.length, uploadBytes: upBytes, load: [coldLocal.load, cold.load] };
+  results.outputs = { files: reference.files, bytes: reference.bytes };
+
+  const restores = [];
+  const loads = [];
+  for (let i = 0; i < opts.reps; i++) {
+    sh(`cd ${shq(B)} && rm -rf .cache logs build output`);
+    const r = batch(B, remote);
+    const remoteHits = r.doc.steps.filter((s) => s.action === 'restored' && s.source === 'remote').length;
+    if (remoteHits !== r.doc.steps.length) throw new Error(`checkout B: expected every step restored from the remote, got ${JSON.stringify(r.doc.steps.map((s) => [s.name, s.action, s.source]))}\n${r.stderr}`);
+    if (treeDigest(B).digest !== reference.digest) throw new Error('checkout B: restored outputs differ from A');
+    restores.push(r.ms);
+    loads.push(r.load);
+    log(`  B, all restored from the remote #${i + 1}: ${fmt(r.ms)} (load ${r.load})`);
+  }
+  results.remoteRestore = { ms: restores, median: median(restores), load: loads };
+
+  // Settle B: the first run after a restore hashes the fresh outputs again.
+  batch(B, remote);
+  batch(B, remote);
+  const withRemote = [];
+  const without = [];
+  for (let i = 0; i < opts.noopReps; i++) {
+    const w = batch(B, remote);
+    if (w.doc.counts.upToDate !== w.doc.steps.length) throw new Error('no-op expected');
+    if (w.doc.remoteCache.hits + w.doc.remoteCache.misses !== 0) throw new Error('a no-op asked the remote');
+    withRemote.push(w.ms);
+    without.push(batch(B).ms);
+  }
+  results.noop = { withRemoteMs: withRemote, withoutMs: without, withMedian: median(withRemote), withoutMedian: median(without) };
+} finally {
+  server.child.kill('SIGKILL');
+  fs.rmSync(server.dir, { recursive: true, force: true });
+}
+
+const out = opts.out || path.join(BENCH_ROOT, 'results', `remote-cache-${results.started.replace(/[:.]/g, '-').slice(0, 19)}.json`);
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+const md = [
+  `Example pipeline (${results.sample === 'full' ? 'full data' : `FLIGHTS_SAMPLE=${results.sample}`}): ${results.outputs.files} output files, ${(results.outputs.bytes / 2 ** 20).toFixed(0)} MiB; ${results.machine.cpus} CPUs, ${results.machine.fs}, Node ${results.machine.node}; server and both checkouts on this machine (loopback).`,
+  '',
+  '| run | wall |',
+  '|---|---:|',
+  `| cold, no remote (--no-cache), 1 run | ${fmt(results.cold.localMs)} |`,
+  `| cold, remote configured: runs, stores, uploads ${results.cold.uploads} entries (${(results.cold.uploadBytes / 2 ** 20).toFixed(0)} MiB), 1 run | ${fmt(results.cold.remoteMs)} |`,
+  `| second checkout's first run: every step restored from the remote, median (min–max) of ${opts.reps} | ${range(results.remoteRestore.ms)} |`,
+  `| no-op with the remote configured, median (min–max) of ${opts.noopReps} | ${range(results.noop.withRemoteMs)} |`,
+  `| no-op without a remote, alternated with the above | ${range(results.noop.withoutMs)} |`,
+  '',
+  `Cold / restored from remote: ${(results.cold.remoteMs / results.remoteRestore.median).toFixed(1)}×. Load average before each: ${[...new Set([...results.cold.load, ...results.remoteRestore.load])].join('; ')}.`,
+  `Raw numbers: ${out}`,
+];
+process.stdout.write(`${md.join('\n')}\n`);
