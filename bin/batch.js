@@ -22,6 +22,19 @@ const bundled = bundleTime >= tscTime;
 const engine = `${fs.realpathSync(path.join(__dirname, '..'))}|${bundled ? 'bundle' : 'tsc'}|${bundled ? bundleTime : tscTime}|${process.version}`;
 const argv = process.argv.slice(2);
 
+// `batch trends | head -1`: the reader may close the pipe before batch is done. Output then ends
+// quietly (later writes are dropped) and the command carries on: a run finishes and is
+// recorded, a query exits 0. Any other write error is still thrown.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e && (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED')) {
+      stream.write = () => true;
+      return;
+    }
+    throw e;
+  });
+}
+
 (async () => {
   const { viaDaemon } = bundled ? require('../dist/bundle/client.cjs') : await import('../dist/daemon/client.js');
   const served = await viaDaemon(argv, engine, __filename);

@@ -13,11 +13,12 @@ import { buildGraph, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
 import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
-import type { RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
+import type { OrphanOutcome, RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
+import { applyOrphans, findOrphans } from '../plan/orphans.js';
 import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
@@ -71,6 +72,19 @@ export interface RunOutput {
   config: PipelineConfig;
 }
 
+/** Outputs of steps no longer declared, removed before any step is checked, so the steps that
+ * read them see them gone; the stat cache forgets each (its epoch sends snapshot verdicts of
+ * the pre-run check to be checked again). */
+async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store, stats: StatCache, opts: RunOptions): Promise<OrphanOutcome[]> {
+  const plan = findOrphans(config, graph, store, stats);
+  if (!plan) return [];
+  const done = await applyOrphans(opts.root, config, store, stats, plan);
+  for (const o of done) {
+    for (const f of o.kept) opts.emit({ type: 'warning', message: `kept ${f}: "${o.step}" wrote it but is no longer in the Batchfile, and it changed since (remove it by hand if it is stale)` });
+  }
+  return done;
+}
+
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
 export async function runPipeline(declared: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
   await initHash();
@@ -85,6 +99,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
   const run = beginRun(plan, store, opts);
+  const orphans = await removeOrphans(config, graph, store, stats, opts);
   const env: RunEnv = {
     config,
     runId: run.id,
@@ -132,7 +147,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   // reports them; at once when interrupted.
   const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
   const tests = await testPhase(run, results, { store, stats }, opts);
-  const record = await endRun(run, { results, tests, remoteCache }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
+  const record = await endRun(run, { results, tests, remoteCache, orphans }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
   return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
 }
 
@@ -186,11 +201,13 @@ interface RunOutcome {
   results: StepResult[];
   tests: TestPhaseResult | undefined;
   remoteCache: RemoteRunReport | undefined;
+  /** Outputs of steps no longer declared, removed before the steps were checked. */
+  orphans: OrphanOutcome[];
 }
 
 /** Records the run's end (store, CSV log) and says so. */
 async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot: number; stats: StatCache; t0: number }, opts: RunOptions): Promise<RunRecord> {
-  const { results, tests, remoteCache } = outcome;
+  const { results, tests, remoteCache, orphans } = outcome;
   const { stats } = checks;
   const counts = countResults(results);
   const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
@@ -205,6 +222,7 @@ async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot
     checks: { bySnapshot: checks.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
+    ...(orphans.length > 0 ? { orphans } : {}),
     ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();

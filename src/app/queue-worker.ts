@@ -10,7 +10,7 @@ import type { ExecOutcome } from '../executors/types.js';
 import { kindOf } from '../kinds/registry.js';
 import { engineVersion } from '../util/engine.js';
 import { isStallSettings, keys, nodeMajor, PREFIX, versionMismatch, type StallSettings, type StepJob, type StepJobResult } from '../executors/queue/protocol.js';
-import { connectionOptions, loadQueueLibs, redact } from '../executors/queue/redis.js';
+import { connectionOptions, loadQueueLibs, redact, type QueueLibs } from '../executors/queue/redis.js';
 
 export interface WorkerOptions {
   url: string;
@@ -26,15 +26,14 @@ export interface WorkerOptions {
 
 /** Serves the queue until `signal` is aborted. */
 export async function serveQueue(opts: WorkerOptions): Promise<void> {
-  const { bullmq, ioredis } = await loadQueueLibs();
+  const libs = await loadQueueLibs();
   const me = `${os.hostname()}:${process.pid}`;
   // A step can tell which worker runs it (and the fault tests can kill it).
   process.env.BATCH_WORKER = me;
   process.env.BATCH_WORKER_PID = String(process.pid);
-  const conn = connectionOptions(opts.url);
-  const { url: _u, ...rest } = conn;
-  const cmd = new ioredis.Redis(opts.url, rest);
-  const sub = new ioredis.Redis(opts.url, rest);
+  const { url: _u, ...rest } = connectionOptions(opts.url);
+  const cmd = new libs.ioredis.Redis(opts.url, rest);
+  const sub = new libs.ioredis.Redis(opts.url, rest);
   let lastErr = '';
   const onErr = (e: Error): void => {
     if (e.message !== lastErr) opts.say(`worker ${me}: Redis at ${redact(opts.url)}: ${e.message} (retrying)`);
@@ -44,23 +43,55 @@ export async function serveQueue(opts: WorkerOptions): Promise<void> {
   sub.on('error', onErr);
   cmd.on('ready', () => (lastErr = ''));
   const k = keys(opts.queue);
-  const executors = ExecutorRegistry.create(opts.jobs);
-  let worker: Worker | undefined;
-  let settings: StallSettings | undefined;
-  let switching = Promise.resolve();
+  const consumer = new Consumer(libs.bullmq, opts, me, cmd);
+  sub.on('message', (channel: string, message: string) => {
+    if (channel === k.settings) consumer.apply(message);
+    else if (channel === k.cancel) consumer.cancel(message);
+  });
+  await sub.subscribe(k.settings, k.cancel);
+  const current = await cmd.get(k.settings);
+  if (current === null) opts.say(`worker ${me}: waiting for a coordinator to publish the settings of queue "${opts.queue}" at ${redact(opts.url)}`);
+  consumer.apply(current);
 
-  let active = 0;
-  const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
-    active++;
+  await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
+  opts.say(`worker ${me}: stopping (running steps finish first; Ctrl-C again stops them)`);
+  await consumer.close();
+  sub.disconnect();
+  cmd.disconnect();
+}
+
+/** The BullMQ worker over this process's executors, (re)started with the stall settings the
+ * queue's coordinator published. */
+class Consumer {
+  private worker: Worker | undefined;
+  private settings: StallSettings | undefined;
+  private switching = Promise.resolve();
+  private active = 0;
+  private readonly executors: ExecutorRegistry;
+  private readonly conn: ReturnType<typeof connectionOptions>;
+
+  constructor(
+    private readonly bullmq: QueueLibs['bullmq'],
+    private readonly opts: WorkerOptions,
+    private readonly me: string,
+    private readonly cmd: Redis,
+  ) {
+    this.executors = ExecutorRegistry.create(opts.jobs);
+    this.conn = connectionOptions(opts.url);
+  }
+
+  private readonly processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
+    this.active++;
     try {
-      return await runJob(job.data as StepJob, { me, cmd, cancelledKey: k.cancelled, jobId: job.id ?? '', executors, signal: signal ?? new AbortController().signal, say: opts.say });
+      const env = { me: this.me, cmd: this.cmd, cancelledKey: keys(this.opts.queue).cancelled, jobId: job.id ?? '', executors: this.executors, say: this.opts.say };
+      return await runJob(job.data as StepJob, { ...env, signal: signal ?? new AbortController().signal });
     } finally {
-      active--;
+      this.active--;
     }
   };
 
-  /** (Re)starts the BullMQ worker with the queue's published settings. */
-  const apply = (raw: string | null): void => {
+  /** Takes published settings (JSON); a change restarts the BullMQ worker. */
+  apply(raw: string | null): void {
     let s: unknown;
     try {
       s = raw === null ? undefined : JSON.parse(raw);
@@ -68,51 +99,51 @@ export async function serveQueue(opts: WorkerOptions): Promise<void> {
       s = undefined;
     }
     if (!isStallSettings(s)) return;
-    if (settings && JSON.stringify(settings) === JSON.stringify(s)) return;
+    if (this.settings && JSON.stringify(this.settings) === JSON.stringify(s)) return;
     const next = s;
-    switching = switching.then(async () => {
-      if (opts.signal.aborted) return;
+    this.switching = this.switching.then(async () => {
+      if (this.opts.signal.aborted) return;
       // A running step finishes under the settings it started with.
-      await worker?.close();
-      settings = next;
-      worker = new bullmq.Worker(opts.queue, processor, {
-        connection: conn,
-        prefix: PREFIX,
-        concurrency: opts.jobs,
-        lockDuration: next.lockDurationMs,
-        stalledInterval: next.stalledIntervalMs,
-        maxStalledCount: next.maxStalledCount,
-        name: me,
-      });
-      worker.on('error', () => {}); // connection errors are reported once, above
-      // Another worker may take a job whose lock this one lost: stop the step here, so two
-      // workers never write its outputs at once.
-      worker.on('lockRenewalFailed', (ids: string[]) => {
-        for (const id of ids) worker?.cancelJob(id, 'this worker lost its lock on the job');
-      });
-      opts.say(`worker ${me}: serving queue "${opts.queue}" at ${redact(opts.url)}, ${opts.jobs} at once (lock ${next.lockDurationMs} ms, stall check every ${next.stalledIntervalMs} ms)`);
+      await this.worker?.close();
+      this.settings = next;
+      this.worker = this.start(next);
+      this.opts.say(`worker ${this.me}: serving queue "${this.opts.queue}" at ${redact(this.opts.url)}, ${this.opts.jobs} at once (lock ${next.lockDurationMs} ms, stall check every ${next.stalledIntervalMs} ms)`);
     });
-  };
+  }
 
-  sub.on('message', (channel: string, message: string) => {
-    if (channel === k.settings) apply(message);
-    else if (channel === k.cancel) worker?.cancelJob(message, 'interrupted');
-  });
-  await sub.subscribe(k.settings, k.cancel);
-  const current = await cmd.get(k.settings);
-  if (current === null) opts.say(`worker ${me}: waiting for a coordinator to publish the settings of queue "${opts.queue}" at ${redact(opts.url)}`);
-  apply(current);
+  private start(s: StallSettings): Worker {
+    const worker = new this.bullmq.Worker(this.opts.queue, this.processor, {
+      connection: this.conn,
+      prefix: PREFIX,
+      concurrency: this.opts.jobs,
+      lockDuration: s.lockDurationMs,
+      stalledInterval: s.stalledIntervalMs,
+      maxStalledCount: s.maxStalledCount,
+      name: this.me,
+    });
+    worker.on('error', () => {}); // connection errors are reported once, by serveQueue
+    // Another worker may take a job whose lock this one lost: stop the step here, so two
+    // workers never write its outputs at once.
+    worker.on('lockRenewalFailed', (ids: string[]) => {
+      for (const id of ids) worker.cancelJob(id, 'this worker lost its lock on the job');
+    });
+    return worker;
+  }
 
-  const onHard = (): void => worker?.cancelAllJobs('the worker was stopped');
-  opts.hardSignal.addEventListener('abort', onHard, { once: true });
-  await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
-  opts.say(`worker ${me}: stopping (running steps finish first; Ctrl-C again stops them)`);
-  await switching;
-  await closeWorker(worker, opts.hardSignal, () => active === 0);
-  opts.hardSignal.removeEventListener('abort', onHard);
-  await executors.closeAll();
-  sub.disconnect();
-  cmd.disconnect();
+  /** The coordinator asked to stop a job (Ctrl-C, timeout). */
+  cancel(jobId: string): void {
+    this.worker?.cancelJob(jobId, 'interrupted');
+  }
+
+  async close(): Promise<void> {
+    const hard = this.opts.hardSignal;
+    const onHard = (): void => this.worker?.cancelAllJobs('the worker was stopped');
+    hard.addEventListener('abort', onHard, { once: true });
+    await this.switching;
+    await closeWorker(this.worker, hard, () => this.active === 0);
+    hard.removeEventListener('abort', onHard);
+    await this.executors.closeAll();
+  }
 }
 
 /** Closes the BullMQ worker once its running steps end. With Redis gone a polite close

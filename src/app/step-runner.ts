@@ -17,6 +17,7 @@ import { restoredReason, snapshotsApply, summariseReasons, verdictOf, type Verdi
 import type { SnapshotEntry } from '../store/store.js';
 import { BatchError } from '../util/errors.js';
 import type { FileHashes, StepResult, StepState } from '../store/types.js';
+import { moveFailedOutputs } from './failed-outputs.js';
 import { isInside, toRel } from '../util/paths.js';
 
 /** What the pre-run check found, and what the run learns as it goes. */
@@ -251,7 +252,9 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
     if (env.signal.aborted) break;
     if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
   }
+  const movedTo = moveFailedOutputs(env.verdict.root, env.cacheDir, step, env.verdict.stats);
   return {
+    ...(movedTo ? { failedOutputs: movedTo } : {}),
     name,
     status: 'FAIL',
     action: 'ran',

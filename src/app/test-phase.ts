@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import type { TestCaseResult, TestPhaseResult } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
 import { importPeer, requirePeer, type Peer } from '../util/optional-peer.js';
+import { withProcessState } from '../util/process-state.js';
 
 interface CachedTests {
   key: string;
@@ -73,34 +74,38 @@ export async function runTestPhase(opts: {
   const { startVitest } = await importPeer(testRunner(), () => import('vitest/node'));
   const cases: TestCaseResult[] = [];
   let moduleErrors = 0;
-  const vitest = await startVitest('test', files, {
-    root: config.root,
-    config: false,
-    run: true,
-    watch: false,
-    reporters: [{}],
-    include: tests.files.map((f) => f),
-    ...(tests.timeoutMs ? { testTimeout: tests.timeoutMs } : {}),
-  } as Parameters<typeof startVitest>[2]);
-  try {
-    for (const mod of vitest.state.getTestModules()) {
-      const file = mod.relativeModuleId;
-      for (const tc of mod.children.allTests()) {
-        const r = tc.result();
-        const status = r.state === 'passed' ? 'PASS' : r.state === 'failed' ? 'FAIL' : 'SKIP';
-        const c: TestCaseResult = { file, name: tc.fullName, status, durationMs: Math.round(tc.diagnostic()?.duration ?? 0) };
-        if (r.state === 'failed') c.message = r.errors.map((e) => firstLine(e.message ?? String(e))).join(' | ');
-        cases.push(c);
+  // Vitest sets process.env (NODE_ENV, TEST, VITEST, MODE …) and may leave listeners and
+  // timers; this process goes on to run steps (daemon, watch mode), so all of it is put back.
+  await withProcessState(async () => {
+    const vitest = await startVitest('test', files, {
+      root: config.root,
+      config: false,
+      run: true,
+      watch: false,
+      reporters: [{}],
+      include: tests.files.map((f) => f),
+      ...(tests.timeoutMs ? { testTimeout: tests.timeoutMs } : {}),
+    } as Parameters<typeof startVitest>[2]);
+    try {
+      for (const mod of vitest.state.getTestModules()) {
+        const file = mod.relativeModuleId;
+        for (const tc of mod.children.allTests()) {
+          const r = tc.result();
+          const status = r.state === 'passed' ? 'PASS' : r.state === 'failed' ? 'FAIL' : 'SKIP';
+          const c: TestCaseResult = { file, name: tc.fullName, status, durationMs: Math.round(tc.diagnostic()?.duration ?? 0) };
+          if (r.state === 'failed') c.message = r.errors.map((e) => firstLine(e.message ?? String(e))).join(' | ');
+          cases.push(c);
+        }
+        const errs = mod.errors();
+        if (errs.length > 0) {
+          moduleErrors++;
+          cases.push({ file, name: '(module)', status: 'FAIL', durationMs: 0, message: errs.map((e) => firstLine(e.message ?? String(e))).join(' | ') });
+        }
       }
-      const errs = mod.errors();
-      if (errs.length > 0) {
-        moduleErrors++;
-        cases.push({ file, name: '(module)', status: 'FAIL', durationMs: 0, message: errs.map((e) => firstLine(e.message ?? String(e))).join(' | ') });
-      }
+    } finally {
+      await vitest.close();
     }
-  } finally {
-    await vitest.close();
-  }
+  });
   const passed = cases.filter((c) => c.status === 'PASS').length;
   const failed = cases.filter((c) => c.status === 'FAIL').length;
   const skipped = cases.filter((c) => c.status === 'SKIP').length;

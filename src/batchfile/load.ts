@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
 import { ENGINE_ENTRY, engineVersion } from '../util/engine.js';
 import { BatchError } from '../util/errors.js';
+import { inlineSourceMap, mapStack } from '../util/source-map.js';
 import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
@@ -124,8 +125,9 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
     if (opts.trackReads) ({ value: mod, reads } = await trackReads(root, load));
     else mod = await load();
   } catch (e) {
-    const err = e as Error;
-    throw new BatchError(`${path.relative(root, file)}: evaluating the Batchfile threw: ${err.message}`, 2);
+    const where = await userFrames(e, root, file, out);
+    const called = where.slice(1).map((w) => `\n  (called from ${w})`).join('');
+    throw new BatchError(`${where[0] ?? path.relative(root, file)}: evaluating the Batchfile threw: ${(e as Error)?.message ?? String(e)}${called}`, 2);
   }
   if (mod.default === undefined) {
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
@@ -134,6 +136,29 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   const config = validated(mod.default, file, root, kinds);
   mark('batchfile validated');
   return { config, sources, out, ...(reads ? { reads } : {}) };
+}
+
+/** Where in the user's sources an error thrown while the Batchfile was evaluated arose,
+ * innermost first ("Batchfile.ts:12:7"): its stack frames in the compiled file, mapped back.
+ * The compiled Batchfile has no source map (it is imported at every run); on this rare path
+ * it is compiled again with one, which gives the same code lines. */
+async function userFrames(e: unknown, root: string, file: string, out: string): Promise<string[]> {
+  const stack = (e as Error)?.stack;
+  if (typeof stack !== 'string' || !stack.includes(path.basename(out))) return [];
+  let map: ReturnType<typeof inlineSourceMap>;
+  try {
+    map = inlineSourceMap((await compileModule(root, file, path.relative(root, file) || file, { outdir: path.dirname(out) })).code);
+  } catch {
+    return [];
+  }
+  const mapped = mapStack(stack, root, (abs) => (abs === out ? map : undefined));
+  const where: string[] = [];
+  for (const line of mapped.split('\n')) {
+    // A mapped frame names a project-relative file; engine, Node and package frames do not.
+    const m = /^\s+at (?:.*\()?([^\s()/:][^\s():]*:\d+:\d+)\)?$/.exec(line);
+    if (m && !m[1]!.startsWith('node:')) where.push(m[1]!);
+  }
+  return where;
 }
 
 /** A process that loads the same compiled Batchfile again (the daemon, watch mode) gets the

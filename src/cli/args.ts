@@ -31,6 +31,8 @@ export interface Args {
   cache: boolean;
   /** False with --no-daemon: run in this process even when the project has a daemon. */
   daemon: boolean;
+  /** `batch clean --cache`: drop the output and stat caches (not the outputs). */
+  caches: boolean;
   /** --remote-cache URL, --remote-cache-team SLUG, --remote-cache-read-only (docs/remote-cache.md). */
   remoteCache?: string;
   remoteCacheTeam?: string;
@@ -80,7 +82,8 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--limit'], key: 'limit', value: { kind: 'int', name: 'N' }, help: 'how many runs to show or to look back over' },
   { names: ['--prune'], key: 'prune', help: 'remove old runs from the store (with --keep)' },
   { names: ['--keep'], key: 'keep', value: { kind: 'int', name: 'N' }, help: 'with --prune: how many of the newest runs to keep' },
-  { names: ['--store'], key: 'store', help: 'remove only the LMDB run store' },
+  { names: ['--store'], key: 'store', help: 'clean: remove a damaged LMDB run store (--force: one that still opens)' },
+  { names: ['--cache'], key: 'caches', help: 'clean: drop the output cache and the stat cache (outputs, fingerprints and history stay)' },
   { names: ['--diff'], key: 'diff', help: 'compare two runs (A B; default: previous latest): metrics, and the params that changed' },
   { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
   { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
@@ -120,7 +123,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   watch: { usage: 'batch watch [STEP...] [options]', summary: 'the same as `batch --watch`: run, then rerun what each change affects', flags: RUN_FLAGS },
   explain: { usage: 'batch explain STEP... [options]', summary: 'why each step would run or is up to date, down to the file', flags: ['--file', '--force', '--json', '--no-cache', '--remote-cache', '--remote-cache-team'] },
   graph: { usage: 'batch graph [--format mermaid|dot|text]', summary: 'print the step graph', flags: ['--file', '--format'] },
-  clean: { usage: 'batch clean [--store]', summary: 'remove .cache/ build state', flags: ['--store', '--wait'] },
+  clean: {
+    usage: 'batch clean [STEP...] [--cache | --store]',
+    summary: 'remove the declared outputs of the named steps (all without names); --cache: drop the output and stat caches',
+    flags: ['--file', '--cache', '--store', '--force', '--json', '--wait'],
+  },
   init: {
     usage: 'batch init',
     summary: 'set up a new project in this folder (Batchfile.ts, steps/, tests/, run.sh, package.json scripts …); never overwrites a file',
@@ -184,7 +191,7 @@ function commandsTaking(flag: Flag, except: string): string[] {
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     command: 'run', positionals: [], force: false, dryRun: false, keepGoing: false, json: false, csv: false,
-    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, diff: false,
+    wait: false, tests: true, watch: false, poll: false, prune: false, store: false, help: false, version: false, cache: true, daemon: true, diff: false, caches: false,
     remoteCacheReadOnly: false,
   };
   const words: string[] = [];

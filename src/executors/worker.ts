@@ -1,9 +1,11 @@
 // Entry of the Piscina worker threads that run `run` steps. One task at a time per thread.
 import fs from 'node:fs';
 import { format } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import type { JsonObject, StepContext } from '../batchfile/types.js';
+import { cacheModuleMaps, mapStack } from '../util/source-map.js';
 import { threadCpuMs } from './procfs.js';
 
 export interface WorkerTask {
@@ -25,6 +27,17 @@ export interface WorkerResult {
 }
 
 type Console4 = Pick<Console, 'log' | 'info' | 'warn' | 'error' | 'debug'>;
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** A step's stack as the user reads it: frames mapped to their .ts files and lines, without
+ * the frames of this worker and the pool that called the step. */
+function userStack(stack: string, root: string): string {
+  return mapStack(stack, root, cacheModuleMaps(root))
+    .split('\n')
+    .filter((l) => !(/^\s+at /.test(l) && (l.includes(SELF) || l.includes(`${path.sep}piscina${path.sep}`))))
+    .join('\n');
+}
 
 /** This thread's environment as it started (a copy of batch's): every task ends with it put
  * back, so nothing a step set, or a served client's environment, reaches the next task. A
@@ -61,7 +74,8 @@ export default async function runStepTask(task: WorkerTask): Promise<WorkerResul
     await (fn as (c: StepContext<JsonObject>) => unknown)(ctx);
   } catch (e) {
     const err = e as Error;
-    write(err?.stack ?? String(e));
+    // Frames in the compiled module point back to the user's .ts files and lines.
+    write(typeof err?.stack === 'string' ? userStack(err.stack, task.ctx.root) : String(e));
     throw e;
   } finally {
     if (restore) setVars(restore);

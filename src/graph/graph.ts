@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { BatchError } from '../util/errors.js';
+import { toRel } from '../util/paths.js';
 import { didYouMean } from '../util/suggest.js';
 import { globBase, isGlob, specMatcher } from '../fingerprint/files.js';
 
@@ -229,7 +230,7 @@ class OutputIndex {
       this.descendantsOf(spec, found);
     }
     for (const g of this.globsNear(spec)) {
-      if (g.match(spec) || specMatcher(spec)(g.base) || specMatcher(g.base)(spec)) found.add(g.step, g.spec);
+      if (g.match(spec) || within(spec, g.base) || (within(g.base, spec) && reachesInto(g.spec, g.base, spec))) found.add(g.step, g.spec);
     }
     return found.map ?? EMPTY;
   }
@@ -246,6 +247,40 @@ class OutputIndex {
     for (const g of this.globsNear(base)) if (specMatcher(base)(g.base) || specMatcher(g.base)(base)) found.add(g.step, g.spec);
     return found.map ?? EMPTY;
   }
+}
+
+/** Per-segment matchers of a glob below its base, or undefined when its segments cannot be
+ * read one by one (a brace or group holding a "/"): then any path under the base may match. */
+const segmentMemo = new Map<string, ((seg: string) => boolean)[] | undefined>();
+function globSegments(glob: string, base: string): ((seg: string) => boolean)[] | undefined {
+  if (segmentMemo.has(glob)) return segmentMemo.get(glob);
+  const rest = base === '.' ? glob : glob.slice(base.length + 1);
+  let segs: ((seg: string) => boolean)[] | undefined;
+  if (!/[{(][^})]*\//.test(rest)) {
+    segs = rest.split('/').map((seg) => (seg.includes('**') ? () => true : picomatch(seg, { dot: true })));
+    // A "**" segment matches any number of segments: from there on, anything may match.
+    const deep = rest.split('/').findIndex((seg) => seg.includes('**'));
+    if (deep >= 0) segs = [...segs.slice(0, deep), ANY_DEPTH];
+  }
+  segmentMemo.set(glob, segs);
+  return segs;
+}
+const ANY_DEPTH = (): boolean => true;
+
+/** Can a path inside folder `p` (a plain path at or below the glob's base) match the glob?
+ * `build/*.json` reaches into no file below `build/w.csv`; `build/*\/x.csv` reaches into
+ * `build/raw`. Per segment, so a glob output links only the inputs it can produce. */
+function reachesInto(glob: string, base: string, p: string): boolean {
+  const segs = globSegments(glob, base);
+  if (!segs) return true;
+  const below = base === '.' ? p.split('/') : p === base ? [] : p.slice(base.length + 1).split('/');
+  for (let i = 0; i < below.length; i++) {
+    const m = segs[i];
+    if (!m) return false; // p is deeper than anything the glob matches
+    if (m === ANY_DEPTH) return true;
+    if (!m(below[i]!)) return false;
+  }
+  return below.length < segs.length; // only a path strictly inside p can still match
 }
 
 /** Could one path be named by both specs? Exact for plain paths (equal, or a folder holding
@@ -287,7 +322,8 @@ export function buildGraph(config: PipelineConfig): Graph {
 function computeGraph(config: PipelineConfig): Graph {
   const steps = config.steps;
   const names = [...steps.keys()];
-  const file = config.file;
+  // Printed like every other Batchfile error: relative to the project.
+  const file = toRel(config.root, config.file);
 
   // Two steps writing the same output (or one inside the other's output folder). The index
   // knows whether any literal outputs overlap at all; only then is each one looked up.
@@ -359,7 +395,7 @@ function computeGraph(config: PipelineConfig): Graph {
     if (mine) deps.set(s.name, mine);
   }
 
-  const order = topoOrder(names, deps, file);
+  const order = topoOrder(names, deps, file, (dependent, dep) => linkText(index, edgeReason, dependent, dep));
   // Most steps of a big pipeline have no edges: they share one frozen empty list.
   const dependents = new Map<string, string[]>();
   const depsSorted = new Map<string, string[]>();
@@ -390,7 +426,7 @@ const NONE = Object.freeze([]) as unknown as string[];
 /** Dependencies before dependents, ties in declaration order: a depth-first post-order
  * from each step in turn, iterative so a chain of 10,000 steps does not overflow the stack.
  * A step met again while on the current path closes a cycle, which is printed. */
-function topoOrder(names: string[], deps: Map<string, ReadonlySet<string>>, file: string): string[] {
+function topoOrder(names: string[], deps: Map<string, ReadonlySet<string>>, file: string, link: (dependent: string, dep: string) => string): string[] {
   const state = new Map<string, 1 | 2>();
   const order: string[] = [];
   const path: string[] = [];
@@ -419,8 +455,7 @@ function topoOrder(names: string[], deps: Map<string, ReadonlySet<string>>, file
       const st = state.get(d);
       if (st === 2) continue;
       if (st === 1) {
-        const cycle = [...path.slice(path.indexOf(d)), d];
-        throw new BatchError(`${file}: the steps form a cycle: ${cycle.join(' -> ')}`, 2);
+        throw cycleError(file, [...path.slice(path.indexOf(d)), d], link);
       }
       state.set(d, 1);
       path.push(d);
@@ -428,6 +463,25 @@ function topoOrder(names: string[], deps: Map<string, ReadonlySet<string>>, file
     }
   }
   return order;
+}
+
+/** What links `dependent` to `dep`: the file it reads that `dep` writes (and the output spec
+ * that names it, when that differs), or its dependsOn. */
+function linkText(index: OutputIndex, edgeReason: Map<string, string>, dependent: string, dep: string): string {
+  const input = edgeReason.get(`${dep}->${dependent}`);
+  if (input === undefined || input === 'dependsOn') return `"${dependent}" lists "${dep}" in dependsOn`;
+  const out = index.producers(input).get(dep);
+  return `"${dependent}" reads "${input}", which "${dep}" writes${out !== undefined && out !== input ? ` ("${out}")` : ''}`;
+}
+
+/** The cycle (first step repeated at the end) and, one line each, the file linking each pair;
+ * a long cycle lists its first links only. */
+function cycleError(file: string, cycle: string[], link: (dependent: string, dep: string) => string): BatchError {
+  const SHOWN = 12;
+  const links: string[] = [];
+  for (let i = 0; i + 1 < cycle.length && i < SHOWN; i++) links.push(`  ${link(cycle[i]!, cycle[i + 1]!)}`);
+  if (cycle.length - 1 > SHOWN) links.push(`  … and ${cycle.length - 1 - SHOWN} more links`);
+  return new BatchError(`${file}: the steps form a cycle: ${cycle.join(' -> ')}\n${links.join('\n')}`, 2);
 }
 
 /** Does some step other than `self` write what `spec` names? */

@@ -17,12 +17,43 @@ function diffFiles(kind: string, before: FileHashes, now: FileHashes, out: strin
 
 const DEF_LABEL: Record<string, string> = { command: 'command changed', params: 'params changed', specs: 'declared inputs/outputs changed', runtime: 'Node.js major version or platform changed' };
 
+/** A param value for a reason line: its JSON, cut short. */
+function shown(json: string): string {
+  return json.length <= 60 ? json : `${json.slice(0, 57)}…`;
+}
+
+/** One reason per param key whose value changed, was added or removed: "param changed:
+ * resamples 1000 -> 2000". Params are the step's definition, never secrets (those go in env). */
+export function diffParams(before: Record<string, string>, now: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(now)) {
+    const old = before[k];
+    if (old === undefined) out.push(`param added: ${k} = ${shown(v)}`);
+    else if (old !== v) out.push(`param changed: ${k} ${shown(old)} -> ${shown(v)}`);
+  }
+  for (const [k, v] of Object.entries(before)) if (!(k in now)) out.push(`param removed: ${k} (was ${shown(v)})`);
+  return out;
+}
+
+/** One reason per env variable whose value changed, by name only: values (maybe secrets)
+ * are never shown, and only their hashes are recorded. */
+export function diffEnv(before: Record<string, string>, now: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, h] of Object.entries(now)) if (before[k] !== h) out.push(`env changed: ${k}`);
+  for (const k of Object.keys(before)) if (!(k in now)) out.push(`env removed: ${k}`);
+  return out;
+}
+
 /** Why a step's current fingerprint differs from the recorded one. */
 export function diffParts(before: FingerprintParts, now: FingerprintParts): string[] {
   const out: string[] = [];
-  for (const [k, h] of Object.entries(now.definition)) if (before.definition[k] !== h) out.push(DEF_LABEL[k] ?? `${k} changed`);
-  for (const [k, h] of Object.entries(now.env)) if (before.env[k] !== h) out.push(`env changed: ${k}`);
-  for (const k of Object.keys(before.env)) if (!(k in now.env)) out.push(`env removed: ${k}`);
+  for (const [k, h] of Object.entries(now.definition)) {
+    if (before.definition[k] === h) continue;
+    const params = k === 'params' && before.params && now.params ? diffParams(before.params, now.params) : [];
+    if (params.length > 0) out.push(...params);
+    else out.push(DEF_LABEL[k] ?? `${k} changed`);
+  }
+  out.push(...diffEnv(before.env, now.env));
   diffFiles('input', before.inputs, now.inputs, out);
   diffFiles('code', before.code, now.code, out);
   return out;

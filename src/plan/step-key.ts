@@ -74,12 +74,27 @@ export function definitionHashes(step: StepConfig): Record<string, string> {
   return d;
 }
 
+const paramsMemo = new WeakMap<StepConfig, Record<string, string>>();
+
+/** Each param's value as canonical JSON (for reasons that name what changed), once per load. */
+export function paramValues(step: StepConfig): Record<string, string> {
+  let p = paramsMemo.get(step);
+  if (!p) {
+    p = Object.fromEntries(Object.entries(step.params).map(([k, v]) => [k, canonicalJson(v)]));
+    paramsMemo.set(step, p);
+  }
+  return p;
+}
+
 export function fingerprintParts(step: StepConfig, inputs: FileHashes, code: FileHashes, env: NodeJS.ProcessEnv): FingerprintParts {
-  return { definition: definitionHashes(step), env: envHashes(step, env), inputs, code };
+  return { definition: definitionHashes(step), env: envHashes(step, env), inputs, code, params: paramValues(step) };
 }
 
 /** The step's key: one hash over the canonical form of its parts. Project-relative paths
  * and content hashes only, so the key is the same on every machine. */
 export function fingerprintKey(parts: FingerprintParts): string {
-  return hashString(canonicalJson({ v: KEY_SCHEMA, ...parts }));
+  // The param values are already in the key through definition.params; leaving them out keeps
+  // keys the same as before they were recorded.
+  const { params: _shown, ...keyed } = parts;
+  return hashString(canonicalJson({ v: KEY_SCHEMA, ...keyed }));
 }

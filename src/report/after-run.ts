@@ -4,6 +4,7 @@ import type { Project } from '../app/project.js';
 import { computeTrends, type TrendRow } from '../history/trends.js';
 import type { RunOutput } from '../app/pipeline.js';
 import type { Store } from '../store/store.js';
+import { logTail } from './log-tail.js';
 import { formatSummary, summaryJson } from './summary.js';
 
 /** Trends of the steps that ran and passed in this run, each against its own earlier
@@ -33,12 +34,15 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
   }
   if (ctx.json) ctx.io.out.write(`${JSON.stringify(summaryJson(record, results, { medians, regressions }), null, 2)}\n`);
   ctx.io.say('');
-  ctx.io.say(formatSummary(record, results, ctx.io.style, { maxSteps: 50, medians, regressions }));
+  // What the first few failed steps wrote last, so a failure reads without opening its log.
+  const tails = new Map<string, string[]>();
+  for (const r of results.filter((x) => x.status === 'FAIL' && x.logFile).slice(0, 5)) tails.set(r.name, logTail(path.join(ctx.project.root, r.logFile!)));
+  ctx.io.say(formatSummary(record, results, ctx.io.style, { maxSteps: 50, medians, regressions, tails }));
   try {
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
     const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
-    ctx.io.say(ctx.io.style.dim(`report: ${path.relative(process.cwd(), written.html) || written.html}`));
+    ctx.io.say(ctx.io.style.dim(`report: ${path.relative(ctx.project.root, written.html) || written.html}`));
   } catch (e) {
     ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${ctx.project.logsDir}: ${(e as Error).message}`));
   }

@@ -1,5 +1,10 @@
 import type { Graph } from '../graph/graph.js';
 
+/** A description on one line (a graph line or attribute holds no newline). */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
 /** Mermaid ids must be plain; labels carry the real names, quoted. */
 function mermaidId(i: number): string {
   return `s${i}`;
@@ -59,7 +64,8 @@ export function graphToDot(graph: Graph): string {
     if (g.group !== undefined) lines.push(`  subgraph cluster_${gi} {`, `    label=${dotQuote(`${g.group} (forEach)`)};`);
     for (const n of g.names) {
       const s = graph.steps.get(n)!;
-      lines.push(`${indent}${dotQuote(n)}${s.kind === 'command' ? ' [shape=parallelogram]' : ''};`);
+      const attrs = [...(s.kind === 'command' ? ['shape=parallelogram'] : []), ...(s.description ? [`tooltip=${dotQuote(oneLine(s.description))}`] : [])];
+      lines.push(`${indent}${dotQuote(n)}${attrs.length > 0 ? ` [${attrs.join(', ')}]` : ''};`);
     }
     if (g.group !== undefined) lines.push('  }');
   });
@@ -76,7 +82,8 @@ export function graphToText(graph: Graph): string {
   const visit = (n: string, depth: number): void => {
     const s = graph.steps.get(n)!;
     const again = seen.has(n);
-    lines.push(`${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}${n} (${s.kind})${again ? ' …' : ''}`);
+    const about = !again && s.description ? ` — ${oneLine(s.description)}` : '';
+    lines.push(`${'  '.repeat(depth)}${depth > 0 ? '└─ ' : ''}${n} (${s.kind})${again ? ' …' : ''}${about}`);
     if (again) return;
     seen.add(n);
     for (const d of graph.deps.get(n) ?? []) visit(d, depth + 1);

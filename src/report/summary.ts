@@ -1,5 +1,6 @@
 import type { RunRecord, StepResult } from '../store/types.js';
 import { formatMs } from '../util/duration.js';
+import { orphanLines } from '../plan/orphans.js';
 import { clean, type Style } from './style.js';
 
 function statusCell(s: string, style: Style): string {
@@ -15,6 +16,8 @@ export interface SummaryOptions {
   /** Steps the regression rule flags as slower than usual in this run. */
   regressions?: Set<string>;
   maxSteps?: number;
+  /** The end of each failed step's log, shown under its failure line. */
+  tails?: Map<string, string[]>;
 }
 
 /** The end-of-run feedback the style guide asks for: overall status, each step's status,
@@ -46,7 +49,15 @@ export function formatSummary(record: RunRecord, results: StepResult[], style: S
   }
   if (shown.length < results.length) lines.push(style.dim(`  … ${results.length - shown.length} more steps up to date`));
   for (const r of results) {
-    if (r.status === 'FAIL' && r.logFile) lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile})`));
+    if (r.status !== 'FAIL' || !r.logFile) continue;
+    const aside = r.failedOutputs ? `; its partial outputs were moved to ${r.failedOutputs}` : '';
+    lines.push(style.red(`  ${clean(r.name)}: ${clean(r.error ?? r.reason)} (log: ${r.logFile}${clean(aside)})`));
+    for (const l of opts.tails?.get(r.name) ?? []) lines.push(`${style.dim('    │')} ${clean(l)}`);
+  }
+  if (record.orphans && record.orphans.length > 0) {
+    lines.push('');
+    lines.push(style.yellow('Outputs of steps no longer in the Batchfile:'));
+    for (const l of orphanLines(record.orphans)) lines.push(`  ${clean(l)}`);
   }
   const t = record.tests;
   if (t) {
@@ -92,11 +103,13 @@ export function summaryJson(record: RunRecord, results: StepResult[], opts: Pick
       ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.logFile !== undefined ? { logFile: r.logFile } : {}),
+      ...(r.failedOutputs !== undefined ? { failedOutputs: r.failedOutputs } : {}),
       ...(r.source !== undefined ? { source: r.source } : {}),
       ...(r.worker !== undefined ? { worker: r.worker, queueWaitMs: r.queueWaitMs ?? 0 } : {}),
       ...(opts.medians?.has(r.name) ? { medianMs: opts.medians.get(r.name), slower: opts.regressions?.has(r.name) === true } : {}),
     })),
     ...(record.tests ? { tests: record.tests } : {}),
+    ...(record.orphans ? { orphans: record.orphans } : {}),
     ...(record.remoteCache ? { remoteCache: record.remoteCache } : {}),
   };
 }

@@ -17,6 +17,10 @@ export interface FingerprintParts {
   env: Record<string, string>;
   inputs: FileHashes;
   code: FileHashes;
+  /** Each param's value as canonical JSON, so a reason can name the key that changed and its
+   * old and new value. Shown, never hashed: the key covers params through `definition`.
+   * Absent in states recorded before it existed. */
+  params?: Record<string, string>;
 }
 
 /** What the store remembers about a step's last successful execution. */
@@ -43,6 +47,8 @@ export interface StepResult {
   bytesWritten?: number;
   error?: string;
   logFile?: string;
+  /** A failed step's partial outputs, moved aside here (project-relative folder). */
+  failedOutputs?: string;
   /** A restored step: which cache its outputs came from. */
   source?: 'local' | 'remote';
   /** A step with `metrics` that ran or was restored: the values its verified outputs hold. */
@@ -95,6 +101,15 @@ export interface RunRecord {
   tests?: TestPhaseResult;
   /** What the run did with the remote cache (absent when none was configured). */
   remoteCache?: RemoteRunReport;
+  /** Outputs of steps no longer in the Batchfile that this run removed (or kept: changed
+   * since their step wrote them), by step (src/plan/orphans.ts). */
+  orphans?: OrphanOutcome[];
+}
+
+export interface OrphanOutcome {
+  step: string;
+  removed: string[];
+  kept: string[];
 }
 
 /** The result of a step found up to date: the same for every such step, so the store keeps

@@ -15,7 +15,9 @@ export const PREFIX = 'batch';
  * folder at the same path (one machine, or NFS). */
 export type FileMode = 'shared';
 
-/** One attempt of one step, as a worker receives it. Plain JSON. */
+/** One attempt of one step, as a worker receives it. Plain JSON. A wire format, flat on
+ * purpose (more than ~10 fields): ExecRequest's fields a worker needs, the version check's
+ * three, the file mode and the step's env values. */
 export interface StepJob {
   protocol: number;
   /** The coordinator's batchfile version and Node major: a worker that differs refuses. */

@@ -35,8 +35,8 @@ interface Pending {
 const CANCELLED_TTL_S = 24 * 3600;
 /** After asking a running job to stop, how long to wait for its answer before giving up. */
 const CANCEL_WAIT_MS = 5000;
-/** A warning when no worker has taken any job this long after the first was sent. */
-const NO_WORKER_WARN_MS = 10_000;
+/** How often a coordinator with steps in the queue checks that some worker serves it. */
+const WORKER_CHECK_MS = Number(process.env.BATCH_QUEUE_WORKER_CHECK_MS ?? 5000);
 
 export class QueueExecutor implements Executor {
   /** The worker writes the log's header (on its side of the shared log, mode 1). */
@@ -48,7 +48,6 @@ export class QueueExecutor implements Executor {
   private lost: string | undefined;
   private closing: Promise<void> | undefined;
   private noWorkerTimer: NodeJS.Timeout | undefined;
-  private anyActive = false;
 
   private constructor(
     private readonly opts: QueueExecutorOptions,
@@ -96,7 +95,6 @@ export class QueueExecutor implements Executor {
     this.events.on('active', ({ jobId }) => {
       const p = this.pending.get(jobId);
       if (p) p.activeAt = performance.now();
-      this.anyActive = true;
     });
     this.events.on('completed', ({ jobId, returnvalue }) => {
       this.forgetCancelled(jobId);
@@ -222,13 +220,26 @@ export class QueueExecutor implements Executor {
     timer.unref();
   }
 
+  /** While steps wait, checks that some worker serves the queue (BullMQ names its workers'
+   * connections): with none — never started, or all dead — nothing would run and no stall check
+   * would hand a dead worker's job on, so the user is told what to start. Said once per outage. */
   private watchForWorkers(): void {
-    if (this.anyActive || this.noWorkerTimer) return;
-    this.noWorkerTimer = setTimeout(() => {
-      if (!this.anyActive && this.pending.size > 0) {
-        this.opts.warn(`no worker has taken a step from queue "${this.opts.queue}" at ${redact(this.opts.url)} for ${NO_WORKER_WARN_MS / 1000} s; start one with: batch worker --redis ${redact(this.opts.url)} --queue ${this.opts.queue}`);
-      }
-    }, NO_WORKER_WARN_MS);
+    if (this.noWorkerTimer) return;
+    let told = false;
+    this.noWorkerTimer = setInterval(() => {
+      if (this.pending.size === 0 || this.lost || this.closing) return;
+      void this.queue.getWorkersCount().then(
+        (n) => {
+          if (n > 0) told = false;
+          else if (!told) {
+            told = true;
+            const u = redact(this.opts.url);
+            this.opts.warn(`no worker serves queue "${this.opts.queue}" at ${u}: ${this.pending.size} step${this.pending.size === 1 ? '' : 's'} wait; start one with: batch worker --redis ${u} --queue ${this.opts.queue}`);
+          }
+        },
+        () => {}, // CLIENT LIST refused (some hosted Redis): no check
+      );
+    }, WORKER_CHECK_MS);
     this.noWorkerTimer.unref();
   }
 
@@ -238,7 +249,7 @@ export class QueueExecutor implements Executor {
   }
 
   private async shutdown(): Promise<void> {
-    if (this.noWorkerTimer) clearTimeout(this.noWorkerTimer);
+    if (this.noWorkerTimer) clearInterval(this.noWorkerTimer);
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.resolve({ ok: false, error: 'the Redis executor closed' });

@@ -1,6 +1,7 @@
 // The Redis URL and the optional peer packages (bullmq, ioredis), loaded only when a queue
 // is used: a project that never distributes installs neither.
 import { BatchError } from '../../util/errors.js';
+import { importPeer, requirePeer, type Peer } from '../../util/optional-peer.js';
 
 /** The parts of the two packages batch uses. */
 export interface QueueLibs {
@@ -8,22 +9,29 @@ export interface QueueLibs {
   ioredis: { Redis: typeof import('ioredis').Redis };
 }
 
+const FEATURE = 'The Redis executor (`--executor redis://…`, `batch worker`)';
+
 let loaded: Promise<QueueLibs> | undefined;
 
-/** bullmq and ioredis, imported on first use; a clear error when they are not installed. */
+/** bullmq and ioredis, imported on first use. Both are optional peers (src/util/optional-peer.ts):
+ * missing, or of a version outside the declared range, they stop the run with the advice to add
+ * them to the project's devDependencies. */
 export function loadQueueLibs(): Promise<QueueLibs> {
-  loaded ??= Promise.all([import('bullmq'), import('ioredis')]).then(
-    ([b, r]): QueueLibs => ({ bullmq: { Queue: b.Queue, QueueEvents: b.QueueEvents, Worker: b.Worker }, ioredis: { Redis: r.Redis } }),
-    (e: unknown) => {
-      loaded = undefined;
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-        throw new BatchError(`The Redis executor needs the packages bullmq (6) and ioredis (6), which are not installed: add bullmq and ioredis to your devDependencies (npm install -D bullmq@6 ioredis@6). (${(e as Error).message})`, 2);
-      }
-      throw e;
-    },
-  );
-  return loaded!;
+  if (!loaded) {
+    let bull: Peer;
+    let redis: Peer;
+    try {
+      bull = requirePeer('bullmq', FEATURE);
+      redis = requirePeer('ioredis', FEATURE);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    loaded = Promise.all([importPeer(bull, () => import('bullmq')), importPeer(redis, () => import('ioredis'))]).then(
+      ([b, r]): QueueLibs => ({ bullmq: { Queue: b.Queue, QueueEvents: b.QueueEvents, Worker: b.Worker }, ioredis: { Redis: r.Redis } }),
+    );
+    loaded.catch(() => (loaded = undefined));
+  }
+  return loaded;
 }
 
 /** A checked redis:// or rediss:// URL. */

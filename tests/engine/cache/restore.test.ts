@@ -73,7 +73,7 @@ describe('output cache: restore', () => {
     p.write('Batchfile.ts', withText('A'));
     const back = await p.run();
     expect(actions(back.steps)).toEqual({ gen: 'restored', use: 'restored' });
-    expect(back.steps.find((s) => s.name === 'gen')?.reason).toContain('params changed');
+    expect(back.steps.find((s) => s.name === 'gen')?.reason).toContain('param changed: text "B" -> "A"');
     expect(p.read('out/all.txt')).toBe('A');
     expect(p.read('use.txt')).toBe('A');
     expect(p.marks()).toEqual(['gen', 'use', 'gen', 'use']);

@@ -127,22 +127,50 @@ describe('command line', () => {
     expect(p.exists('build/c.txt')).toBe(false);
   });
 
-  it('batch clean forgets build state (every step reruns) but keeps outputs and logs; --store only the store', async () => {
+  it('batch clean removes the declared outputs of the named (or all) steps and lists them; --cache drops the caches only; history stays', async () => {
     p = TempProject.create({ 'in.txt': 'x', 'extra.txt': 'e', 'steps/d.ts': D_STEP, 'Batchfile.ts': CHAIN });
     expect((await p.run(['-j', '2'])).code).toBe(0);
-    const clean = await p.batch(['clean']);
-    expect(clean.code).toBe(0);
-    expect(fs.readdirSync(p.path('.cache'))).toEqual([]);
-    expect(p.read('build/c.txt')).toBe('x');
-    expect(p.exists('logs/execution_logs.csv')).toBe(true);
+    p.write('build/notes.txt', 'not an output');
+
+    const one = await p.batch(['clean', 'b', 'd']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^Removed 2 output files \(\d+ B\) of b, d:\n {2}build\/b\.txt\n {2}build\/d\.txt\n$/);
+    expect(['build/a.txt', 'build/b.txt', 'build/c.txt', 'build/d.txt', 'build/notes.txt'].map((f) => p!.exists(f))).toEqual([true, false, true, false, true]);
+    const unknown = await p.batch(['clean', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown step "nope"/);
+
+    // The next run rebuilds what was removed (from the output cache: b and d are there).
+    const rebuilt = await p.run(['-j', '2']);
+    expect(rebuilt.steps.filter((s) => s.action !== 'up-to-date').map((s) => `${s.name} ${s.reason}`).sort()).toEqual([
+      expect.stringMatching(/^b .*output missing: build\/b\.txt/),
+      expect.stringMatching(/^d .*output missing: build\/d\.txt/),
+    ]);
+    expect(p.read('build/b.txt')).toBe('x');
+
+    const all = await p.batch(['clean', '--json']);
+    expect(JSON.parse(all.stdout)).toMatchObject({ steps: ['a', 'b', 'c', 'd'], removed: ['build/a.txt', 'build/b.txt', 'build/c.txt', 'build/d.txt'] });
+    expect(p.read('build/notes.txt')).toBe('not an output');
+    expect((await p.batch(['clean'])).stdout).toBe('Nothing to remove: no declared output of all 4 steps is on disk.\n');
+    expect((await p.run(['--no-cache', '-j', '2'])).steps.every((s) => s.action === 'ran')).toBe(true);
+
+    // --cache: the output cache and stat cache go; outputs, fingerprints and history stay.
+    const caches = await p.batch(['clean', '--cache']);
+    expect(caches.code, caches.stderr).toBe(0);
+    expect(caches.stdout).toMatch(/^Dropped the output cache \(\d+ entries, .*\) and the stat cache \(\d+ files\)\./);
+    const status = JSON.parse((await p.batch(['cache', 'status', '--json'])).stdout) as { entries: number; blobs: number };
+    expect([status.entries, status.blobs]).toEqual([0, 0]);
+    expect(Object.keys((await readStore(p, ['in.txt', 'build/a.txt'])).stat)).toEqual([]);
     const after = await p.run(['-j', '2']);
-    expect(after.steps.map((s) => `${s.action}: ${s.reason}`)).toEqual(Array(4).fill('ran: no previous run recorded'));
+    expect(after.steps.every((s) => s.action === 'up-to-date')).toBe(true);
+    expect(p.exists('logs/execution_logs.csv')).toBe(true);
+    expect((await readStore(p)).runs).toHaveLength(4);
+
+    // --store only removes a store that does not open: history goes only by `history --prune`.
     const store = await p.batch(['clean', '--store']);
-    expect(store.code).toBe(0);
-    expect(p.exists('.cache/store')).toBe(false);
-    expect(p.exists('.cache/modules')).toBe(true);
-    expect((await p.run(['-j', '2'])).steps.every((s) => s.action === 'ran')).toBe(true);
-    expect((await readStore(p)).runs).toHaveLength(1);
+    expect(store.code).toBe(2);
+    expect(store.stderr).toContain('`batch clean --store` only removes a damaged one');
+    expect((await readStore(p)).runs).toHaveLength(4);
   });
 
   it('batch graph prints the inferred and declared edges in mermaid, dot and text', async () => {
@@ -158,7 +186,7 @@ describe('command line', () => {
     expect(dot.stdout).toContain('"a" -> "b";');
     expect(dot.stdout).toContain('"b" -> "c";');
     expect(dot.stdout).toContain('"a" -> "d";');
-    expect(text.stdout.trim().split('\n')).toEqual(['c (command)', '  └─ b (command)', '    └─ a (command)', 'd (run)', '  └─ a (command) …']);
+    expect(text.stdout.trim().split('\n')).toEqual(['c (command)', '  └─ b (command)', '    └─ a (command)', 'd (run) — independent', '  └─ a (command) …']);
     expect(p.exists('logs')).toBe(false);
   });
 });

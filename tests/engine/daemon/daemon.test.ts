@@ -375,11 +375,11 @@ it('has the expected line count', () => {
     expect(p.marks()).toEqual(['slow']);
   });
 
-  it('stops when its socket goes (batch clean); a killed daemon leaves runs to the client; stop and restart', async () => {
+  it('stops when its socket goes (batch clean --cache); a killed daemon leaves runs to the client; stop and restart', async () => {
     p = TempProject.create({ 'Batchfile.ts': CHAIN, 'data/a.txt': 'alpha', 'data/b.txt': 'beta' });
     let pid = await daemons.start(p);
     expect((await p.run()).code).toBe(0);
-    const c = await p.batch(['clean']);
+    const c = await p.batch(['clean', '--cache']);
     expect(c.code, c.stderr).toBe(0);
     await waitDead([pid], 10_000);
     let r = await p.run();

@@ -9,20 +9,27 @@ import type { PipelineConfig, StepConfig } from '../../../src/batchfile/config.j
 import { globBase, isGlob, specMatcher } from '../../../src/fingerprint/files.js';
 import { buildGraph, downstreamOf, hasProducer, selectSteps } from '../../../src/graph/graph.js';
 
-const FILE = '/p/Batchfile.ts';
+const FILE_ABS = '/p/Batchfile.ts';
+/** Errors name the Batchfile relative to the project, like every path batch prints. */
+const FILE = 'Batchfile.ts';
 
 function step(name: string, inputs: string[], outputs: string[], dependsOn: string[] = []): StepConfig {
   return { name, kind: 'command', spec: { command: 'true' }, inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
 }
 
 function pipeline(steps: StepConfig[]): PipelineConfig {
-  return { root: '/p', file: FILE, steps: new Map(steps.map((s) => [s.name, s])), cache: { enabled: true, maxBytes: 0 } };
+  return { root: '/p', file: FILE_ABS, steps: new Map(steps.map((s) => [s.name, s])), cache: { enabled: true, maxBytes: 0 } };
 }
 
 // ---------------------------------------------------------------- the reference
 const under = (dir: string, p: string): boolean => dir === '.' || p.startsWith(`${dir}/`);
 const atOrAbove = (o: string, p: string): boolean => o === p || under(o, p);
-const m = (glob: string) => picomatch(glob, { dot: true });
+const compiled = new Map<string, (p: string) => boolean>();
+const m = (glob: string): ((p: string) => boolean) => {
+  let f = compiled.get(glob);
+  if (!f) compiled.set(glob, (f = picomatch(glob, { dot: true })));
+  return f;
+};
 
 /** Every (step, output spec) linked to `spec`, in the documented order: literal outputs at or
  * above it (deepest first), literal outputs inside it (sorted), glob outputs (declared order). */
@@ -38,9 +45,29 @@ function refProducers(steps: StepConfig[], spec: string): [string, string][] {
     .sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   const gl = globs.filter(([, g]) => {
     const gb = globBase(g);
-    return glob ? specMatcher(base)(gb) || specMatcher(gb)(base) : m(g)(spec) || specMatcher(spec)(gb) || specMatcher(gb)(spec);
+    return glob ? specMatcher(base)(gb) || specMatcher(gb)(base) : m(g)(spec) || specMatcher(spec)(gb) || (specMatcher(gb)(spec) && somethingInside(g, spec));
   });
   return [...above, ...inside, ...gl];
+}
+
+/** Brute force: does some path up to three names below folder `dir` match `glob`? The names
+ * are the random pipelines' own (any match there is a match of the pattern's shape). */
+const NAMES = ['a', 'b', 'c', 'a.txt', 'b.txt', 'a-1', 'x.txt', 'zz'];
+const insideMemo = new Map<string, boolean>();
+function somethingInside(glob: string, dir: string): boolean {
+  const key = `${glob}\0${dir}`;
+  let r = insideMemo.get(key);
+  if (r === undefined) insideMemo.set(key, (r = searchInside(glob, dir)));
+  return r;
+}
+function searchInside(glob: string, dir: string): boolean {
+  const match = m(glob);
+  let level = [dir];
+  for (let depth = 0; depth < 3; depth++) {
+    level = level.flatMap((d) => NAMES.map((n) => `${d}/${n}`));
+    if (level.some((p) => match(p))) return true;
+  }
+  return false;
 }
 
 function clashes(a: string, b: string): boolean {
@@ -171,7 +198,8 @@ const outcome = <T>(f: () => T): { ok: T } | { error: string } => {
   try {
     return { ok: f() };
   } catch (e) {
-    return { error: (e as Error).message };
+    // The first line: the cycle's links, one line each, are checked on their own below.
+    return { error: (e as Error).message.split('\n')[0]! };
   }
 };
 
@@ -254,6 +282,34 @@ describe('buildGraph', () => {
   it('reports a cycle through a long chain', () => {
     const n = 20_000;
     const steps = Array.from({ length: n }, (_, i) => step(`s${i}`, [`out/s${(i + n - 1) % n}.txt`], [`out/s${i}.txt`]));
-    expect(() => buildGraph(pipeline(steps))).toThrow(/the steps form a cycle: s0 -> s19999 -> s19998 -> .* -> s1 -> s0$/);
+    expect(() => buildGraph(pipeline(steps))).toThrow(/the steps form a cycle: s0 -> s19999 -> s19998 -> .* -> s1 -> s0\n {2}"s0" reads "out\/s19999.txt", which "s19999" writes\n/);
+    expect(() => buildGraph(pipeline(steps))).toThrow(/\n {2}… and 19988 more links$/);
+  });
+
+  it('links a glob output only to inputs it can match (no false cycle), and names the file linking each pair of a cycle', () => {
+    // b writes build/*.json; a reads build/w.csv, which that glob cannot match.
+    const g = buildGraph(pipeline([step('a', ['build/w.csv'], ['build/x.csv']), step('b', ['build/x.csv'], ['build/*.json'])]));
+    expect(g.order).toEqual(['a', 'b']);
+    expect(g.deps.get('a')).toEqual([]);
+    // Inputs the glob does reach: a file it matches, the folder its files are in, a folder above.
+    const reach = (input: string, out: string): string[] => buildGraph(pipeline([step('w', ['src/in'], [out]), step('r', [input], ['r.txt'])])).deps.get('r')!;
+    expect(reach('build/y.json', 'build/*.json')).toEqual(['w']);
+    expect(reach('build', 'build/*.json')).toEqual(['w']);
+    expect(reach('build/raw', 'build/*/x.csv')).toEqual(['w']);
+    expect(reach('build/raw/x.csv', 'build/*/x.csv')).toEqual(['w']);
+    expect(reach('build/raw/y.csv', 'build/*/x.csv')).toEqual([]);
+    expect(reach('build/deep/er/y.csv', 'build/**/*.csv')).toEqual(['w']);
+    expect(reach('build/deep/er', 'build/**/*.csv')).toEqual(['w']);
+    expect(reach('build/deep/y.txt', 'build/**/*.csv')).toEqual(['w']); // may be a folder of .csv files
+    expect(reach('other/y.csv', 'build/**/*.csv')).toEqual([]);
+    expect(reach('build/raw/y.csv/z', 'build/*/x.csv')).toEqual([]);
+    expect(reach('build/raw/y.csv', 'build/{raw/y,other}.csv')).toEqual(['w']);
+    // A real cycle: each link names the file that makes it, and the output spec when a glob.
+    expect(() => buildGraph(pipeline([step('a', ['build/w.json'], ['build/x.csv']), step('b', ['build/x.csv'], ['build/*.json'])]))).toThrow(
+      `${FILE}: the steps form a cycle: a -> b -> a\n  "a" reads "build/w.json", which "b" writes ("build/*.json")\n  "b" reads "build/x.csv", which "a" writes`,
+    );
+    expect(() => buildGraph(pipeline([step('a', ['x.txt'], ['y.txt'], ['b']), step('b', ['y.txt'], ['z.txt'])]))).toThrow(
+      `${FILE}: the steps form a cycle: a -> b -> a\n  "a" lists "b" in dependsOn\n  "b" reads "y.txt", which "a" writes`,
+    );
   });
 });

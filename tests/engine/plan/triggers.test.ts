@@ -103,7 +103,7 @@ describe('rerun triggers', () => {
       globAdd: 'input added: data/add/c.csv',
       globDel: 'input removed: data/del/b.csv',
       command: 'command changed',
-      params: 'params changed',
+      params: 'param changed: n 1 -> 2',
       env: `env changed: ${ENV}`,
       runMod: 'code changed: steps/mod.ts',
       runImp: 'code changed: steps/lib/helper.ts',

@@ -118,13 +118,24 @@ function diffFiles(kind: string, before: Hashes, now: Hashes, out: string[]): vo
   for (const f of before.keys()) if (!now.has(f)) out.push(`${kind} removed: ${f}`);
 }
 
+/** Each param key that changed, was added or removed, with its values (JSON). */
+function paramReasons(before: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(now)) {
+    if (!(k in before)) out.push(`param added: ${k} = ${JSON.stringify(v)}`);
+    else if (JSON.stringify(before[k]) !== JSON.stringify(v)) out.push(`param changed: ${k} ${JSON.stringify(before[k])} -> ${JSON.stringify(v)}`);
+  }
+  for (const [k, v] of Object.entries(before)) if (!(k in now)) out.push(`param removed: ${k} (was ${JSON.stringify(v)})`);
+  return out;
+}
+
 /** Why the step must run (empty: it must not), in the engine's words. */
 export function reasonsToRun(rec: Recorded | undefined, fp: FpModel, outputsNow: Hashes, force: boolean): string[] {
   if (force) return ['forced (--force)'];
   if (!rec) return ['no previous run recorded'];
   const out: string[] = [];
   if (rec.fp.command !== fp.command) out.push('command changed');
-  if (rec.fp.params !== fp.params) out.push('params changed');
+  if (rec.fp.params !== fp.params) out.push(...paramReasons(JSON.parse(rec.fp.params) as Record<string, unknown>, JSON.parse(fp.params) as Record<string, unknown>));
   if (rec.fp.specs !== fp.specs) out.push('declared inputs/outputs changed');
   for (const [k, v] of fp.env) if (rec.fp.env.get(k) !== v) out.push(`env changed: ${k}`);
   for (const k of rec.fp.env.keys()) if (!fp.env.has(k)) out.push(`env removed: ${k}`);

@@ -68,6 +68,22 @@ describe('faults of the Redis executor', () => {
     expect(jobKeys(await queueKeys(redis, 'kill9'), 'kill9')).toEqual([]);
   }, 120_000);
 
+  it('every worker dead: the coordinator says so, and a worker started then takes the step', async () => {
+    const p = project(`
+    long: { command: 'if [ ! -f long.first ]; then echo $BATCH_WORKER_PID > long.tmp; mv long.tmp long.first; sleep 60; fi; echo done > long.txt', outputs: ['long.txt'] },`);
+    const [w] = await workers(p, 1, 'alldead');
+    const coord = p.start(['--executor', redis.url, '--queue', 'alldead', '--json'], { env: { ...FAST, BATCH_QUEUE_WORKER_CHECK_MS: '300' } });
+    await waitForFile(p.path('long.first'));
+    expect(Number(fs.readFileSync(p.path('long.first'), 'utf8'))).toBe(w!.child.pid);
+    w!.kill('SIGKILL');
+    await coord.waitFor(/no worker serves queue "alldead" at redis:\/\/127\.0\.0\.1:\d+: 1 step wait; start one with: batch worker/, 30_000);
+    const [fresh] = await workers(p, 1, 'alldead');
+    const end = await Promise.race([coord.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`coordinator did not finish:\n${coord.output}`)), 60_000))]);
+    expect(end.code, coord.output).toBe(0);
+    const summary = JSON.parse(coord.output.slice(coord.output.indexOf('{'), coord.output.lastIndexOf('}') + 1)) as { steps: { name: string; worker?: string }[] };
+    expect(summary.steps[0]!.worker).toMatch(new RegExp(`:${fresh!.child.pid}$`));
+  }, 120_000);
+
   it('a step that keeps killing its workers ends as FAIL with a clear message', async () => {
     const p = project(`
     killer: { command: 'kill -9 $BATCH_WORKER_PID; sleep 30', outputs: ['never.txt'] },`);
