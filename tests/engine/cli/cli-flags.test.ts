@@ -109,7 +109,7 @@ describe('per-command flags', () => {
   it('a flag of another command names that command; an unknown one gets a did-you-mean among the command\'s own', () => {
     expect(usageError(['--keep', '3'])).toBe('--keep is a flag of `history`, not of `run` (did you mean "--keep-going"?). See `batch --help`.');
     expect(usageError(['clean', '--keep', '3'])).toBe('--keep is a flag of `history`, not of `clean`. See `batch clean --help`.');
-    expect(usageError(['graph', '--force'])).toBe('--force is a flag of `run`, `explain`, not of `graph`. See `batch graph --help`.');
+    expect(usageError(['graph', '--force'])).toBe('--force is a flag of `run`, `explain`, `clean`, not of `graph`. See `batch graph --help`.');
     expect(usageError(['history', '--kep', '3'])).toBe('Unknown option --kep for `batch history` (did you mean "--keep"?). See `batch history --help`.');
     expect(usageError(['--forse'])).toBe('Unknown option --forse (did you mean "--force"?). See `batch --help`.');
     expect(usageError(['init', '--forse'])).toBe('Unknown option --forse for `batch init`. See `batch init --help`.');

@@ -137,7 +137,7 @@ describe('one verdict for the run, --force, --dry-run and explain', () => {
       content: { kind: 'run', reason: 'input changed: in/content.txt' },
       touched: { kind: 'up-to-date' },
       command: { kind: 'run', reason: 'command changed' },
-      params: { kind: 'run', reason: 'params changed' },
+      params: { kind: 'run', reason: 'param changed: n 1 -> 2' },
       env: { kind: 'run', reason: `env changed: ${ENV}` },
       code: { kind: 'run', reason: 'code changed: steps/mod.ts' },
       deleted: { kind: 'run', reason: 'output missing: out/deleted.txt' },
