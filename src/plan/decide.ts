@@ -24,7 +24,11 @@ function shown(json: string): string {
 
 /** One reason per param key whose value changed, was added or removed: "param changed:
  * resamples 1000 -> 2000". Params are the step's definition, never secrets (those go in env). */
-export function diffParams(before: Record<string, string>, now: Record<string, string>): string[] {
+export function diffParams(beforeRaw: Record<string, string>, nowRaw: Record<string, string>): string[] {
+  // Nested values (a `paramsFrom` section, an object param) are compared key by key, so a
+  // reason names `train.n_est 60 -> 70`, not the whole section.
+  const before = flattenParams(beforeRaw);
+  const now = flattenParams(nowRaw);
   const out: string[] = [];
   for (const [k, v] of Object.entries(now)) {
     const old = before[k];
@@ -32,6 +36,28 @@ export function diffParams(before: Record<string, string>, now: Record<string, s
     else if (old !== v) out.push(`param changed: ${k} ${shown(old)} -> ${shown(v)}`);
   }
   for (const [k, v] of Object.entries(before)) if (!(k in now)) out.push(`param removed: ${k} (was ${shown(v)})`);
+  return out;
+}
+
+/** Params as dotted key -> JSON text of each leaf: objects are opened, anything else
+ * (arrays, numbers, strings, null, text that is not JSON) is a leaf. */
+function flattenParams(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (key: string, v: unknown): void => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) {
+      for (const [k, inner] of Object.entries(v)) walk(`${key}.${k}`, inner);
+    } else out[key] = JSON.stringify(v) ?? 'undefined';
+  };
+  for (const [k, text] of Object.entries(params)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      out[k] = text;
+      continue;
+    }
+    walk(k, v);
+  }
   return out;
 }
 

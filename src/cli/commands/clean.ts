@@ -1,3 +1,4 @@
+import { socketPath } from '../../daemon/protocol.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalOutputCache } from '../../cache/local/output-cache.js';
@@ -85,7 +86,7 @@ async function dropCaches(args: Args, io: Io, signal: AbortSignal, root: string,
   }
   const lock = await acquireLock(cacheDir, { wait: args.wait, signal });
   try {
-    fs.rmSync(path.join(cacheDir, 'daemon.sock'), { force: true });
+    fs.rmSync(socketPath(root), { force: true });
     // Failed steps' outputs kept for inspection go too.
     fs.rmSync(path.join(cacheDir, 'failed'), { recursive: true, force: true });
     const store = openStore(cacheDir);

@@ -114,6 +114,18 @@ describe('forEach over files', () => {
     expect(r.code).toBe(0);
     expect(p.read('build/all.csv')).toBe(incremental);
   });
+
+  it('a removed file: its instance disappears, its outputs are removed (the summary says so), the merge reruns', async () => {
+    p.remove('data/raw/2024-01-02.csv');
+    const r = await p.batch(['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { steps: { name: string; action: string }[] };
+    expect(summary.steps.map((s) => s.name)).not.toContain('tidy:2024-01-02');
+    expect(ran(summary.steps)).toEqual(['merge']);
+    expect(p.exists('build/tidy/2024-01-02.csv')).toBe(false);
+    expect(p.read('build/all.csv')).not.toContain('2024-01-02');
+    expect(r.stderr).toMatch(/tidy:2024-01-02/);
+  });
 });
 
 describe('forEach over values, and bad declarations', () => {

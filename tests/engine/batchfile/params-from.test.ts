@@ -72,7 +72,7 @@ describe('paramsFrom', () => {
     p.write('params.yaml', `prepare: { split: 0.2 }\ntrain:\n  n_est: 70\n  seed: 7\n`);
     const e = await p.batch(['explain', 'train', 'prepare']);
     expect(e.code, e.stderr).toBe(0);
-    expect(e.stdout).toMatch(/run\s+train\s+params changed/);
+    expect(e.stdout).toMatch(/run\s+train\s+param changed: train\.n_est 60 -> 70/);
     expect(e.stdout).toMatch(/up-to-date\s+prepare/);
     const r = await p.run();
     expect(ran(r.steps)).toEqual(['train']);

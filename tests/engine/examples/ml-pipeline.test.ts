@@ -67,6 +67,20 @@ describe('the ML example', () => {
     expect(ran(r.steps)).toContain('prepare');
   });
 
+  it('explain names the changed key and both values', async () => {
+    setParam('train', 'n_est', 45);
+    try {
+      const e = await p.batch(['explain', 'train']);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toMatch(/run\s+train\s+param changed: train\.n_est 50 -> 45\n/);
+      const dry = await p.batch(['--dry-run']);
+      expect(dry.stdout).toMatch(/param changed: train\.n_est 50 -> 45\n/);
+      expect(dry.stdout).not.toMatch(/train\.seed|train\.min_split/);
+    } finally {
+      await p.run();
+    }
+  });
+
   it('`batch metrics --diff` shows the metric changes and the param changes between two runs', async () => {
     setParam('train', 'n_est', 45);
     await p.run();

@@ -26,10 +26,12 @@ describe('reasons for changed params and env', () => {
     const now = parts({ n: '2', tag: '"a"', added: '{"k":[1,2]}', big: JSON.stringify('y'.repeat(100)) }, 'd2');
     expect(diffParts(before, now)).toEqual([
       'param changed: n 1 -> 2',
-      'param added: added = {"k":[1,2]}',
+      'param added: added.k = [1,2]',
       `param changed: big "${'x'.repeat(56)}… -> "${'y'.repeat(56)}…`,
       'param removed: gone (was true)',
     ]);
+    // A nested value (a paramsFrom section) is named key by key.
+    expect(diffParts(parts({ train: '{"n_est":60,"seed":7}' }), parts({ train: '{"n_est":70,"seed":7}' }, 'd2'))).toEqual(['param changed: train.n_est 60 -> 70']);
     // A state recorded before param values were kept: the old, general reason.
     expect(diffParts(parts(undefined), now)).toEqual(['params changed']);
   });
