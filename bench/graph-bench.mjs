@@ -51,7 +51,9 @@ function synthetic(n, k) {
 let config;
 if (opts.project) {
   const { findBatchfile, loadBatchfile } = await dist('batchfile/load.js');
-  config = (await loadBatchfile(opts.project, findBatchfile(opts.project), path.join(opts.project, '.cache'))).config;
+  // The step kinds (a dist from before they were modules takes no such argument).
+  const kinds = await dist('kinds/registry.js').then((m) => [m.KINDS], () => []);
+  config = (await loadBatchfile(opts.project, findBatchfile(opts.project), path.join(opts.project, '.cache'), ...kinds)).config;
 } else config = synthetic(opts.synthetic, opts.inputs);
 
 const fresh = () => ({ ...config, steps: new Map(config.steps) });

@@ -191,9 +191,10 @@ if (opts.report) {
   const { writeReports } = await dist('report/html/write.js');
   results.report.importMs = performance.now() - tImport;
   const { loadBatchfile, findBatchfile } = await dist('batchfile/load.js');
+  const { KINDS } = await dist('kinds/registry.js');
   const { buildGraph } = await dist('graph/graph.js');
   const { resultsOf } = await dist('history/query.js');
-  const loaded = await loadBatchfile(pdir, findBatchfile(pdir), path.join(pdir, '.cache'));
+  const loaded = await loadBatchfile(pdir, findBatchfile(pdir), path.join(pdir, '.cache'), KINDS);
   const graph = buildGraph(loaded.config);
   const st = openStore(path.join(pdir, '.cache'), { readOnly: true });
   const record = listRuns(st, { limit: 1 })[0];

@@ -22,6 +22,8 @@ for (let i = 2; i < process.argv.length; i++) {
 if (!opts.project) throw new Error('give --project DIR (a built project)');
 const dist = (p) => import(pathToFileURL(path.join(opts.dist, p)).href);
 const { findBatchfile, loadBatchfile } = await dist('batchfile/load.js');
+// The step kinds (a dist from before they were modules takes no such argument).
+const kinds = await dist('kinds/registry.js').then((m) => [m.KINDS], () => []);
 const { buildGraph } = await dist('graph/graph.js');
 const { openStore } = await dist('store/store.js');
 const { listRuns, resultsOf } = await dist('history/query.js');
@@ -29,7 +31,7 @@ const { computeTrends } = await dist('history/trends.js');
 
 const root = opts.project;
 const cacheDir = path.join(root, '.cache');
-const config = (await loadBatchfile(root, findBatchfile(root), cacheDir)).config;
+const config = (await loadBatchfile(root, findBatchfile(root), cacheDir, ...kinds)).config;
 const graph = buildGraph(config);
 const store = openStore(cacheDir);
 const record = listRuns(store, { limit: 1 })[0];

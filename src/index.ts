@@ -9,6 +9,7 @@ export type {
   JsonValue,
   MetricBound,
   ParamsOf,
+  PythonStepDef,
   RunStepDef,
   StepCommon,
   StepContext,

@@ -3,29 +3,30 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PipelineConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
-import { PoolExecutor } from '../executors/pool-executor.js';
-import { ProcessExecutor } from '../executors/process-executor.js';
 import { schedule } from '../schedule/scheduler.js';
-import type { Executor } from '../executors/types.js';
-import type { OutputCache } from '../cache/backend.js';
-import { commandScripts, compileQueuedNow, stepCode, type StepCode } from '../plan/code.js';
-import { resolveSpecs } from '../fingerprint/files.js';
+import type { CacheBackend } from '../cache/backend.js';
+import type { ExecutorRegistry } from '../executors/registry.js';
+import { kindOf } from '../kinds/registry.js';
 import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
-import { buildGraph, hasProducer, selectSteps, type Graph } from '../graph/graph.js';
+import { buildGraph, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
 import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
-import type { OrphanOutcome, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
+import type { OrphanOutcome, RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { gitInfo } from '../util/git.js';
-import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
+import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
+import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
 import { applyOrphans, findOrphans } from '../plan/orphans.js';
 import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 
+/** What one run is asked to do. More than ~10 fields because it is the engine's whole input
+ * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
+ * steps see only the narrower RunEnv. */
 export interface RunOptions {
   root: string;
   cacheDir: string;
@@ -40,113 +41,12 @@ export interface RunOptions {
   signal: AbortSignal;
   emit: Emit;
   /** Output cache; absent when the Batchfile or a flag turned it off. */
-  outputCache?: OutputCache;
+  outputCache?: CacheBackend;
   /** Runs the integrity tests after the steps; absent: no test phase. */
   tests?: (ctx: { store: Store; stats: StatCache; results: StepResult[]; runId: string }) => Promise<TestPhaseResult | undefined>;
   /** What is known of the files from earlier runs in this process (watch mode keeps one and
    * forgets each path a file event names); absent: a fresh one, every file stat'ed again. */
   stats?: StatCache;
-}
-
-/** Executors live across runs in watch mode, so the worker pool stays warm. */
-export interface Executors {
-  pool: Executor;
-  proc: Executor;
-}
-
-export function createExecutors(jobs: number, workerMemoryMb?: number): Executors {
-  return {
-    pool: new PoolExecutor({ threads: jobs, ...(workerMemoryMb ? { memoryMb: workerMemoryMb } : {}) }),
-    proc: new ProcessExecutor(),
-  };
-}
-
-/** What the pre-run check found: the code of each step that needs a full check, and the
- * steps a stat snapshot already proves up to date (with the StatCache epoch it held at). */
-export interface Preflight {
-  code: Map<string, StepCode>;
-  fast: Map<string, FastVerdict>;
-  /** Steps whose snapshot did not hold, with the StatCache epoch of that check. */
-  misses: Map<string, number>;
-}
-
-/** Checks what can be checked before anything runs, so bad input stops the run with exit 2
- * and nothing recorded: run modules compile and export a default; every input that no step
- * writes exists now. A step whose snapshot holds passed these checks when it was taken and
- * nothing it depends on changed since, so it is skipped (pass `snapshots` to allow that). */
-export async function preflight(
-  config: PipelineConfig,
-  graph: Graph,
-  selected: string[],
-  root: string,
-  cacheDir: string,
-  store: Store,
-  stats: StatCache,
-  snapshots?: { env: NodeJS.ProcessEnv },
-  /** Called once, after the checks, when a `run` step may execute (to start the worker pool). */
-  onRunStepAhead?: () => void,
-  /** Steps that run whatever their files hold (`--force`, or no recorded state): their files
-   * are not hashed ahead. Their hashes only give the new state's key, taken by the main
-   * thread just before each runs; in a first build, helper threads hashing 10,000 inputs
-   * ahead would compete with the steps' own processes for the cores. */
-  runsAnyway?: (name: string) => boolean,
-): Promise<Preflight> {
-  const code = new Map<string, StepCode>();
-  const fast = new Map<string, FastVerdict>();
-  const misses = new Map<string, number>();
-  const pending: [string, Promise<StepCode>][] = [];
-  let runAhead = false;
-  try {
-    checkAll();
-  } catch (e) {
-    // A bad input stops the run before anything executes, and the caller then closes the
-    // store: the steps already sent to compile must settle first, or their code checks would
-    // read the closed store (an uncaught error, exit 1 instead of this one's exit 2).
-    compileQueuedNow();
-    await Promise.allSettled(pending.map(([, p]) => p));
-    throw e;
-  }
-  stats.sendAhead();
-  // The modules go to esbuild first, then the pool starts its threads while they compile
-  // (or, with every module compiled already, while the first steps are planned).
-  compileQueuedNow();
-  if (runAhead) onRunStepAhead?.();
-  const settled = await Promise.allSettled(pending.map(([, p]) => p));
-  settled.forEach((r, i) => {
-    if (r.status === 'rejected') throw r.reason;
-    code.set(pending[i]![0], r.value);
-  });
-  return { code, fast, misses };
-
-  /** The pre-run checks of every selected step; each step's code is sent to compile. */
-  function checkAll(): void {
-    for (const name of selected) {
-      const step = config.steps.get(name)!;
-      if (snapshots) {
-        const epoch = stats.epoch;
-        const v = checkSnapshot(root, stats, store, step, snapshots.env);
-        if (v) {
-          fast.set(name, v);
-          continue;
-        }
-        misses.set(name, epoch);
-      }
-      if (step.kind === 'run') runAhead = true;
-      const ahead = runsAnyway?.(name) !== true;
-      for (const spec of step.inputs) {
-        if (hasProducer(graph, spec, name)) continue;
-        const res = resolveSpecs(root, [spec], stats);
-        if (res.missing.length > 0) throw new BatchError(`step "${name}".inputs: "${spec}" does not exist and no step writes it`, 2);
-        if (res.empty.length > 0) throw new BatchError(`step "${name}".inputs: the glob "${spec}" matches no file and no step writes it`, 2);
-        if (ahead) stats.hashAhead(res.files);
-      }
-      // The full check will hash them (its outputs too): helper threads can start on them now.
-      if (ahead) stats.hashAhead(resolveSpecs(root, step.outputs, stats).files);
-      // Run modules compile concurrently (esbuild builds them in parallel); the first error in
-      // step order is the one reported, as if they had compiled one by one.
-      pending.push([name, stepCode(step, root, cacheDir, store, stats)]);
-    }
-  }
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -172,7 +72,6 @@ export interface RunOutput {
   config: PipelineConfig;
 }
 
-/** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
 /** Outputs of steps no longer declared, removed before any step is checked, so the steps that
  * read them see them gone; the stat cache forgets each (its epoch sends snapshot verdicts of
  * the pre-run check to be checked again). */
@@ -186,72 +85,38 @@ async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store,
   return done;
 }
 
-export async function runPipeline(declared: PipelineConfig, store: Store, executors: Executors, opts: RunOptions): Promise<RunOutput> {
+/** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
+export async function runPipeline(declared: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
   await initHash();
   const stats = opts.stats ?? new StatCache(opts.root, store);
+  // forEach steps become their instances (data helper's materialize.ts).
   const config = await materialize(declared, stats);
   const graph = buildGraph(config);
-  const selected = selectSteps(graph, expandTargets(config, opts.targets));
-  const { code, fast, misses } = await preflight(
-    config,
-    graph,
-    selected,
-    opts.root,
-    opts.cacheDir,
-    store,
-    stats,
-    opts.force ? undefined : { env: opts.env },
-    () => executors.pool.warm?.(),
-    (name) => opts.force === true || !store.state.doesExist(name),
-  );
-
-  const startedAt = Date.now();
-  const runId = newRunId(new Date(startedAt));
-  const git = gitInfo(opts.root);
-  const recorder = new Recorder(store, runId);
-  const base: Omit<RunRecord, 'endedAt' | 'durationMs' | 'status' | 'counts'> = {
-    id: runId,
-    startedAt,
-    flags: opts.flags,
-    targets: opts.targets,
-    host: os.hostname(),
-    cpus: os.availableParallelism(),
-    node: process.version,
-  };
-  const zero = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
-  checkLogsWritable(opts.logsDir);
-  // Written first so a killed run still shows up in history, as interrupted; not awaited
-  // (Recorder.begin).
-  recorder.begin({ ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: zero });
-  opts.emit({ type: 'run-start', runId, steps: selected, jobs: opts.jobs, startedAt });
+  const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
+  const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
+    ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
+    onRunStepAhead: () => executors.get('pool').warm?.(),
+    runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
+  });
+  const run = beginRun(plan, store, opts);
   const orphans = await removeOrphans(config, graph, store, stats, opts);
-
   const env: RunEnv = {
     config,
-    graph,
-    root: opts.root,
+    runId: run.id,
     cacheDir: opts.cacheDir,
-    runId,
-    logDir: path.join(opts.logsDir, 'runs', runId),
-    store,
-    stats,
-    env: opts.env,
-    force: opts.force,
-    code,
-    fast,
-    misses,
-    tally: { bySnapshot: 0, fullChecks: 0 },
+    logDir: path.join(opts.logsDir, 'runs', run.id),
+    verdict: { root: opts.root, stats, env: opts.env, store, force: opts.force, ...(opts.outputCache ? { cache: opts.outputCache } : {}) },
+    checks: { ...found, tally: { bySnapshot: 0, fullChecks: 0 } },
+    ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
+    executorFor: (step) => executors.get(kindOf(step).executor),
     jobs: opts.jobs,
-    pool: executors.pool,
-    proc: executors.proc,
     signal: opts.signal,
     emit: opts.emit,
-    ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
   };
   const t0 = performance.now();
   const byName = await schedule<StepOutcome>({
     graph,
-    selected,
+    selected: plan.selected,
     jobs: opts.jobs,
     keepGoing: opts.keepGoing,
     signal: opts.signal,
@@ -267,28 +132,59 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
         (r as StepOutcome).metrics = result.metrics;
         (r as StepOutcome).params = result.params;
       }
-      recorder.step(result, state);
+      run.recorder.step(result, state);
       // After the state it vouches for; not awaited (a lost snapshot costs one full check).
       if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
       opts.emit({ type: 'step-end', result });
     },
   });
-  const results = selected.map((n) => {
+  const results = plan.selected.map((n) => {
     const { state: _s, snapshot: _p, ...r } = byName.get(n) as StepOutcome;
     return r;
   });
-
   stats.flush();
-  // Uploads still running are awaited here (bounded), before the record that reports them.
+  // Uploads still running are awaited here (bounded), before the tests and the record that
+  // reports them; at once when interrupted.
   const remoteCache = await opts.outputCache?.finish?.(opts.emit, opts.signal.aborted ? 0 : undefined);
-  let tests: TestPhaseResult | undefined;
-  const stepsPassed = results.every((r) => r.status === 'PASS');
-  if (opts.tests && stepsPassed && !opts.signal.aborted) {
-    await recorder.flush();
-    tests = await opts.tests({ store, stats, results, runId });
-  }
+  const tests = await testPhase(run, results, { store, stats }, opts);
+  const record = await endRun(run, { results, tests, remoteCache, orphans }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
+  return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
+}
 
-  const counts = { ...zero };
+/** A run under way: its id, its record so far, its recorder. */
+interface StartedRun {
+  id: string;
+  base: Omit<RunRecord, 'endedAt' | 'durationMs' | 'status' | 'counts'>;
+  recorder: Recorder;
+  git: ReturnType<typeof gitInfo>;
+}
+
+const NO_COUNTS: RunRecord['counts'] = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
+
+/** Records the run as started (INTERRUPTED until it ends) and says so. */
+function beginRun(plan: PlannedSteps, store: Store, opts: RunOptions): StartedRun {
+  const startedAt = Date.now();
+  const id = newRunId(new Date(startedAt));
+  const git = gitInfo(opts.root);
+  const recorder = new Recorder(store, id);
+  const base = { id, startedAt, flags: opts.flags, targets: opts.targets, host: os.hostname(), cpus: os.availableParallelism(), node: process.version };
+  checkLogsWritable(opts.logsDir);
+  // Written first so a killed run still shows up in history, as interrupted; not awaited
+  // (Recorder.begin).
+  recorder.begin({ ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: NO_COUNTS });
+  opts.emit({ type: 'run-start', runId: id, steps: plan.selected, jobs: opts.jobs, startedAt });
+  return { id, base, recorder, git };
+}
+
+/** The Batchfile's tests, once every step passed and the run was not interrupted. */
+async function testPhase(run: StartedRun, results: StepResult[], ctx: { store: Store; stats: StatCache }, opts: RunOptions): Promise<TestPhaseResult | undefined> {
+  if (!opts.tests || opts.signal.aborted || !results.every((r) => r.status === 'PASS')) return undefined;
+  await run.recorder.flush();
+  return opts.tests({ ...ctx, results, runId: run.id });
+}
+
+function countResults(results: StepResult[]): RunRecord['counts'] {
+  const counts = { ...NO_COUNTS };
   for (const r of results) {
     if (r.status === 'FAIL') counts.failed++;
     else if (r.status === 'BLOCKED') counts.blocked++;
@@ -297,23 +193,40 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     else if (r.action === 'restored') counts.restored++;
     else if (r.action === 'not-run') counts.notRun++;
   }
+  return counts;
+}
+
+/** What the run's end reports: the steps, the tests, what the remote cache did. */
+interface RunOutcome {
+  results: StepResult[];
+  tests: TestPhaseResult | undefined;
+  remoteCache: RemoteRunReport | undefined;
+  /** Outputs of steps no longer declared, removed before the steps were checked. */
+  orphans: OrphanOutcome[];
+}
+
+/** Records the run's end (store, CSV log) and says so. */
+async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot: number; stats: StatCache; t0: number }, opts: RunOptions): Promise<RunRecord> {
+  const { results, tests, remoteCache, orphans } = outcome;
+  const { stats } = checks;
+  const counts = countResults(results);
   const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
   const endedAt = Date.now();
-  const g = await git;
+  const g = await run.git;
   const record: RunRecord = {
-    ...base,
+    ...run.base,
     endedAt,
-    durationMs: Math.round(performance.now() - t0),
+    durationMs: Math.round(performance.now() - checks.t0),
     status,
     counts,
-    checks: { bySnapshot: env.tally.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
+    checks: { bySnapshot: checks.bySnapshot, filesHashed: stats.filesHashed, bytesHashed: stats.bytesHashed, filesStatted: stats.filesStatted },
     ...(g ? { git: g } : {}),
     ...(tests ? { tests } : {}),
     ...(orphans.length > 0 ? { orphans } : {}),
     ...(remoteCache ? { remoteCache } : {}),
   };
   stats.flush();
-  await recorder.run(record);
+  await run.recorder.run(record);
   try {
     appendCsv(opts.logsDir, record, results);
     appendMetricsCsv(opts.logsDir, record, results);
@@ -321,17 +234,17 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     opts.emit({ type: 'warning', message: `could not append to ${path.join(opts.logsDir, 'execution_logs.csv')}: ${(e as Error).message}` });
   }
   opts.emit({ type: 'run-end', record, results });
-  // Worked out on demand (watch mode asks): the fast path never lists a command's scripts.
-  const codeFiles = (): Map<string, string[]> => {
-    const out = new Map<string, string[]>();
-    for (const n of selected) {
-      const c = code.get(n);
-      const step = config.steps.get(n)!;
-      if (c) out.set(n, Object.keys(c.files));
-      else if (step.kind === 'command') out.set(n, commandScripts(step, stats));
-      else out.set(n, [...(fast.get(n)?.code ?? [])]);
-    }
-    return out;
-  };
-  return { record, results, codeFiles, graph, config };
+  return record;
+}
+
+/** Each selected step's code files, worked out on demand (watch mode asks): for a step only
+ * its snapshot checked, its kind says which of the snapshot's paths are code now. */
+function codeFilesOf(plan: PlannedSteps, found: Preflight, stats: StatCache): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const n of plan.selected) {
+    const c = found.code.get(n);
+    const step = plan.config.steps.get(n)!;
+    out.set(n, c ? Object.keys(c.files) : kindOf(step).codeFromSnapshot(step, found.fast.get(n)?.code ?? [], stats));
+  }
+  return out;
 }

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { PoolExecutor } from '../executors/pool-executor.js';
-import { ProcessExecutor } from '../executors/process-executor.js';
-import type { ExecOutcome, Executor } from '../executors/types.js';
+import { ExecutorRegistry } from '../executors/registry.js';
+import type { ExecOutcome } from '../executors/types.js';
+import { kindOf } from '../kinds/registry.js';
 import { engineVersion } from '../util/engine.js';
 import { isStallSettings, keys, nodeMajor, PREFIX, versionMismatch, type StallSettings, type StepJob, type StepJobResult } from '../executors/queue/protocol.js';
 import { connectionOptions, loadQueueLibs, redact, type QueueLibs } from '../executors/queue/redis.js';
@@ -67,8 +67,7 @@ class Consumer {
   private settings: StallSettings | undefined;
   private switching = Promise.resolve();
   private active = 0;
-  private readonly pool: PoolExecutor;
-  private readonly proc = new ProcessExecutor();
+  private readonly executors: ExecutorRegistry;
   private readonly conn: ReturnType<typeof connectionOptions>;
 
   constructor(
@@ -77,14 +76,14 @@ class Consumer {
     private readonly me: string,
     private readonly cmd: Redis,
   ) {
-    this.pool = new PoolExecutor({ threads: opts.jobs });
+    this.executors = ExecutorRegistry.create(opts.jobs);
     this.conn = connectionOptions(opts.url);
   }
 
   private readonly processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
     this.active++;
     try {
-      const env = { me: this.me, cmd: this.cmd, cancelledKey: keys(this.opts.queue).cancelled, jobId: job.id ?? '', pool: this.pool, proc: this.proc, say: this.opts.say };
+      const env = { me: this.me, cmd: this.cmd, cancelledKey: keys(this.opts.queue).cancelled, jobId: job.id ?? '', executors: this.executors, say: this.opts.say };
       return await runJob(job.data as StepJob, { ...env, signal: signal ?? new AbortController().signal });
     } finally {
       this.active--;
@@ -143,7 +142,7 @@ class Consumer {
     await this.switching;
     await closeWorker(this.worker, hard, () => this.active === 0);
     hard.removeEventListener('abort', onHard);
-    await Promise.allSettled([this.pool.close(), this.proc.close()]);
+    await this.executors.closeAll();
   }
 }
 
@@ -178,8 +177,7 @@ interface JobEnv {
   cmd: Redis;
   cancelledKey: string;
   jobId: string;
-  pool: Executor;
-  proc: Executor;
+  executors: ExecutorRegistry;
   signal: AbortSignal;
   say: (line: string) => void;
 }
@@ -204,9 +202,10 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
   if (job.files !== 'shared' || !fs.existsSync(job.root)) {
     return answer({ ok: false, error: `worker ${env.me} cannot see the project folder ${job.root} (file mode "${job.files}" needs a shared file system)` });
   }
-  // `run` steps run in this process's threads, which share its working folder: the project.
-  if (job.step.kind === 'run' && process.cwd() !== job.root) process.chdir(job.root);
-  const executor = job.step.kind === 'run' ? env.pool : env.proc;
+  // Steps of the pool run in this process's threads, which share its working folder: the project.
+  const which = kindOf(job.step).executor;
+  if (which === 'pool' && process.cwd() !== job.root) process.chdir(job.root);
+  const executor = env.executors.get(which);
   if (job.logHeader && !executor.acceptsHeader) {
     fs.mkdirSync(path.dirname(job.logFile), { recursive: true });
     fs.appendFileSync(job.logFile, job.logHeader);
@@ -224,6 +223,7 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
     signal: env.signal,
     ...(job.env && Object.keys(job.env).length > 0 ? { env: job.env } : {}),
     ...(job.compiled ? { compiled: job.compiled } : {}),
+    ...(job.command ? { command: job.command } : {}),
     ...(job.logHeader && executor.acceptsHeader ? { logHeader: job.logHeader } : {}),
   });
   const r = answer(out);

@@ -3,14 +3,15 @@ import path from 'node:path';
 import type { CompiledBatchfile, Loaded, LoadOptions } from '../batchfile/load.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Emit } from '../schedule/events.js';
-import { outputCacheForRun } from '../cache/for-run.js';
+import { chooseCache } from '../cache/choose.js';
 import { runTestPhase, testRunner } from './test-phase.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { openStore, type Store } from '../store/store.js';
 import { loadProject, type Project } from './project.js';
 import type { RunSettings } from './settings.js';
 import { mark } from '../util/timing.js';
-import { createExecutors, runPipeline, type Executors, type RunOutput } from './pipeline.js';
+import { ExecutorRegistry } from '../executors/registry.js';
+import { runPipeline, type RunOutput } from './pipeline.js';
 import type { QueueExecutor } from '../executors/queue/queue-executor.js';
 import { openRemote, queueName, REMOTE_DEFAULT_JOBS, remoteUrl } from '../executors/queue/select.js';
 
@@ -33,7 +34,7 @@ export class Session {
     readonly settings: RunSettings,
     readonly project: Project,
     readonly store: Store,
-    readonly executors: Executors,
+    readonly executors: ExecutorRegistry,
     readonly jobs: number,
     private readonly lock: Lock,
     /** False for a session over the daemon's store and executors: closing releases the lock only. */
@@ -61,7 +62,7 @@ export class Session {
       const store = openStore(project.cacheDir);
       mark('store open');
       const jobs = settings.jobs ?? os.availableParallelism();
-      return new Session(settings, project, store, createExecutors(jobs, settings.workerMemoryMb), jobs, lock);
+      return new Session(settings, project, store, ExecutorRegistry.create(jobs, settings.workerMemoryMb), jobs, lock);
     } catch (e) {
       lock.release();
       throw e;
@@ -71,7 +72,7 @@ export class Session {
   /** A session over a store and executors that outlive it (the daemon keeps them warm across
    * runs); it holds the project lock like any run, so a direct run and a served one never
    * overlap. */
-  static async borrow(settings: RunSettings, project: Project, store: Store, executors: Executors, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
+  static async borrow(settings: RunSettings, project: Project, store: Store, executors: ExecutorRegistry, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
     const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait });
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
@@ -84,7 +85,7 @@ export class Session {
     const a = this.settings;
     const url = remoteUrl(a.executor, loaded.config.executor);
     const remote = url ? await this.remoteExecutors(url) : undefined;
-    const executors = remote ? { pool: remote, proc: remote } : this.executors;
+    const executors = remote ? ExecutorRegistry.of({ pool: remote, process: remote }) : this.executors;
     const jobs = remote && a.jobs === undefined ? REMOTE_DEFAULT_JOBS : this.jobs;
     const flags = [
       ...(req.force ? ['--force'] : []),
@@ -100,12 +101,12 @@ export class Session {
     const withTests = tests !== undefined && a.tests && req.targets.length === 0;
     // Vitest missing: say so before any step runs, not after them.
     if (withTests) testRunner();
-    const outputCache = await outputCacheForRun({
-      config: loaded.config, flag: a.cache, maxSizeFlag: a.maxSize,
-      remoteFlags: a.remoteCache ?? { readOnly: false },
-      env: process.env, root: this.project.root, cacheDir: this.project.cacheDir, store: this.store,
-      batchfileName: path.relative(this.project.root, loaded.config.file) || loaded.config.file,
-    });
+    const outputCache = await chooseCache(
+      loaded.config.cache,
+      { enabled: a.cache, ...(a.maxSize !== undefined ? { maxSize: a.maxSize } : {}), ...(a.remoteCache ? { remote: a.remoteCache } : {}) },
+      { root: this.project.root, cacheDir: this.project.cacheDir, store: this.store, env: process.env, batchfileName: path.relative(this.project.root, loaded.config.file) || loaded.config.file },
+      'run',
+    );
     return runPipeline(loaded.config, this.store, executors, {
       root: this.project.root,
       cacheDir: this.project.cacheDir,
@@ -135,8 +136,7 @@ export class Session {
       return;
     }
     try {
-      await this.executors.pool.close();
-      await this.executors.proc.close();
+      await this.executors.closeAll();
       await this.store.close();
     } finally {
       this.lock.release();

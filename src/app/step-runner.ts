@@ -3,35 +3,25 @@ import path from 'node:path';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import type { Slots } from '../schedule/scheduler.js';
-import type { Executor } from '../executors/types.js';
-import type { OutputCache } from '../cache/backend.js';
-import { globBase, isGlob, resolveSpecs } from '../fingerprint/files.js';
-import { commandCandidates, stepCode, type StepCode } from '../plan/code.js';
-import { RACY_WINDOW_MS, type StatCache } from '../fingerprint/stat-cache.js';
-import type { Graph } from '../graph/graph.js';
-import { summariseReasons } from '../plan/decide.js';
+import type { ExecOutcome, Executor } from '../executors/types.js';
+import type { CacheBackend } from '../cache/backend.js';
+import { isGlob, resolveSpecs } from '../fingerprint/files.js';
+import { kindOf } from '../kinds/registry.js';
+import type { StepCode } from '../plan/step-code.js';
+import { RACY_WINDOW_MS } from '../fingerprint/stat-cache.js';
 import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
-import { currentOutputs, planStep, type Fingerprint } from '../plan/plan-step.js';
+import { realRootOf } from '../plan/outputs-inside.js';
+import { currentOutputs, type Fingerprint } from '../plan/plan-step.js';
 import { definitionSignature, takeSnapshot } from '../plan/snapshot.js';
-import type { SnapshotEntry, Store } from '../store/store.js';
+import { restoredReason, snapshotsApply, summariseReasons, verdictOf, type Verdict, type VerdictContext } from '../plan/verdict.js';
+import type { SnapshotEntry } from '../store/store.js';
 import { BatchError } from '../util/errors.js';
 import type { FileHashes, StepResult, StepState } from '../store/types.js';
 import { moveFailedOutputs } from './failed-outputs.js';
 import { isInside, toRel } from '../util/paths.js';
 
-/** Everything a run shares between its steps. */
-export interface RunEnv {
-  config: PipelineConfig;
-  graph: Graph;
-  root: string;
-  cacheDir: string;
-  runId: string;
-  /** Absolute folder of this run's step logs. */
-  logDir: string;
-  store: Store;
-  stats: StatCache;
-  env: NodeJS.ProcessEnv;
-  force: boolean;
+/** What the pre-run check found, and what the run learns as it goes. */
+export interface RunChecks {
   /** Code of the steps that needed a full check; filled in when a step first needs one. */
   code: Map<string, StepCode>;
   /** Steps whose stat snapshot held at the pre-run check. */
@@ -41,14 +31,29 @@ export interface RunEnv {
   /** Steps found up to date by snapshot so far (reported with the run); steps that began a
    * full check so far (see processStep). */
   tally: { bySnapshot: number; fullChecks: number };
+}
+
+/** Everything a run shares between its steps (11 fields: each is used by every step; the
+ * file-facing ones are grouped in `verdict`, the pre-run findings in `checks`). */
+export interface RunEnv {
+  config: PipelineConfig;
+  runId: string;
+  cacheDir: string;
+  /** Absolute folder of this run's step logs. */
+  logDir: string;
+  /** What each step's verdict is drawn from: the root, the stat cache, the env, the store,
+   * --force and the output cache's index. */
+  verdict: VerdictContext;
+  checks: RunChecks;
+  /** Output cache to restore from and store into; absent when disabled. Not read under
+   * --force, always written. */
+  outputCache?: CacheBackend;
+  /** The executor that runs each step. */
+  executorFor: (step: StepConfig) => Executor;
   /** The run's -j. */
   jobs: number;
-  pool: Executor;
-  proc: Executor;
   signal: AbortSignal;
   emit: Emit;
-  /** Output cache; absent when disabled. Not read under --force, always written. */
-  outputCache?: OutputCache;
 }
 
 export interface StepOutcome extends StepResult {
@@ -60,16 +65,16 @@ export interface StepOutcome extends StepResult {
 
 /** Removes a step's declared outputs before it runs, so nothing a previous run wrote
  * survives unless the step writes it again (the same result as a clean build). */
-function removeOutputs(env: RunEnv, step: StepConfig): void {
-  const res = resolveSpecs(env.root, step.outputs, env.stats);
+function removeOutputs(c: VerdictContext, step: StepConfig): void {
+  const res = resolveSpecs(c.root, step.outputs, c.stats);
   for (const f of res.files) {
-    fs.rmSync(path.resolve(env.root, f), { force: true });
-    env.stats.forget(f);
+    fs.rmSync(path.resolve(c.root, f), { force: true });
+    c.stats.forget(f);
   }
   for (const spec of step.outputs) {
-    env.stats.forget(spec);
+    c.stats.forget(spec);
     if (isGlob(spec)) continue;
-    const abs = path.resolve(env.root, spec);
+    const abs = path.resolve(c.root, spec);
     // rm of a missing path throws (and catches) an error inside Node: an lstat first is ~10x
     // cheaper, and before a first run every output is missing.
     if (lexists(abs)) fs.rmSync(abs, { recursive: true, force: true });
@@ -86,72 +91,16 @@ function lexists(abs: string): boolean {
   }
 }
 
-/** The project root's real path, once per root: it cannot change under a running batch
- * (every step's cwd), and resolving it twice per step showed in first-build profiles. */
-const realRoots = new Map<string, string>();
-function realRootOf(root: string): string {
-  let r = realRoots.get(root);
-  if (r === undefined) {
-    r = realPathOf(root);
-    realRoots.set(root, r);
-  }
-  return r;
-}
-
-/** The real path of `abs` (following symlinks) even when it does not exist yet: the nearest
- * existing ancestor resolved, the rest appended. Each path is stat'ed before it is resolved:
- * before a first run every output is missing, and the error realpath throws for a missing
- * path cost ~5x what the stat does (per output, per step). */
-function realPathOf(abs: string): string {
-  const rest: string[] = [];
-  let cur = abs;
-  for (;;) {
-    if (exists(cur)) {
-      try {
-        return path.join(fs.realpathSync(cur), ...rest.reverse());
-      } catch {
-        // removed meanwhile, or a symlink loop: resolve the parent as for a missing path
-      }
-    }
-    const parent = path.dirname(cur);
-    if (parent === cur) return abs;
-    rest.push(path.basename(cur));
-    cur = parent;
-  }
-}
-
-/** Whether `abs` names something (links followed), without building an error when not. */
-function exists(abs: string): boolean {
-  try {
-    return fs.statSync(abs, { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    return false;
-  }
-}
-
-/** Why a declared output reaches outside the project through a symlink (a linked folder on
- * its path, or a link itself), checked before the step's outputs are removed or restored:
- * removing them would otherwise delete files outside the project. */
-function outputOutside(env: RunEnv, step: StepConfig): string | undefined {
-  const realRoot = realRootOf(env.root);
-  const specs = step.outputs.map((s) => (isGlob(s) ? globBase(s) : s));
-  for (const rel of [...specs, ...resolveSpecs(env.root, step.outputs, env.stats).files]) {
-    const real = realPathOf(path.resolve(env.root, rel));
-    if (!isInside(toRel(realRoot, real))) return `output ${rel} resolves outside the project (${real}); refused`;
-  }
-  return undefined;
-}
-
 /** Checks the outputs exist and stay inside the project; returns their hashes or a reason to fail. */
-function verifyOutputs(env: RunEnv, step: StepConfig): { ok: true; hashes: FileHashes; bytes: number } | { ok: false; error: string } {
-  for (const spec of step.outputs) env.stats.forget(spec);
-  const outs = currentOutputs(env, step);
+function verifyOutputs(c: VerdictContext, step: StepConfig): { ok: true; hashes: FileHashes; bytes: number } | { ok: false; error: string } {
+  for (const spec of step.outputs) c.stats.forget(spec);
+  const outs = currentOutputs(c, step);
   if (outs.missing.length > 0) {
     return { ok: false, error: `the step finished but did not write its declared output${outs.missing.length > 1 ? 's' : ''}: ${outs.missing.join(', ')}` };
   }
-  const realRoot = realRootOf(env.root);
+  const realRoot = realRootOf(c.root);
   for (const f of Object.keys(outs.hashes)) {
-    const real = fs.realpathSync.native(path.resolve(env.root, f));
+    const real = fs.realpathSync.native(path.resolve(c.root, f));
     if (!isInside(toRel(realRoot, real))) return { ok: false, error: `output ${f} resolves outside the project (${real}); refused` };
   }
   return { ok: true, hashes: outs.hashes, bytes: outs.bytes };
@@ -174,63 +123,101 @@ export function logFileName(step: string): string {
   return `${step.replace(/[^A-Za-z0-9_.@+-]/g, '_')}.log`;
 }
 
+function upToDate(name: string, snapshot?: SnapshotEntry): StepOutcome {
+  return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0, ...(snapshot ? { snapshot } : {}) };
+}
+
+function notRun(name: string, status: 'FAIL' | 'BLOCKED', reason: string, error?: string): StepOutcome {
+  return { name, status, action: 'not-run', reason, ...(error !== undefined ? { error } : {}), durationMs: 0 };
+}
+
 /** Decides one step against the files as they are now (so early cutoff falls out: a rerun
- * upstream that wrote identical bytes leaves this key unchanged), and runs it if needed. */
+ * upstream that wrote identical bytes leaves this key unchanged), and acts on its verdict:
+ * up to date, restore from the output cache, run, or fail as blocked. */
 export async function processStep(env: RunEnv, name: string, slots: Slots): Promise<StepOutcome> {
   const step = env.config.steps.get(name)!;
-  if (upToDateBySnapshot(env, step)) {
-    env.tally.bySnapshot++;
-    return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 };
+  const c = env.verdict;
+  if (upToDateBySnapshot(c, env.checks, step)) {
+    env.checks.tally.bySnapshot++;
+    return upToDate(name);
   }
-  let code = env.code.get(name);
-  if (!code) {
-    // The pre-run check trusted this step's snapshot, but a step upstream has since rewritten
-    // files it reads: its code is worked out now (a module that no longer compiles fails it).
-    try {
-      code = await stepCode(step, env.root, env.cacheDir, env.store, env.stats);
-    } catch (e) {
-      if (!(e instanceof BatchError)) throw e;
-      return { name, status: 'FAIL', action: 'not-run', reason: e.message, error: e.message, durationMs: 0 };
-    }
-    env.code.set(name, code);
-  }
+  const code = await codeOf(env, step);
+  if (typeof code === 'string') return notRun(name, 'FAIL', code, code);
   // The scheduler starts every ready step in one loop, and each runs its full check (hashing
   // its inputs) up to its first await: a first build hashed the inputs of all of them before
   // the first one was sent to execute. The first `jobs` checks go ahead; the others wait one
   // event-loop turn, by which time those ahead that must run hold their slots and were sent.
-  if (++env.tally.fullChecks > env.jobs) await new Promise<void>((resolve) => setImmediate(resolve));
-  const { fp, decision } = planStep(env, step);
-  if (!decision.run) {
-    const snapshot = snapshotOf(env, step, code);
-    return { name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0, ...(snapshot ? { snapshot } : {}) };
-  }
-  const reason = summariseReasons(decision.reasons);
-  if (fp.missing.length > 0) {
-    return { name, status: 'FAIL', action: 'not-run', reason: `input missing: ${fp.missing.join(', ')}`, durationMs: 0 };
-  }
-  const outside = outputOutside(env, step);
-  if (outside) return { name, status: 'FAIL', action: 'not-run', reason: outside, durationMs: 0 };
-  if (env.outputCache && step.cache && !env.force) {
-    const t = performance.now();
-    const restored = await env.outputCache.restore(step, fp.key, env.emit, env.stats);
-    if (restored) {
-      return {
-        name,
-        status: 'PASS',
-        action: 'restored',
-        reason: `restored from ${restored.source === 'remote' ? 'remote ' : ''}cache (outputs of run ${restored.fromRun}); ${reason}`,
-        source: restored.source ?? 'local',
-        durationMs: Math.round(performance.now() - t),
-        startedAt: Date.now(),
-        bytesRead: fp.bytesIn,
-        bytesWritten: restored.bytes,
-        state: { key: fp.key, parts: fp.parts, outputs: restored.outputs, runId: env.runId, at: Date.now() },
-      };
+  if (++env.checks.tally.fullChecks > env.jobs) await new Promise<void>((resolve) => setImmediate(resolve));
+  const v = await verdictOf(c, step, code);
+  switch (v.kind) {
+    case 'up-to-date':
+      return upToDate(name, snapshotOf(c, step, code));
+    case 'blocked':
+      return notRun(name, 'FAIL', summariseReasons(v.reasons));
+    case 'restore': {
+      const restored = await restoreStep(env, step, v);
+      if (restored) return restored;
+      break; // not intact: it runs
     }
+    case 'run':
+      break;
   }
+  return executeStep(env, step, code, v, slots);
+}
+
+/** The step's code. The pre-run check works it out for every step whose snapshot did not
+ * hold; for one whose snapshot held then but not now (a step upstream has since rewritten
+ * files it reads) it is worked out here. A module that no longer compiles gives its error. */
+async function codeOf(env: RunEnv, step: StepConfig): Promise<StepCode | string> {
+  let code = env.checks.code.get(step.name);
+  if (code) return code;
+  const c = env.verdict;
+  try {
+    code = await kindOf(step).code(step, { root: c.root, cacheDir: env.cacheDir, store: c.store, stats: c.stats });
+  } catch (e) {
+    if (!(e instanceof BatchError)) throw e;
+    return e.message;
+  }
+  env.checks.code.set(step.name, code);
+  return code;
+}
+
+/** The outputs of the step's fingerprint, restored from the output cache; undefined when the
+ * cached copy is not intact (the step then runs). */
+async function restoreStep(env: RunEnv, step: StepConfig, v: Extract<Verdict, { kind: 'restore' }>): Promise<StepOutcome | undefined> {
+  if (!env.outputCache) return undefined;
+  const t = performance.now();
+  const restored = await env.outputCache.restore(step, v.fp.key, env.emit, env.verdict.stats);
+  if (!restored) return undefined;
+  return {
+    name: step.name,
+    status: 'PASS',
+    action: 'restored',
+    reason: restoredReason(restored, v.reasons),
+    source: restored.source ?? 'local',
+    durationMs: Math.round(performance.now() - t),
+    startedAt: Date.now(),
+    bytesRead: v.fp.bytesIn,
+    bytesWritten: restored.bytes,
+    state: { key: v.fp.key, parts: v.fp.parts, outputs: restored.outputs, runId: env.runId, at: Date.now() },
+  };
+}
+
+/** Where one execution of a step writes, and why it runs. */
+interface Attempt {
+  attempt: number;
+  attempts: number;
+  logFile: string;
+  /** The verdict's reasons on one line. */
+  reason: string;
+}
+
+/** Runs the step (with its retries) once it holds a slot, and verifies what it wrote. */
+async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, slots: Slots): Promise<StepOutcome> {
+  const name = step.name;
   if (!(await slots.acquire())) {
     const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
-    return { name, status: 'BLOCKED', action: 'not-run', reason: why, durationMs: 0 };
+    return notRun(name, 'BLOCKED', why);
   }
   const startedAt = Date.now();
   const t0 = performance.now();
@@ -238,102 +225,34 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   // scheduler once the result is settled, so a failure stops the run before another step
   // can take it.
   const logFile = path.join(env.logDir, logFileName(name));
-  const logRel = toRel(env.root, logFile);
-  const executor = step.kind === 'run' ? env.pool : env.proc;
-  // The process executor writes the header itself, on the log's only open; for the others
-  // it is written here.
+  const logRel = toRel(env.verdict.root, logFile);
   const attempts = step.retries + 1;
+  const reason = summariseReasons(v.reasons);
   let lastError = '';
   let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes' | 'worker' | 'queueWaitMs'> = {};
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    env.emit({ type: 'step-start', step: name, attempt, reasons: decision.reasons });
-    removeOutputs(env, step);
-    const header = `# batch: step ${name}, attempt ${attempt}/${attempts}, run ${env.runId}\n# reason: ${reason}\n`;
-    if (!executor.acceptsHeader) appendLog(logFile, header);
-    const ac = new AbortController();
-    const onOuter = (): void => ac.abort(new Error('interrupted'));
-    if (env.signal.aborted) onOuter();
-    else env.signal.addEventListener('abort', onOuter, { once: true });
-    const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
-    const req = {
-      step,
-      runId: env.runId,
-      root: env.root,
-      inputs: fp.inputFiles.map((f) => path.resolve(env.root, f)),
-      outputs: step.outputs.map((o) => path.resolve(env.root, o)),
-      logFile,
-      signal: ac.signal,
-      runEnv: env.env,
-      ...(executor.acceptsHeader ? { logHeader: header } : {}),
-      ...(code.compiled ? { compiled: code.compiled } : {}),
-    };
-    const outcome = await executor.execute(req);
-    if (timer) clearTimeout(timer);
-    env.signal.removeEventListener('abort', onOuter);
-    const base = {
-      name,
-      startedAt,
-      attempts: attempt,
-      logFile: logRel,
-      bytesRead: fp.bytesIn,
+    const outcome = await attemptStep(env, step, code, v, { attempt, attempts, logFile, reason });
+    lastMetrics = {
       ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
       ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
       ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
     };
-    lastMetrics = {
-      ...(base.cpuMs !== undefined ? { cpuMs: base.cpuMs } : {}),
-      ...(base.peakRssBytes !== undefined ? { peakRssBytes: base.peakRssBytes } : {}),
-      ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
-    };
+    const base = { name, startedAt, attempts: attempt, logFile: logRel, bytesRead: v.fp.bytesIn, ...lastMetrics };
     if (outcome.ok) {
-      const verified = verifyOutputs(env, step);
-      if (!verified.ok) {
-        lastError = verified.error;
-        appendLog(logFile, `# batch: FAIL: ${verified.error}\n`);
-      } else {
-        const result: StepOutcome = {
-          ...base,
-          status: 'PASS',
-          action: 'ran',
-          reason,
-          durationMs: Math.round(performance.now() - t0),
-          bytesWritten: verified.bytes,
-        };
-        // The step passed and nothing below can fail it: its slot goes to the next step now,
-        // which executes while this one checks its inputs, takes its snapshot and stores its
-        // outputs (as Ninja starts the next command as soon as one exits). Releasing only
-        // resolves the waiter's promise: the turn yielded here lets that step reach its
-        // executor first (a few microtasks), instead of after this bookkeeping.
-        slots.release();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const changed = inputsChangedDuringRun(env, fp);
-        if (changed.length > 0) {
-          // The outputs were computed from the old bytes: do not record them as current.
-          env.emit({ type: 'warning', message: `step "${name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
-          result.reason = `${reason}; inputs changed while running (not recorded)`;
-        } else {
-          result.state = { key: fp.key, parts: fp.parts, outputs: verified.hashes, runId: env.runId, at: Date.now() };
-        }
-        if (result.state) {
-          try {
-            const snapshot = snapshotOf(env, step, code, verified.hashes);
-            if (snapshot) result.snapshot = snapshot;
-          } catch {
-            // No snapshot: the next run does the full check instead.
-          }
-          // Never rejects: a failed store is a warning.
-          if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, verified.hashes, env.runId, env.emit, env.stats);
-        }
-        return result;
+      const verified = verifyOutputs(env.verdict, step);
+      if (verified.ok) {
+        const result: StepOutcome = { ...base, status: 'PASS', action: 'ran', reason, durationMs: Math.round(performance.now() - t0), bytesWritten: verified.bytes };
+        return recordPassed(env, step, code, v.fp, verified.hashes, result, slots);
       }
+      lastError = verified.error;
     } else {
       lastError = outcome.error ?? 'failed';
-      appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
     }
+    appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
     if (env.signal.aborted) break;
     if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
   }
-  const movedTo = moveFailedOutputs(env.root, env.cacheDir, step, env.stats);
+  const movedTo = moveFailedOutputs(env.verdict.root, env.cacheDir, step, env.verdict.stats);
   return {
     ...(movedTo ? { failedOutputs: movedTo } : {}),
     name,
@@ -345,25 +264,90 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
     startedAt,
     attempts,
     logFile: logRel,
-    bytesRead: fp.bytesIn,
+    bytesRead: v.fp.bytesIn,
     ...lastMetrics,
   };
 }
 
+/** One execution: its outputs removed first, its log header written, its timeout armed. */
+async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, a: Attempt): Promise<ExecOutcome> {
+  const root = env.verdict.root;
+  const kind = kindOf(step);
+  const executor = env.executorFor(step);
+  env.emit({ type: 'step-start', step: step.name, attempt: a.attempt, reasons: v.reasons });
+  removeOutputs(env.verdict, step);
+  const header = `# batch: step ${step.name}, attempt ${a.attempt}/${a.attempts}, run ${env.runId}\n# reason: ${a.reason}\n`;
+  // The process executor writes the header itself, on the log's only open; for the others
+  // it is written here.
+  if (!executor.acceptsHeader) appendLog(a.logFile, header);
+  const ac = new AbortController();
+  const onOuter = (): void => ac.abort(new Error('interrupted'));
+  if (env.signal.aborted) onOuter();
+  else env.signal.addEventListener('abort', onOuter, { once: true });
+  const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
+  try {
+    return await executor.execute({
+      step,
+      runId: env.runId,
+      root,
+      inputs: v.fp.inputFiles.map((f) => path.resolve(root, f)),
+      outputs: step.outputs.map((o) => path.resolve(root, o)),
+      logFile: a.logFile,
+      signal: ac.signal,
+      runEnv: env.verdict.env,
+      ...(executor.acceptsHeader ? { logHeader: header } : {}),
+      ...(code.compiled ? { compiled: code.compiled } : {}),
+      ...(kind.command ? { command: kind.command(step) } : {}),
+    });
+  } finally {
+    if (timer) clearTimeout(timer);
+    env.signal.removeEventListener('abort', onOuter);
+  }
+}
+
+/** A step that passed: its slot goes to the next step, then its new state (unless an input
+ * changed while it ran), its snapshot and its outputs into the output cache. */
+async function recordPassed(env: RunEnv, step: StepConfig, code: StepCode, fp: Fingerprint, outputs: FileHashes, result: StepOutcome, slots: Slots): Promise<StepOutcome> {
+  // Nothing below can fail the step: its slot goes to the next step now, which executes
+  // while this one checks its inputs, takes its snapshot and stores its outputs (as Ninja
+  // starts the next command as soon as one exits). Releasing only resolves the waiter's
+  // promise: the turn yielded here lets that step reach its executor first (a few
+  // microtasks), instead of after this bookkeeping.
+  slots.release();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const changed = inputsChangedDuringRun(env.verdict, fp);
+  if (changed.length > 0) {
+    // The outputs were computed from the old bytes: do not record them as current.
+    env.emit({ type: 'warning', message: `step "${step.name}": ${changed.join(', ')} changed while it ran; it will run again next time` });
+    result.reason = `${result.reason}; inputs changed while running (not recorded)`;
+    return result;
+  }
+  result.state = { key: fp.key, parts: fp.parts, outputs, runId: env.runId, at: Date.now() };
+  try {
+    const snapshot = snapshotOf(env.verdict, step, code, outputs);
+    if (snapshot) result.snapshot = snapshot;
+  } catch {
+    // No snapshot: the next run does the full check instead.
+  }
+  // Never rejects: a failed store is a warning.
+  if (env.outputCache && step.cache) await env.outputCache.save(step, fp.key, outputs, env.runId, env.emit, env.verdict.stats);
+  return result;
+}
+
 /** The fast path: the step's stat snapshot proves it up to date (never under --force). The
  * pre-run verdict stands while no file was forgotten since; otherwise it is checked again. */
-function upToDateBySnapshot(env: RunEnv, step: StepConfig): boolean {
-  if (env.force) return false;
-  const v = env.fast.get(step.name);
-  if (v && v.epoch === env.stats.epoch) return true;
+function upToDateBySnapshot(c: VerdictContext, checks: RunChecks, step: StepConfig): boolean {
+  if (!snapshotsApply(c)) return false;
+  const v = checks.fast.get(step.name);
+  if (v && v.epoch === c.stats.epoch) return true;
   // Nothing forgotten since it last failed: it would fail again (the full check follows).
-  if (env.misses.get(step.name) === env.stats.epoch) return false;
-  const epoch = env.stats.epoch;
-  const again = checkSnapshot(env.root, env.stats, env.store, step, env.env);
-  if (again) env.fast.set(step.name, again);
+  if (checks.misses.get(step.name) === c.stats.epoch) return false;
+  const epoch = c.stats.epoch;
+  const again = checkSnapshot(c.root, c.stats, c.store, step, c.env);
+  if (again) checks.fast.set(step.name, again);
   else {
-    env.fast.delete(step.name);
-    env.misses.set(step.name, epoch);
+    checks.fast.delete(step.name);
+    checks.misses.set(step.name, epoch);
   }
   return again !== undefined;
 }
@@ -372,24 +356,24 @@ function upToDateBySnapshot(env: RunEnv, step: StepConfig): boolean {
  * any of its files was hashed within the racy window of its last change, which is the rule
  * right after a step wrote them; that is checked on them first, so the signature of every
  * input, code file and output (and of the definition) is not worked out only to be refused. */
-function snapshotOf(env: RunEnv, step: StepConfig, code: StepCode, written?: FileHashes): SnapshotEntry | undefined {
+function snapshotOf(c: VerdictContext, step: StepConfig, code: StepCode, written?: FileHashes): SnapshotEntry | undefined {
   if (written) {
     for (const f of Object.keys(written)) {
-      const h = env.stats.peek(f);
-      const st = env.stats.peekStat(f);
+      const h = c.stats.peek(f);
+      const st = c.stats.peekStat(f);
       if (!h || !st || !h.stable || h.hashedAt - Math.max(st.mtimeMs, st.ctimeMs) <= RACY_WINDOW_MS) return undefined;
     }
   }
-  const files = step.kind === 'run' ? Object.keys(code.files) : commandCandidates(step);
-  return takeSnapshot(env.root, env.stats, step, definitionSignature(step, env.env), files);
+  const files = kindOf(step).snapshotCode(step, code);
+  return takeSnapshot(c.root, c.stats, step, definitionSignature(step, c.env), files);
 }
 
 /** Input files whose content differs now from what the fingerprint hashed before the run. */
-function inputsChangedDuringRun(env: RunEnv, fp: Fingerprint): string[] {
+function inputsChangedDuringRun(c: VerdictContext, fp: Fingerprint): string[] {
   const changed: string[] = [];
   for (const [f, h] of Object.entries(fp.parts.inputs)) {
-    env.stats.forget(f);
-    if (env.stats.get(f)?.hash !== h) changed.push(f);
+    c.stats.forget(f);
+    if (c.stats.get(f)?.hash !== h) changed.push(f);
   }
   return changed;
 }

@@ -4,11 +4,12 @@ import type { ForEachMatch, JsonObject, MetricBound } from './types.js';
 /** A step after validation: plain, fully defaulted data. Nothing downstream touches user TS. */
 export interface StepConfig {
   name: string;
-  kind: 'run' | 'command';
-  /** Project-relative module path, for `run` steps. */
-  run?: string;
-  /** Shell string or argv, for `command` steps. */
-  command?: string | string[];
+  /** The step's kind: the field that defines it (`run`, `command`, `python`, …; kinds/). */
+  kind: string;
+  /** The kind's own fields as its module validated them (`{ run: 'steps/x.ts' }`,
+   * `{ command: [...] }`, `{ python: 'src/train.py', args: [...] }`): only that module reads
+   * them, and plan/step-key.ts hashes them as the step's definition. */
+  spec: JsonObject;
   inputs: string[];
   outputs: string[];
   dependsOn: string[];

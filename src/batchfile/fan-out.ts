@@ -75,8 +75,10 @@ export function instancesOf(step: StepConfig, matches: readonly ForEachMatch[], 
       instanceOf: step.name,
       match: m,
     };
-    if (typeof step.command === 'string') inst.command = fill(step.command, m);
-    else if (step.command) inst.command = step.command.map((s) => fill(s, m));
+    // A `command` step's command takes the placeholders too (its kind's field, in `spec`).
+    const command = step.spec.command;
+    if (typeof command === 'string') inst.spec = { ...step.spec, command: fill(command, m) };
+    else if (Array.isArray(command)) inst.spec = { ...step.spec, command: (command as string[]).map((s) => fill(s, m)) };
     if (step.metrics) inst.metrics = step.metrics.map((s) => fill(s, m));
     out.push(inst);
   }

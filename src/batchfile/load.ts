@@ -10,7 +10,7 @@ import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
 import { trackReads } from './reads.js';
-import { validateBatch } from './validate.js';
+import { validateBatch, type KindRules } from './validate.js';
 
 export { BATCHFILE_NAMES } from '../util/project-root.js';
 
@@ -111,8 +111,9 @@ let freshImports = 0;
 export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
 
 /** Compiles (or reuses), imports and validates the Batchfile. `compiled`: what a caller found
- * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again. */
-export async function loadBatchfile(root: string, file: string, cacheDir: string, compiled?: CompiledBatchfile, opts: LoadOptions = {}): Promise<Loaded> {
+ * moments ago (the daemon, checking the Batchfile before it serves a run), not looked up again.
+ * `kinds`: the step kinds a step may be (kinds/registry.ts's KINDS). */
+export async function loadBatchfile(root: string, file: string, cacheDir: string, kinds: readonly KindRules[], compiled?: CompiledBatchfile, opts: LoadOptions = {}): Promise<Loaded> {
   await initHash();
   const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
   mark('batchfile compiled');
@@ -132,7 +133,7 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
   }
   mark('batchfile imported');
-  const config = validated(mod.default, file, root);
+  const config = validated(mod.default, file, root, kinds);
   mark('batchfile validated');
   return { config, sources, out, ...(reads ? { reads } : {}) };
 }
@@ -166,11 +167,11 @@ async function userFrames(e: unknown, root: string, file: string, out: string): 
  * Reusing the same config object also keeps the per-config memos (graph, definition hashes). */
 const validatedMemo = new WeakMap<object, { file: string; root: string; config: PipelineConfig }>();
 
-function validated(exported: unknown, file: string, root: string): PipelineConfig {
-  if (typeof exported !== 'object' || exported === null) return validateBatch(exported, file, root);
+function validated(exported: unknown, file: string, root: string, kinds: readonly KindRules[]): PipelineConfig {
+  if (typeof exported !== 'object' || exported === null) return validateBatch(exported, file, root, kinds);
   const hit = validatedMemo.get(exported);
   if (hit && hit.file === file && hit.root === root) return hit.config;
-  const config = validateBatch(exported, file, root);
+  const config = validateBatch(exported, file, root, kinds);
   validatedMemo.set(exported, { file, root, config });
   return config;
 }

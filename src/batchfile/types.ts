@@ -53,15 +53,28 @@ export interface RunStepDef<Names extends string> extends StepCommon<Names> {
   /** Path of a TS or JS module whose default export is `async (ctx) => void`; runs in a worker thread. */
   run: string;
   command?: never;
+  python?: never;
 }
 
 export interface CommandStepDef<Names extends string> extends StepCommon<Names> {
   /** A shell command string, or an argv array run without a shell. Runs in the project root. */
   command: string | readonly string[];
   run?: never;
+  python?: never;
 }
 
-export type StepDef<Names extends string = string> = RunStepDef<Names> | CommandStepDef<Names>;
+export interface PythonStepDef<Names extends string> extends StepCommon<Names> {
+  /** Path of a Python script, run as `python3 SCRIPT ...args` in the project root. Its code
+   * fingerprint follows the script's local imports to the project's modules. */
+  python: string;
+  /** The script's command-line arguments (part of the step's definition). */
+  args?: readonly string[];
+  run?: never;
+  command?: never;
+}
+
+/** A step of any kind (src/kinds/: one module each). */
+export type StepDef<Names extends string = string> = RunStepDef<Names> | CommandStepDef<Names> | PythonStepDef<Names>;
 
 export interface TestsDef {
   /** Vitest files (globs) that check the pipeline's results after the steps. */

@@ -66,7 +66,7 @@ function validateForEach(c: FieldChecker, where: string, v: unknown, step: StepC
   };
   step.inputs.forEach((s, i) => check(s, `inputs[${i}]`));
   step.outputs.forEach((s, i) => check(s, `outputs[${i}]`));
-  const cmd = step.command;
+  const cmd = step.spec.command as string | string[] | undefined;
   if (typeof cmd === 'string') check(cmd, 'command');
   else cmd?.forEach((s, i) => check(s, `command[${i}]`));
   if (step.outputs.length > 0 && !step.outputs.some((o) => placeholdersIn(o).length > 0)) {

@@ -14,11 +14,9 @@ import { RESERVED_NAMES } from './names.js';
 // is never ambiguous.
 export { RESERVED_NAMES };
 
-const STEP_FIELDS = [
-  'run', 'command', 'inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache', ...DATA_FIELDS,
-] as const;
+/** Fields every step has, whatever its kind. */
+const COMMON_FIELDS = ['inputs', 'outputs', 'dependsOn', 'params', 'env', 'description', 'timeout', 'retries', 'cache', ...DATA_FIELDS] as const;
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_NAMES);
-const STEP_FIELD_SET: ReadonlySet<string> = new Set(STEP_FIELDS);
 const MANAGED_OUTPUT = /^(\.cache|\.git|node_modules|logs)(\/|$)/;
 const TOP_FIELDS = ['steps', 'tests', 'cache', 'executor'] as const;
 const TESTS_FIELDS = ['files', 'inputs', 'timeout'] as const;
@@ -44,7 +42,42 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-class Checker {
+/** What validation needs to know of a kind of step (kinds/kind.ts implements it; the loader
+ * is handed the list, so this core module never imports the kinds above it). */
+export interface KindRules {
+  /** The field that names the kind and holds its main value (`run`, `command`, `python`). */
+  readonly field: string;
+  /** All of its fields, `field` first. */
+  readonly fields: readonly string[];
+  /** How an error names it: "`run` (a module path)". */
+  readonly describe: string;
+  /** Checks the kind's fields of one step (`where` is 'step "NAME"'); returns them as the
+   * step's `spec`. Fails through `c`, naming the file, step and field. */
+  validate(raw: Record<string, unknown>, where: string, c: Checker): JsonObject;
+}
+
+/** The fields a Batchfile may use: common ones, and each kind's. */
+interface FieldTable {
+  kinds: readonly KindRules[];
+  all: readonly string[];
+  allSet: ReadonlySet<string>;
+  /** Which kind a kind-specific field belongs to. */
+  owner: ReadonlyMap<string, KindRules>;
+}
+
+function fieldTable(kinds: readonly KindRules[]): FieldTable {
+  const all = [...kinds.map((k) => k.field), ...COMMON_FIELDS, ...kinds.flatMap((k) => k.fields.filter((f) => f !== k.field))];
+  const owner = new Map(kinds.flatMap((k) => k.fields.map((f) => [f, k] as const)));
+  return { kinds, all, allSet: new Set(all), owner };
+}
+
+/** Joins kinds' descriptions: "a, b or c". */
+function listOr(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+/** Checks fields of a Batchfile and fails naming the file, the step and the field. */
+export class Checker {
   constructor(
     readonly file: string,
     readonly root: string,
@@ -104,7 +137,7 @@ class Checker {
   }
 }
 
-function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<string>): StepConfig {
+function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<string>, fields: FieldTable): StepConfig {
   const where = `step "${name}"`;
   if (!NAME_RE.test(name)) {
     c.fail(where, 'a step name may contain letters, digits and _ . : @ + - and must not start with a punctuation mark');
@@ -112,26 +145,10 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
   if (RESERVED.has(name)) {
     c.fail(where, `"${name}" is a batch subcommand; rename the step (reserved: ${RESERVED_NAMES.join(', ')})`);
   }
-  if (!isObject(raw)) c.fail(where, 'must be an object with `run` or `command`');
-  c.unknownFields(raw, STEP_FIELDS, where, STEP_FIELD_SET);
-  const hasRun = raw.run !== undefined;
-  const hasCommand = raw.command !== undefined;
-  if (hasRun === hasCommand) c.fail(where, 'needs exactly one of `run` (a module path) or `command` (a shell string or argv array)');
-
-  let run: string | undefined;
-  let command: string | string[] | undefined;
-  if (hasRun) {
-    if (typeof raw.run !== 'string' || raw.run.trim() === '') c.fail(`${where}.run`, 'must be a module path');
-    const [spec] = c.pathList([raw.run], where, '.run');
-    run = spec;
-  } else if (typeof raw.command === 'string') {
-    if (raw.command.trim() === '') c.fail(`${where}.command`, 'is empty');
-    command = raw.command;
-  } else if (Array.isArray(raw.command) && raw.command.length > 0 && raw.command.every((x) => typeof x === 'string')) {
-    command = raw.command as string[];
-  } else {
-    c.fail(`${where}.command`, 'must be a non-empty string or a non-empty array of strings');
-  }
+  if (!isObject(raw)) c.fail(where, `must be an object with ${listOr(fields.kinds.map((k) => `\`${k.field}\``))}`);
+  c.unknownFields(raw, fields.all, where, fields.allSet);
+  const kind = stepKind(c, where, raw, fields);
+  const spec = kind.validate(raw, where, c);
 
   const dependsOn = c.stringList(raw.dependsOn, where, '.dependsOn');
   for (const d of dependsOn) {
@@ -151,7 +168,8 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
 
   const step: StepConfig = {
     name,
-    kind: hasRun ? 'run' : 'command',
+    kind: kind.field,
+    spec,
     inputs: c.pathList(raw.inputs, where, '.inputs'),
     outputs: c.pathList(raw.outputs, where, '.outputs'),
     dependsOn,
@@ -165,13 +183,28 @@ function validateStep(c: Checker, name: string, raw: unknown, allNames: Set<stri
     if (o === '.') c.fail(`${where}.outputs[${i}]`, 'the project root itself cannot be an output');
     if (MANAGED_OUTPUT.test(o)) c.fail(`${where}.outputs[${i}]`, `"${o}" is managed by batch or git and cannot be an output`);
   }
-  if (run !== undefined) step.run = run;
-  if (command !== undefined) step.command = command;
   if (typeof raw.description === 'string') step.description = raw.description;
   const timeoutMs = c.duration(raw.timeout, where, '.timeout');
   if (timeoutMs !== undefined) step.timeoutMs = timeoutMs;
   validateDataFields(c, where, raw, step);
   return step;
+}
+
+/** The one kind whose field the step has; another kind's own fields are refused. */
+function stepKind(c: Checker, where: string, raw: Record<string, unknown>, fields: FieldTable): KindRules {
+  let kind: KindRules | undefined;
+  let count = 0;
+  for (const k of fields.kinds) {
+    if (raw[k.field] === undefined) continue;
+    kind = k;
+    count++;
+  }
+  if (count !== 1 || !kind) c.fail(where, `needs exactly one of ${listOr(fields.kinds.map((k) => k.describe))}`);
+  for (const f in raw) {
+    const owner = fields.owner.get(f);
+    if (owner && owner !== kind && raw[f] !== undefined) c.fail(where, `field "${f}" belongs to \`${owner.field}\` steps`);
+  }
+  return kind;
 }
 
 function validateTests(c: Checker, raw: unknown): TestsConfig {
@@ -188,7 +221,7 @@ function validateTests(c: Checker, raw: unknown): TestsConfig {
 
 /** Turns the Batchfile's default export into checked, plain configuration. Every error
  * names the file, the step and the field. */
-export function validateBatch(value: unknown, file: string, root: string): PipelineConfig {
+export function validateBatch(value: unknown, file: string, root: string, kinds: readonly KindRules[]): PipelineConfig {
   const rel = path.relative(root, file) || file;
   const c: Checker = new Checker(rel, root);
   if (!isObject(value)) c.fail('default export', 'must be defineBatch({ steps: { ... } })');
@@ -197,7 +230,8 @@ export function validateBatch(value: unknown, file: string, root: string): Pipel
   const names = new Set(Object.keys(value.steps));
   if (names.size === 0) c.fail('steps', 'declares no steps');
   const steps = new Map<string, StepConfig>();
-  for (const name of names) steps.set(name, validateStep(c, name, value.steps[name], names));
+  const fields = fieldTable(kinds);
+  for (const name of names) steps.set(name, validateStep(c, name, value.steps[name], names, fields));
 
   const cache = { enabled: true, maxBytes: DEFAULT_CACHE_BYTES };
   if (value.cache !== undefined) {

@@ -14,8 +14,15 @@ export interface Restored {
   source?: 'local' | 'remote';
 }
 
-/** Keeps passed steps' outputs by fingerprint, to restore instead of rerunning. */
-export interface OutputCache {
+/** An output cache: keeps passed steps' outputs by fingerprint, to restore instead of
+ * rerunning. The local one (local/), or the remote one (remote/backend.ts) with the local
+ * one in front of it; cache/choose.ts is the one place a command's cache is chosen. */
+export interface CacheBackend {
+  /** Which backend: 'local', 'remote', or a chain's names joined. */
+  readonly name: string;
+  /** The run whose outputs are kept under `key`, if any: what a verdict of `restore` rests
+   * on (an index look-up; restore() then checks every file). May ask over the network. */
+  lookup(step: StepConfig, key: string): Promise<{ fromRun: string } | undefined>;
   /** Restores the outputs stored under `key` (after removing the step's current outputs),
    * checking every file against its hash. A miss, or a corrupt entry (dropped, with a
    * warning), gives undefined and the step runs. `stats` is the run's stat cache: every

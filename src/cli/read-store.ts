@@ -3,19 +3,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { projectPaths, type ProjectPaths } from '../app/project.js';
 import type { Args } from './args.js';
 import { openStore, type Store } from '../store/store.js';
 import { BatchError } from '../util/errors.js';
 
-export interface QueryPaths {
-  root: string;
-  cacheDir: string;
-  logsDir: string;
-}
+export type QueryPaths = ProjectPaths;
 
 export function queryPaths(args: Args): QueryPaths {
-  const root = path.resolve(args.cwd ?? process.cwd());
-  return { root, cacheDir: path.join(root, '.cache'), logsDir: path.join(root, 'logs') };
+  return projectPaths(path.resolve(args.cwd ?? process.cwd()));
 }
 
 /** --json and --csv are each a whole document on stdout; both at once is a usage error. */

@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compiledBatchfile, impurity, type CompiledBatchfile } from '../batchfile/load.js';
-import { createExecutors, type Executors } from '../app/pipeline.js';
 import { resolveProject, type Project, type ProjectPlace } from '../app/project.js';
 import { Session } from '../app/session.js';
 import type { RunSettings } from '../app/settings.js';
 import { killAllCommandSteps } from '../executors/process-executor.js';
+import { ExecutorRegistry } from '../executors/registry.js';
 import { reportFailure } from '../report/failure.js';
 import { makeIo } from '../report/io.js';
 import { showRun } from '../report/show-run.js';
@@ -50,7 +50,7 @@ export const VIA_DAEMON = 'via-daemon';
  * run decides every step as a direct run does, from those stats. */
 export class Resident {
   private store: { store: Store; id: string } | undefined;
-  private executors: { key: string; executors: Executors } | undefined;
+  private executors: { key: string; executors: ExecutorRegistry } | undefined;
   private trusted: TrustedStats | undefined;
   /** Runs being served (a run waiting for the lock counts). */
   private running = 0;
@@ -156,7 +156,7 @@ export class Resident {
     this.trusted = undefined;
     const ex = this.executors?.executors;
     this.executors = undefined;
-    if (ex) await Promise.allSettled([ex.pool.close(), ex.proc.close()]);
+    if (ex) await ex.closeAll();
     const st = this.store?.store;
     this.store = undefined;
     if (st) await st.close();
@@ -176,12 +176,12 @@ export class Resident {
   }
 
   /** Executors for this run's -j and --worker-memory, kept while they stay the same. */
-  private executorsFor(jobs: number, workerMemoryMb: number | undefined): Executors {
+  private executorsFor(jobs: number, workerMemoryMb: number | undefined): ExecutorRegistry {
     const key = `${jobs}/${workerMemoryMb ?? ''}`;
     if (this.executors?.key === key) return this.executors.executors;
     const old = this.executors?.executors;
-    if (old) void Promise.allSettled([old.pool.close(), old.proc.close()]);
-    const executors = createExecutors(jobs, workerMemoryMb);
+    if (old) void old.closeAll();
+    const executors = ExecutorRegistry.create(jobs, workerMemoryMb);
     this.executors = { key, executors };
     return executors;
   }

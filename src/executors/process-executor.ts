@@ -53,8 +53,8 @@ export class ProcessExecutor implements Executor {
     const { step } = req;
     const base = this.runEnv(req.runId, req.root, req.runEnv);
     const env = req.env ? withVars(base, req.env) : base;
-    const cmd = step.command!;
-    const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
+    if (!req.command) return { ok: false, error: `step "${step.name}": its kind names no program to start` };
+    const { file, args } = req.command;
     let pid: number | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const stop = (): void => {

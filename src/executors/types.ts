@@ -8,8 +8,11 @@ export interface ExecRequest {
   /** Absolute input files (resolved) and declared outputs. */
   inputs: string[];
   outputs: string[];
-  /** Compiled module, for `run` steps. */
+  /** Compiled module, for a kind the worker pool runs. */
   compiled?: string;
+  /** The program and its arguments, for a kind the process executor runs (its kind says
+   * what: kinds/kind.ts `command`). */
+  command?: { file: string; args: string[] };
   logFile: string;
   /** Lines for the top of this attempt's log. An executor that takes it writes them (the
    * process executor: in the spawn helper, on the log's one open); without `acceptsHeader`

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import picomatch from 'picomatch';
 import type { StatCache } from './stat-cache.js';
+import { STATE_DIR } from '../util/project-layout.js';
 
 /** Folders that globs never descend into: the engine's own state and VCS metadata. */
-export const GLOB_IGNORE = ['.git/**', '.cache/**', '**/node_modules/.cache/**'];
+export const GLOB_IGNORE = ['.git/**', `${STATE_DIR}/**`, '**/node_modules/.cache/**'];
 
 type FastGlob = typeof import('fast-glob');
 let fastGlob: FastGlob | undefined;

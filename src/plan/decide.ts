@@ -117,9 +117,3 @@ export function decide(opts: {
   reasons.push(...diffOutputs(state.outputs, outputs));
   return { run: reasons.length > 0, reasons };
 }
-
-/** A one-line reason for summaries: the first few, then a count. */
-export function summariseReasons(reasons: string[], max = 3): string {
-  if (reasons.length <= max) return reasons.join('; ');
-  return `${reasons.slice(0, max).join('; ')}; and ${reasons.length - max} more`;
-}

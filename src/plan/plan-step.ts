@@ -1,5 +1,5 @@
 import type { StepConfig } from '../batchfile/config.js';
-import type { StepCode } from './code.js';
+import type { StepCode } from './step-code.js';
 import { resolveSpecs } from '../fingerprint/files.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import { fingerprintKey, fingerprintParts } from './step-key.js';
@@ -12,7 +12,6 @@ export interface PlanEnv {
   root: string;
   stats: StatCache;
   env: NodeJS.ProcessEnv;
-  code: Map<string, StepCode>;
   store: Store;
   force: boolean;
 }
@@ -27,7 +26,7 @@ export interface Fingerprint {
 }
 
 /** The step's fingerprint against the files as they are now. */
-export function fingerprintStep(env: Pick<PlanEnv, 'root' | 'stats' | 'env' | 'code'>, step: StepConfig): Fingerprint {
+export function fingerprintStep(env: Pick<PlanEnv, 'root' | 'stats' | 'env'>, step: StepConfig, code: StepCode): Fingerprint {
   const res = resolveSpecs(env.root, step.inputs, env.stats);
   const inputs: FileHashes = {};
   let bytesIn = 0;
@@ -38,8 +37,7 @@ export function fingerprintStep(env: Pick<PlanEnv, 'root' | 'stats' | 'env' | 'c
       bytesIn += st.size;
     }
   }
-  const code = env.code.get(step.name)?.files ?? {};
-  const parts = fingerprintParts(step, inputs, code, env.env);
+  const parts = fingerprintParts(step, inputs, code.files, env.env);
   return { key: fingerprintKey(parts), parts, inputFiles: res.files, missing: [...res.missing, ...res.empty], bytesIn };
 }
 
@@ -58,8 +56,10 @@ export function currentOutputs(env: Pick<PlanEnv, 'root' | 'stats'>, step: StepC
   return { hashes, bytes, missing: [...res.missing, ...res.empty] };
 }
 
-export function planStep(env: PlanEnv, step: StepConfig): { fp: Fingerprint; decision: Decision } {
-  const fp = fingerprintStep(env, step);
+/** The step's fingerprint and decide()'s verdict on it; verdict.ts builds the step's whole
+ * verdict on this. */
+export function planStep(env: PlanEnv, step: StepConfig, code: StepCode): { fp: Fingerprint; decision: Decision } {
+  const fp = fingerprintStep(env, step, code);
   const outs = currentOutputs(env, step);
   const decision = decide({ state: env.store.state.get(step.name), key: fp.key, parts: fp.parts, outputs: outs.hashes, force: env.force });
   return { fp, decision };

@@ -2,8 +2,7 @@ import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
 import { RACY_WINDOW_MS, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
-import { KEY_SCHEMA, runtimeTag } from './step-key.js';
-import { canonicalJson } from '../util/json.js';
+import { definitionText, KEY_SCHEMA } from './step-key.js';
 import type { SnapshotEntry } from '../store/store.js';
 
 /**
@@ -24,18 +23,19 @@ import type { SnapshotEntry } from '../store/store.js';
  * for a `command` step every word that could name a script, present or not.
  */
 
-const SNAPSHOT_SCHEMA = 2;
+const SNAPSHOT_SCHEMA = 3;
 
 /** Definition, env values and schemas: what besides file contents decides a step's key.
- * One hash over the parts' text (not the fingerprint's per-part hashes): this runs for every
- * step on every run, and a changed part only needs to be noticed here, not named. */
+ * The definition is the key's own encoding of it (step-key.ts's text, once per loaded step),
+ * so the two can never disagree; the env values go in as text (not the key's per-variable
+ * hashes): this runs for every step on every run, and a changed value only needs to be
+ * noticed here, not named. */
 export function definitionSignature(step: StepConfig, env: NodeJS.ProcessEnv): string {
   const envText = envValues(step, env);
   const hit = definitionMemo.get(step);
   if (hit && hit.envText === envText) return hit.sig;
-  let text = `${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${step.kind}\0${step.kind === 'run' ? runtimeTag() : ''}\0${JSON.stringify(step.kind === 'run' ? (step.run ?? null) : (step.command ?? null))}`;
-  text += `\0${paramsText(step)}\0${step.inputs.join('\0')}\0\0${step.outputs.join('\0')}\0${envText}`;
-  const sig = hashString(text);
+  const d = definitionText(step);
+  const sig = hashString(`${SNAPSHOT_SCHEMA}\0${KEY_SCHEMA}\0${d.command}\0${d.params}\0${d.specs}\0${d.runtime ?? ''}${envText}`);
   definitionMemo.set(step, { envText, sig });
   return sig;
 }
@@ -53,16 +53,6 @@ function envValues(step: StepConfig, env: NodeJS.ProcessEnv): string {
 /** A loaded config's steps do not change (a process that runs many times, the daemon or watch
  * mode, checks the same step objects each run); only the env values can, and are compared. */
 const definitionMemo = new WeakMap<StepConfig, { envText: string; sig: string }>();
-
-const paramsMemo = new WeakMap<StepConfig, string>();
-function paramsText(step: StepConfig): string {
-  let t = paramsMemo.get(step);
-  if (t === undefined) {
-    t = canonicalJson(step.params);
-    paramsMemo.set(step, t);
-  }
-  return t;
-}
 
 export interface StatSignature {
   sig: string;

@@ -27,25 +27,51 @@ export function envHashes(step: StepConfig, env: NodeJS.ProcessEnv): Record<stri
   return out;
 }
 
-const definitionMemo = new WeakMap<StepConfig, Record<string, string>>();
-
-/** Hashes of the definition's parts; a step's config never changes once loaded, so once per load. */
-export function definitionHashes(step: StepConfig): Record<string, string> {
-  let d = definitionMemo.get(step);
-  if (!d) {
-    d = computeDefinitionHashes(step);
-    definitionMemo.set(step, d);
-  }
-  return d;
+/** A step's definition in its one encoding, as text: its kind's fields, its params and its
+ * declared input/output specs, each as canonical JSON. The key hashes each part (so that a
+ * change can be named: "params changed"); the stat snapshot's signature hashes them
+ * together (snapshot.ts). */
+export interface DefinitionText {
+  command: string;
+  params: string;
+  specs: string;
+  /** `run` steps only: runtimeTag(). */
+  runtime?: string;
 }
 
-function computeDefinitionHashes(step: StepConfig): Record<string, string> {
-  return {
-    command: hashString(canonicalJson(step.kind === 'run' ? { run: step.run ?? null } : { command: step.command ?? null })),
-    params: hashString(canonicalJson(step.params)),
-    specs: hashString(canonicalJson({ inputs: [...step.inputs].sort(), outputs: [...step.outputs].sort() })),
-    ...(step.kind === 'run' ? { runtime: hashString(runtimeTag()) } : {}),
-  };
+const textMemo = new WeakMap<StepConfig, DefinitionText>();
+const hashMemo = new WeakMap<StepConfig, Record<string, string>>();
+
+/** A step's config never changes once loaded, so once per load. */
+export function definitionText(step: StepConfig): DefinitionText {
+  let t = textMemo.get(step);
+  if (!t) {
+    t = {
+      // The kind's own fields: `{ run }`, `{ command }` as before kinds were modules (the
+      // same keys), `{ python, args }`…
+      command: canonicalJson(step.spec),
+      params: canonicalJson(step.params),
+      // canonicalJson of { inputs, outputs } with sorted arrays of strings, which
+      // JSON.stringify writes alike (keys already in order), without the per-value walk:
+      // this runs for every step of a no-op.
+      specs: JSON.stringify({ inputs: [...step.inputs].sort(), outputs: [...step.outputs].sort() }),
+      // Only `run` steps execute inside batch's own Node.js (see runtimeTag).
+      ...(step.kind === 'run' ? { runtime: runtimeTag() } : {}),
+    };
+    textMemo.set(step, t);
+  }
+  return t;
+}
+
+/** Hashes of the definition's parts (the key's `definition`). */
+export function definitionHashes(step: StepConfig): Record<string, string> {
+  let d = hashMemo.get(step);
+  if (!d) {
+    const t = definitionText(step);
+    d = { command: hashString(t.command), params: hashString(t.params), specs: hashString(t.specs), ...(t.runtime !== undefined ? { runtime: hashString(t.runtime) } : {}) };
+    hashMemo.set(step, d);
+  }
+  return d;
 }
 
 const paramsMemo = new WeakMap<StepConfig, Record<string, string>>();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { impurity, type Loaded } from '../batchfile/load.js';
 import type { Io } from '../report/io.js';
 import type { RunEvent } from '../schedule/events.js';
-import { stepCode } from '../plan/code.js';
+import { kindOf } from '../kinds/registry.js';
 import { initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps } from '../graph/graph.js';
@@ -260,16 +260,15 @@ export class WatchLoop {
       const step = config?.steps.get(name);
       const known = this.code.get(name);
       const files = [...(known ?? [])];
-      // Before the first run (or after a failed check) the engine's list is missing: for a
-      // `run` step its module and what it was last compiled from stand in; a `command` step's
-      // scripts are found the engine's way (cheap: no compile), so the first watcher is complete.
-      if (step?.run) files.push(step.run, ...Object.keys(this.session.store.code.get(step.run)?.sources ?? {}));
-      else if (step && !known) {
+      // Before the first run (or after a failed check) the engine's list is missing: the
+      // step's kind says what it knows cheaply (a `run` module and what it was last compiled
+      // from; the scripts a `command` names), so the first watcher is complete.
+      if (step && !known) {
         if (!stats) {
           await initHash();
           stats = new StatCache(this.root, this.session.store);
         }
-        files.push(...(await this.commandScripts(step, stats)));
+        files.push(...this.knownCode(step, stats));
       }
       code.set(name, files);
     }
@@ -296,9 +295,12 @@ export class WatchLoop {
     }
   }
 
-  private async commandScripts(step: StepConfig, stats: StatCache): Promise<string[]> {
-    const code = await stepCode(step, this.root, this.session.project.cacheDir, this.session.store, stats);
-    return Object.keys(code.files);
+  private knownCode(step: StepConfig, stats: StatCache): string[] {
+    try {
+      return kindOf(step).knownCode(step, { root: this.root, cacheDir: this.session.project.cacheDir, store: this.session.store, stats });
+    } catch {
+      return []; // the run reports what is wrong with it
+    }
   }
 
   /** A follow-up caused only by the very files that changed during each of the last runs. */

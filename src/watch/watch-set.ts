@@ -4,6 +4,7 @@ import picomatch from 'picomatch';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { globBase, isGlob, specMatcher } from '../fingerprint/files.js';
 import { toRel } from '../util/paths.js';
+import { LOGS_DIR, STATE_DIR } from '../util/project-layout.js';
 
 /** Why a changed path matters: it decides what the watch loop does with the event. */
 export type ChangeKind = 'batchfile' | 'output' | 'code' | 'input' | 'tests';
@@ -16,7 +17,7 @@ export interface Classified {
 
 /** Folders the engine writes or that are never a step's business: events under them never
  * start a run (an imported package's package.json, named exactly, is the one exception). */
-const EXCLUDED_TOP = new Set(['.cache', 'logs', '.git']);
+const EXCLUDED_TOP = new Set([STATE_DIR, LOGS_DIR, '.git']);
 
 export function isExcluded(rel: string): boolean {
   const first = rel.split('/', 1)[0]!;

@@ -13,7 +13,7 @@ import { isInside } from '../../util/paths.js';
 import { BlobStore } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
 import { BOUND_META_KEY, isCacheBound, LIMIT_META_KEY, openEntries, Tally, type CacheBound, type CachedFile, type CacheEntry } from './entries.js';
-import type { OutputCache, Restored } from '../backend.js';
+import type { CacheBackend, Restored } from '../backend.js';
 
 /** Folder of the output cache's blobs, under the project's `.cache/`. */
 export function outputsDir(cacheDir: string): string {
@@ -55,7 +55,7 @@ export interface CacheStatus {
 
 /** The local output cache: blobs by content (small ones in the run store, bigger ones under
  * `.cache/outputs/`), an index by step fingerprint in the run store. One instance per run, created under the project lock. */
-export class LocalOutputCache implements OutputCache {
+export class LocalOutputCache implements CacheBackend {
   readonly blobs: BlobStore;
   readonly db: Database<CacheEntry, string>;
   private tally: Tally | undefined;
@@ -118,6 +118,13 @@ export class LocalOutputCache implements OutputCache {
 
   private warn(emit: Emit, message: string): void {
     emit({ type: 'warning', message: `output cache: ${message}` });
+  }
+
+  readonly name = 'local';
+
+  lookup(_step: StepConfig, key: string): Promise<{ fromRun: string } | undefined> {
+    const entry = this.db.get(key);
+    return Promise.resolve(entry && (!this.tally || this.tally.entries.has(key)) ? { fromRun: entry.runId } : undefined);
   }
 
   restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined> {
@@ -343,17 +350,4 @@ export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore):
     orphans,
     steps: [...steps.values()].sort((a, b) => b.bytes - a.bytes),
   };
-}
-
-/** The cache a run uses, or undefined when the Batchfile (`cache: { enabled: false }`) or
- * `--no-cache` turned it off. `--max-size` overrides the Batchfile's `cache.maxSize`. */
-export function cacheForRun(opts: { enabled: boolean; flag: boolean; maxBytes: number; maxSizeFlag: string | undefined; root: string; cacheDir: string; store: Store }): LocalOutputCache | undefined {
-  if (!opts.enabled || !opts.flag) return undefined;
-  let maxBytes = opts.maxBytes;
-  if (opts.maxSizeFlag !== undefined) {
-    const n = parseSize(opts.maxSizeFlag);
-    if (n === undefined) throw new BatchError(`--max-size: ${JSON.stringify(opts.maxSizeFlag)} is not a size like "2GB" or a number of bytes`, 2);
-    maxBytes = n;
-  }
-  return LocalOutputCache.forRun({ root: opts.root, cacheDir: opts.cacheDir, store: opts.store, maxBytes });
 }

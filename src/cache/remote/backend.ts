@@ -9,7 +9,7 @@ import type { StepConfig } from '../../batchfile/config.js';
 import type { Emit } from '../../schedule/events.js';
 import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { FileHashes } from '../../store/types.js';
-import type { OutputCache, RemoteRunReport, Restored } from '../backend.js';
+import type { CacheBackend, RemoteRunReport, Restored } from '../backend.js';
 import { RemoteCacheClient, RemoteError } from './client.js';
 import { checkManifest } from './manifest.js';
 import { PayloadError, readPayload, writePayload, type Manifest } from './payload.js';
@@ -28,7 +28,8 @@ export function artifactId(key: string): string {
   return crypto.createHash('sha256').update(`batchfile-output/1\0${key}`).digest('hex').slice(0, 32);
 }
 
-export class RemoteOutputCache implements OutputCache {
+export class RemoteOutputCache implements CacheBackend {
+  readonly name = 'local+remote';
   readonly client: RemoteCacheClient;
   /** Set by the first failure of the server: one warning, then no more requests this run. */
   private sick: string | undefined;
@@ -39,7 +40,7 @@ export class RemoteOutputCache implements OutputCache {
   private readonly stop = new AbortController();
 
   constructor(
-    private readonly local: OutputCache | undefined,
+    private readonly local: CacheBackend | undefined,
     private readonly settings: RemoteSettings,
     private readonly root: string,
     private readonly cacheDir: string,
@@ -54,6 +55,16 @@ export class RemoteOutputCache implements OutputCache {
     this.sick = e.message;
     this.report.error = e.message;
     emit({ type: 'warning', message: `remote cache: ${e.message}; steps run locally and nothing more is uploaded this run` });
+  }
+
+  /** The local cache's entry; else, while the server is usable, a possible one on the remote:
+   * in a run, restore()'s GET answers as soon as a HEAD would, so asking first would only
+   * double the requests. A miss there costs one request, and the step runs. (`explain` and
+   * `--dry-run` ask the server with a HEAD instead: remote/probe.ts.) */
+  async lookup(step: StepConfig, key: string): Promise<{ fromRun: string } | undefined> {
+    const hit = await this.local?.lookup(step, key);
+    if (hit) return hit;
+    return this.sick ? undefined : { fromRun: 'unknown (remote cache)' };
   }
 
   async restore(step: StepConfig, key: string, emit: Emit, stats: StatCache): Promise<Restored | undefined> {

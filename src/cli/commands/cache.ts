@@ -13,7 +13,7 @@ import { formatBytes, parseSize } from '../../util/duration.js';
 import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
-import { loadProject, resolveProject } from '../../app/project.js';
+import { loadProject, projectPaths, resolveProject } from '../../app/project.js';
 import { lastRemoteRun, remoteStatus, sayRemote, type RemoteStatus } from './cache-remote.js';
 
 const USAGE = 'use `batch cache status` or `batch cache prune [--max-size SIZE]` (each with --json)';
@@ -33,8 +33,7 @@ interface RecentRun {
 export default async function cacheCommand(args: Args, io: Io, signal: AbortSignal): Promise<number> {
   const [sub = 'status', ...rest] = args.positionals;
   if (rest.length > 0) throw new BatchError(`\`batch cache ${sub}\` takes no further words (got ${rest.join(' ')}); ${USAGE}`, 2);
-  const root = path.resolve(args.cwd ?? process.cwd());
-  const cacheDir = path.join(root, '.cache');
+  const { root, cacheDir } = projectPaths(path.resolve(args.cwd ?? process.cwd()));
   if (sub === 'status') return status(args, io, root, cacheDir);
   if (sub === 'prune') return prune(args, io, signal, root, cacheDir);
   throw new BatchError(`Unknown \`batch cache ${sub}\`; ${USAGE}`, 2);

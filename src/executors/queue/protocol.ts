@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { StepConfig } from '../../batchfile/config.js';
 
 /** Bumped when the job's shape changes; part of the version check. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2; // 2: a step carries its kind's fields in `spec`, and the job the program to start
 
 /** BullMQ's key prefix for batch's queues (its own default is `bull`). */
 export const PREFIX = 'batch';
@@ -30,6 +30,8 @@ export interface StepJob {
   inputs: string[];
   outputs: string[];
   compiled?: string;
+  /** The program and arguments, for a step its kind has the process executor run. */
+  command?: { file: string; args: string[] };
   logFile: string;
   logHeader?: string;
   /** The coordinator's values of the step's declared `env` variables (null: not set there).

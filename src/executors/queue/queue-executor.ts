@@ -161,6 +161,7 @@ export class QueueExecutor implements Executor {
       logFile: req.logFile,
       env: Object.fromEntries(req.step.env.map((n) => [n, req.runEnv[n] ?? null])),
       ...(req.compiled ? { compiled: req.compiled } : {}),
+      ...(req.command ? { command: req.command } : {}),
       ...(req.logHeader ? { logHeader: req.logHeader } : {}),
     };
     const done = new Promise<ExecOutcome>((resolve) => this.pending.set(id, { resolve, addedAt: performance.now(), step: req.step.name }));

@@ -21,7 +21,7 @@ export const MAX_DAG_STEPS = 400;
 
 export interface ReportStep {
   name: string;
-  kind?: 'run' | 'command';
+  kind?: string;
   /** Selected in this run (a run of named targets leaves the others out). */
   selected: boolean;
   status?: StepStatus;

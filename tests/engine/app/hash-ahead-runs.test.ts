@@ -11,6 +11,8 @@ import { REPO, TempProject } from '../rig.js';
 import { batchfile } from '../helpers.js';
 
 const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
+const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
+const { ExecutorRegistry } = (await import(path.join(REPO, 'dist/executors/registry.js'))) as typeof import('../../../src/executors/registry.js');
 const { runPipeline } = (await import(path.join(REPO, 'dist/app/pipeline.js'))) as typeof import('../../../src/app/pipeline.js');
 const { openStore } = (await import(path.join(REPO, 'dist/store/store.js'))) as typeof import('../../../src/store/store.js');
 const { StatCache } = (await import(path.join(REPO, 'dist/fingerprint/stat-cache.js'))) as typeof import('../../../src/fingerprint/stat-cache.js');
@@ -45,11 +47,11 @@ function writeInputs(project: TempProject, stamp: string): void {
 
 async function build(project: TempProject, force: boolean): Promise<{ ran: number; started: boolean }> {
   const cacheDir = project.path('.cache');
-  const loaded = await loadBatchfile(project.dir, project.path('Batchfile.ts'), cacheDir);
+  const loaded = await loadBatchfile(project.dir, project.path('Batchfile.ts'), cacheDir, KINDS);
   const store = openStore(cacheDir);
   const ex = new WritingExecutor();
   try {
-    const out = await runPipeline(loaded.config, store, { pool: ex, proc: ex }, {
+    const out = await runPipeline(loaded.config, store, ExecutorRegistry.of({ pool: ex, process: ex }), {
       root: project.dir, cacheDir, logsDir: project.path('logs'), targets: [], force, jobs: 2, keepGoing: false, flags: [],
       env: process.env, signal: new AbortController().signal, stats: new StatCache(project.dir, store), emit: () => {},
     });

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compileModule, compileModules, type Compiled } from '../../../src/batchfile/compile.js';
 import type { StepConfig } from '../../../src/batchfile/config.js';
-import { compileQueuedNow, stepCode } from '../../../src/plan/code.js';
+import { compileQueuedNow, runKind } from '../../../src/kinds/run.js';
+import type { StepCode } from '../../../src/plan/step-code.js';
 import { initHash } from '../../../src/fingerprint/hash.js';
 import { StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { BatchError } from '../../../src/util/errors.js';
@@ -92,8 +93,13 @@ describe('compileModules', () => {
   });
 });
 
+/** A `run` step's code, as the pre-run check asks its kind for it. */
+function code(step: StepConfig, root: string, cacheDir: string, stats: StatCache): Promise<StepCode> {
+  return Promise.resolve(runKind.code(step, { root, cacheDir, stats }));
+}
+
 describe('run step code', () => {
-  const step = (name: string, run: string): StepConfig => ({ name, kind: 'run', run, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false });
+  const step = (name: string, run: string): StepConfig => ({ name, kind: 'run', spec: { run }, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false });
 
   it('steps asked for together share their builds; each names itself when its module does not compile', async () => {
     await initHash();
@@ -101,7 +107,7 @@ describe('run step code', () => {
     const stats = new StatCache(root, undefined);
     const cache = path.join(root, '.cache');
     const asked = [step('one', 'steps/a.ts'), step('two', 'steps/a.ts'), step('b', 'steps/b.mjs'), step('bad1', 'steps/bad.ts'), step('bad2', 'steps/bad.ts')];
-    const got = await Promise.allSettled(asked.map((s) => stepCode(s, root, cache, undefined, stats)));
+    const got = await Promise.allSettled(asked.map((s) => code(s, root, cache, stats)));
     const [one, two, b, bad1, bad2] = got;
     expect(one?.status === 'fulfilled' && two?.status === 'fulfilled' && b?.status === 'fulfilled').toBe(true);
     if (one?.status !== 'fulfilled' || two?.status !== 'fulfilled' || b?.status !== 'fulfilled') return;
@@ -120,9 +126,9 @@ describe('run step code', () => {
     const root = project(FILES);
     const stats = new StatCache(root, undefined);
     const cache = path.join(root, '.cache');
-    const first = [stepCode(step('one', 'steps/a.ts'), root, cache, undefined, stats), stepCode(step('b', 'steps/b.mjs'), root, cache, undefined, stats)];
+    const first = [code(step('one', 'steps/a.ts'), root, cache, stats), code(step('b', 'steps/b.mjs'), root, cache, stats)];
     compileQueuedNow();
-    const later = stepCode(step('two', 'steps/a.ts'), root, cache, undefined, stats);
+    const later = code(step('two', 'steps/a.ts'), root, cache, stats);
     const [one, b, two] = await Promise.all([...first, later]);
     expect(Object.keys(one!.files)).toEqual(['steps/a.ts', 'steps/lib/shared.ts', 'steps/lib/side.ts']);
     expect(two).toEqual(one);

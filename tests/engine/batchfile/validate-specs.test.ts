@@ -2,10 +2,11 @@
 // test; every other form takes the full check. Both must give what the full check gives.
 import { describe, expect, it } from 'vitest';
 import { validateBatch } from '../../../src/batchfile/validate.js';
+import { KINDS } from '../../../src/kinds/registry.js';
 
 const ROOT = '/project';
 function inputsOf(specs: string[]): string[] {
-  const config = validateBatch({ steps: { s: { command: 'true', inputs: specs } } }, `${ROOT}/Batchfile.ts`, ROOT);
+  const config = validateBatch({ steps: { s: { command: 'true', inputs: specs } } }, `${ROOT}/Batchfile.ts`, ROOT, KINDS);
   return config.steps.get('s')!.inputs;
 }
 function errorOf(spec: string): string {

@@ -38,7 +38,7 @@ export { snapshot } from '../helpers.js';
 /** A cached `command` step named `name` with these outputs, for tests that drive the cache's
  * classes directly (no Batchfile). */
 export function cachedStep(name: string, outputs: string[] = [name]): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs: [], outputs, dependsOn: [], params: {}, env: [], retries: 0, cache: true };
+  return { name, kind: 'command', spec: { command: 'true' }, inputs: [], outputs, dependsOn: [], params: {}, env: [], retries: 0, cache: true };
 }
 
 /** Opens the project's store with `lmdb` directly (the options batch uses). Only while no

@@ -13,6 +13,8 @@ import { batchfile, cmd } from '../helpers.js';
 const { Session } = (await import(path.join(REPO, 'dist/app/session.js'))) as typeof import('../../../src/app/session.js');
 const { resolveProject } = (await import(path.join(REPO, 'dist/app/project.js'))) as typeof import('../../../src/app/project.js');
 const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
+const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
+const { ExecutorRegistry } = (await import(path.join(REPO, 'dist/executors/registry.js'))) as typeof import('../../../src/executors/registry.js');
 const { runPipeline } = (await import(path.join(REPO, 'dist/app/pipeline.js'))) as typeof import('../../../src/app/pipeline.js');
 const { openStore } = (await import(path.join(REPO, 'dist/store/store.js'))) as typeof import('../../../src/store/store.js');
 const { StatCache } = (await import(path.join(REPO, 'dist/fingerprint/stat-cache.js'))) as typeof import('../../../src/fingerprint/stat-cache.js');
@@ -40,7 +42,7 @@ describe('worker pool', () => {
         const loaded = await s.load();
         const out = await s.runOnce(loaded, { targets: [], force: false }, () => {}, new AbortController().signal);
         expect(out.record.status).toBe('PASS');
-        const pool = s.executors.pool as PoolExecutor;
+        const pool = s.executors.get('pool') as PoolExecutor;
         expect(pool.started).toBe(false);
         expect(pool.created).toBe(0);
       } finally {
@@ -60,7 +62,7 @@ describe('worker pool start', () => {
     for (const force of [false, true]) {
       const s = await session(p.dir);
       try {
-        const pool = s.executors.pool as PoolExecutor;
+        const pool = s.executors.get('pool') as PoolExecutor;
         const execute = pool.execute.bind(pool);
         const atExecute: boolean[] = [];
         pool.execute = (req) => {
@@ -108,7 +110,7 @@ describe('dispatch order', () => {
     p?.cleanup();
     p = TempProject.create(files);
     const cacheDir = p.path('.cache');
-    const loaded = await loadBatchfile(p.dir, p.path('Batchfile.ts'), cacheDir);
+    const loaded = await loadBatchfile(p.dir, p.path('Batchfile.ts'), cacheDir, KINDS);
     const config: PipelineConfig = loaded.config;
     const store = openStore(cacheDir);
     const stats = new StatCache(p.dir, store);
@@ -116,7 +118,7 @@ describe('dispatch order', () => {
     const ex = new RecordingExecutor(stats, hashed);
     const events: string[] = ex.log;
     try {
-      const out = await runPipeline(config, store, { pool: ex, proc: ex }, {
+      const out = await runPipeline(config, store, ExecutorRegistry.of({ pool: ex, process: ex }), {
         root: p.dir, cacheDir, logsDir: p.path('logs'), targets: [], force: false, jobs, keepGoing: false, flags: [],
         env: process.env, signal: new AbortController().signal, stats,
         emit: (e: RunEvent) => {

@@ -76,7 +76,8 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
 
   function request(dir: string, name: string, command: string | string[], extra: Partial<ExecRequest> = {}): ExecRequest {
     return {
-      step: { name, kind: 'command', command, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false },
+      step: { name, kind: 'command', spec: { command }, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false },
+      command: typeof command === 'string' ? { file: '/bin/sh', args: ['-c', command] } : { file: command[0]!, args: command.slice(1) },
       runId: 'run-1',
       root: dir,
       inputs: [],
@@ -250,8 +251,9 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
       script,
       `const { ProcessExecutor } = await import(${JSON.stringify(path.join(REPO, 'dist/executors/process-executor.js'))});
 const ex = new ProcessExecutor({ helper: ${JSON.stringify(mode)} });
-const step = { name: 'hold', kind: 'command', command: 'sleep 60 & echo $$ $! > pids.tmp && mv pids.tmp pids.txt; wait', inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false };
-await ex.execute({ step, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal, runEnv: process.env });
+const command = 'sleep 60 & echo $$ $! > pids.tmp && mv pids.tmp pids.txt; wait';
+const step = { name: 'hold', kind: 'command', spec: { command }, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: false };
+await ex.execute({ step, command: { file: '/bin/sh', args: ['-c', command] }, runId: 'r', root: ${JSON.stringify(dir)}, inputs: [], outputs: [], logFile: ${JSON.stringify(path.join(dir, 'hold.log'))}, signal: new AbortController().signal, runEnv: process.env });
 `,
     );
     const batch = spawn(process.execPath, [script], { cwd: dir, stdio: 'ignore' });

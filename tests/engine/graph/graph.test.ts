@@ -14,7 +14,7 @@ const FILE_ABS = '/p/Batchfile.ts';
 const FILE = 'Batchfile.ts';
 
 function step(name: string, inputs: string[], outputs: string[], dependsOn: string[] = []): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
+  return { name, kind: 'command', spec: { command: 'true' }, inputs, outputs, dependsOn, params: {}, env: [], retries: 0, cache: true };
 }
 
 function pipeline(steps: StepConfig[]): PipelineConfig {

@@ -144,7 +144,7 @@ describe('takeSnapshot (src, real store)', () => {
     await initHash();
     const store = openStore(p.path('.cache'));
     try {
-      const step: StepConfig = { name: 's', kind: 'command', command: 'cp in.txt out.txt', inputs: ['in.txt'], outputs: ['out.txt'], env: [], params: {}, dependsOn: [], retries: 0, cache: true };
+      const step: StepConfig = { name: 's', kind: 'command', spec: { command: 'cp in.txt out.txt' }, inputs: ['in.txt'], outputs: ['out.txt'], env: [], params: {}, dependsOn: [], retries: 0, cache: true };
       const stats = new StatCache(p.dir, store);
       stats.get('in.txt');
       stats.get('out.txt');

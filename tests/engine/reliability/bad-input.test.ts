@@ -43,7 +43,7 @@ export const REJECTED: Rejected[] = [
   { name: 'a misspelt cache field', files: { 'Batchfile.ts': batchfile(ok).replace('steps: {', "cache: { maxSise: '1GB' }, steps: {") }, error: /cache: unknown field "maxSise" \(did you mean "maxSize"\?\)/ },
   { name: 'a misspelt tests field', files: { 'Batchfile.ts': batchfile(ok).replace('steps: {', "tests: { file: ['t.test.ts'] }, steps: {") }, error: /tests: unknown field "file" \(did you mean "files"\?\)/ },
   { name: 'a misspelt step field', files: { 'Batchfile.ts': batchfile(`${ok}\n  b: { command: 'true', ouputs: ['x'] },`) }, error: /step "b": unknown field "ouputs" \(did you mean "outputs"\?\)/ },
-  { name: 'a step that is a string', files: { 'Batchfile.ts': raw(`{ steps: { a: 'echo hi' } }`) }, error: /step "a": must be an object with `run` or `command`/ },
+  { name: 'a step that is a string', files: { 'Batchfile.ts': raw(`{ steps: { a: 'echo hi' } }`) }, error: /step "a": must be an object with `run`, `command` or `python`/ },
   { name: 'inputs as a string, not a list', files: { 'Batchfile.ts': batchfile(`${ok}\n  b: { command: 'true', inputs: 'data.csv' },`) }, error: /step "b"\.inputs: must be an array of strings/ },
   { name: 'params holding a function', files: { 'Batchfile.ts': batchfile(`${ok}\n  b: { command: 'true', params: { f: () => 1 } as never },`) }, error: /step "b"\.params: must be a plain JSON object/ },
   { name: 'params holding NaN', files: { 'Batchfile.ts': batchfile(`${ok}\n  b: { command: 'true', params: { n: NaN } },`) }, error: /step "b"\.params: must be a plain JSON object/ },

@@ -16,7 +16,7 @@ beforeAll(() => initHash());
 afterEach(() => p?.cleanup());
 
 function stepOf(name: string, inputs: string[], outputs: string[]): StepConfig {
-  return { name, kind: 'command', command: 'true', inputs, outputs, dependsOn: [], params: {}, env: [], retries: 0, cache: true };
+  return { name, kind: 'command', spec: { command: 'true' }, inputs, outputs, dependsOn: [], params: {}, env: [], retries: 0, cache: true };
 }
 
 function configOf(root: string, steps: StepConfig[]): PipelineConfig {

@@ -194,7 +194,7 @@ export default function () { fs.writeFileSync('module.txt', \`\${process.env.GRE
       await events.waitUntilReady();
       const job = await queue.add('step', {
         protocol: 1, engine: '0.0.1-other', node: 18, files: 'shared', runId: 'r1', root: p.dir, inputs: [], outputs: [], logFile: path.join(p.dir, 'a.log'),
-        step: { name: 'a', kind: 'command', command: 'touch ran.txt', inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: true },
+        step: { name: 'a', kind: 'command', spec: { command: 'touch ran.txt' }, inputs: [], outputs: [], dependsOn: [], params: {}, env: [], retries: 0, cache: true },
       });
       const result = (await job.waitUntilFinished(events, 20_000)) as { ok: boolean; error: string };
       await events.close();

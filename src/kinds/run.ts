@@ -2,21 +2,42 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StepConfig } from '../batchfile/config.js';
 import { compileModules, findPackageJson, writeFileAtomic, type Compiled } from '../batchfile/compile.js';
+import { hashString } from '../fingerprint/hash.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { StepCode } from '../plan/step-code.js';
 import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
+import { toRel } from '../util/paths.js';
 import { mark } from '../util/timing.js';
-import { isInside, normaliseSpec, toRel } from '../util/paths.js';
-import { isGlob, specMatcher } from '../fingerprint/files.js';
-import { hashString } from '../fingerprint/hash.js';
-import type { StatCache } from '../fingerprint/stat-cache.js';
-import { shellWords } from '../fingerprint/shell-words.js';
+import type { CodeContext, StepKind } from './kind.js';
 
-export interface StepCode {
-  /** Hashes of every code file the step's result depends on. */
-  files: FileHashes;
-  /** Absolute path of the compiled module, for `run` steps. */
-  compiled?: string;
+/** `run: 'steps/x.ts'`: a TypeScript or JavaScript module whose default export runs in the
+ * worker pool. Its code: the module, every local module it imports (esbuild's metafile), and
+ * the package.json of each package it imports. */
+export const runKind: StepKind = {
+  field: 'run',
+  fields: ['run'],
+  describe: '`run` (a module path)',
+  validate(raw, where, c) {
+    if (typeof raw.run !== 'string' || raw.run.trim() === '') c.fail(`${where}.run`, 'must be a module path');
+    const [spec] = c.pathList([raw.run], where, '.run');
+    return { run: spec! };
+  },
+  executor: 'pool',
+  code: (step, ctx) => runStepCode(step, ctx),
+  snapshotCode: (_step, code) => Object.keys(code.files),
+  codeFromSnapshot: (_step, files) => [...files],
+  knownCode(step, ctx) {
+    // Before a run has compiled it: the module and what it was last compiled from.
+    const run = modulePath(step);
+    return [run, ...Object.keys(ctx.store?.code.get(run)?.sources ?? {})];
+  },
+};
+
+/** The module a `run` step names. */
+export function modulePath(step: StepConfig): string {
+  return step.spec.run as string;
 }
 
 interface Waiter {
@@ -95,8 +116,9 @@ async function flush(b: CompileBatch): Promise<void> {
 
 /** Code of a `run` step: the module, every local module it imports, and the package.json of
  * each package it imports (so a package upgrade counts). Compiled once per source change. */
-async function runStepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {
-  const run = step.run!;
+async function runStepCode(step: StepConfig, ctx: CodeContext): Promise<StepCode> {
+  const { root, cacheDir, store, stats } = ctx;
+  const run = modulePath(step);
   const entry = store?.code.get(run);
   if (entry) {
     const compiledAbs = path.resolve(root, entry.compiled);
@@ -137,65 +159,3 @@ async function runStepCode(step: StepConfig, root: string, cacheDir: string, sto
   return { files, compiled: compiledAbs };
 }
 
-/** File endings that mark a word of a command as a script (code), not data. */
-const SCRIPT_EXTS = new Set([
-  '.py', '.sh', '.bash', '.zsh', '.r', '.rmd', '.jl', '.js', '.mjs', '.cjs', '.ts', '.mts', '.pl', '.rb', '.php',
-  '.lua', '.awk', '.sed', '.sql', '.tcl', '.ps1', '.bat', '.cmd', '.java', '.scala', '.kts', '.groovy', '.jq', '.ipynb',
-]);
-
-function isScript(mode: number, rel: string): boolean {
-  return SCRIPT_EXTS.has(path.extname(rel).toLowerCase()) || (mode & 0o111) !== 0;
-}
-
-const candidateMemo = new WeakMap<StepConfig, string[]>();
-
-/** Words of a `command` step's command that could name a project file which is code: every
- * relative path other than its declared inputs and outputs. Which of them exist and are
- * scripts is a question for the file system (`commandStepCode`); this list depends only on
- * the definition, so it is worked out once per loaded Batchfile. */
-export function commandCandidates(step: StepConfig): string[] {
-  let found = candidateMemo.get(step);
-  if (found) return found;
-  const words = typeof step.command === 'string' ? shellWords(step.command) : (step.command ?? []);
-  const specs = [...step.inputs, ...step.outputs];
-  const declaredLiteral = new Set(specs.filter((x) => !isGlob(x)));
-  const declared = specs.filter(isGlob).map(specMatcher);
-  const folders = specs.filter((x) => !isGlob(x)).map((x) => `${x}/`);
-  const out = new Set<string>();
-  for (const w of words) {
-    if (w === '' || w.startsWith('-') || w.includes('$') || w.includes('*')) continue;
-    const eq = w.indexOf('=');
-    const candidate = normaliseSpec(eq > 0 && !w.includes('/', 0) ? w.slice(eq + 1) : w);
-    if (candidate === '' || candidate === '.' || path.isAbsolute(candidate) || !isInside(candidate)) continue;
-    if (declaredLiteral.has(candidate) || declared.some((m) => m(candidate))) continue;
-    if (folders.some((f) => f === './' || candidate.startsWith(f))) continue;
-    out.add(candidate);
-  }
-  found = [...out];
-  candidateMemo.set(step, found);
-  return found;
-}
-
-/** Code of a `command` step: the project files its command names that are scripts (by
- * ending, or executable), other than its declared inputs and outputs, so editing
- * `steps/02 tidy.py` reruns the step. Data files a command happens to name are not code. */
-function commandStepCode(step: StepConfig, stats: StatCache): StepCode {
-  const files: FileHashes = {};
-  for (const f of commandScripts(step, stats)) {
-    const h = stats.get(f)?.hash;
-    if (h) files[f] = h;
-  }
-  return { files };
-}
-
-/** The scripts a `command` step's command names, as the files are now (stat only). */
-export function commandScripts(step: StepConfig, stats: StatCache): string[] {
-  return commandCandidates(step).filter((f) => {
-    const st = stats.stat(f);
-    return st?.isFile() === true && isScript(st.mode, f);
-  });
-}
-
-export async function stepCode(step: StepConfig, root: string, cacheDir: string, store: Store | undefined, stats: StatCache): Promise<StepCode> {
-  return step.kind === 'run' ? runStepCode(step, root, cacheDir, store, stats) : commandStepCode(step, stats);
-}
