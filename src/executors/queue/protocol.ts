@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StepConfig } from '../../batchfile/config.js';
+import type { ExecRequest } from '../types.js';
 
 /** Bumped when the job's shape changes; part of the version check. */
 export const PROTOCOL = 2; // 2: a step carries its kind's fields in `spec`, and the job the program to start
@@ -18,22 +18,14 @@ export type FileMode = 'shared';
 /** One attempt of one step, as a worker receives it. Plain JSON. A wire format, flat on
  * purpose (more than ~10 fields): ExecRequest's fields a worker needs, the version check's
  * three, the file mode and the step's env values. */
-export interface StepJob {
+/** An `ExecRequest` as it travels: without what cannot cross Redis (the abort signal, the
+ * run's environment object), with the version check, the file mode and the env values. */
+export interface StepJob extends Omit<ExecRequest, 'signal' | 'runEnv' | 'env'> {
   protocol: number;
   /** The coordinator's batchfile version and Node major: a worker that differs refuses. */
   engine: string;
   node: number;
   files: FileMode;
-  step: StepConfig;
-  runId: string;
-  root: string;
-  inputs: string[];
-  outputs: string[];
-  compiled?: string;
-  /** The program and arguments, for a step its kind has the process executor run. */
-  command?: { file: string; args: string[] };
-  logFile: string;
-  logHeader?: string;
   /** The coordinator's values of the step's declared `env` variables (null: not set there).
    * They travel through Redis: see docs/distributed.md, Security. */
   env: Record<string, string | null>;
