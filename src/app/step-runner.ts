@@ -119,6 +119,24 @@ function appendLog(file: string, text: string): void {
   }
 }
 
+/** Bytes in a file, 0 when it is missing. */
+function sizeOf(file: string): number {
+  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/** Appends a line batch writes about an attempt (its failure) to the step's log. When the
+ * attempt wrote nothing there (`before`: the log's size before it; a command step's header
+ * is written on its first byte), the attempt's header goes first, so every failed attempt
+ * shows in the log. */
+function appendAttemptLine(file: string, before: number, header: string, line: string): void {
+  appendLog(file, sizeOf(file) > before ? line : `${header}${line}`);
+}
+
+/** The log's header for one attempt. */
+function logHeader(env: RunEnv, name: string, a: Attempt): string {
+  return `# batch: step ${name}, attempt ${a.attempt}/${a.attempts}, run ${env.runId}\n# reason: ${a.reason}\n`;
+}
+
 export function logFileName(step: string): string {
   return `${step.replace(/[^A-Za-z0-9_.@+-]/g, '_')}.log`;
 }
@@ -231,16 +249,21 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
   let lastError = '';
   let lastMetrics: Pick<StepResult, 'cpuMs' | 'peakRssBytes' | 'worker' | 'queueWaitMs'> = {};
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const outcome = await attemptStep(env, step, code, v, { attempt, attempts, logFile, reason });
+    const a: Attempt = { attempt, attempts, logFile, reason };
+    // A first attempt's log cannot exist yet (the run's log folder is new).
+    const before = attempt === 1 ? 0 : sizeOf(logFile);
+    const outcome = await attemptStep(env, step, code, v, a);
     lastMetrics = {
       ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
       ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
       ...(outcome.remote ? { worker: outcome.remote.worker, queueWaitMs: outcome.remote.queueWaitMs } : {}),
     };
-    const base = { name, startedAt, attempts: attempt, logFile: logRel, bytesRead: v.fp.bytesIn, ...lastMetrics };
     if (outcome.ok) {
       const verified = verifyOutputs(env.verdict, step);
       if (verified.ok) {
+        // A step that printed nothing (in any attempt) has no log to link to.
+        const log = fs.existsSync(logFile) ? { logFile: logRel } : {};
+        const base = { name, startedAt, attempts: attempt, ...log, bytesRead: v.fp.bytesIn, ...lastMetrics };
         const result: StepOutcome = { ...base, status: 'PASS', action: 'ran', reason, durationMs: Math.round(performance.now() - t0), bytesWritten: verified.bytes };
         return recordPassed(env, step, code, v.fp, verified.hashes, result, slots);
       }
@@ -248,7 +271,7 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
     } else {
       lastError = outcome.error ?? 'failed';
     }
-    appendLog(logFile, `# batch: FAIL: ${lastError}\n`);
+    appendAttemptLine(logFile, before, logHeader(env, name, a), `# batch: FAIL: ${lastError}\n`);
     if (env.signal.aborted) break;
     if (attempt < attempts) env.emit({ type: 'warning', message: `step "${name}" failed (${lastError}); retry ${attempt}/${step.retries}` });
   }
@@ -276,9 +299,9 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
   const executor = env.executorFor(step);
   env.emit({ type: 'step-start', step: step.name, attempt: a.attempt, reasons: v.reasons });
   removeOutputs(env.verdict, step);
-  const header = `# batch: step ${step.name}, attempt ${a.attempt}/${a.attempts}, run ${env.runId}\n# reason: ${a.reason}\n`;
-  // The process executor writes the header itself, on the log's only open; for the others
-  // it is written here.
+  const header = logHeader(env, step.name, a);
+  // The process executor writes the header itself, when the command first prints (a silent
+  // step leaves no log); for the others it is written here.
   if (!executor.acceptsHeader) appendLog(a.logFile, header);
   const ac = new AbortController();
   const onOuter = (): void => ac.abort(new Error('interrupted'));

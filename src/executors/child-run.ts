@@ -7,7 +7,9 @@ import path from 'node:path';
 import { childrenCpuMs, sampleTree } from './procfs.js';
 
 /** What to start: a program with arguments, its folder and environment, and the log file
- * that receives its stdout and stderr (opened for append, its folder created if missing). */
+ * that receives its stdout and stderr (opened for append, its folder created if missing).
+ * A log that holds no more than the header once the child ended is removed, as the native
+ * forkserver never creates it: a step that prints nothing leaves no log (see forkserver.c). */
 export interface ChildSpec {
   file: string;
   args: string[];
@@ -64,6 +66,15 @@ function openLog(file: string): number {
   }
 }
 
+/** Removes a log that holds only its header (`size` bytes): the child wrote nothing. */
+function removeIfOnly(file: string, size: number): void {
+  try {
+    if (fs.statSync(file).size === size) fs.unlinkSync(file);
+  } catch {
+    // gone or unreadable: nothing to tidy
+  }
+}
+
 /** Children ended so far by this process: a child's children-CPU delta is its own only if no
  * other ended meanwhile. */
 let exits = 0;
@@ -77,7 +88,11 @@ export function startChild(spec: ChildSpec, onStart: (pid: number) => void): Pro
   } catch (e) {
     return Promise.resolve({ code: null, signal: null, leftBehind: false, error: `cannot open the log ${spec.logFile}: ${(e as Error).message}` });
   }
+  let logBytes: number;
   try {
+    // The log's size before this child: it is removed afterwards only if the child added
+    // nothing to a log this start created.
+    logBytes = fs.fstatSync(fd).size;
     if (spec.header) fs.writeSync(fd, spec.header);
   } catch (e) {
     fs.closeSync(fd);
@@ -138,6 +153,7 @@ export function startChild(spec: ChildSpec, onStart: (pid: number) => void): Pro
         leftBehind = true;
         killGroup(pid, 'SIGKILL');
       }
+      if (logBytes === 0) removeIfOnly(spec.logFile, Buffer.byteLength(spec.header ?? ''));
       const end: ChildEnd = { code, signal, leftBehind };
       if (cpuMs !== undefined) end.cpuMs = cpuMs;
       if (peak !== undefined) end.peakRssBytes = peak;

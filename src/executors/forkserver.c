@@ -17,7 +17,14 @@
  *                                              group outlived the command and was killed;
  *                                              CPU of the command and all it waited for;
  *                                              peak: see tree_rss_kb)
- *   fail ID MESSAGE                           (not started: log or program trouble)
+ *   fail ID MESSAGE                           (not started: log folder or program trouble;
+ *                                              or, after `start`, its output could not be
+ *                                              written to the log)
+ * A step's stdout and stderr go to one pipe that this server reads; the log file (HEADER
+ * first) is created when the first byte arrives, so a step that prints nothing costs no file
+ * (a file creation is the dearest part of a short step's start on ext4). Its folder is
+ * checked, and created if missing, before the step starts. The pipe is drained before `end`
+ * is sent: the log is complete when batch hears of the end.
  * A malformed request is a fatal error: a message on stderr, every step's group killed, exit 2.
  * When stdin closes (batch exited or was killed, even by kill -9), or on SIGTERM, SIGINT or
  * SIGHUP, every running step's process group is killed and the server exits: no step
@@ -57,6 +64,14 @@ struct child {
   int samples;
   /* The largest summed resident memory of its tree seen so far, in KB. */
   unsigned long long tree_kb;
+  /* Read end of its output pipe (-1 once closed), its log (-1 until the first byte), the
+   * log's path and header, and the errno of a failed open or write of the log (0: none). */
+  int out;
+  int log;
+  char *log_path;
+  char *header;
+  int log_err;
+  int log_opened;
 };
 
 static struct child *children;
@@ -207,6 +222,38 @@ static int make_parents(const char *file) {
   free(dir);
   errno = saved;
   return rc;
+}
+
+/* The log's folder exists (or was created): the last one checked is remembered, so the
+ * steps of one run cost one stat for it in all. 0, or -1 with errno set. */
+static int ensure_log_dir(const char *file) {
+  static char *last;
+  const char *slash = strrchr(file, '/');
+  if (!slash || slash == file) return 0;
+  size_t len = (size_t)(slash - file);
+  if (last && strlen(last) == len && memcmp(last, file, len) == 0) return 0;
+  char *dir = xrealloc(NULL, len + 1);
+  memcpy(dir, file, len);
+  dir[len] = '\0';
+  struct stat st;
+  int rc = stat(dir, &st);
+  if (rc < 0 && errno == ENOENT) {
+    rc = make_parents(file);
+    if (rc == 0) rc = stat(dir, &st);
+  }
+  if (rc == 0 && !S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    rc = -1;
+  }
+  if (rc < 0) {
+    int saved = errno;
+    free(dir);
+    errno = saved;
+    return -1;
+  }
+  free(last);
+  last = dir;
+  return 0;
 }
 
 /* The log for append; its folder created only when the open finds it missing. */
@@ -378,7 +425,66 @@ static void add_child(pid_t pid, unsigned long long id) {
   children[nchildren].next_sample = now_ms() + SAMPLE_DELAYS[0];
   children[nchildren].samples = 0;
   children[nchildren].tree_kb = 0;
+  children[nchildren].out = -1;
+  children[nchildren].log = -1;
+  children[nchildren].log_path = NULL;
+  children[nchildren].header = NULL;
+  children[nchildren].log_err = 0;
+  children[nchildren].log_opened = 0;
   nchildren++;
+}
+
+/* ---- a step's output: pipe to log, the log created on the first byte ---- */
+
+static char iobuf[1 << 16];
+
+static void log_bytes(struct child *c, const char *p, size_t n) {
+  if (c->log_err) return;
+  if (c->log < 0) {
+    c->log = open_log(c->log_path);
+    if (c->log < 0 || write_header(c->log, c->header) < 0) {
+      c->log_err = errno ? errno : EIO;
+      c->log_opened = c->log >= 0;
+      return;
+    }
+    c->log_opened = 1;
+  }
+  while (n > 0) {
+    ssize_t w = write(c->log, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      c->log_err = errno;
+      return;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Reads what the step's pipe holds now into its log. `drain`: until nothing is left (the
+ * step ended); otherwise a bounded number of reads, so one chatty step cannot starve the
+ * others. Closes the pipe at its end of file. */
+static void pump(struct child *c, int drain) {
+  for (int reads = 0; c->out >= 0 && (drain || reads < 16); reads++) {
+    ssize_t n = read(c->out, iobuf, sizeof iobuf);
+    if (n > 0) {
+      log_bytes(c, iobuf, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    close(c->out);
+    c->out = -1;
+  }
+}
+
+static void release_output(struct child *c) {
+  if (c->out >= 0) close(c->out);
+  if (c->log >= 0) close(c->log);
+  free(c->log_path);
+  free(c->header);
+  c->out = c->log = -1;
+  c->log_path = c->header = NULL;
 }
 
 static void run_step(struct cursor *c) {
@@ -417,22 +523,23 @@ static void run_step(struct cursor *c) {
   envp[ne + xc] = NULL;
   free(kept);
 
-  int fd = open_log(log);
-  if (fd < 0) {
+  if (ensure_log_dir(log) < 0) {
     reply("fail %llu cannot open the log %s: %s", id, log, error_text(errno));
-    goto out;
-  }
-  if (write_header(fd, header) < 0) {
-    reply("fail %llu cannot write the log %s: %s", id, log, error_text(errno));
-    close(fd);
     goto out;
   }
   char *prog = resolve(file, cwd, envp);
   if (!prog) {
     reply("fail %llu cannot start \"%s\": %s", id, file, error_text(errno));
-    close(fd);
     goto out;
   }
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) {
+    reply("fail %llu cannot start \"%s\": %s", id, file, error_text(errno));
+    free(prog);
+    goto out;
+  }
+  fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+  int fd = pfd[1];
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
@@ -470,10 +577,16 @@ static void run_step(struct cursor *c) {
   close(fd);
   free(prog);
   if (rc != 0) {
+    close(pfd[0]);
     reply("fail %llu cannot start \"%s\": %s", id, file, error_text(rc));
     goto out;
   }
   add_child(pid, id);
+  struct child *ch = &children[nchildren - 1];
+  ch->out = pfd[0];
+  ch->log_path = strdup(log);
+  ch->header = strdup(header);
+  if (!ch->log_path || !ch->header) fatal("out of memory");
   reply("start %llu %d", id, (int)pid);
 out:
   free(argv);
@@ -527,8 +640,9 @@ static void reap(void) {
     size_t i = 0;
     while (i < nchildren && children[i].pid != pid) i++;
     if (i == nchildren) continue;
-    unsigned long long id = children[i].id;
-    unsigned long long tree_kb = children[i].tree_kb;
+    struct child c = children[i];
+    unsigned long long id = c.id;
+    unsigned long long tree_kb = c.tree_kb;
     children[i] = children[--nchildren];
     /* Anything still in the step's group after it exited is killed, and says so. */
     int left = 0;
@@ -536,6 +650,19 @@ static void reap(void) {
       left = 1;
       kill(-pid, SIGKILL);
     }
+    /* Everything it wrote is in the pipe now (a process outside its group that still holds
+     * the pipe is not waited for): into the log before batch hears of the end. */
+    pump(&c, 1);
+    int log_err = c.log_err, log_opened = c.log_opened;
+    char *log_path = c.log_path;
+    c.log_path = NULL;
+    release_output(&c);
+    if (log_err) {
+      reply("fail %llu cannot %s the log %s: %s", id, log_opened ? "write" : "open", log_path, error_text(log_err));
+      free(log_path);
+      continue;
+    }
+    free(log_path);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     /* The kernel's account of the child and every descendant it waited for. */
@@ -568,11 +695,27 @@ int main(void) {
 
   size_t cap = 1 << 16, len = 0;
   char *buf = xrealloc(NULL, cap);
+  struct pollfd *fds = NULL;
+  size_t capfds = 0;
   for (;;) {
-    struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
-    if (poll(fds, 2, sample_due()) < 0) {
+    if (capfds < nchildren + 2) {
+      capfds = (nchildren + 2) * 2;
+      fds = xrealloc(fds, capfds * sizeof *fds);
+    }
+    fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = 0, .events = POLLIN};
+    /* Each running step's output pipe (-1 once closed: poll skips it). */
+    size_t nfds = 2;
+    for (size_t i = 0; i < nchildren; i++) fds[nfds++] = (struct pollfd){.fd = children[i].out, .events = POLLIN};
+    if (poll(fds, nfds, sample_due()) < 0) {
       if (errno == EINTR) continue;
       fatal("poll: %s", strerror(errno));
+    }
+    /* Output first (the children array is as it was at the poll; reaping reorders it). */
+    for (size_t k = 2; k < nfds; k++) {
+      if (!fds[k].revents || fds[k].fd < 0) continue;
+      for (size_t i = 0; i < nchildren; i++)
+        if (children[i].out == fds[k].fd) pump(&children[i], 0);
     }
     if (fds[0].revents) {
       struct signalfd_siginfo si;

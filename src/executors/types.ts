@@ -15,8 +15,8 @@ export interface ExecRequest {
   command?: { file: string; args: string[] };
   logFile: string;
   /** Lines for the top of this attempt's log. An executor that takes it writes them (the
-   * process executor: in the spawn helper, on the log's one open); without `acceptsHeader`
-   * the caller writes them itself. */
+   * process executor: in the spawn helper, when the command first prints; a command that
+   * prints nothing leaves no log); without `acceptsHeader` the caller writes them itself. */
   logHeader?: string;
   /** Aborted on timeout or interrupt; `signal.reason` says which. */
   signal: AbortSignal;

@@ -204,7 +204,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
   let root: RootDatabase;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
-    root = lmdb.open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34 });
+    root = lmdb.open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34, ...(process.env.BATCH_EXP_DELAY ? { eventTurnBatching: false, commitDelay: Number(process.env.BATCH_EXP_DELAY) } : {}) });
   } catch (e) {
     throw new BatchError(`Cannot open the store at ${dir}: ${(e as Error).message}. ${RECOVER}`, 3);
   }

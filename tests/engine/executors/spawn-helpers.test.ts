@@ -137,6 +137,29 @@ describe.each(['native', 'node'] as const)('command steps through the %s helper'
     expect(fs.readFileSync(path.join(dir, 'logs', 'cat.log'), 'utf8')).toBe('read-all\n');
   });
 
+  it('a step that prints nothing leaves no log; the first byte creates it, header first, and retries append', async () => {
+    const dir = tempDir();
+    const ex = newExecutor();
+    const logFile = path.join(dir, 'logs', 'run-x', 'quiet.log');
+    const silent = await ex.execute({ ...request(dir, 'quiet', 'echo data > out.txt'), logFile, logHeader: '# attempt 1\n' });
+    expect(silent.ok, silent.error).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('data\n');
+    expect(fs.existsSync(logFile)).toBe(false);
+    // Its folder was made ready before the start (a folder that cannot be made fails the start).
+    expect(fs.statSync(path.dirname(logFile)).isDirectory()).toBe(true);
+    // Output only on stderr, late, and from a child of the command: all of it in the log
+    // before the end is reported.
+    const late = await ex.execute({ ...request(dir, 'quiet', 'sleep 0.05; (echo late >&2); exit 3'), logFile, logHeader: '# attempt 2\n' });
+    expect(late).toMatchObject({ ok: false, error: 'exit code 3' });
+    expect(fs.readFileSync(logFile, 'utf8')).toBe('# attempt 2\nlate\n');
+    // More than a pipe holds (64 KiB), printed at once just before the exit: nothing lost.
+    const big = await ex.execute({ ...request(dir, 'big', "head -c 300000 /dev/zero | tr '\\0' x; echo; echo end"), logHeader: '# big\n' });
+    expect(big.ok, big.error).toBe(true);
+    const text = fs.readFileSync(path.join(dir, 'logs', 'big.log'), 'utf8');
+    expect(text.length).toBe('# big\n'.length + 300000 + 1 + 4);
+    expect(text.endsWith('x\nend\n')).toBe(true);
+  });
+
   it("the run's environment, the step's own variables, its folder; a program found on PATH and a script without #!", async () => {
     const dir = tempDir();
     const ex = newExecutor();
