@@ -132,9 +132,8 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
         (r as StepOutcome).metrics = result.metrics;
         (r as StepOutcome).params = result.params;
       }
-      run.recorder.step(result, state);
-      // After the state it vouches for; not awaited (a lost snapshot costs one full check).
-      if (snapshot) store.snap.put(result.name, snapshot).catch(() => {});
+      // The snapshot goes after the state it vouches for, in the same transaction.
+      run.recorder.step(result, state, snapshot);
       opts.emit({ type: 'step-end', result });
     },
   });

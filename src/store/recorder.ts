@@ -1,12 +1,15 @@
 import { BatchError } from '../util/errors.js';
 import type { Store } from './store.js';
+import type { SnapshotEntry } from './store.js';
 import { isPlainUpToDate, type RunRecord, type StepResult, type StepState } from './types.js';
 
 /** Commits results to LMDB. A step's new state and its result go in one transaction, only
  * after its outputs were hashed; a crash before that leaves the old state, so it reruns.
  * Results of steps found up to date (no state to write) are gathered and written as one list
  * of names per turn of the event loop: a no-op of 10,000 steps writes a few lists instead of
- * 10,000 records, as promptly as before (lmdb commits its writes once per turn as well). */
+ * 10,000 records, as promptly as before (lmdb commits its writes once per turn as well).
+ * Other results go into the store's write batch (write-batch.ts): a step's state, result and
+ * snapshot in one transaction, shared with the steps that finished in the same window. */
 export class Recorder {
   private readonly pending: Promise<unknown>[] = [];
   private failure: Promise<BatchError> | undefined;
@@ -32,16 +35,20 @@ export class Recorder {
     );
   }
 
-  step(result: StepResult, state: StepState | undefined): void {
+  /** `snapshot`: written after the state it vouches for, in the same transaction. */
+  step(result: StepResult, state: StepState | undefined, snapshot?: SnapshotEntry): void {
     if (!state && isPlainUpToDate(result)) {
       this.upToDate.push(result.name);
+      // Not awaited: a lost snapshot costs one full check next time.
+      if (snapshot) this.store.writes.add(() => void this.store.snap.put(result.name, snapshot)).catch(() => undefined);
       this.scheduled ??= setImmediate(() => this.writeUpToDate());
       return;
     }
-    const p = this.store.root
-      .transaction(() => {
+    const p = this.store.writes
+      .add(() => {
         if (state) void this.store.state.put(result.name, state);
         void this.store.results.put([this.runId, result.name], result);
+        if (snapshot) void this.store.snap.put(result.name, snapshot);
       })
       .catch((e: unknown) => {
         this.failure ??= storeWriteError(e as Error);
@@ -64,6 +71,7 @@ export class Recorder {
 
   async run(record: RunRecord): Promise<void> {
     this.writeUpToDate();
+    void this.store.writes.flush().catch(() => undefined);
     await Promise.all(this.pending);
     try {
       await this.store.runs.put(record.id, record);
@@ -76,6 +84,7 @@ export class Recorder {
   /** Waits for every step committed so far. */
   async flush(): Promise<void> {
     this.writeUpToDate();
+    void this.store.writes.flush().catch(() => undefined);
     await Promise.all(this.pending);
     if (this.failure) throw await this.failure;
   }

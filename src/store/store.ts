@@ -5,6 +5,7 @@ import { lmdb } from '../util/lmdb.js';
 import { BatchError } from '../util/errors.js';
 import { lmdbHeaderProblem } from './lmdb-header.js';
 import type { RunRecord, StepResult, StepState } from './types.js';
+import { WriteBatch } from './write-batch.js';
 
 /** Bump when the meaning of stored records changes; older stores are then refused with advice. */
 export const STORE_VERSION = 2;
@@ -71,6 +72,10 @@ export interface Store {
   readonly upToDate: UpToDateTable;
   readonly code: Database<CodeEntry, string>;
   readonly meta: Database<unknown, string>;
+  /** The run's batched writes (write-batch.ts): finished steps' records, snapshots, output
+   * cache and stat entries, committed together instead of one commit per step. */
+  readonly writes: WriteBatch;
+  /** Commits the batched writes, then closes. */
   close(): Promise<void>;
 }
 
@@ -85,15 +90,15 @@ const RECOVER = 'Remove it with `batch clean --store` (run history and fingerpri
 export interface StatTable {
   get(rel: string): StatEntry | undefined;
   put(rel: string, entry: StatEntry): Promise<boolean>;
-  /** Many entries in one write transaction (one wake-up of lmdb's writer, not one per file). */
+  /** Many entries in the store's write batch (one wake-up of lmdb's writer, not one per file). */
   putMany(entries: readonly (readonly [string, StatEntry])[]): Promise<unknown>;
-  /** Resolves when every put so far is committed. */
-  readonly flushed: Promise<boolean>;
+  /** Resolves when every put so far is committed (the write batch is flushed for it). */
+  readonly flushed: Promise<unknown>;
 }
 
 const pack = (e: StatEntry): string => `${e.size}|${e.mtimeMs}|${e.ctimeMs}|${e.ino}|${e.hash}|${e.hashedAt}`;
 
-function statTable(root: RootDatabase): StatTable {
+function statTable(root: RootDatabase, writes: WriteBatch): StatTable {
   const db = root.openDB<string, string>({ name: 'stat', encoding: 'string' });
   return {
     get(rel) {
@@ -106,12 +111,12 @@ function statTable(root: RootDatabase): StatTable {
       return db.put(rel, pack(e));
     },
     putMany(entries) {
-      return root.transaction(() => {
+      return writes.add(() => {
         for (const [rel, e] of entries) void db.put(rel, pack(e));
       });
     },
     get flushed() {
-      return db.flushed;
+      return writes.flush().then(() => db.flushed);
     },
   };
 }
@@ -219,10 +224,12 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
         3,
       );
     }
+    const writes = new WriteBatch(root);
     const store: Store = {
       root,
       meta,
-      stat: statTable(root),
+      writes,
+      stat: statTable(root, writes),
       snap: snapshotTable(root),
       // JSON, not msgpack: records vary in shape (maps keyed by file path), where msgpackr's
       // record structures cost more to define than JSON costs to parse.
@@ -231,7 +238,10 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
       results: root.openDB<StepResult, [string, string]>({ name: 'results', encoding: 'json' }),
       upToDate: upToDateTable(root, opts.readOnly ?? false),
       code: root.openDB<CodeEntry, string>({ name: 'code', encoding: 'json' }),
-      close: () => root.close(),
+      close: async () => {
+        await writes.flush().catch(() => undefined);
+        await root.close();
+      },
     };
     return store;
   } catch (e) {

@@ -1,5 +1,6 @@
 import type { Database } from 'lmdb';
 import type { Store } from '../../store/store.js';
+import type { WriteBatch } from '../../store/write-batch.js';
 
 /** LMDB database of the cache's small blobs (content hash → bytes), in the run store. */
 export const BLOB_DB = 'blobs';
@@ -13,19 +14,22 @@ export const INLINE_MAX = 256 * 1024;
 
 type BlobDb = Database<Uint8Array, string>;
 
-/** The small blobs inside LMDB. Writes are asynchronous (one batched commit per event turn,
- * never awaited per step) and lmdb-js commits them in the order they were made, so a blob
- * put before an index entry is committed with it or before it. Reads see committed data
+/** The small blobs inside LMDB. Writes go into the store's write batch (never awaited per
+ * step), which commits them in the order they were made, so a blob put before an index
+ * entry is committed with it or before it. Reads see committed data
  * only: `pending` remembers this instance's writes until then, so a blob removed a moment
  * ago is never taken as present, nor one just put as absent. */
 export class InlineBlobs {
   private readonly pending = new Map<string, boolean>();
 
-  private constructor(private readonly db: BlobDb) {}
+  private constructor(
+    private readonly db: BlobDb,
+    private readonly writes: WriteBatch,
+  ) {}
 
   /** Opens (creating it if needed) the blob database of a writable store. */
   static open(store: Store): InlineBlobs {
-    return new InlineBlobs(store.root.openDB<Uint8Array, string>({ name: BLOB_DB, encoding: 'binary' }));
+    return new InlineBlobs(store.root.openDB<Uint8Array, string>({ name: BLOB_DB, encoding: 'binary' }), store.writes);
   }
 
   /** For a read-only store: undefined when the database does not exist (a store written
@@ -34,7 +38,7 @@ export class InlineBlobs {
     try {
       const db = store.root.openDB<Uint8Array, string>({ name: BLOB_DB, encoding: 'binary' });
       db.getKeysCount({ limit: 1 }); // throws when the database does not exist
-      return new InlineBlobs(db);
+      return new InlineBlobs(db, store.writes);
     } catch {
       return undefined;
     }
@@ -58,12 +62,12 @@ export class InlineBlobs {
     this.pending.set(hash, true);
     // A failed commit fails the index entry put after it too (same or later transaction);
     // should the entry survive anyway, a restore finds its blob missing and drops it.
-    this.db.put(hash, bytes).catch(() => this.pending.set(hash, false));
+    this.writes.add(() => void this.db.put(hash, bytes)).catch(() => this.pending.set(hash, false));
   }
 
   remove(hash: string): void {
     this.pending.set(hash, false);
-    this.db.remove(hash).catch(() => undefined);
+    this.writes.add(() => void this.db.remove(hash)).catch(() => undefined);
   }
 
   /** Hashes of the committed blobs, and of this instance's puts. */

@@ -109,7 +109,7 @@ export class LocalOutputCache implements CacheBackend {
   /** Records the bound for the next run. Not awaited, and in the same write batch as the
    * entry writes just before it; a lost record is found out by its entry count and rebuilt. */
   private writeBound(b: CacheBound): void {
-    this.opts.store.meta.put(BOUND_META_KEY, b).catch(() => undefined);
+    this.opts.store.writes.add(() => void this.opts.store.meta.put(BOUND_META_KEY, b)).catch(() => undefined);
   }
 
   private writeTallyBound(): void {
@@ -164,7 +164,8 @@ export class LocalOutputCache implements CacheBackend {
       }
       const now = Date.now();
       // A lost use time only makes the entry look older to eviction.
-      this.db.put(key, { ...entry, lastUsed: now, hits: entry.hits + 1 }).catch(() => undefined);
+      const used = { ...entry, lastUsed: now, hits: entry.hits + 1 };
+      this.opts.store.writes.add(() => void this.db.put(key, used)).catch(() => undefined);
       this.tally?.touch(key, now);
       return { outputs, bytes: entry.bytes, fromRun: entry.runId };
     } catch (e) {
@@ -220,7 +221,7 @@ export class LocalOutputCache implements CacheBackend {
     // Written last: an entry exists only once every blob it names is in place. Not awaited:
     // LMDB keeps the order of writes, and waiting for each commit would serialise a disk
     // flush per step (10,000 small steps would pay it 10,000 times).
-    const put = (): void => void this.db.put(key, entry).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+    const put = (): void => void this.opts.store.writes.add(() => void this.db.put(key, entry)).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
     const b = this.bound();
     if (!this.tally) {
       const next = { entries: b.entries + (old ? 0 : 1), bytes: b.bytes - (old?.bytes ?? 0) + bytes };
@@ -249,9 +250,13 @@ export class LocalOutputCache implements CacheBackend {
     const before = tally.bytes;
     const freed: string[] = [];
     for (const k of victims) freed.push(...tally.remove(k));
-    await this.db.transaction(() => {
+    // After the batched writes before it (an entry put still waiting there must not land
+    // after its eviction, naming blobs deleted below).
+    const removed = this.opts.store.writes.add(() => {
       for (const k of victims) void this.db.remove(k);
     });
+    await this.opts.store.writes.flush();
+    await removed;
     for (const h of freed) this.blobs.remove(h);
     this.writeTallyBound();
     return { entries: victims.length, files: freed.length, bytes: before - tally.bytes };
@@ -260,7 +265,7 @@ export class LocalOutputCache implements CacheBackend {
   private dropEntry(key: string): void {
     const freed = this.getTally().remove(key);
     // If this write is lost, the entry is found again and dropped again: its blobs are gone.
-    this.db.remove(key).catch(() => undefined);
+    this.opts.store.writes.add(() => void this.db.remove(key)).catch(() => undefined);
     this.writeTallyBound();
     for (const h of freed) this.blobs.remove(h);
   }

@@ -41,7 +41,7 @@ describe('output cache: size known without reading the index', () => {
     store = openStore(p.path('.cache'));
     const first = newRun(100_000);
     for (const n of ['a', 'b', 'c']) expect(await store1(first, n, 1000)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
     expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 3, bytes: 3000 });
 
     const second = newRun(100_000);
@@ -50,7 +50,7 @@ describe('output cache: size known without reading the index', () => {
     // Stored again with new content: replaces its entry, counted once.
     expect(await store1(second, 'a', 200, 'z')).toEqual([]);
     expect(scan).not.toHaveBeenCalled();
-    await store.root.flushed;
+    await store.writes.flush();
     expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 4, bytes: 2700 });
     expect([...second.db.getKeys()].sort()).toEqual(['key-a', 'key-b', 'key-c', 'key-d']);
   });
@@ -60,13 +60,13 @@ describe('output cache: size known without reading the index', () => {
     store = openStore(p.path('.cache'));
     const first = newRun(2500);
     for (const n of ['a', 'b']) expect(await store1(first, n, 1000)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
 
     const second = newRun(2500);
     const scan = vi.spyOn(second.db, 'getRange');
     expect(await store1(second, 'c', 1000)).toEqual([]);
     expect(scan).toHaveBeenCalled();
-    await store.root.flushed;
+    await store.writes.flush();
     // a was the least recently used: evicted, with its blob.
     expect([...second.db.getKeys()].sort()).toEqual(['key-b', 'key-c']);
     expect(second.blobs.sizeOf(hashBytes(Buffer.alloc(1000, 'a')))).toBeUndefined();
@@ -78,13 +78,13 @@ describe('output cache: size known without reading the index', () => {
     store = openStore(p.path('.cache'));
     const first = newRun(100_000);
     expect(await store1(first, 'a', 1000)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
     // As an older batch (or a lost write) would leave it: an entry the record does not count.
     const big = Buffer.alloc(3000, 'q');
     p.write('q.txt', big);
     const older = newRun(100_000);
     expect(await store1(older, 'q', 3000)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
     await store.meta.put(BOUND_META_KEY, { entries: 1, bytes: 1000 });
 
     const next = newRun(4500);
@@ -92,7 +92,7 @@ describe('output cache: size known without reading the index', () => {
     expect(await store1(next, 'b', 1000)).toEqual([]);
     // The record said 1 entry, the index holds 2: the record is not trusted.
     expect(scan).toHaveBeenCalled();
-    await store.root.flushed;
+    await store.writes.flush();
     expect([...next.db.getKeys()].sort()).toEqual(['key-b', 'key-q']);
     expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 2, bytes: 4000 });
   });
@@ -102,12 +102,12 @@ describe('output cache: size known without reading the index', () => {
     store = openStore(p.path('.cache'));
     const first = newRun(100_000);
     for (const n of ['a', 'b']) expect(await store1(first, n, 700)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
     await store.meta.remove(BOUND_META_KEY);
 
     const second = newRun(100_000);
     expect(await store1(second, 'c', 300)).toEqual([]);
-    await store.root.flushed;
+    await store.writes.flush();
     expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 3, bytes: 1700 });
   });
 });

@@ -39,7 +39,7 @@ describe('output cache: inline blob writes in order', () => {
     const b = cache.save(cachedStep('b'), 'key-b', { 'b/f.txt': hy }, 'run1', emit);
     const c = cache.save(cachedStep('c'), 'key-c', { 'c/f.txt': hx }, 'run1', emit);
     await Promise.all([b, c]);
-    await store.root.flushed;
+    await store.writes.flush();
     expect(events).toEqual([]);
     // c's save evicted b; the store must still hold x, which c's entry names.
     expect(cache.db.get('key-a')).toBeUndefined();

@@ -117,7 +117,7 @@ describe('stat cache (src, against a real LMDB store)', () => {
       // Hashes are written in batches (one transaction); a run flushes them at its end.
       expect(store.stat.get('old.txt')).toBeUndefined();
       first.flush();
-      await store.root.flushed;
+      await store.writes.flush();
       expect(store.stat.get('old.txt')?.hash).toBe(oldHash);
 
       // A new run: the old file is not read again; the fresh one (hashed within the racy

@@ -1,0 +1,115 @@
+// The store's write batch: the writes of steps that finish close together share one LMDB
+// commit; nothing is committed before it is added, order is kept, a failing write rejects
+// alone, a full batch commits at once, and the recorder's records (state, result, snapshot)
+// go through it and are all committed when the run ends. Real LMDB in a temp folder.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../../src/store/store.js';
+import { Recorder } from '../../../src/store/recorder.js';
+import { WriteBatch } from '../../../src/store/write-batch.js';
+import type { RunRecord, StepResult, StepState } from '../../../src/store/types.js';
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function newStore(): Store {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-wb-'));
+  dirs.push(dir);
+  const s = openStore(dir);
+  stores.push(s);
+  return s;
+}
+
+/** Counts LMDB commits from now on. */
+function commits(store: Store): { n: number } {
+  const c = { n: 0 };
+  store.root.on('aftercommit', () => c.n++);
+  return c;
+}
+
+describe('WriteBatch', () => {
+  it('many adds, one commit: invisible until flushed, then all there, in order', async () => {
+    const store = newStore();
+    const db = store.root.openDB<string, string>({ name: 't', encoding: 'string' });
+    // The table's creation is a commit of its own: done before counting.
+    await db.put('warm', '1');
+    const batch = new WriteBatch(store.root, 60_000, 1000);
+    const c = commits(store);
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) done.push(batch.add(() => void db.put(`k${i % 10}`, `v${i}`)));
+    // Nothing is committed by the passing of turns alone while the window is open.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(db.get('k0')).toBeUndefined();
+    expect(c.n).toBe(0);
+    await batch.flush();
+    await Promise.all(done);
+    expect(c.n).toBe(1);
+    // Later writes of a key win, as they were added.
+    for (let k = 0; k < 10; k++) expect(db.get(`k${k}`)).toBe(`v${90 + k}`);
+  });
+
+  it('the window commits by itself; a full batch commits at once', async () => {
+    const store = newStore();
+    const db = store.root.openDB<string, string>({ name: 't', encoding: 'string' });
+    const timed = new WriteBatch(store.root, 30, 1000);
+    await timed.add(() => void db.put('a', '1'));
+    expect(db.get('a')).toBe('1');
+    const full = new WriteBatch(store.root, 60_000, 3);
+    const p1 = full.add(() => void db.put('b', '1'));
+    full.add(() => void db.put('c', '1')).catch(() => undefined);
+    const p3 = full.add(() => void db.put('d', '1'));
+    await Promise.all([p1, p3]);
+    expect([db.get('b'), db.get('c'), db.get('d')]).toEqual(['1', '1', '1']);
+  });
+
+  it('a write that throws rejects alone; the others of its batch are committed', async () => {
+    const store = newStore();
+    const db = store.root.openDB<string, string>({ name: 't', encoding: 'string' });
+    const batch = new WriteBatch(store.root, 60_000, 1000);
+    const good = batch.add(() => void db.put('good', 'yes'));
+    const bad = batch.add(() => {
+      throw new Error('no value');
+    });
+    void batch.flush();
+    await expect(bad).rejects.toThrow('no value');
+    await good;
+    expect(db.get('good')).toBe('yes');
+  });
+});
+
+describe('Recorder through the write batch', () => {
+  const state = (i: number): StepState => ({ key: `key${i}`, parts: { inputs: {}, code: {}, def: 'd' } as unknown as StepState['parts'], outputs: { [`out/${i}.txt`]: `h${i}` }, runId: 'r1', at: 1 });
+  const ran = (i: number): StepResult => ({ name: `s${i}`, status: 'PASS', action: 'ran', reason: 'no previous run recorded', durationMs: 5 });
+
+  it("steps that finish within a window share a commit; the run's end commits everything, snapshots after their states", async () => {
+    const store = newStore();
+    const rec = new Recorder(store, 'r1');
+    const record: RunRecord = { id: 'r1', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    rec.begin(record);
+    await rec.flush();
+    const c = commits(store);
+    for (let i = 0; i < 50; i++) {
+      rec.step(ran(i), state(i), { at: 2, def: 'd', sig: `sig${i}`, code: [] });
+      // Steps finish on different turns, as in a build.
+      await new Promise((r) => setImmediate(r));
+    }
+    // Not yet committed (the window is still open): nothing recorded early.
+    expect(store.state.get('s0')).toBeUndefined();
+    await rec.run({ ...record, status: 'PASS' });
+    // 50 steps, each on its own turn: a few commits (the window's, the end's, the run record's),
+    // not one per step.
+    expect(c.n).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 50; i++) {
+      expect(store.state.get(`s${i}`)?.key).toBe(`key${i}`);
+      expect(store.results.get(['r1', `s${i}`])?.status).toBe('PASS');
+      expect(store.snap.get(`s${i}`)?.sig).toBe(`sig${i}`);
+    }
+    expect(store.runs.get('r1')?.status).toBe('PASS');
+  });
+});
