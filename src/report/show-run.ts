@@ -19,7 +19,13 @@ export async function showRun(session: Session, req: RunRequest & { compiled?: C
   mark('batchfile loaded');
   const { io } = out;
   const progress = new Progress(io.human, io.style, io.human.isTTY === true && !(request.env ?? process.env).CI);
-  const result = await session.runOnce(loaded, request, (ev) => progress.on(ev), signal);
+  let result;
+  try {
+    result = await session.runOnce(loaded, request, (ev) => progress.on(ev), signal);
+  } finally {
+    // A run that failed to finish still shows the lines it printed, before its error.
+    progress.flush();
+  }
   mark('pipeline');
   await afterRun(result, { project: session.project, store: session.store, io, json: out.json });
   mark('summary + report');
