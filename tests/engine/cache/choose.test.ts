@@ -61,7 +61,7 @@ describe('chooseCache for the maintenance commands', () => {
       const stats = new StatCache(root, store);
       const run = (await chooseCache({ enabled: true, maxBytes: 1e9 }, on, place(store), 'run'))!;
       await run.save(step, 'key-1', { 'out/a.txt': hashFileSync(path.join(root, 'out/a.txt')) }, 'run-1', emit, stats);
-      await store.root.flushed; // the index entry is written in the background, as in a run
+      await store.writes.flush(); // the index entry waits in the store's write batch, as in a run
       expect(warnings).toEqual([]);
       const cache = (await chooseCache({ enabled: true, maxBytes: 1e9 }, on, place(store), 'maintain'))!;
       expect(await cache.status()).toMatchObject({ entries: 1, blobs: 1, bytes: 5000, steps: [{ step: 'gen', entries: 1 }] });

@@ -157,7 +157,7 @@ afterAll(() => {
 const FILLER = batchfile(`
   a: { command: 'cat in.txt > out/a.txt', inputs: ['in.txt'], outputs: ['out/a.txt'] },
   filler: { command: 'cat out/a.txt > out/f.txt && if [ -f fill-once ]; then rm fill-once; dd if=/dev/zero of=junk.bin bs=1k 2>/dev/null; fi; true', inputs: ['out/a.txt'], outputs: ['out/f.txt'] },
-  c: { command: 'cat out/f.txt > out/c.txt', inputs: ['out/f.txt'], outputs: ['out/c.txt'] },
+  c: { command: 'cat out/f.txt > out/c.txt && echo copied', inputs: ['out/f.txt'], outputs: ['out/c.txt'] },
 `);
 
 /** A project inside the tmpfs (TempProject's helpers work on any folder). */
@@ -183,7 +183,8 @@ describe.skipIf(!mounted)('a full disk (tmpfs)', () => {
     const full = await q.batch();
     const said = full.stdout + full.stderr;
     expect(full.signal, said).toBeNull();
-    // Step c cannot write its log (FAIL, exit 1) or the records cannot be committed (exit 3).
+    // Step c cannot create its log when it prints (FAIL, exit 1) or the records cannot be
+    // committed (exit 3).
     expect([1, 3], said).toContain(full.code);
     expect(said).toMatch(/no space left on device/i);
     expect(said).not.toMatch(/internal error/);

@@ -13,9 +13,10 @@ beforeAll(async () => {
     'in.txt': 'hello',
     'Batchfile.ts': `import { defineBatch } from 'batchfile';
 export default defineBatch({ steps: {
-  a: { command: ${JSON.stringify(fake('--in', 'in.txt', '--out', 'out/a.txt'))}, inputs: ['in.txt'], outputs: ['out/a.txt'] },
+  // Both print, so both have a log (a step that prints nothing has none).
+  a: { command: ${JSON.stringify(`echo making a && ${fake('--in', 'in.txt', '--out', 'out/a.txt')}`)}, inputs: ['in.txt'], outputs: ['out/a.txt'] },
   // At least 300 ms, against a recorded history of 10 ms: slower by any rule.
-  slow: { command: ${JSON.stringify(`sleep 0.3 && ${fake('--in', 'out/a.txt', '--out', 'out/slow.txt')}`)}, inputs: ['out/a.txt'], outputs: ['out/slow.txt'] },
+  slow: { command: ${JSON.stringify(`sleep 0.3 && echo making slow && ${fake('--in', 'out/a.txt', '--out', 'out/slow.txt')}`)}, inputs: ['out/a.txt'], outputs: ['out/slow.txt'] },
 }});`,
   });
   // Six earlier runs through the real recorder: slow took 10 ms each time; a never ran.
