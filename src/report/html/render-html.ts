@@ -33,8 +33,9 @@ td.reason { max-width: 520px; overflow-wrap: anywhere; }
 tr.slower td { background: #fff1f1; }
 .flag { color: #b00020; font-weight: 600; white-space: nowrap; }
 .muted { color: var(--muted); }
-.desc { color: var(--muted); font-size: 12px; max-width: 360px; overflow-wrap: anywhere; white-space: pre-wrap; }
-.from { color: var(--muted); font-size: 11px; white-space: nowrap; }
+.desc { color: var(--muted); font-size: 12px; min-width: 14em; max-width: 360px; overflow-wrap: anywhere; white-space: pre-wrap; }
+.from { color: var(--muted); font-size: 11px; min-width: 16em; }
+td.reason { min-width: 8em; }
 td.earlier { color: var(--muted); font-style: italic; }
 #dag { background: #fff; border: 1px solid var(--line); padding: 8px; overflow: auto; max-height: 80vh; min-height: 60px; }
 #dag a.node:hover rect { filter: brightness(.93); }
