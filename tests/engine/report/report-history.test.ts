@@ -25,8 +25,9 @@ function pipeline(): string {
   const steps = Object.entries(DEPS).map(([name, deps]) => {
     const ins = [`in/${name}.txt`, ...deps.map((d) => `out/${d}.txt`)];
     const write = cmd(...ins.flatMap((f) => ['--in', f]), '--out', `out/${name}.txt`);
-    // s5 refuses an input holding "bad", before writing anything.
-    const command = name === 's5' ? JSON.stringify(`if grep -q bad in/s5.txt; then echo refusing >&2; exit 3; fi; ${JSON.parse(write) as string}`) : write;
+    // s5 refuses an input holding "bad", before writing anything. Every step prints a line,
+    // so every execution has a log to link to (a step that prints nothing has none).
+    const command = name === 's5' ? JSON.stringify(`echo running; if grep -q bad in/s5.txt; then echo refusing >&2; exit 3; fi; ${JSON.parse(write) as string}`) : JSON.stringify(`echo running; ${JSON.parse(write) as string}`);
     const about = name === 's0' ? `, description: ${JSON.stringify(DESCRIPTION)}` : '';
     return `  ${name}: { command: ${command}, inputs: ${JSON.stringify(ins)}, outputs: ['out/${name}.txt']${about} },`;
   });
