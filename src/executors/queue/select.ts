@@ -1,7 +1,8 @@
 // Which executor a run uses: --executor over the Batchfile's `executor:`; "local" (or
 // neither) runs steps here.
 import { BatchError } from '../../util/errors.js';
-import { checkQueueName, defaultQueueName, stallSettings } from './protocol.js';
+import { checkQueueName, defaultQueueName, stallSettings, type FileMode } from './protocol.js';
+import type { Shipper } from './ship.js';
 import { QueueExecutor } from './queue-executor.js';
 import { checkRedisUrl } from './redis.js';
 
@@ -16,6 +17,13 @@ export function remoteUrl(flag: string | undefined, batchfile: string | undefine
   return batchfile === undefined ? undefined : checkRedisUrl(batchfile, 'Batchfile executor');
 }
 
+/** How files reach the workers: the flag, else BATCH_WORKER_FILES, else `shared`. */
+export function workerFiles(flag: string | undefined, env: NodeJS.ProcessEnv): FileMode {
+  const [v, from] = flag !== undefined ? [flag, '--worker-files'] : env.BATCH_WORKER_FILES ? [env.BATCH_WORKER_FILES, 'BATCH_WORKER_FILES'] : ['shared', ''];
+  if (v === 'shared' || v === 'cache') return v;
+  throw new BatchError(`${from}: ${JSON.stringify(v)} is not a file mode; use shared (the workers see the project folder) or cache (files travel through the remote cache server)`, 2);
+}
+
 export function queueName(flag: string | undefined, root: string): string {
   const name = flag ?? defaultQueueName(root);
   const bad = checkQueueName(name);
@@ -25,12 +33,12 @@ export function queueName(flag: string | undefined, root: string): string {
 
 /** Connects the coordinator's side; the stall settings come from BATCH_QUEUE_* (see
  * protocol.ts) and are published for the workers. */
-export function openRemote(url: string, queue: string, warn: (m: string) => void): Promise<QueueExecutor> {
+export function openRemote(url: string, queue: string, warn: (m: string) => void, shipper?: Shipper): Promise<QueueExecutor> {
   let stall;
   try {
     stall = stallSettings();
   } catch (e) {
     throw new BatchError((e as Error).message, 2);
   }
-  return QueueExecutor.open({ url, queue, stall, warn });
+  return QueueExecutor.open({ url, queue, stall, warn, ...(shipper ? { shipper } : {}) });
 }
