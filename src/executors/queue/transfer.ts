@@ -59,13 +59,17 @@ export class BlobUploader {
   }
 
   private async upload(root: string, rel: string, hash: string, id: string, signal?: AbortSignal): Promise<void> {
-    if (await this.t.client.head(id, signal)) return;
+    try {
+      if (await this.t.client.head(id, signal)) return;
+    } catch (e) {
+      throw new Error(`${rel}: ${(e as Error).message}`);
+    }
     const st = fs.statSync(path.resolve(root, rel));
     const manifest: Manifest = { format: 'batchfile-remote-cache', version: 1, key: hash, step: '', runId: '', dirs: [], files: [{ path: rel, size: st.size, mode: 0o100000 | (st.mode & 0o777), hash }] };
     try {
       await this.t.client.put(id, writePayload(root, manifest, id, this.t.signingKey), signal ? { signal } : {});
     } catch (e) {
-      if (e instanceof RemoteError) throw e;
+      if (e instanceof RemoteError) throw new Error(`${rel}: ${e.message}`);
       throw new Error(`${rel} changed since the run hashed it (${(e as Error).message})`);
     }
   }
