@@ -12,8 +12,7 @@ import type { RunSettings } from './settings.js';
 import { mark } from '../util/timing.js';
 import { ExecutorRegistry } from '../executors/registry.js';
 import { runPipeline, type RunOutput } from './pipeline.js';
-import type { QueueExecutor } from '../executors/queue/queue-executor.js';
-import { openRemote, queueName, REMOTE_DEFAULT_JOBS, remoteUrl, workerFiles } from '../executors/queue/select.js';
+import { openRemote, prefetchQueueLibs, queueName, REMOTE_DEFAULT_JOBS, remoteUrl, workerFiles, type LazyQueueExecutor } from '../executors/queue/select.js';
 import { Shipper } from '../executors/queue/ship.js';
 import { transferOf } from '../executors/queue/transfer.js';
 import { resolveRemote, type RemoteSettings } from '../cache/remote/settings.js';
@@ -46,24 +45,24 @@ export class Session {
   ) {}
 
   /** The Redis executor, opened by the first run that sends steps to workers. */
-  private remote: { url: string; files: string; executor: Promise<QueueExecutor> } | undefined;
+  private remote: { url: string; files: string; executor: LazyQueueExecutor } | undefined;
 
   /** `files`: the cache server files travel through (file mode `cache`), or none (shared). */
-  private remoteExecutors(url: string, files: RemoteSettings | undefined): Promise<QueueExecutor> {
+  private remoteExecutors(url: string, files: RemoteSettings | undefined): LazyQueueExecutor {
     const filesKey = files ? `${files.url} ${files.team}` : 'shared';
     if (this.remote?.url !== url || this.remote.files !== filesKey) {
       const old = this.remote;
       const queue = queueName(this.settings.queue, this.project.root);
       const shipper = files ? new Shipper(transferOf(files), this.project.cacheDir) : undefined;
-      const open = (): Promise<QueueExecutor> => openRemote(url, queue, (m) => process.stderr.write(`batch: ${m}\n`), shipper);
-      this.remote = { url, files: filesKey, executor: (old ? old.executor.then((q) => q.close(), () => {}) : Promise.resolve()).then(open) };
-      // A failed open is tried again by the next run.
-      this.remote.executor.catch(() => (this.remote = undefined));
+      void old?.executor.close();
+      this.remote = { url, files: filesKey, executor: openRemote(url, queue, (m) => process.stderr.write(`batch: ${m}\n`), shipper) };
     }
     return this.remote.executor;
   }
 
   static async open(project: Project, settings: RunSettings, signal: AbortSignal): Promise<Session> {
+    // --executor redis://…: BullMQ loads while the lock is taken and the Batchfile loaded and checked.
+    if (settings.executor !== undefined && settings.executor !== 'local') prefetchQueueLibs();
     const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
     mark('lock');
     try {
@@ -92,7 +91,7 @@ export class Session {
   async runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
     const a = this.settings;
     const url = remoteUrl(a.executor, loaded.config.executor);
-    const remote = url ? await this.remoteExecutors(url, this.filesServer(loaded)) : undefined;
+    const remote = url ? this.remoteExecutors(url, this.filesServer(loaded)) : undefined;
     const executors = remote ? ExecutorRegistry.of({ pool: remote, process: remote }) : this.executors;
     const jobs = remote && a.jobs === undefined ? REMOTE_DEFAULT_JOBS : this.jobs;
     const flags = [
@@ -148,7 +147,7 @@ export class Session {
   async close(): Promise<void> {
     const remote = this.remote;
     this.remote = undefined;
-    await remote?.executor.then((q) => q.close(), () => {});
+    await remote?.executor.close();
     if (!this.ownsResources) {
       this.lock.release();
       return;

@@ -51,6 +51,10 @@ export interface Executor {
   readonly acceptsHeader?: boolean;
   /** A hint that steps are about to come: start what takes time to start (worker threads). */
   warm?(): void;
+  /** Resolves once the executor can take steps; rejects with the error that stops the run
+   * before any step starts (the Redis executor: Redis cannot be reached). A run awaits it
+   * only when some step may execute, so a no-op run never starts what it would start. */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 
