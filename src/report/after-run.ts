@@ -6,6 +6,7 @@ import type { RunOutput } from '../app/pipeline.js';
 import type { Store } from '../store/store.js';
 import { logTail } from './log-tail.js';
 import { formatSummary, summaryJson } from './summary.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 
 /** Trends of the steps that ran and passed in this run, each against its own earlier
  * passed executions (the run was recorded before this is called, so it is the newest). */
@@ -42,8 +43,8 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
     const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
-    ctx.io.say(ctx.io.style.dim(`report: ${path.relative(ctx.project.root, written.html) || written.html}`));
+    ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, written.html)}`));
   } catch (e) {
-    ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${ctx.project.logsDir}: ${(e as Error).message}`));
+    ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${shownPath(ctx.project.root, ctx.project.logsDir)}: ${shownPathsIn(ctx.project.root, (e as Error).message)}`));
   }
 }
