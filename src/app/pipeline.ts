@@ -97,8 +97,12 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
+    onStepAhead: () => executors.get('process').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
+  // An executor that connects elsewhere (Redis) is awaited only when a step may execute: its
+  // failure stops the run before it is recorded, and a no-op never connects.
+  if (plan.selected.some((n) => !found.fast.has(n))) await executors.ready();
   const run = beginRun(plan, store, opts);
   const orphans = await removeOrphans(config, graph, store, stats, opts);
   const env: RunEnv = {

@@ -12,7 +12,7 @@ import { chartSeries, type ChartSeries } from './charts.js';
 import { LogFiles, producerOf } from './current.js';
 import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
-import { pastResults, RunCache } from './run-cache.js';
+import { pastResults, PastRunFiles } from './past-runs.js';
 
 export { MAX_CHARTS } from './charts.js';
 export { CHART_EXECUTIONS } from './executions.js';
@@ -24,6 +24,8 @@ export const MAX_DAG_STEPS = 400;
 /** The figures of one execution of a step (the table's numeric cells). */
 const FIGURES = ['cpuMs', 'peakRssBytes', 'bytesRead', 'bytesWritten', 'attempts'] as const;
 
+/** One row of the report's step table as the page's script receives it (JSON in the page):
+ * one field per column or chart it draws, a flat record, not a context passed around. */
 export interface ReportStep {
   name: string;
   kind?: string;
@@ -190,7 +192,7 @@ function dagOf(input: ReportInput, steps: number): ReportData['dag'] {
  * runs (which keeps the files of the runs read, and gets this run's if it executed or
  * restored anything). */
 function historyOf(input: ReportInput, steps: ReportStep[]): ReportData['history'] {
-  const cache = new RunCache(input.store, input.cacheDir);
+  const cache = new PastRunFiles(input.store, input.cacheDir);
   const mine = pastResults(input.results);
   const recent = recentExecutions({ ...(input.store ? { store: input.store } : {}), record: input.record, mine, cache, steps: steps.map((s) => s.name) });
   const kept = recent.runsRead;

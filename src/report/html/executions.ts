@@ -7,7 +7,7 @@ import { executedAny } from '../../history/query.js';
 import { judge, RULE } from '../../history/stats.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepStatus } from '../../store/types.js';
-import type { PastResult, RunCache } from './run-cache.js';
+import type { PastResult, PastRunFiles } from './past-runs.js';
 
 /** Executions shown in each step's chart. */
 export const CHART_EXECUTIONS = 30;
@@ -99,7 +99,7 @@ export interface RecentExecutions {
 
 /** The last CHART_EXECUTIONS executions of each of `steps`; `mine` are the report's own
  * run's results, earlier runs come from `cache`. */
-export function recentExecutions(opts: { store?: Store; record: RunRecord; mine: PastResult[]; cache: RunCache; steps: readonly string[] }): RecentExecutions {
+export function recentExecutions(opts: { store?: Store; record: RunRecord; mine: PastResult[]; cache: PastRunFiles; steps: readonly string[] }): RecentExecutions {
   const wanted = new Map<string, Collecting>(opts.steps.map((s) => [s, { shown: [], before: [], metrics: [], done: false }]));
   let open = wanted.size;
   const runsRead: string[] = [];
