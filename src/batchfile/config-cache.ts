@@ -131,9 +131,16 @@ function depsHold(deps: ConfigDeps, env: NodeJS.ProcessEnv): boolean {
   return true;
 }
 
+/** A cached config and its identity (the checksum of what is stored: the same id, the same
+ * config and dependencies). */
+export interface CachedConfig {
+  config: PipelineConfig;
+  id: string;
+}
+
 /** The cached config of the compiled Batchfile `out`, if there is one and it still holds
  * (see the file's comment); undefined otherwise, never an error. */
-export function readCachedConfig(where: { root: string; file: string; cacheDir: string; out: string }): PipelineConfig | undefined {
+export function readCachedConfig(where: { root: string; file: string; cacheDir: string; out: string }): CachedConfig | undefined {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(configCachePath(where.cacheDir));
@@ -143,7 +150,8 @@ export function readCachedConfig(where: { root: string; file: string; cacheDir: 
   const start = MAGIC.length + SUM_LEN;
   if (bytes.length <= start || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
   const body = bytes.subarray(start);
-  if (hashBytes(body) !== bytes.toString('latin1', MAGIC.length, start)) return undefined;
+  const id = hashBytes(body);
+  if (id !== bytes.toString('latin1', MAGIC.length, start)) return undefined;
   let s: Stored;
   try {
     s = v8.deserialize(body) as Stored;
@@ -152,20 +160,23 @@ export function readCachedConfig(where: { root: string; file: string; cacheDir: 
   }
   if (typeof s !== 'object' || s === null || s.format !== FORMAT || s.build !== buildId() || s.root !== where.root || s.file !== where.file || s.out !== where.out) return undefined;
   if (!(s.config?.steps instanceof Map) || !depsHold(s.deps, process.env)) return undefined;
-  return s.config;
+  return { config: s.config, id };
 }
 
-/** Stores `config` as the validated form of `out`, depending on `deps`. Best effort: a cache
- * that cannot be written only costs the next run an evaluation. */
-export function writeCachedConfig(where: { root: string; file: string; cacheDir: string; out: string }, deps: ConfigDeps, config: PipelineConfig): void {
+/** Stores `config` as the validated form of `out`, depending on `deps`, and returns its id
+ * (as readCachedConfig will). Best effort: a cache that cannot be written only costs the
+ * next run an evaluation (the id is returned all the same). */
+export function writeCachedConfig(where: { root: string; file: string; cacheDir: string; out: string }, deps: ConfigDeps, config: PipelineConfig): string {
   const stored: Stored = { format: FORMAT, build: buildId(), root: where.root, file: where.file, out: where.out, deps, config };
+  const body = v8.serialize(stored);
+  const id = hashBytes(body);
   try {
-    const body = v8.serialize(stored);
     const file = configCachePath(where.cacheDir);
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC + hashBytes(body), 'latin1'), body]));
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC + id, 'latin1'), body]));
     fs.renameSync(tmp, file);
   } catch {
     // see above
   }
+  return id;
 }

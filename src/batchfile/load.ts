@@ -101,6 +101,9 @@ export interface Loaded {
   reads?: string[];
   /** The config came from the validated-config cache (config-cache.ts): not evaluated. */
   cached?: boolean;
+  /** Identifies the config and what it depends on (config-cache.ts), when it is cached:
+   * equal ids, equal configs. */
+  configId?: string;
 }
 
 export interface LoadOptions {
@@ -127,10 +130,10 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   mark('batchfile compiled');
   const where = { root, file, cacheDir, out };
   if (useCache) {
-    const config = readCachedConfig(where);
-    if (config) {
+    const hit = readCachedConfig(where);
+    if (hit) {
       mark('batchfile from cache');
-      return { config, sources, out, cached: true };
+      return { config: hit.config, sources, out, cached: true, configId: hit.id };
     }
   }
   const cacheable = useCache && cacheBlocker(fs.readFileSync(out, 'utf8')) === undefined;
@@ -139,11 +142,9 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   mark('batchfile imported');
   const config = validated(mod.default, file, root, kinds);
   mark('batchfile validated');
-  if (cacheable && accessed) {
-    const deps = depsOf(accessed, cacheDir, since);
-    if (deps) writeCachedConfig(where, deps, config);
-  }
-  return { config, sources, out, ...(opts.trackReads && accessed ? { reads: projectReads(root, accessed.paths) } : {}) };
+  const deps = cacheable && accessed ? depsOf(accessed, cacheDir, since) : undefined;
+  const configId = deps ? writeCachedConfig(where, deps, config) : undefined;
+  return { config, sources, out, ...(configId ? { configId } : {}), ...(opts.trackReads && accessed ? { reads: projectReads(root, accessed.paths) } : {}) };
 }
 
 /** Imports the compiled Batchfile (`track`: recording what it reads) and checks it has a

@@ -38,7 +38,7 @@ describe('config cache key', () => {
     const w = place();
     setEngineStamp('build-1');
     writeCachedConfig(w, { files: [] }, config(w.root));
-    expect(readCachedConfig(w)).toEqual(config(w.root));
+    expect(readCachedConfig(w)?.config).toEqual(config(w.root));
     expect(readCachedConfig({ ...w, out: `${w.out}x` })).toBeUndefined();
     expect(readCachedConfig({ ...w, file: `${w.file}x` })).toBeUndefined();
     expect(readCachedConfig({ ...w, root: `${w.root}x` })).toBeUndefined();
