@@ -3,7 +3,8 @@
 // data/raw/), processed by one step declared with `forEach: 'data/raw/*.csv'` (project A) or by
 // 1,000 steps written out in the Batchfile (project B). After a first build of each, no-op runs
 // alternate A, B, A, B … (direct runs, then runs the daemon serves) and each one's wall time is
-// measured; medians with min and max, and the ratio A/B.
+// measured (wall time, and CPU time of the client and its children); medians with min and max,
+// and the ratio A/B.
 //   node bench/fan-out.mjs [N=1000] [RUNS=9]      (results: bench/results/fan-out-*.json)
 // NODE_EXTRA_CA_CERTS is unset for the benchmarked processes (BENCH_ENV, lib.mjs).
 import { spawnSync } from 'node:child_process';
@@ -38,12 +39,22 @@ for (const n of names) steps['tidy:' + n] = { command: 'cp data/raw/' + n + '.cs
 export default defineBatch({ steps });
 `);
 
+// CPU time (user + system of the client and its children, from /usr/bin/time) beside wall time:
+// the machine may be shared, and CPU time is far less disturbed by that than wall time.
+const cpuFile = path.join(root, 'cpu.txt');
 function batch(dir, args = []) {
+  const argv = [BIN.node, CLI, '-C', dir, '-j', '2', '--json', ...args];
+  const full = BIN.time ? [BIN.time, '-f', '%U %S', '-o', cpuFile, ...argv] : argv;
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(BIN.node, [CLI, '-C', dir, '-j', '2', '--json', ...args], { env: BENCH_ENV, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(full[0], full.slice(1), { env: BENCH_ENV, encoding: 'utf8', maxBuffer: 1 << 28 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`batch in ${dir} exited ${r.status}: ${r.stderr.slice(-2000)}`);
-  return { ms, summary: args.includes('daemon') ? undefined : JSON.parse(r.stdout) };
+  let cpuMs;
+  if (BIN.time) {
+    const [u, s] = fs.readFileSync(cpuFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    cpuMs = (u + s) * 1000;
+  }
+  return { ms, cpuMs, summary: args.includes('daemon') ? undefined : JSON.parse(r.stdout) };
 }
 
 for (const dir of [A, B]) {
@@ -58,17 +69,23 @@ for (const dir of [A, B]) batch(dir);
 
 function series(label, extra = []) {
   const t = { A: [], B: [] };
+  const c = { A: [], B: [] };
   for (let i = 0; i < RUNS; i++) {
     for (const [k, dir] of [['A', A], ['B', B]]) {
       const r = batch(dir, extra);
       if (r.summary.counts.ran !== 0 || r.summary.steps.length !== N) throw new Error(`${label}: a no-op of ${dir} ran ${r.summary.counts.ran} of ${r.summary.steps.length}`);
       t[k].push(r.ms);
+      if (r.cpuMs !== undefined) c[k].push(r.cpuMs);
     }
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const stats = (xs) => ({ medianMs: Math.round(med(xs)), minMs: Math.round(Math.min(...xs)), maxMs: Math.round(Math.max(...xs)) });
-  const ratios = t.A.map((a, i) => a / t.B[i]);
-  return { label, runs: RUNS, forEach: stats(t.A), handWritten: stats(t.B), ratio: { median: Number(med(ratios).toFixed(3)), min: Number(Math.min(...ratios).toFixed(3)), max: Number(Math.max(...ratios).toFixed(3)) } };
+  const ratio = (a, b) => {
+    const rs = a.map((x, i) => x / b[i]);
+    return { median: Number(med(rs).toFixed(3)), min: Number(Math.min(...rs).toFixed(3)), max: Number(Math.max(...rs).toFixed(3)) };
+  };
+  const cpu = c.A.length === RUNS ? { forEach: stats(c.A), handWritten: stats(c.B), ratio: ratio(c.A, c.B) } : undefined;
+  return { label, runs: RUNS, forEach: stats(t.A), handWritten: stats(t.B), ratio: ratio(t.A, t.B), cpu };
 }
 
 const results = [series('direct no-op')];

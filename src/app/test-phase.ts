@@ -59,18 +59,34 @@ export async function runTestPhase(opts: {
   for (const spec of tests.files) stats.forget(spec);
   const { key, files } = testsKey(config, tests, stats);
   const cached = store.meta.get(META_KEY) as CachedTests | undefined;
-  if (!opts.force && cached && cached.key === key && cached.result.status === 'PASS') {
-    const result: TestPhaseResult = { ...cached.result, action: 'up-to-date', reason: `cached: tests and checked files unchanged since run ${cached.runId ?? '?'}`, durationMs: 0 };
-    opts.emit({ type: 'tests-end', result });
-    return result;
-  }
-  if (files.length === 0) {
-    const result: TestPhaseResult = { status: 'FAIL', action: 'not-run', reason: `no test file matches ${tests.files.join(', ')}`, durationMs: 0, passed: 0, failed: 1, skipped: 0, cases: [] };
-    opts.emit({ type: 'tests-end', result });
-    return result;
+  const shortcut = withoutRunning(tests, files, cached, key, opts.force);
+  if (shortcut) {
+    opts.emit({ type: 'tests-end', result: shortcut });
+    return shortcut;
   }
   opts.emit({ type: 'tests-start', files });
   const t0 = performance.now();
+  const { cases, moduleErrors } = await runVitest(config.root, tests, files);
+  const result = summarise(cases, moduleErrors, opts.force ? 'forced (--force)' : cached ? 'tests or checked files changed' : 'no previous test run recorded');
+  result.durationMs = Math.round(performance.now() - t0);
+  opts.emit({ type: 'tests-end', result });
+  if (result.status === 'PASS') await store.meta.put(META_KEY, { key, result, runId: opts.runId } satisfies CachedTests);
+  return result;
+}
+
+/** The result when Vitest need not start: the tests and the files they check are those of
+ * the last passing test phase, or no test file matches. */
+function withoutRunning(tests: TestsConfig, files: string[], cached: CachedTests | undefined, key: string, force: boolean): TestPhaseResult | undefined {
+  if (!force && cached && cached.key === key && cached.result.status === 'PASS') {
+    return { ...cached.result, action: 'up-to-date', reason: `cached: tests and checked files unchanged since run ${cached.runId ?? '?'}`, durationMs: 0 };
+  }
+  if (files.length === 0) {
+    return { status: 'FAIL', action: 'not-run', reason: `no test file matches ${tests.files.join(', ')}`, durationMs: 0, passed: 0, failed: 1, skipped: 0, cases: [] };
+  }
+  return undefined;
+}
+
+async function runVitest(root: string, tests: TestsConfig, files: string[]): Promise<{ cases: TestCaseResult[]; moduleErrors: number }> {
   const { startVitest } = await importPeer(testRunner(), () => import('vitest/node'));
   const cases: TestCaseResult[] = [];
   let moduleErrors = 0;
@@ -78,7 +94,7 @@ export async function runTestPhase(opts: {
   // timers; this process goes on to run steps (daemon, watch mode), so all of it is put back.
   await withProcessState(async () => {
     const vitest = await startVitest('test', files, {
-      root: config.root,
+      root,
       config: false,
       run: true,
       watch: false,
@@ -106,23 +122,15 @@ export async function runTestPhase(opts: {
       await vitest.close();
     }
   });
+  return { cases, moduleErrors };
+}
+
+function summarise(cases: TestCaseResult[], moduleErrors: number, reason: string): TestPhaseResult {
   const passed = cases.filter((c) => c.status === 'PASS').length;
   const failed = cases.filter((c) => c.status === 'FAIL').length;
   const skipped = cases.filter((c) => c.status === 'SKIP').length;
-  const status = failed === 0 && passed > 0 ? 'PASS' : 'FAIL';
-  const result: TestPhaseResult = {
-    status,
-    action: 'ran',
-    reason: opts.force ? 'forced (--force)' : cached ? 'tests or checked files changed' : 'no previous test run recorded',
-    durationMs: Math.round(performance.now() - t0),
-    passed,
-    failed,
-    skipped,
-    cases,
-  };
+  const result: TestPhaseResult = { status: failed === 0 && passed > 0 ? 'PASS' : 'FAIL', action: 'ran', reason, durationMs: 0, passed, failed, skipped, cases };
   if (passed === 0 && failed === 0) result.reason = 'no test ran';
   if (moduleErrors > 0) result.reason = `${moduleErrors} test file(s) failed to load`;
-  opts.emit({ type: 'tests-end', result });
-  if (status === 'PASS') await store.meta.put(META_KEY, { key, result, runId: opts.runId } satisfies CachedTests);
   return result;
 }

@@ -14,6 +14,50 @@ export interface Restored {
   source?: 'local' | 'remote';
 }
 
+export interface Evicted {
+  entries: number;
+  /** Distinct files (blobs) deleted. */
+  files: number;
+  bytes: number;
+}
+
+export interface PruneResult {
+  evicted: Evicted;
+  /** Entries dropped because a blob they need is gone. */
+  broken: number;
+  /** Blobs no entry refers to (left by a kill or by `batch clean --store`), removed. */
+  orphans: { files: number; bytes: number };
+  tmpFiles: number;
+}
+
+/** What the local cache holds. */
+export interface CacheStatus {
+  entries: number;
+  /** Bytes of the distinct files entries refer to. */
+  bytes: number;
+  blobs: number;
+  /** Blobs on disk that no entry refers to (removed by `batch cache prune`). */
+  orphans: { files: number; bytes: number };
+  steps: { step: string; entries: number; bytes: number; lastUsed: number; hits: number }[];
+}
+
+/** A remote cache behind the local one, as `batch cache status` shows it. */
+export interface RemoteReach {
+  url: string;
+  team: string;
+  readOnly: boolean;
+  reachable: boolean;
+  /** Why it is not reachable (never contains the token). */
+  error?: string;
+}
+
+/** `batch cache status`: the local cache's contents, and the remote's answer now. */
+export interface CacheReport extends CacheStatus {
+  remote?: RemoteReach;
+}
+
+export const EMPTY_STATUS: CacheStatus = Object.freeze({ entries: 0, bytes: 0, blobs: 0, orphans: Object.freeze({ files: 0, bytes: 0 }), steps: [] }) as CacheStatus;
+
 /** An output cache: keeps passed steps' outputs by fingerprint, to restore instead of
  * rerunning. The local one (local/), or the remote one (remote/backend.ts) with the local
  * one in front of it; cache/choose.ts is the one place a command's cache is chosen. */
@@ -36,4 +80,11 @@ export interface CacheBackend {
   /** At the end of a run: waits (bounded) for background work such as uploads, and reports
    * what the remote cache did; absent or undefined for a local-only cache. */
   finish?(emit: Emit, boundMs?: number): Promise<RemoteRunReport | undefined>;
+  /** `batch cache status`: what the local cache holds, and whether a remote answers now
+   * (asked once, with the request timeout). */
+  status(): Promise<CacheReport>;
+  /** `batch cache prune`, `batch clean --cache`: drops broken entries, evicts the least
+   * recently used down to `maxBytes`, removes unreferenced and temp files. Only the local
+   * cache: a remote server's storage is that server's to manage (docs/remote-cache.md). */
+  prune(maxBytes: number): Promise<PruneResult>;
 }

@@ -321,45 +321,57 @@ export function buildGraph(config: PipelineConfig): Graph {
  * the edges found), so it costs milliseconds at thousands of steps. */
 function computeGraph(config: PipelineConfig): Graph {
   const steps = config.steps;
-  const names = [...steps.keys()];
   // Printed like every other Batchfile error: relative to the project.
   const file = toRel(config.root, config.file);
-
-  // Two steps writing the same output (or one inside the other's output folder). The index
-  // knows whether any literal outputs overlap at all; only then is each one looked up.
   const index = outputIndex(steps);
-  if (index.literalOverlap) {
-    for (const s of steps.values()) {
-      for (const o of s.outputs) {
-        if (isGlob(o)) continue;
-        for (const [other, spec] of index.producers(o, false)) {
-          if (other === s.name || isGlob(spec)) continue;
-          throw new BatchError(`${file}: steps "${other}" and "${s.name}" both write "${spec === o ? o : `${spec}" / "${o}`}"; an output has one producer`, 2);
-        }
+  refuseLiteralOverlap(steps, index, file);
+  refuseGlobClashes(steps, index, file);
+  const { deps, edgeReason } = collectEdges(steps, index, file);
+  const names = [...steps.keys()];
+  const order = topoOrder(names, deps, file, (dependent, dep) => linkText(index, edgeReason, dependent, dep));
+  return { steps, ...orderedLinks(names, order, deps), order, edgeReason };
+}
+
+function bothWrite(file: string, a: string, b: string, aSpec: string, bSpec: string): BatchError {
+  return new BatchError(`${file}: steps "${a}" and "${b}" both write "${aSpec === bSpec ? aSpec : `${aSpec}" / "${bSpec}`}"; an output has one producer`, 2);
+}
+
+/** Two steps writing the same output (or one inside the other's output folder). The index
+ * knows whether any literal outputs overlap at all; only then is each one looked up. */
+function refuseLiteralOverlap(steps: PipelineConfig['steps'], index: OutputIndex, file: string): void {
+  if (!index.literalOverlap) return;
+  for (const s of steps.values()) {
+    for (const o of s.outputs) {
+      if (isGlob(o)) continue;
+      for (const [other, spec] of index.producers(o, false)) {
+        if (other === s.name || isGlob(spec)) continue;
+        throw bothWrite(file, other, s.name, spec, o);
       }
     }
   }
-  const globs: { step: string; spec: string; match: (p: string) => boolean }[] = [];
-  if (index.hasGlobs) {
-    for (const s of steps.values()) for (const o of s.outputs) if (isGlob(o)) globs.push({ step: s.name, spec: o, match: globMatcher(o) });
-  }
+}
 
-  // A glob output may not claim another step's output either: each step would delete the
-  // other's files before it runs, and the two would never settle. Two globs clash when one
-  // matches the other's pattern text (e.g. "build/*" and "build/*.txt"), a close, cheap
-  // approximation of "some path matches both".
-  const clash = (a: string, b: string, aSpec: string, bSpec: string): BatchError =>
-    new BatchError(`${file}: steps "${a}" and "${b}" both write "${aSpec === bSpec ? aSpec : `${aSpec}" / "${bSpec}`}"; an output has one producer`, 2);
+/** A glob output may not claim another step's output either: each step would delete the
+ * other's files before it runs, and the two would never settle. Two globs clash when one
+ * matches the other's pattern text (e.g. "build/*" and "build/*.txt"), a close, cheap
+ * approximation of "some path matches both". */
+function refuseGlobClashes(steps: PipelineConfig['steps'], index: OutputIndex, file: string): void {
+  if (!index.hasGlobs) return;
+  const globs: { step: string; spec: string; match: (p: string) => boolean }[] = [];
+  for (const s of steps.values()) for (const o of s.outputs) if (isGlob(o)) globs.push({ step: s.name, spec: o, match: globMatcher(o) });
   for (const [i, g] of globs.entries()) {
-    for (const [other, spec] of index.claimedBy(g.spec)) if (other !== g.step) throw clash(other, g.step, spec, g.spec);
+    for (const [other, spec] of index.claimedBy(g.spec)) if (other !== g.step) throw bothWrite(file, other, g.step, spec, g.spec);
     for (let j = i + 1; j < globs.length; j++) {
       const h = globs[j]!;
-      if (h.step !== g.step && (h.spec === g.spec || g.match(h.spec) || h.match(g.spec))) throw clash(g.step, h.step, g.spec, h.spec);
+      if (h.step !== g.step && (h.spec === g.spec || g.match(h.spec) || h.match(g.spec))) throw bothWrite(file, g.step, h.step, g.spec, h.spec);
     }
   }
+}
 
-  // One pass over every step's inputs: the in-place check below, then the edges. (The
-  // edges cannot fail, so the first error is the same as checking every step first.)
+/** One pass over every step's inputs: the in-place check, then the edges (with the file, or
+ * `dependsOn`, that made each). The edges cannot fail, so the first error is the same as
+ * checking every step first. */
+function collectEdges(steps: PipelineConfig['steps'], index: OutputIndex, file: string): { deps: Map<string, Set<string>>; edgeReason: Map<string, string> } {
   const deps = new Map<string, Set<string>>();
   const edgeReason = new Map<string, string>();
   const outGlob: boolean[] = [];
@@ -394,9 +406,12 @@ function computeGraph(config: PipelineConfig): Graph {
     }
     if (mine) deps.set(s.name, mine);
   }
+  return { deps, edgeReason };
+}
 
-  const order = topoOrder(names, deps, file, (dependent, dep) => linkText(index, edgeReason, dependent, dep));
-  // Most steps of a big pipeline have no edges: they share one frozen empty list.
+/** Each step's deps in run order, and its dependents. Most steps of a big pipeline have no
+ * edges: they share one frozen empty list. */
+function orderedLinks(names: string[], order: string[], deps: Map<string, Set<string>>): Pick<Graph, 'deps' | 'dependents'> {
   const dependents = new Map<string, string[]>();
   const depsSorted = new Map<string, string[]>();
   for (const n of names) dependents.set(n, NONE);
@@ -416,7 +431,7 @@ function computeGraph(config: PipelineConfig): Graph {
       list.push(n);
     }
   }
-  return { steps, deps: depsSorted, dependents, order, edgeReason };
+  return { deps: depsSorted, dependents };
 }
 
 const NO_DEPS: ReadonlySet<string> = new Set();

@@ -13,7 +13,7 @@ import { isInside } from '../../util/paths.js';
 import { BlobStore } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
 import { BOUND_META_KEY, isCacheBound, LIMIT_META_KEY, openEntries, Tally, type CacheBound, type CachedFile, type CacheEntry } from './entries.js';
-import type { CacheBackend, Restored } from '../backend.js';
+import type { CacheBackend, CacheReport, CacheStatus, Evicted, PruneResult, Restored } from '../backend.js';
 
 /** Folder of the output cache's blobs, under the project's `.cache/`. */
 export function outputsDir(cacheDir: string): string {
@@ -27,31 +27,7 @@ export interface CacheOptions {
   maxBytes: number;
 }
 
-export interface Evicted {
-  entries: number;
-  /** Distinct files (blobs) deleted. */
-  files: number;
-  bytes: number;
-}
-
-export interface PruneResult {
-  evicted: Evicted;
-  /** Entries dropped because a blob they need is gone. */
-  broken: number;
-  /** Blobs no entry refers to (left by a kill or by `batch clean --store`), removed. */
-  orphans: { files: number; bytes: number };
-  tmpFiles: number;
-}
-
-export interface CacheStatus {
-  entries: number;
-  /** Bytes of the distinct files entries refer to. */
-  bytes: number;
-  blobs: number;
-  /** Blobs on disk that no entry refers to (removed by `batch cache prune`). */
-  orphans: { files: number; bytes: number };
-  steps: { step: string; entries: number; bytes: number; lastUsed: number; hits: number }[];
-}
+export type { CacheStatus, Evicted, PruneResult };
 
 /** The local output cache: blobs by content (small ones in the run store, bigger ones under
  * `.cache/outputs/`), an index by step fingerprint in the run store. One instance per run, created under the project lock. */
@@ -65,9 +41,29 @@ export class LocalOutputCache implements CacheBackend {
    * found present and is about to refer to. Restores are synchronous, so never interleave. */
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: CacheOptions) {
-    this.blobs = new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store));
-    this.db = openEntries(opts.store);
+  constructor(
+    private readonly opts: CacheOptions,
+    parts?: { blobs: BlobStore; db: Database<CacheEntry, string> },
+  ) {
+    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store));
+    this.db = parts?.db ?? openEntries(opts.store);
+  }
+
+  /** For `batch cache status` on a read-only store: undefined while no run has created the
+   * index (small blobs are in the store; a store written before that has only blob files). */
+  static readOnly(opts: CacheOptions): LocalOutputCache | undefined {
+    let db: Database<CacheEntry, string>;
+    try {
+      db = openEntries(opts.store);
+      db.getKeysCount({ limit: 1 }); // throws when the database does not exist
+    } catch {
+      return undefined;
+    }
+    return new LocalOutputCache(opts, { db, blobs: new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.openReadOnly(opts.store)) });
+  }
+
+  status(): Promise<CacheReport> {
+    return Promise.resolve(cacheStatus(this.db, this.blobs));
   }
 
   /** Opens the cache for a run: clears temp files a killed run left and records the limit. */
@@ -326,7 +322,7 @@ export function removeOutputs(root: string, step: StepConfig, stats: StatCache):
 }
 
 /** What `batch cache status` shows, read from the index and the blobs. */
-export function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore): CacheStatus {
+function cacheStatus(db: Database<CacheEntry, string>, blobs: BlobStore): CacheStatus {
   const tally = Tally.load(db);
   const steps = new Map<string, { step: string; entries: number; bytes: number; lastUsed: number; hits: number }>();
   for (const { value } of db.getRange()) {

@@ -9,7 +9,7 @@ import type { StepConfig } from '../../batchfile/config.js';
 import type { Emit } from '../../schedule/events.js';
 import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { FileHashes } from '../../store/types.js';
-import type { CacheBackend, RemoteRunReport, Restored } from '../backend.js';
+import { EMPTY_STATUS, type CacheBackend, type CacheReport, type PruneResult, type RemoteRunReport, type Restored } from '../backend.js';
 import { RemoteCacheClient, RemoteError } from './client.js';
 import { checkManifest } from './manifest.js';
 import { PayloadError, readPayload, writePayload, type Manifest } from './payload.js';
@@ -135,6 +135,20 @@ export class RemoteOutputCache implements CacheBackend {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+
+  /** The local cache's contents, and whether the server answers now. */
+  async status(): Promise<CacheReport> {
+    const local = (await this.local?.status()) ?? EMPTY_STATUS;
+    const r = await this.client.status();
+    const remote = { url: this.client.displayUrl, team: this.settings.team, readOnly: this.settings.readOnly, reachable: r.ok, ...(r.ok ? {} : { error: r.error.message }) };
+    return { ...local, remote };
+  }
+
+  /** Prunes the local cache only: what the server keeps, and for how long, is the server's
+   * to decide (turborepo-remote-cache and its peers expire artifacts themselves). */
+  async prune(maxBytes: number): Promise<PruneResult> {
+    return (await this.local?.prune(maxBytes)) ?? { evicted: { entries: 0, files: 0, bytes: 0 }, broken: 0, orphans: { files: 0, bytes: 0 }, tmpFiles: 0 };
   }
 
   /** Waits for the uploads still running, at most `boundMs` in all; cancels the rest. */

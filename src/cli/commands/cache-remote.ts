@@ -1,20 +1,12 @@
-/** The remote-cache part of `batch cache status`: where it is, whether it answers now, and
- * what the last run that used it did there. */
-import { RemoteCacheClient } from '../../cache/remote/client.js';
-import { resolveRemote } from '../../cache/remote/settings.js';
+/** The remote-cache part of `batch cache status`: what the last run that used it did there,
+ * and how that and the backend's answer now (cache/remote/backend.ts status()) are printed. */
+import type { RemoteReach } from '../../cache/backend.js';
 import type { Store } from '../../store/store.js';
 import type { RemoteRunReport } from '../../store/types.js';
 import { formatBytes } from '../../util/duration.js';
-import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
 
-export interface RemoteStatus {
-  url: string;
-  team: string;
-  readOnly: boolean;
-  reachable: boolean;
-  /** Why it is not reachable (never contains the token). */
-  error?: string;
+export interface RemoteStatus extends RemoteReach {
   /** The newest run that used the remote cache, and what it did there. */
   lastRun?: { runId: string } & RemoteRunReport;
 }
@@ -25,26 +17,6 @@ export function lastRemoteRun(store: Store, limit = 50): ({ runId: string } & Re
     if (value.remoteCache) return { runId: key, ...value.remoteCache };
   }
   return undefined;
-}
-
-/** The remote the flags and environment name, else the one the last run used (as the run
- * recorded it: `status` does not load the Batchfile, and runs beside a build), checked now;
- * undefined when there is none. */
-export async function remoteStatus(args: Args, last: RemoteStatus['lastRun']): Promise<RemoteStatus | undefined> {
-  const def = last ? { url: last.url, team: last.team, readOnly: last.readOnly } : undefined;
-  const flags = { readOnly: args.remoteCacheReadOnly, ...(args.remoteCache !== undefined ? { url: args.remoteCache } : {}), ...(args.remoteCacheTeam !== undefined ? { team: args.remoteCacheTeam } : {}) };
-  const s = resolveRemote(def, flags, process.env, 'the last run');
-  if (!s) return undefined;
-  const client = new RemoteCacheClient({ url: s.url, team: s.team, timeoutMs: s.timeoutMs, ...(s.token ? { token: s.token } : {}) });
-  const r = await client.status();
-  return {
-    url: client.displayUrl,
-    team: s.team,
-    readOnly: s.readOnly,
-    reachable: r.ok,
-    ...(r.ok ? {} : { error: r.error.message }),
-    ...(last ? { lastRun: last } : {}),
-  };
 }
 
 export function sayRemote(io: Io, r: RemoteStatus | undefined): void {

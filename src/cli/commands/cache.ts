@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Database } from 'lmdb';
 import { DEFAULT_CACHE_BYTES } from '../../batchfile/validate.js';
-import { BlobStore } from '../../cache/local/blob-store.js';
-import { LIMIT_META_KEY, openEntries, type CacheEntry } from '../../cache/local/entries.js';
-import { InlineBlobs } from '../../cache/local/inline-blobs.js';
-import { cacheStatus, LocalOutputCache, outputsDir, type CacheStatus, type PruneResult } from '../../cache/local/output-cache.js';
+import type { CacheReport } from '../../cache/backend.js';
+import { chooseCache, type CachePlace } from '../../cache/choose.js';
+import { LIMIT_META_KEY } from '../../cache/local/entries.js';
+import { outputsDir } from '../../cache/local/output-cache.js';
 import { resultsOf } from '../../history/query.js';
 import { acquireLock } from '../../store/lock.js';
 import { openStore, storePath, type Store } from '../../store/store.js';
@@ -14,7 +13,7 @@ import { BatchError } from '../../util/errors.js';
 import type { Args } from '../args.js';
 import type { Io } from '../../report/io.js';
 import { loadProject, projectPaths, resolveProject } from '../../app/project.js';
-import { lastRemoteRun, remoteStatus, sayRemote, type RemoteStatus } from './cache-remote.js';
+import { lastRemoteRun, sayRemote, type RemoteStatus } from './cache-remote.js';
 
 const USAGE = 'use `batch cache status` or `batch cache prune [--max-size SIZE]` (each with --json)';
 
@@ -39,17 +38,6 @@ export default async function cacheCommand(args: Args, io: Io, signal: AbortSign
   throw new BatchError(`Unknown \`batch cache ${sub}\`; ${USAGE}`, 2);
 }
 
-function entriesOrUndefined(store: Store): Database<CacheEntry, string> | undefined {
-  try {
-    // In a read-only store the index db is absent until a run created it.
-    const db = openEntries(store);
-    db.getKeysCount();
-    return db;
-  } catch {
-    return undefined;
-  }
-}
-
 function recentRuns(store: Store, limit: number): RecentRun[] {
   const out: RecentRun[] = [];
   for (const { key, value } of store.runs.getRange({ reverse: true, limit })) {
@@ -66,32 +54,45 @@ function recentRuns(store: Store, limit: number): RecentRun[] {
   return out;
 }
 
-async function status(args: Args, io: Io, root: string, cacheDir: string): Promise<number> {
-  let blobs = new BlobStore(outputsDir(cacheDir));
-  const empty: CacheStatus = { entries: 0, bytes: 0, blobs: 0, orphans: { files: 0, bytes: 0 }, steps: [] };
-  let st = empty;
-  let runs: RecentRun[] = [];
-  let limit = DEFAULT_CACHE_BYTES;
-  let lastRemote: RemoteStatus['lastRun'];
-  if (fs.existsSync(storePath(cacheDir))) {
-    const store = openStore(cacheDir, { readOnly: true });
-    try {
-      const db = entriesOrUndefined(store);
-      // Small blobs are in the store; a store written before that has only blob files.
-      blobs = new BlobStore(outputsDir(cacheDir), InlineBlobs.openReadOnly(store));
-      if (db) st = cacheStatus(db, blobs);
-      runs = recentRuns(store, args.limit ?? 10);
-      lastRemote = lastRemoteRun(store);
+/** What the project's store says the last runs used: the limit, and the remote (status does
+ * not load the Batchfile, and runs beside a build). */
+interface Recorded {
+  runs: RecentRun[];
+  limit: number;
+  lastRemote: RemoteStatus['lastRun'];
+}
+
+/** The cache the last run used, as recorded (with --remote-cache … and BATCH_REMOTE_CACHE_*
+ * overriding its remote), reported through the backend chosen as for a run. */
+async function report(args: Args, root: string, cacheDir: string): Promise<{ rec: Recorded; st: CacheReport }> {
+  const store = fs.existsSync(storePath(cacheDir)) ? openStore(cacheDir, { readOnly: true }) : undefined;
+  try {
+    const rec: Recorded = { runs: [], limit: DEFAULT_CACHE_BYTES, lastRemote: undefined };
+    if (store) {
+      rec.runs = recentRuns(store, args.limit ?? 10);
+      rec.lastRemote = lastRemoteRun(store);
       const l = store.meta.get(LIMIT_META_KEY);
-      if (typeof l === 'number') limit = l;
-    } finally {
-      await store.close();
+      if (typeof l === 'number') rec.limit = l;
     }
+    const last = rec.lastRemote;
+    const remote = last ? { url: last.url, team: last.team, readOnly: last.readOnly } : undefined;
+    const flags = { enabled: true, remote: { readOnly: args.remoteCacheReadOnly, ...(args.remoteCache !== undefined ? { url: args.remoteCache } : {}), ...(args.remoteCacheTeam !== undefined ? { team: args.remoteCacheTeam } : {}) } };
+    const place: CachePlace = { root, cacheDir, store, env: process.env, batchfileName: 'the last run' };
+    const backend = await chooseCache({ enabled: true, maxBytes: rec.limit, ...(remote ? { remote } : {}) }, flags, place, 'status');
+    return { rec, st: (await backend?.status()) ?? { entries: 0, bytes: 0, blobs: 0, orphans: { files: 0, bytes: 0 }, steps: [] } };
+  } finally {
+    await store?.close();
   }
+}
+
+async function status(args: Args, io: Io, root: string, cacheDir: string): Promise<number> {
+  const { rec, st: full } = await report(args, root, cacheDir);
+  const { remote: reach, ...st } = full;
+  const { runs, limit, lastRemote } = rec;
   const hits = runs.reduce((n, r) => n + r.restored, 0);
   const ran = runs.reduce((n, r) => n + r.ran, 0);
-  const dir = path.relative(root, blobs.dir) || '.';
-  const remote = await remoteStatus(args, lastRemote);
+  const dir = path.relative(root, outputsDir(cacheDir)) || '.';
+  const remote: RemoteStatus | undefined = reach ? { ...reach, ...(lastRemote ? { lastRun: lastRemote } : {}) } : undefined;
   if (args.json) {
     io.out.write(`${JSON.stringify({ dir, limitBytes: limit, ...st, hits, recentRuns: runs, ...(remote ? { remote } : {}) }, null, 2)}\n`);
     return 0;
@@ -146,9 +147,11 @@ async function prune(args: Args, io: Io, signal: AbortSignal, root: string, cach
     const store = openStore(cacheDir);
     try {
       const limit = await pruneLimit(args, store);
-      const cache = new LocalOutputCache({ root, cacheDir, store, maxBytes: limit.bytes });
-      const r: PruneResult = await cache.prune(limit.bytes);
-      const after = cacheStatus(cache.db, cache.blobs);
+      // The local cache only: a remote server's storage is the server's to manage.
+      const place: CachePlace = { root, cacheDir, store, env: process.env, batchfileName: 'the Batchfile' };
+      const cache = (await chooseCache({ enabled: true, maxBytes: limit.bytes }, { enabled: true }, place, 'maintain'))!;
+      const r = await cache.prune(limit.bytes);
+      const after = await cache.status();
       if (args.json) {
         io.out.write(`${JSON.stringify({ limitBytes: limit.bytes, limitFrom: limit.from, ...r, entries: after.entries, bytes: after.bytes }, null, 2)}\n`);
         return 0;

@@ -1,7 +1,7 @@
 import { socketPath } from '../../daemon/protocol.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalOutputCache } from '../../cache/local/output-cache.js';
+import { chooseCache } from '../../cache/choose.js';
 import { isGlob, resolveSpecs } from '../../fingerprint/files.js';
 import { StatCache } from '../../fingerprint/stat-cache.js';
 import { loadProject, resolveProject } from '../../app/project.js';
@@ -91,7 +91,8 @@ async function dropCaches(args: Args, io: Io, signal: AbortSignal, root: string,
     fs.rmSync(path.join(cacheDir, 'failed'), { recursive: true, force: true });
     const store = openStore(cacheDir);
     try {
-      const cache = new LocalOutputCache({ root, cacheDir, store, maxBytes: 0 });
+      // The local caches only: a remote server's storage is the server's to manage.
+      const cache = (await chooseCache({ enabled: true, maxBytes: 0 }, { enabled: true }, { root, cacheDir, store, env: process.env, batchfileName: 'the Batchfile' }, 'maintain'))!;
       const pruned = await cache.prune(0);
       const stat = store.root.openDB<string, string>({ name: 'stat', encoding: 'string' });
       const files = stat.getKeysCount();

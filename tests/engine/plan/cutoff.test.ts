@@ -95,20 +95,26 @@ function linkOld(project: TempProject, rel: string): string {
   return fs.readFileSync(OLD_FILE, 'utf8');
 }
 
+/** Three files in a temp project with a real store: old.txt (a link to a file changed long
+ * ago), fresh.txt (written now) and copied.txt (written now, its mtime set back a minute, as
+ * `cp -a` or an unpacked archive leave a file). */
+async function threeFiles() {
+  const { openStore } = await import('../../../src/store/store.js');
+  const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
+  const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
+  await initHash();
+  const project = (p = TempProject.create({ 'fresh.txt': 'fresh bytes', 'copied.txt': 'copied bytes' }));
+  const oldText = linkOld(project, 'old.txt');
+  const back = new Date(Date.now() - 60_000);
+  fs.utimesSync(project.path('copied.txt'), back, back);
+  return { project, oldText, copiedAt: back, store: openStore(project.path('.cache')), StatCache, hashString };
+}
+
 describe('stat cache (src, against a real LMDB store)', () => {
   it('trusts a stat match only when the hash was taken well after the last change (mtime and ctime)', async () => {
-    const { openStore } = await import('../../../src/store/store.js');
-    const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
-    const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
-    await initHash();
-    p = TempProject.create({ 'fresh.txt': 'fresh bytes', 'copied.txt': 'copied bytes' });
-    const oldText = linkOld(p, 'old.txt');
-    // Written now, mtime set back (as `cp -a` or an unpacked archive leave a file).
-    const back = new Date(Date.now() - 60_000);
-    fs.utimesSync(p.path('copied.txt'), back, back);
-    const store = openStore(p.path('.cache'));
+    const { project, oldText, store, StatCache, hashString } = await threeFiles();
     try {
-      const first = new StatCache(p.dir, store);
+      const first = new StatCache(project.dir, store);
       const oldHash = first.get('old.txt')?.hash;
       expect(oldHash).toBe(hashString(oldText));
       first.get('fresh.txt');
@@ -124,7 +130,7 @@ describe('stat cache (src, against a real LMDB store)', () => {
       // window of its mtime) is, and so is the copied one: its mtime is old, but its content
       // was written within the window before the hash (its ctime), and another write in the
       // same timestamp tick would have left its whole stat as it is.
-      const second = new StatCache(p.dir, store);
+      const second = new StatCache(project.dir, store);
       expect(second.get('old.txt')?.hash).toBe(oldHash);
       second.get('fresh.txt');
       second.get('copied.txt');
@@ -132,32 +138,24 @@ describe('stat cache (src, against a real LMDB store)', () => {
 
       // The racy case, forged exactly: the store says "same size, mtime, ctime and inode" but
       // holds the hash of other bytes, taken 1 ms after the last change (same tick as a rewrite).
-      const st = fs.statSync(p.path('old.txt'));
+      const st = fs.statSync(project.path('old.txt'));
       const last = Math.max(st.mtimeMs, st.ctimeMs);
       const forged = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, hash: hashString('other bytes'), hashedAt: last + 1 };
       await store.stat.put('old.txt', forged);
-      expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(oldHash);
+      expect(new StatCache(project.dir, store).get('old.txt')?.hash).toBe(oldHash);
       // Control: the same entry hashed long after the last change is trusted (no read), which
       // is what makes the check above the racy guard and not a reread of everything.
       await store.stat.put('old.txt', { ...forged, hashedAt: last + 60_000 });
-      expect(new StatCache(p.dir, store).get('old.txt')?.hash).toBe(forged.hash);
+      expect(new StatCache(project.dir, store).get('old.txt')?.hash).toBe(forged.hash);
     } finally {
       await store.close();
     }
   });
 
   it('a file looked at again in the same run (forgotten, as a step\'s inputs are after it ran) is read again only if it changed or is racy', async () => {
-    const { openStore } = await import('../../../src/store/store.js');
-    const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
-    const { initHash, hashString } = await import('../../../src/fingerprint/hash.js');
-    await initHash();
-    p = TempProject.create({ 'fresh.txt': 'fresh bytes', 'copied.txt': 'copied bytes' });
-    const oldText = linkOld(p, 'old.txt');
-    const back = new Date(Date.now() - 60_000);
-    fs.utimesSync(p.path('copied.txt'), back, back);
-    const store = openStore(p.path('.cache'));
+    const { project, oldText, copiedAt, store, StatCache, hashString } = await threeFiles();
     try {
-      const stats = new StatCache(p.dir, store);
+      const stats = new StatCache(project.dir, store);
       for (const f of ['old.txt', 'fresh.txt', 'copied.txt']) stats.get(f);
       expect(stats.filesHashed).toBe(3);
       // Nothing flushed to the store yet (a first build's state until 2,000 files).
@@ -170,14 +168,14 @@ describe('stat cache (src, against a real LMDB store)', () => {
       stats.get('copied.txt');
       expect(stats.filesHashed).toBe(5);
       // Changed (same size, same old mtime restored: only ctime tells): read again, new hash.
-      fs.writeFileSync(p.path('copied.txt'), 'COPIED BYTES');
-      fs.utimesSync(p.path('copied.txt'), back, back);
+      fs.writeFileSync(project.path('copied.txt'), 'COPIED BYTES');
+      fs.utimesSync(project.path('copied.txt'), copiedAt, copiedAt);
       stats.forget('copied.txt');
       expect(stats.get('copied.txt')?.hash).toBe(hashString('COPIED BYTES'));
       expect(stats.filesHashed).toBe(6);
       // The old file replaced: read again.
-      fs.rmSync(p.path('old.txt'));
-      p.write('old.txt', 'new bytes');
+      fs.rmSync(project.path('old.txt'));
+      project.write('old.txt', 'new bytes');
       stats.forget('old.txt');
       expect(stats.get('old.txt')?.hash).toBe(hashString('new bytes'));
       expect(stats.filesHashed).toBe(7);
