@@ -15,7 +15,7 @@ import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
 import type { OrphanOutcome, RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
-import { gitInfo } from '../util/git.js';
+import { RunGit } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
 import { applyOrphans, findOrphans } from '../plan/orphans.js';
@@ -99,6 +99,11 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
   const run = beginRun(plan, store, opts);
+  // `git status` (it stats every tracked file) only for a run that executes a step.
+  const emit: typeof opts.emit = (ev) => {
+    if (ev.type === 'step-start') run.git.startDirty();
+    opts.emit(ev);
+  };
   const orphans = await removeOrphans(config, graph, store, stats, opts);
   const env: RunEnv = {
     config,
@@ -111,7 +116,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     executorFor: (step) => executors.get(kindOf(step).executor),
     jobs: opts.jobs,
     signal: opts.signal,
-    emit: opts.emit,
+    emit,
   };
   const t0 = performance.now();
   const byName = await schedule<StepOutcome>({
@@ -156,7 +161,7 @@ interface StartedRun {
   id: string;
   base: Omit<RunRecord, 'endedAt' | 'durationMs' | 'status' | 'counts'>;
   recorder: Recorder;
-  git: ReturnType<typeof gitInfo>;
+  git: RunGit;
 }
 
 const NO_COUNTS: RunRecord['counts'] = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
@@ -165,7 +170,7 @@ const NO_COUNTS: RunRecord['counts'] = { ran: 0, upToDate: 0, restored: 0, faile
 function beginRun(plan: PlannedSteps, store: Store, opts: RunOptions): StartedRun {
   const startedAt = Date.now();
   const id = newRunId(new Date(startedAt));
-  const git = gitInfo(opts.root);
+  const git = new RunGit(opts.root);
   const recorder = new Recorder(store, id);
   const base = { id, startedAt, flags: opts.flags, targets: opts.targets, host: os.hostname(), cpus: os.availableParallelism(), node: process.version };
   checkLogsWritable(opts.logsDir);
@@ -212,7 +217,7 @@ async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot
   const counts = countResults(results);
   const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
   const endedAt = Date.now();
-  const g = await run.git;
+  const g = await run.git.result();
   const record: RunRecord = {
     ...run.base,
     endedAt,
