@@ -23,6 +23,7 @@ import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
+import { cachedGraph } from './graph-cache.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -47,6 +48,9 @@ export interface RunOptions {
   /** What is known of the files from earlier runs in this process (watch mode keeps one and
    * forgets each path a file event names); absent: a fresh one, every file stat'ed again. */
   stats?: StatCache;
+  /** The declared config's id when it came from (or went to) the config cache
+   * (batchfile/config-cache.ts): its graph is cached too (graph-cache.ts). */
+  configId?: string;
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -91,7 +95,9 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const stats = opts.stats ?? new StatCache(opts.root, store);
   // forEach steps become their instances (data helper's materialize.ts).
   const config = await materialize(declared, stats);
-  const graph = buildGraph(config);
+  // A cached config's graph is cached beside it (graph-cache.ts); forEach and paramsFrom make
+  // a config of their own each run, whose graph is built.
+  const graph = config === declared && opts.configId !== undefined ? cachedGraph(config, opts.cacheDir, opts.configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
