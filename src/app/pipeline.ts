@@ -24,6 +24,7 @@ import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 import { cachedGraph } from './graph-cache.js';
+import { mark } from '../util/timing.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -99,11 +100,13 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   // a config of their own each run, whose graph is built.
   const graph = config === declared && opts.configId !== undefined ? cachedGraph(config, opts.cacheDir, opts.configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
+  mark('config + graph');
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
+  mark('pre-run checks');
   const run = beginRun(plan, store, opts);
   // `git status` (it stats every tracked file) only for a run that executes a step.
   const emit: typeof opts.emit = (ev) => {
@@ -149,6 +152,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
       opts.emit({ type: 'step-end', result });
     },
   });
+  mark('steps');
   const results = plan.selected.map((n) => {
     const { state: _s, snapshot: _p, ...r } = byName.get(n) as StepOutcome;
     return r;
