@@ -2,6 +2,9 @@ import { BatchError } from '../util/errors.js';
 import { closest } from '../util/suggest.js';
 import { RESERVED_NAMES } from '../batchfile/validate.js';
 
+/** The parsed command line: one field per flag in FLAGS (plus the positionals), so it is as
+ * wide as the CLI. Only the CLI reads it; it maps the few fields a run needs to RunSettings
+ * (app/settings.ts), which is what the engine takes. */
 export interface Args {
   command: string;
   positionals: string[];

@@ -2,6 +2,7 @@
 // .cache/. Kept free of engine imports: the client loads this on every `batch` start.
 import fs from 'node:fs';
 import path from 'node:path';
+import { STATE_DIR } from '../util/project-layout.js';
 
 /** Client → daemon. */
 export type Request =
@@ -32,7 +33,7 @@ export type Reply =
 /** The daemon's own folder, `.cache/daemon/`: mode 0700, so only its owner can reach the socket
  * in it (whatever the umask; server.ts makes it so before listening, docs/daemon.md). */
 export function daemonDir(root: string): string {
-  return path.join(root, '.cache', 'daemon');
+  return path.join(root, STATE_DIR, 'daemon');
 }
 
 export function socketPath(root: string): string {

@@ -5,6 +5,7 @@ import type { StepStatus } from '../store/types.js';
 import { isTiming, scanSamples, type Sample } from './query.js';
 import { judge, RULE, type Rule } from './stats.js';
 
+/** One row of `batch trends` (and its --json): one field per column shown. */
 export interface TrendRow {
   step: string;
   /** Executions found (passed and failed), newest first, at most window + 1 passed. */

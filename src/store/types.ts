@@ -32,6 +32,9 @@ export interface StepState {
   at: number;
 }
 
+/** One execution of a step as recorded in the store and written to execution_logs.csv: a
+ * flat record, one field per column that history, trends and the report read, not a context
+ * passed around. */
 export interface StepResult {
   name: string;
   status: StepStatus;
@@ -81,6 +84,8 @@ export interface TestPhaseResult {
   cases: TestCaseResult[];
 }
 
+/** A run as recorded in the store: a flat record (what history lists per run), not a context
+ * passed around; its steps are StepResult records of their own. */
 export interface RunRecord {
   id: string;
   startedAt: number;

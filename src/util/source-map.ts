@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STATE_DIR } from './project-layout.js';
 
 const INLINE = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
 
@@ -47,7 +48,7 @@ export function mapStack(stack: string, root: string, mapOf: (abs: string) => So
 /** The source map of a compiled module under the project's `.cache/` (its inline map), read
  * once per file; other files (the engine, packages) are not mapped. */
 export function cacheModuleMaps(root: string): (abs: string) => SourceMap | undefined {
-  const cacheDir = path.join(root, '.cache') + path.sep;
+  const cacheDir = path.join(root, STATE_DIR) + path.sep;
   const maps = new Map<string, SourceMap | undefined>();
   return (abs) => {
     if (!abs.startsWith(cacheDir)) return undefined;

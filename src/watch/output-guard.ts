@@ -24,6 +24,8 @@ function signatureOf(abs: string): string {
 export class OutputGuard {
   /** step → (output file → stat signature after the step last ran in this session). */
   private readonly seen = new Map<string, Map<string, string>>();
+  /** output file → the step whose snapshot holds it. */
+  private readonly writer = new Map<string, string>();
 
   constructor(private readonly root: string) {}
 
@@ -35,7 +37,10 @@ export class OutputGuard {
       const step = config.steps.get(name);
       if (!step) continue;
       const files = new Map<string, string>();
-      for (const rel of listOutputs(this.root, step.outputs, stats)) files.set(rel, signatureOf(path.resolve(this.root, rel)));
+      for (const rel of listOutputs(this.root, step.outputs, stats)) {
+        files.set(rel, signatureOf(path.resolve(this.root, rel)));
+        this.writer.set(rel, name);
+      }
       this.seen.set(name, files);
     }
   }
@@ -47,9 +52,19 @@ export class OutputGuard {
     return (files.get(rel) ?? MISSING) === signatureOf(path.resolve(this.root, rel));
   }
 
+  /** True when `rel` is, as it is now, what some step wrote in the last run that ran it. The
+   * watch set of a cycle is the one before its run: a step the run added (a new forEach
+   * match) is not among its outputs, and that step's output may be another step's input
+   * (`merge` reading `build/tidy/*.csv`), so its event arrives as an input change. */
+  wroteLast(rel: string): boolean {
+    const step = this.writer.get(rel);
+    return step !== undefined && this.isEngineWrite(step, rel);
+  }
+
   /** Forgets steps the Batchfile no longer has. */
   retain(config: PipelineConfig): void {
     for (const name of this.seen.keys()) if (!config.steps.has(name)) this.seen.delete(name);
+    for (const [rel, name] of this.writer) if (!this.seen.has(name)) this.writer.delete(rel);
   }
 }
 

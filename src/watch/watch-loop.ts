@@ -58,8 +58,9 @@ export class WatchLoop {
   private selfFeed = { key: '', count: 0 };
   /** What the current watch set was built from; unchanged → nothing to rebuild. */
   private watchedFor: { config: PipelineConfig | undefined; selected: string[]; sources: string[]; reads: string[]; broken: boolean; code: string } | undefined;
-  /** Output events that arrived during a run, judged once the run's outputs are known. */
-  private deferred = new Map<string, string>();
+  /** Output and input events that arrived during a run (path → the step writing it, when
+   * the watch set knows one), judged once the run's outputs are known. */
+  private deferred = new Map<string, string | undefined>();
   private readonly root: string;
   private readonly guard: OutputGuard;
   /** File knowledge carried from run to run, kept true by the file events. */
@@ -128,6 +129,15 @@ export class WatchLoop {
       }
       if (this.guard.isEngineWrite(c.step, rel)) return;
     }
+    if (c.kind === 'input') {
+      // Maybe the output of a step this run added (see OutputGuard.wroteLast): judged once
+      // the run has recorded what it wrote.
+      if (this.running) {
+        this.deferred.set(rel, undefined);
+        return;
+      }
+      if (this.guard.wroteLast(rel)) return;
+    }
     this.queue.add(rel, c.kind === 'batchfile');
   }
 
@@ -148,6 +158,7 @@ export class WatchLoop {
         if (read.length > 0) this.progress.print(this.io.style.dim(`loading ${this.batchfileSources[0] ?? 'the Batchfile'} again: it read ${read.slice(0, 3).join(', ')}, which changed`));
         const error = await this.reload();
         if (error !== undefined) {
+          this.judgeDeferred(undefined, []);
           this.progress.print(`${this.io.style.red('error:')} ${error}`);
           await this.updateWatch();
           this.say(n, 'ERROR', t0, batch, { error: 'the Batchfile does not load (see above); watching for a fix' });
@@ -245,11 +256,14 @@ export class WatchLoop {
 
   /** Records what the run left in its outputs, then keeps the output events of the run that
    * are not the engine's (a hand edit during the run) as changes for the next cycle. */
-  private judgeDeferred(config: PipelineConfig, touched: string[]): void {
-    this.guard.snapshot(config, touched);
+  private judgeDeferred(config: PipelineConfig | undefined, touched: string[]): void {
+    if (config) this.guard.snapshot(config, touched);
     const deferred = this.deferred;
     this.deferred = new Map();
-    for (const [rel, step] of deferred) if (!this.guard.isEngineWrite(step, rel)) this.queue.add(rel, false);
+    for (const [rel, step] of deferred) {
+      const engine = step === undefined ? this.guard.wroteLast(rel) : this.guard.isEngineWrite(step, rel);
+      if (!engine) this.queue.add(rel, false);
+    }
   }
 
   private async updateWatch(): Promise<void> {

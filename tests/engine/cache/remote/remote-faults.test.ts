@@ -3,28 +3,15 @@
 // written outside its outputs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TempProject, waitForFile } from '../../rig.js';
-import { batchfile, cmd, GEN_STEP } from '../helpers.js';
-import { refusedUrl, startCacheServer, startSilentServer, startStatusServer, stopAllCacheServers, type CacheServer } from './servers.js';
-import { PIPELINE } from './pipeline.js';
+import { batchfile, cmd } from '../helpers.js';
+import { refusedUrl, startCacheServer, startSilentServer, startStatusServer } from './servers.js';
+import { cacheServerForFile, PIPELINE, pipelineCheckouts } from './pipeline.js';
 
 const TOKEN = 'tok-faults-SECRET-51be0a';
-let server: CacheServer;
-const projects: TempProject[] = [];
-beforeAll(async () => {
-  server = await startCacheServer({ token: TOKEN });
-});
-afterAll(stopAllCacheServers);
-afterEach(() => {
-  for (const p of projects.splice(0)) p.cleanup();
-});
-
-function project(files: Record<string, string> = {}): TempProject {
-  const p = TempProject.create({ 'names.txt': 'x\ny\n', 'gen.ts': GEN_STEP, 'Batchfile.ts': PIPELINE, ...files });
-  projects.push(p);
-  return p;
-}
+const cacheServer = cacheServerForFile(TOKEN);
+const project = pipelineCheckouts();
 const args = (url: string, team: string): string[] => ['--no-tests', '--json', '--remote-cache', url, '--remote-cache-team', team];
 const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => l.includes('remote cache:'));
 const actions = (stdout: string): string[][] => (JSON.parse(stdout) as { steps: { name: string; action: string }[] }).steps.map((s) => [s.name, s.action]);
@@ -42,7 +29,7 @@ describe('remote cache: a sick server costs one warning, never the pipeline', ()
       ['silent', silent.url, /no response within 1000 ms/],
       ['refused', await refusedUrl(), /ECONNREFUSED/],
       ['dns', 'http://batchfile-no-such-host.invalid', /host not found|ENOTFOUND|EAI_AGAIN/],
-      ['token', server.url, /check the token/],
+      ['token', cacheServer().url, /check the token/],
     ];
     for (const [name, url, re] of cases) {
       const p = project();
@@ -102,14 +89,14 @@ describe('remote cache: tampered entries are refused and the step reruns', () =>
   /** Fills the server from one project, then lets `tamper` change gen's stored payload. */
   async function poisoned(team: string, tamper: (bytes: Buffer) => Buffer, env: NodeJS.ProcessEnv = {}): Promise<{ p: TempProject; stderr: string; stdout: string }> {
     const a = project();
-    const r1 = await a.batch(args(server.url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, ...env } });
+    const r1 = await a.batch(args(cacheServer().url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, ...env } });
     expect(r1.code, r1.stderr).toBe(0);
-    const stored = server.artifacts(team).map((f) => ({ f, bytes: fs.readFileSync(f) }));
+    const stored = cacheServer().artifacts(team).map((f) => ({ f, bytes: fs.readFileSync(f) }));
     const gen = stored.find((s) => manifestOf(s.bytes).step === 'gen');
     expect(gen).toBeDefined();
     fs.writeFileSync(gen!.f, tamper(gen!.bytes));
     const b = project();
-    const r2 = await b.batch(args(server.url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, ...env } });
+    const r2 = await b.batch(args(cacheServer().url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, ...env } });
     expect(r2.code, r2.stderr).toBe(0);
     return { p: b, stderr: r2.stderr, stdout: r2.stdout };
   }
@@ -163,9 +150,9 @@ describe('remote cache: tampered entries are refused and the step reruns', () =>
   it('an unsigned entry is refused when a signing key is set', async () => {
     const team = 'unsigned';
     const a = project();
-    expect((await a.batch(args(server.url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN } })).code).toBe(0);
+    expect((await a.batch(args(cacheServer().url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN } })).code).toBe(0);
     const b = project();
-    const r = await b.batch(args(server.url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, BATCH_REMOTE_CACHE_SIGNING_KEY: 'k' } });
+    const r = await b.batch(args(cacheServer().url, team), { env: { BATCH_REMOTE_CACHE_TOKEN: TOKEN, BATCH_REMOTE_CACHE_SIGNING_KEY: 'k' } });
     expect(r.code, r.stderr).toBe(0);
     expect(warnings(r.stderr)).toHaveLength(2);
     for (const w of warnings(r.stderr)) expect(w).toMatch(/entry refused \(entry is not signed/);

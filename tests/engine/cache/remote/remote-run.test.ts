@@ -4,30 +4,19 @@
 // in .cache/ or logs/.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TempProject } from '../../rig.js';
-import { GEN_STEP } from '../helpers.js';
-import { PIPELINE } from './pipeline.js';
-import { startCacheServer, startCountingProxy, stopAllCacheServers, type CacheServer } from './servers.js';
+import { cacheServerForFile, PIPELINE, pipelineCheckouts } from './pipeline.js';
+import { startCountingProxy } from './servers.js';
 
 const TOKEN = 'tok-e2e-SECRET-7a1f93c4d2';
-let server: CacheServer;
-const projects: TempProject[] = [];
-beforeAll(async () => {
-  server = await startCacheServer({ token: TOKEN });
-});
-afterAll(stopAllCacheServers);
-afterEach(() => {
-  for (const p of projects.splice(0)) p.cleanup();
-});
+const cacheServer = cacheServerForFile(TOKEN);
+const newCheckout = pipelineCheckouts();
+/** A checkout of the pipeline; `team` names, at the call, whose cache it shares (each command
+ * passes the team). */
+const checkout = (_team: string, extra?: Record<string, string>): TempProject => newCheckout(extra);
 
-function checkout(team: string, extra: Record<string, string> = {}): TempProject {
-  const p = TempProject.create({ 'names.txt': 'x\ny\n', 'gen.ts': GEN_STEP, 'Batchfile.ts': PIPELINE, ...extra });
-  projects.push(p);
-  return p;
-}
-
-const remoteArgs = (team: string, url = server.url): string[] => ['--no-tests', '--remote-cache', url, '--remote-cache-team', team];
+const remoteArgs = (team: string, url = cacheServer().url): string[] => ['--no-tests', '--remote-cache', url, '--remote-cache-team', team];
 const env = { BATCH_REMOTE_CACHE_TOKEN: TOKEN };
 
 interface RemoteJson {
@@ -58,7 +47,7 @@ describe('remote cache: sharing between checkouts', () => {
     expect(j1.steps.map((s) => [s.name, s.action])).toEqual([['gen', 'ran'], ['cat', 'ran']]);
     expect(j1.remoteCache).toMatchObject({ hits: 0, misses: 2, uploadsFailed: 0 });
     expect(j1.remoteCache!.uploads.map((u) => u.step).sort()).toEqual(['cat', 'gen']);
-    expect(server.artifacts(team)).toHaveLength(2);
+    expect(cacheServer().artifacts(team)).toHaveLength(2);
 
     const b = checkout(team);
     expect(b.dir).not.toBe(a.dir);
@@ -79,7 +68,7 @@ describe('remote cache: sharing between checkouts', () => {
     const st = await b.batch(['cache', 'status', '--json'], { env });
     expect(st.code, st.stderr).toBe(0);
     const remote = (JSON.parse(st.stdout) as { remote?: { url: string; team: string; reachable: boolean; lastRun?: { hits: number; misses: number; uploads: unknown[] } } }).remote;
-    expect(remote).toMatchObject({ url: server.url, team, reachable: true, lastRun: { hits: 2, misses: 0, uploads: [] } });
+    expect(remote).toMatchObject({ url: cacheServer().url, team, reachable: true, lastRun: { hits: 2, misses: 0, uploads: [] } });
     const human = await b.batch(['cache', 'status'], { env });
     expect(human.stdout).toMatch(/Remote cache http:\/\/127\.0\.0\.1:\d+ \(team share, read-write\): reachable/);
     expect(human.stdout).toMatch(/last run \S+: 2 hits, 0 misses, 0 uploads/);
@@ -87,7 +76,7 @@ describe('remote cache: sharing between checkouts', () => {
     // Restored locally too: with the remote gone, removing the outputs restores them locally.
     b.remove('out');
     b.remove('final');
-    const proxy = await startCountingProxy(server.port);
+    const proxy = await startCountingProxy(cacheServer().port);
     const local = await b.batch([...remoteArgs(team, proxy.url), '--json'], { env });
     expect(local.code, local.stderr).toBe(0);
     expect(parse(local.stdout).steps.map((s) => [s.action, s.source])).toEqual([['restored', 'local'], ['restored', 'local']]);
@@ -108,23 +97,23 @@ describe('remote cache: sharing between checkouts', () => {
 
   it('read-only uploads nothing; configured in the Batchfile with flags overriding it', async () => {
     const team = 'ro';
-    const body = PIPELINE.replace('steps: {', `cache: { remote: { url: ${JSON.stringify(server.url)}, team: '${team}', readOnly: true } }, steps: {`);
+    const body = PIPELINE.replace('steps: {', `cache: { remote: { url: ${JSON.stringify(cacheServer().url)}, team: '${team}', readOnly: true } }, steps: {`);
     const p = checkout(team, { 'Batchfile.ts': body });
     const r = await p.batch(['--no-tests', '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(parse(r.stdout).remoteCache).toMatchObject({ readOnly: true, misses: 2, uploads: [] });
-    expect(server.artifacts(team)).toEqual([]);
+    expect(cacheServer().artifacts(team)).toEqual([]);
     // The same with the flag on a writable configuration.
     const q = checkout(team);
     const r2 = await q.batch([...remoteArgs(team), '--remote-cache-read-only', '--json'], { env });
     expect(r2.code, r2.stderr).toBe(0);
     expect(parse(r2.stdout).remoteCache?.uploads).toEqual([]);
-    expect(server.artifacts(team)).toEqual([]);
+    expect(cacheServer().artifacts(team)).toEqual([]);
   });
 
   it('bad settings are clear errors (exit 2) naming the flag or field', async () => {
     const p = checkout('x');
-    const noTeam = await p.batch(['--no-tests', '--remote-cache', server.url]);
+    const noTeam = await p.batch(['--no-tests', '--remote-cache', cacheServer().url]);
     expect(noTeam.code).toBe(2);
     expect(noTeam.stderr).toMatch(/no team.*--remote-cache-team/);
     const creds = await p.batch(['--no-tests', '--remote-cache', `http://user:${TOKEN}@127.0.0.1:1`, '--remote-cache-team', 't']);
