@@ -32,7 +32,7 @@ export interface Accessed<T> {
   value: T;
   /** Absolute paths read (as files, folders or stats), inside the project or not, sorted. */
   paths: string[];
-  /** It called an fs function that writes. */
+  /** It called an fs function that writes, or set or deleted an environment variable. */
   wrote: boolean;
   /** Environment variables read, with the value each had (undefined: unset); `all`: it listed
    * the environment (Object.keys(process.env), a spread), so every variable counts. */
@@ -86,9 +86,27 @@ export async function trackAccess<T>(root: string, fn: () => Promise<T>): Promis
       if (typeof key === 'string' && !env.names.has(key)) env.names.set(key, target[key]);
       return Reflect.has(target, key);
     },
+    // process.env.hasOwnProperty('X'), Object.getOwnPropertyDescriptor(process.env, 'X').
+    getOwnPropertyDescriptor(target, key) {
+      if (typeof key === 'string' && !env.names.has(key)) env.names.set(key, target[key]);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
     ownKeys(target) {
       env.all = true;
       return Reflect.ownKeys(target);
+    },
+    // Setting a variable is an effect (the steps of a direct run would see it): as a write.
+    set(target, key, value) {
+      wrote = true;
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty(target, key) {
+      wrote = true;
+      return Reflect.deleteProperty(target, key);
+    },
+    defineProperty(target, key, desc) {
+      wrote = true;
+      return Reflect.defineProperty(target, key, desc);
     },
   });
   try {

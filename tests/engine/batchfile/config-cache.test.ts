@@ -170,6 +170,7 @@ export default defineBatch({ steps: {
       ['randomness', `const when = String(Math.random() >= 0);`],
       ['printing', `console.error('hello'); const when = 'x';`],
       ['a write', `import fs from 'node:fs';\nfs.writeFileSync('side.txt', 'x'); const when = 'x';`],
+      ['setting a variable', `process.env.FROM_BATCHFILE = 'x'; const when = 'x';`],
     ] as const) {
       const p = project({ 'Batchfile.ts': `${code}\nimport { defineBatch } from 'batchfile';\nexport default defineBatch({ steps: { a: { command: 'echo ' + when + ' > out/a.txt', outputs: ['out/a.txt'] } } });\n`, 'out/.keep': '' });
       expect((await run(p)).cached, what).toBe(false);
