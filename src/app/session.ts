@@ -56,10 +56,10 @@ export class Session {
   }
 
   static async open(project: Project, settings: RunSettings, signal: AbortSignal): Promise<Session> {
-    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`), root: project.root });
     mark('lock');
     try {
-      const store = openStore(project.cacheDir);
+      const store = openStore(project.cacheDir, { root: project.root });
       mark('store open');
       const jobs = settings.jobs ?? os.availableParallelism();
       return new Session(settings, project, store, ExecutorRegistry.create(jobs, settings.workerMemoryMb), jobs, lock);
@@ -73,7 +73,7 @@ export class Session {
    * runs); it holds the project lock like any run, so a direct run and a served one never
    * overlap. */
   static async borrow(settings: RunSettings, project: Project, store: Store, executors: ExecutorRegistry, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
-    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait });
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait, root: project.root });
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
 

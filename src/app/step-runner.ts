@@ -195,6 +195,7 @@ async function restoreStep(env: RunEnv, step: StepConfig, v: Extract<Verdict, { 
     action: 'restored',
     reason: restoredReason(restored, v.reasons),
     source: restored.source ?? 'local',
+    fromRun: restored.fromRun,
     durationMs: Math.round(performance.now() - t),
     startedAt: Date.now(),
     bytesRead: v.fp.bytesIn,
