@@ -105,9 +105,13 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
+    onStepAhead: () => executors.get('process').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
   mark('pre-run checks');
+  // An executor that connects elsewhere (Redis) is awaited only when a step may execute: its
+  // failure stops the run before it is recorded, and a no-op never connects.
+  if (plan.selected.some((n) => !found.fast.has(n))) await executors.ready();
   const run = beginRun(plan, store, opts);
   // `git status` (it stats every tracked file) only for a run that executes a step.
   const emit: typeof opts.emit = (ev) => {

@@ -296,6 +296,7 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
       logFile: a.logFile,
       signal: ac.signal,
       runEnv: env.verdict.env,
+      ship: { inputs: v.fp.parts.inputs, code: code.files, stats: env.verdict.stats },
       ...(executor.acceptsHeader ? { logHeader: header } : {}),
       ...(code.compiled ? { compiled: code.compiled } : {}),
       ...(kind.command ? { command: kind.command(step) } : {}),
