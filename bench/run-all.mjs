@@ -4,6 +4,7 @@
 //
 //   node bench/run-all.mjs [--only n1000,n10000,curve,daemon,run,cpu,hash,example] [--tools a,b]
 //                          [--quick] [--no-batchfile] [--out DIR] [--scenarios a,b] [--reuse]
+//                          [--sizes 1000,10000]   (suite fast: only these pipeline sizes)
 //
 // Writes DIR/results.json, DIR/summary.md and every hyperfine JSON (DIR defaults to
 // $BENCH_ROOT/results/<timestamp>, BENCH_ROOT to /tmp/batchfile-bench). Generated projects live
@@ -31,6 +32,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--scenarios') o.scenarios = argv[++i].split(',');
     else if (a === '--reuse') o.reuse = true;
+    else if (a === '--sizes') o.sizes = argv[++i].split(',').map(Number);
     else throw new Error(`unknown argument ${a}`);
   }
   for (const s of o.only) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}; suites: ${SUITES.join(', ')}`);
@@ -311,11 +313,12 @@ const suites = {
   fast() {
     const vs = [asUser('batchfile-interactive', INTERACTIVE_ENV, true), asUser('batchfile-ci', CI_ENV, false), ...tools(['ninja'])];
     const out = { rows: {} };
-    out.rows[1000] = runProject('fast-1000', { kind: 'command', steps: 1000, inputs: 10 }, ['first', 'restart-noop', 'noop', 'content'], vs, {
+    const size = (n) => !opts.sizes || opts.sizes.includes(n);
+    if (size(1000)) out.rows[1000] = runProject('fast-1000', { kind: 'command', steps: 1000, inputs: 10 }, ['first', 'restart-noop', 'noop', 'content'], vs, {
       only: { 'restart-noop': ['batchfile-interactive'], content: ['batchfile-interactive', 'ninja'] },
       singleRunOverMs: 60000,
     }).rows;
-    out.rows[10000] = runProject('fast-10000', { kind: 'command', steps: 10000, inputs: 10 }, ['first', 'noop', 'content'], vs, {
+    if (size(10000)) out.rows[10000] = runProject('fast-10000', { kind: 'command', steps: 10000, inputs: 10 }, ['first', 'noop', 'content'], vs, {
       only: { first: ['batchfile-ci', 'ninja'], content: ['batchfile-interactive', 'ninja'] },
       singleRunOverMs: 30000,
     }).rows;

@@ -16,7 +16,7 @@ import type { Store } from '../store/store.js';
 import type { OrphanOutcome, RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
-import { gitInfo } from '../util/git.js';
+import { RunGit } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
 import { applyOrphans, findOrphans } from '../plan/orphans.js';
@@ -24,6 +24,8 @@ import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
+import { cachedGraph } from './graph-cache.js';
+import { mark } from '../util/timing.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -48,6 +50,9 @@ export interface RunOptions {
   /** What is known of the files from earlier runs in this process (watch mode keeps one and
    * forgets each path a file event names); absent: a fresh one, every file stat'ed again. */
   stats?: StatCache;
+  /** The declared config's id when it came from (or went to) the config cache
+   * (batchfile/config-cache.ts): its graph is cached too (graph-cache.ts). */
+  configId?: string;
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -92,18 +97,27 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const stats = opts.stats ?? new StatCache(opts.root, store);
   // forEach steps become their instances (data helper's materialize.ts).
   const config = await materialize(declared, stats);
-  const graph = buildGraph(config);
+  // A cached config's graph is cached beside it (graph-cache.ts); forEach and paramsFrom make
+  // a config of their own each run, whose graph is built.
+  const graph = config === declared && opts.configId !== undefined ? cachedGraph(config, opts.cacheDir, opts.configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
+  mark('config + graph');
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
     onStepAhead: () => executors.get('process').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
+  mark('pre-run checks');
   // An executor that connects elsewhere (Redis) is awaited only when a step may execute: its
   // failure stops the run before it is recorded, and a no-op never connects.
   if (plan.selected.some((n) => !found.fast.has(n))) await executors.ready();
   const run = beginRun(plan, store, opts);
+  // `git status` (it stats every tracked file) only for a run that executes a step.
+  const emit: typeof opts.emit = (ev) => {
+    if (ev.type === 'step-start') run.git.startDirty();
+    opts.emit(ev);
+  };
   const orphans = await removeOrphans(config, graph, store, stats, opts);
   const env: RunEnv = {
     config,
@@ -116,7 +130,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     executorFor: (step) => executors.get(kindOf(step).executor),
     jobs: opts.jobs,
     signal: opts.signal,
-    emit: opts.emit,
+    emit,
   };
   const t0 = performance.now();
   const byName = await schedule<StepOutcome>({
@@ -142,6 +156,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
       opts.emit({ type: 'step-end', result });
     },
   });
+  mark('steps');
   const results = plan.selected.map((n) => {
     const { state: _s, snapshot: _p, ...r } = byName.get(n) as StepOutcome;
     return r;
@@ -160,7 +175,7 @@ interface StartedRun {
   id: string;
   base: Omit<RunRecord, 'endedAt' | 'durationMs' | 'status' | 'counts'>;
   recorder: Recorder;
-  git: ReturnType<typeof gitInfo>;
+  git: RunGit;
 }
 
 const NO_COUNTS: RunRecord['counts'] = { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 };
@@ -169,7 +184,7 @@ const NO_COUNTS: RunRecord['counts'] = { ran: 0, upToDate: 0, restored: 0, faile
 function beginRun(plan: PlannedSteps, store: Store, opts: RunOptions): StartedRun {
   const startedAt = Date.now();
   const id = newRunId(new Date(startedAt));
-  const git = gitInfo(opts.root);
+  const git = new RunGit(opts.root);
   const recorder = new Recorder(store, id);
   const base = { id, startedAt, flags: opts.flags, targets: opts.targets, host: os.hostname(), cpus: os.availableParallelism(), node: process.version };
   checkLogsWritable(opts.root, opts.logsDir);
@@ -216,7 +231,7 @@ async function endRun(run: StartedRun, outcome: RunOutcome, checks: { bySnapshot
   const counts = countResults(results);
   const status: RunStatus = opts.signal.aborted ? 'INTERRUPTED' : counts.failed + counts.blocked > 0 || tests?.status === 'FAIL' ? 'FAIL' : 'PASS';
   const endedAt = Date.now();
-  const g = await run.git;
+  const g = await run.git.result();
   const record: RunRecord = {
     ...run.base,
     endedAt,

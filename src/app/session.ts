@@ -128,6 +128,7 @@ export class Session {
       emit,
       ...(outputCache ? { outputCache } : {}),
       ...(req.stats ? { stats: req.stats } : {}),
+      ...(loaded.configId ? { configId: loaded.configId } : {}),
       ...(withTests
         ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
         : {}),

@@ -10,10 +10,13 @@ import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
 import { compileModule, writeFileAtomic } from './compile.js';
 import type { PipelineConfig } from './config.js';
-import { trackReads } from './reads.js';
+import { depsOf, readCachedConfig, writeCachedConfig } from './config-cache.js';
+import { cacheBlocker } from './purity.js';
+import { projectReads, trackAccess, type Accessed } from './reads.js';
 import { validateBatch, type KindRules } from './validate.js';
 
 export { BATCHFILE_NAMES } from '../util/project-root.js';
+export { impurity } from './purity.js';
 
 export function findBatchfile(root: string, explicit?: string, searchedAbove = false): string {
   if (explicit) {
@@ -97,6 +100,11 @@ export interface Loaded {
   out?: string;
   /** With `trackReads`: project files its evaluation read (see reads.ts). */
   reads?: string[];
+  /** The config came from the validated-config cache (config-cache.ts): not evaluated. */
+  cached?: boolean;
+  /** Identifies the config and what it depends on (config-cache.ts), when it is cached:
+   * equal ids, equal configs. */
+  configId?: string;
 }
 
 export interface LoadOptions {
@@ -116,14 +124,39 @@ export type CompiledBatchfile = Awaited<ReturnType<typeof compiledBatchfile>>;
  * `kinds`: the step kinds a step may be (kinds/registry.ts's KINDS). */
 export async function loadBatchfile(root: string, file: string, cacheDir: string, kinds: readonly KindRules[], compiled?: CompiledBatchfile, opts: LoadOptions = {}): Promise<Loaded> {
   await initHash();
+  // A process that keeps the loaded Batchfile (the daemon hands `compiled`; watch mode loads
+  // afresh and tracks reads) has its own memo; one-shot commands use the cached config.
+  const useCache = compiled === undefined && !opts.fresh && !opts.trackReads && process.env.BATCH_CONFIG_CACHE !== '0';
   const { out, sources } = compiled ?? (await compiledBatchfile(root, file, cacheDir));
   mark('batchfile compiled');
+  const where = { root, file, cacheDir, out };
+  if (useCache) {
+    const hit = readCachedConfig(where);
+    if (hit) {
+      mark('batchfile from cache');
+      return { config: hit.config, sources, out, cached: true, configId: hit.id };
+    }
+  }
+  const cacheable = useCache && cacheBlocker(fs.readFileSync(out, 'utf8')) === undefined;
+  const since = Date.now();
+  const { mod, accessed } = await evaluate(root, file, out, opts.fresh === true, opts.trackReads === true || cacheable);
+  mark('batchfile imported');
+  const config = validated(mod.default, file, root, kinds);
+  mark('batchfile validated');
+  const deps = cacheable && accessed ? depsOf(accessed, cacheDir, since) : undefined;
+  const configId = deps ? writeCachedConfig(where, deps, config) : undefined;
+  return { config, sources, out, ...(configId ? { configId } : {}), ...(opts.trackReads && accessed ? { reads: projectReads(root, accessed.paths) } : {}) };
+}
+
+/** Imports the compiled Batchfile (`track`: recording what it reads) and checks it has a
+ * default export; an error thrown while evaluating it is reported at its line. */
+async function evaluate(root: string, file: string, out: string, fresh: boolean, track: boolean): Promise<{ mod: { default?: unknown }; accessed?: Omit<Accessed<unknown>, 'value'> }> {
   let mod: { default?: unknown };
-  let reads: string[] | undefined;
+  let accessed: Omit<Accessed<unknown>, 'value'> | undefined;
   try {
-    const url = `${pathToFileURL(out).href}${opts.fresh ? `?fresh=${++freshImports}` : ''}`;
+    const url = `${pathToFileURL(out).href}${fresh ? `?fresh=${++freshImports}` : ''}`;
     const load = async (): Promise<{ default?: unknown }> => (await import(url)) as { default?: unknown };
-    if (opts.trackReads) ({ value: mod, reads } = await trackReads(root, load));
+    if (track) ({ value: mod, ...accessed } = await trackAccess(root, load));
     else mod = await load();
   } catch (e) {
     const where = await userFrames(e, root, file, out);
@@ -133,10 +166,7 @@ export async function loadBatchfile(root: string, file: string, cacheDir: string
   if (mod.default === undefined) {
     throw new BatchError(`${path.relative(root, file)}: has no default export; write \`export default defineBatch({ steps: { ... } })\``, 2);
   }
-  mark('batchfile imported');
-  const config = validated(mod.default, file, root, kinds);
-  mark('batchfile validated');
-  return { config, sources, out, ...(reads ? { reads } : {}) };
+  return { mod, ...(accessed ? { accessed } : {}) };
 }
 
 /** Where in the user's sources an error thrown while the Batchfile was evaluated arose,
@@ -175,40 +205,4 @@ function validated(exported: unknown, file: string, root: string, kinds: readonl
   const config = validateBatch(exported, file, root, kinds);
   validatedMemo.set(exported, { file, root, config });
   return config;
-}
-
-/** What in a compiled Batchfile can make its evaluation depend on more than its own source and
- * the environment: an import of anything but the engine (node:fs, a package), a dynamic import
- * or require, and globals that read the clock, randomness, the network or process arguments. */
-const IMPURE: [RegExp, string][] = [
-  [/\bimport\s*\(/, 'a dynamic import()'],
-  [/\brequire\s*\(/, 'require()'],
-  [/\bgetBuiltinModule\b/, 'process.getBuiltinModule'],
-  [/\bfetch\s*\(/, 'fetch()'],
-  [/\bDate\b/, 'Date'],
-  [/\bMath\.random\b/, 'Math.random'],
-  [/\bperformance\b/, 'performance'],
-  [/\bcrypto\b/, 'crypto'],
-  [/\bprocess\.(argv|hrtime|binding|pid|ppid)\b/, 'process.argv/hrtime/pid'],
-  // The daemon serves clients whose environments differ: a Batchfile that reads process.env
-  // (or anything else of the process) could define other steps for each of them.
-  [/\bprocess\b/, 'process (process.env differs between the daemon\'s clients)'],
-];
-
-/** Built-in modules that only compute (path joins against the project folder, the same in
- * every run). */
-const PURE_BUILTINS = new Set(['node:path', 'path', 'node:path/posix', 'path/posix']);
-
-/** Why evaluating this compiled Batchfile again could give another config (undefined: it
- * cannot; it is a function of its source alone). A process that keeps a loaded
- * Batchfile (the daemon) must load an impure one afresh for every run, as a direct run does. */
-export function impurity(compiledCode: string): string | undefined {
-  for (const m of compiledCode.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;'"]*?\bfrom\s*(["'])([^"']+)\1|(?:^|[;\n])\s*import\s*(["'])([^"']+)\3/g)) {
-    const spec = m[2] ?? m[4] ?? '';
-    if (spec !== ENGINE_ENTRY && spec !== pathToFileURL(ENGINE_ENTRY).href && !PURE_BUILTINS.has(spec)) return `it imports ${spec}`;
-  }
-  // Words inside plain string literals are data (a command "date > out"), not code.
-  const code = compiledCode.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');
-  for (const [re, what] of IMPURE) if (re.test(code)) return `it uses ${what}`;
-  return undefined;
 }

@@ -15,7 +15,7 @@ export function iso(ms: number): string {
 }
 
 /** Short commit, with `*` when the work tree had uncommitted changes. */
-export function commitCell(git?: { commit: string; dirty: boolean }): string {
+export function commitCell(git?: { commit: string; dirty?: boolean }): string {
   return git ? `${git.commit.slice(0, 8)}${git.dirty ? '*' : ''}` : '-';
 }
 

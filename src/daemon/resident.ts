@@ -120,7 +120,10 @@ export class Resident {
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
         mark('file events read');
-        const served = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled, env: req.env };
+        // A served Batchfile is pure: its config is a function of its compiled code (named by
+        // its hash) and of this engine build.
+        const configId = `daemon|${engineStamp()}|${compiled.out}`;
+        const served = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled, env: req.env, configId };
         const code = await showRun(session, served, { io, json: run.json }, signal);
         return signal.aborted ? 130 : code;
       } finally {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina as PiscinaPool } from 'piscina';
 import { mark } from '../util/timing.js';
-import type { WorkerResult, WorkerTask } from './worker.js';
+import type { READY, WorkerResult, WorkerTask } from './worker.js';
 import { KILL_GRACE_MS, type ExecOutcome, type ExecRequest, type Executor } from './types.js';
 
 export interface PoolOptions {
@@ -126,6 +126,20 @@ export class PoolExecutor implements Executor {
     // A pool that failed to start (its error went to the steps that asked for it) has
     // nothing to destroy.
     const pool = p ? await p.catch(() => undefined) : undefined;
+    if (pool) await this.untilLoaded(pool);
     await pool?.destroy();
+  }
+
+  /** Waits (bounded) until each thread has loaded its module. Node 20 aborts the whole process
+   * when a worker thread is terminated while it loads an ES module through require() (Piscina
+   * loads ours that way): a run whose steps all turned out up to date, or that ran fewer steps
+   * than it has threads, could end while warmed threads were still loading. A thread that has
+   * loaded answers at once. */
+  private async untilLoaded(pool: PiscinaPool): Promise<void> {
+    const ready: typeof READY = 'ready';
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)));
+    await Promise.race([Promise.allSettled(Array.from({ length: this.opts.threads }, () => pool.run(ready))), bound]);
+    clearTimeout(timer);
   }
 }

@@ -51,7 +51,11 @@ function useEnv(env: NodeJS.ProcessEnv): void {
   for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) process.env[k] = v;
 }
 
-export default async function runStepTask(task: WorkerTask): Promise<WorkerResult> {
+/** A task that only says the thread has loaded this module (see PoolExecutor.close). */
+export const READY = 'ready';
+
+export default async function runStepTask(task: WorkerTask | typeof READY): Promise<WorkerResult> {
+  if (task === READY) return { heapUsedBytes: 0 };
   const ac = new AbortController();
   task.port.on('message', (m: unknown) => {
     if (m === 'abort') ac.abort(new Error('step aborted (timeout or interrupt)'));

@@ -305,6 +305,17 @@ function outputIndex(steps: Map<string, StepConfig>): OutputIndex {
 
 const graphMemo = new WeakMap<PipelineConfig, Graph>();
 
+/** A graph without its steps (those are its config's): what app/graph-cache.ts stores. */
+export type GraphParts = Omit<Graph, 'steps'>;
+
+/** The graph of `config` as an earlier build of it gave it (app/graph-cache.ts, keyed by the
+ * config's id): buildGraph then returns it for this config object. */
+export function adoptGraph(config: PipelineConfig, parts: GraphParts): Graph {
+  const g: Graph = { steps: config.steps, deps: parts.deps, dependents: parts.dependents, order: parts.order, edgeReason: parts.edgeReason };
+  graphMemo.set(config, g);
+  return g;
+}
+
 /** The graph of a loaded config, built once per config object: watch mode runs the same
  * config many times, and a Graph is never changed after it is built. */
 export function buildGraph(config: PipelineConfig): Graph {

@@ -1,7 +1,7 @@
 import type { StepConfig } from '../batchfile/config.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import type { Store } from '../store/store.js';
-import { definitionSignature, snapshotHolds, statSignature } from './snapshot.js';
+import { definitionSignature, snapshotHolds, statSignatureNow } from './snapshot.js';
 
 /** A step proven up to date by its stat snapshot. */
 export interface FastVerdict {
@@ -18,6 +18,6 @@ export function checkSnapshot(root: string, stats: StatCache, store: Store, step
   const snap = store.snap.get(step.name);
   if (!snap) return undefined;
   const epoch = stats.epoch;
-  if (!snapshotHolds(snap, definitionSignature(step, env), statSignature(root, stats, step, snap.code))) return undefined;
+  if (!snapshotHolds(snap, definitionSignature(step, env), statSignatureNow(root, stats, step, snap.code))) return undefined;
   return { epoch, code: snap.code };
 }

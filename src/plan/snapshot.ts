@@ -72,6 +72,9 @@ class SignatureBuilder {
   private n = 0;
   private paths = '';
   readonly files: string[] = [];
+  /** Some spec was listed (a glob, a folder, or a path that is not a file): its entries can
+   * change without any path in the signature being forgotten by the stat cache. */
+  listed = false;
 
   constructor(private readonly stats: StatCache) {}
 
@@ -108,6 +111,7 @@ class SignatureBuilder {
         return true;
       }
     }
+    this.listed = true;
     const res = resolveSpecs(root, [spec], this.stats);
     if (res.missing.length > 0 || res.empty.length > 0) return false;
     for (const f of res.files) this.add(f, this.stats.stat(f), true);
@@ -130,13 +134,42 @@ class SignatureBuilder {
  * spec names nothing (such a step is never up to date by snapshot). `code` comes from the
  * snapshot itself, so its paths are fixed by it. */
 export function statSignature(root: string, stats: StatCache, step: StepConfig, code: readonly string[]): StatSignature | null {
+  return build(root, stats, step, code).sig;
+}
+
+function build(root: string, stats: StatCache, step: StepConfig, code: readonly string[]): { sig: StatSignature | null; listed: boolean } {
   const b = new SignatureBuilder(stats);
-  for (const spec of step.inputs) if (!b.addSpec(root, spec)) return null;
+  for (const spec of step.inputs) if (!b.addSpec(root, spec)) return { sig: null, listed: true };
   b.separator();
   for (const f of code) b.add(f, stats.stat(f), false);
   b.separator();
-  for (const spec of step.outputs) if (!b.addSpec(root, spec)) return null;
-  return b.finish();
+  for (const spec of step.outputs) if (!b.addSpec(root, spec)) return { sig: null, listed: true };
+  return { sig: b.finish(), listed: b.listed };
+}
+
+/** Signatures worked out before, per step object: a process that checks the same loaded
+ * config again and again (the daemon, watch mode) keeps its StatCache between runs, and a
+ * signature made only of stats that cache holds is the same while the cache has forgotten or
+ * replaced nothing since (its epoch: every forget and every changed stat bumps it). Not kept
+ * for a step with a listed spec (a glob, a folder): its entries can change without a stat in
+ * it being forgotten. */
+const signatureMemo = new WeakMap<StepConfig, { stats: StatCache; epoch: number; code: readonly string[]; sig: StatSignature }>();
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** statSignature, from the memo above when it still holds. The fast path (fast-check.ts). */
+export function statSignatureNow(root: string, stats: StatCache, step: StepConfig, code: readonly string[]): StatSignature | null {
+  const hit = signatureMemo.get(step);
+  if (hit && hit.stats === stats && hit.epoch === stats.epoch && sameList(hit.code, code)) return hit.sig;
+  const epoch = stats.epoch;
+  const { sig, listed } = build(root, stats, step, code);
+  // Only if building it forgot nothing (a helper's failed stat, say) and it listed nothing.
+  if (sig && !listed && stats.epoch === epoch) signatureMemo.set(step, { stats, epoch, code: [...code], sig });
+  return sig;
 }
 
 /** True when the recorded snapshot proves the step up to date now. */

@@ -6,6 +6,7 @@ import type { RunOutput } from '../app/pipeline.js';
 import type { Store } from '../store/store.js';
 import { logTail } from './log-tail.js';
 import { formatSummary, summaryJson } from './summary.js';
+import { noopReportKey, rememberReport, unchangedReport } from './unchanged-report.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
 
 /** Trends of the steps that ran and passed in this run, each against its own earlier
@@ -19,7 +20,7 @@ function trendsOfRun(out: RunOutput, store: Store): Map<string, TrendRow> {
 
 /** Everything shown or written once a run ended: the terminal summary (each step's time
  * against its median, regressions flagged), --json, and logs/report.html + report.md. */
-export async function afterRun(out: RunOutput, ctx: { project: Project; store: Store; io: Io; json: boolean }): Promise<void> {
+export async function afterRun(out: RunOutput, ctx: { project: Project; store: Store; io: Io; json: boolean; configId?: string }): Promise<void> {
   const { record, results } = out;
   let trends = new Map<string, TrendRow>();
   try {
@@ -39,10 +40,24 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
   const tails = new Map<string, string[]>();
   for (const r of results.filter((x) => x.status === 'FAIL' && x.logFile).slice(0, 5)) tails.set(r.name, logTail(path.join(ctx.project.root, r.logFile!)));
   ctx.io.say(formatSummary(record, results, ctx.io.style, { maxSteps: 50, medians, regressions, tails }));
+  await report(out, ctx, trends);
+}
+
+/** logs/report.html and report.md, written unless a no-op's report that shows the same is
+ * still in place (unchanged-report.ts). */
+async function report(out: RunOutput, ctx: { project: Project; store: Store; io: Io; configId?: string }, trends: Map<string, TrendRow>): Promise<void> {
+  const { record, results } = out;
+  const key = noopReportKey(out, ctx.configId);
+  const shown = key === undefined ? undefined : unchangedReport(ctx.project.cacheDir, key);
+  if (shown !== undefined) {
+    ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, path.join(ctx.project.logsDir, 'report.html'))} (unchanged: run ${shown} showed the same)`));
+    return;
+  }
   try {
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
     const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
+    rememberReport(ctx.project.cacheDir, key, record.id, [written.html, written.md]);
     ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, written.html)}`));
   } catch (e) {
     ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${shownPath(ctx.project.root, ctx.project.logsDir)}: ${shownPathsIn(ctx.project.root, (e as Error).message)}`));

@@ -10,11 +10,18 @@ export function exitCodeOf(status: string): number {
   return status === 'PASS' ? 0 : status === 'INTERRUPTED' ? 130 : 1;
 }
 
+/** The config's identity, for a no-op's report (unchanged-report.ts): the cached config's,
+ * or the caller's (the daemon's, for the pure Batchfile it keeps loaded). */
+function configIdOf(loaded: string | undefined, given: string | undefined): { configId?: string } {
+  const id = loaded ?? given;
+  return id === undefined ? {} : { configId: id };
+}
+
 /** One run in an open session, shown: progress while it runs, then the summary, --json and
  * the reports. The CLI's own runs and the daemon's served ones both come here. Returns the
  * exit code. */
-export async function showRun(session: Session, req: RunRequest & { compiled?: CompiledBatchfile }, out: { io: Io; json: boolean }, signal: AbortSignal): Promise<number> {
-  const { compiled, ...request } = req;
+export async function showRun(session: Session, req: RunRequest & { compiled?: CompiledBatchfile; configId?: string }, out: { io: Io; json: boolean }, signal: AbortSignal): Promise<number> {
+  const { compiled, configId: given, ...request } = req;
   const loaded = await session.load(compiled);
   mark('batchfile loaded');
   const { io } = out;
@@ -27,7 +34,7 @@ export async function showRun(session: Session, req: RunRequest & { compiled?: C
     progress.flush();
   }
   mark('pipeline');
-  await afterRun(result, { project: session.project, store: session.store, io, json: out.json });
+  await afterRun(result, { project: session.project, store: session.store, io, json: out.json, ...(configIdOf(loaded.configId, given)) });
   mark('summary + report');
   return exitCodeOf(result.record.status);
 }

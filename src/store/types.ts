@@ -97,7 +97,9 @@ export interface RunRecord {
   status: RunStatus;
   flags: string[];
   targets: string[];
-  git?: { commit: string; dirty: boolean };
+  /** The commit checked out; `dirty` (uncommitted changes to tracked files) is asked of git
+   * only when the run executed a step (absent: not asked, the run ran nothing). */
+  git?: { commit: string; dirty?: boolean };
   host: string;
   cpus: number;
   node: string;

@@ -68,7 +68,7 @@ export interface ReportData {
     startedAt: string;
     endedAt: string;
     durationMs: number;
-    git?: { commit: string; dirty: boolean };
+    git?: { commit: string; dirty?: boolean };
     host: string;
     cpus: number;
     node: string;
