@@ -18,14 +18,11 @@
 //                a parameter, env value or input flipped back.
 // Every restore is checked: the files under build/ and output/ must be byte-identical to
 // what the rerun wrote.
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { batchJson, copyExample, sh, shq, treeDigest } from './example-runs.mjs';
 
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const CLI = path.join(REPO, 'bin', 'batch.js');
 const BENCH_ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(os.tmpdir(), 'batchfile-bench'));
 const DIR = path.join(BENCH_ROOT, 'projects', 'cache-example');
 
@@ -39,70 +36,15 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 
 const log = (m) => process.stderr.write(`[cache-bench] ${m}\n`);
-const sh = (c) => {
-  const r = spawnSync('sh', ['-c', c], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`);
-  return r.stdout.trim();
-};
-const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-/** One `batch --json --no-tests` process; returns wall ms, the summary and the load before it. */
-function batch(args = [], env = {}) {
-  const load = loadavg();
-  const t0 = performance.now();
-  // Without NODE_EXTRA_CA_CERTS, as in bench/run-all.mjs: reading the CA bundle at start is
-  // a cost of this machine, not of the tool.
-  const e = { ...process.env, CI: '1', NO_COLOR: '1', ...env };
-  delete e.NODE_EXTRA_CA_CERTS;
-  if (env.FLIGHTS_SAMPLE === undefined) delete e.FLIGHTS_SAMPLE;
-  // /usr/bin/time adds the CPU time of batch and every step it ran: less disturbed than the
-  // wall clock when other work shares the machine.
-  const argv = [process.execPath, CLI, '-C', DIR, '--no-tests', '--json', ...args];
-  const r = TIME ? spawnSync(TIME, ['-f', 'CPU %U %S', ...argv], { encoding: 'utf8', env: e, maxBuffer: 1 << 26 }) : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: e, maxBuffer: 1 << 26 });
-  const ms = performance.now() - t0;
-  const cpu = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
-  const cpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : undefined;
-  let doc;
-  try {
-    doc = JSON.parse(r.stdout);
-  } catch {
-    throw new Error(`batch ${args.join(' ')} printed no JSON (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-  }
-  if (r.status !== 0 || doc.status !== 'PASS') throw new Error(`batch ${args.join(' ')}: exit ${r.status}, ${doc.status}\n${r.stderr.slice(-2000)}`);
-  return { ms, cpuMs, doc, load };
-}
+/** One `batch --json --no-tests` process in the copy; FLIGHTS_SAMPLE only when given. */
+const batch = (args = [], env = {}) => batchJson(DIR, args, { FLIGHTS_SAMPLE: undefined, ...env });
 
 const actionsOf = (doc) => {
   const n = {};
   for (const s of doc.steps) n[s.action] = (n[s.action] ?? 0) + 1;
   return n;
 };
-
-/** sha256 over every file (path and bytes) under the pipeline's output folders. */
-function treeDigest() {
-  const h = crypto.createHash('sha256');
-  let bytes = 0;
-  let files = 0;
-  const walk = (rel) => {
-    const abs = path.join(DIR, rel);
-    if (!fs.existsSync(abs)) return;
-    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(r);
-      else {
-        const data = fs.readFileSync(path.join(DIR, r));
-        h.update(`${r}\0${data.length}\0`).update(data);
-        bytes += data.length;
-        files++;
-      }
-    }
-  };
-  walk('build');
-  walk('output');
-  return { digest: h.digest('hex'), bytes, files };
-}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -112,13 +54,8 @@ const median = (xs) => {
 const fmtCpu = (ms) => (ms === undefined || Number.isNaN(ms) ? '–' : fmt(ms));
 const fmt = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 
-if (!fs.existsSync(path.join(REPO, 'Batchfile.ts'))) throw new Error('no Batchfile.ts at the repository root: the example pipeline is not there');
 log(`copying the example pipeline to ${DIR}`);
-fs.rmSync(DIR, { recursive: true, force: true });
-fs.mkdirSync(DIR, { recursive: true });
-sh(
-  `cd ${shq(REPO)} && tar --exclude=./node_modules --exclude=./.git --exclude=./.cache --exclude=./logs --exclude=./output --exclude=./build --exclude=./dist --exclude=./bench -cf - . | tar -C ${shq(DIR)} -xf - && ln -s ${shq(path.join(REPO, 'node_modules'))} ${shq(DIR)}/node_modules && ln -s ${shq(path.join(REPO, 'dist'))} ${shq(DIR)}/dist`,
-);
+copyExample(DIR);
 const rmOutputs = () => sh(`cd ${shq(DIR)} && rm -rf build output`);
 
 const results = {
@@ -132,12 +69,12 @@ const results = {
 // cold: with --no-cache first (nothing stored), then with the cache (everything stored).
 log('cold run, --no-cache');
 const coldNoCache = batch(['--no-cache']);
-const reference = treeDigest();
+const reference = treeDigest(DIR);
 log(`  ${fmt(coldNoCache.ms)}; outputs: ${reference.files} files, ${(reference.bytes / 2 ** 20).toFixed(0)} MiB`);
 sh(`cd ${shq(DIR)} && rm -rf .cache logs build output`);
 log('cold run, storing into the cache');
 const coldStore = batch();
-if (treeDigest().digest !== reference.digest) throw new Error('the cold run with the cache wrote other bytes than without it');
+if (treeDigest(DIR).digest !== reference.digest) throw new Error('the cold run with the cache wrote other bytes than without it');
 log(`  ${fmt(coldStore.ms)}`);
 results.outputs = { files: reference.files, bytes: reference.bytes };
 results.rows.cold = { noCacheMs: coldNoCache.ms, storeMs: coldStore.ms, noCacheCpuMs: coldNoCache.cpuMs, storeCpuMs: coldStore.cpuMs, load: [coldNoCache.load, coldStore.load] };
@@ -153,7 +90,7 @@ function compare(name, prepare) {
     prepare();
     const r = batch();
     if (r.doc.counts.restored !== r.doc.steps.length) throw new Error(`${name}: expected every step restored, got ${JSON.stringify(actionsOf(r.doc))}`);
-    if (treeDigest().digest !== reference.digest) throw new Error(`${name}: restored outputs differ from a clean build`);
+    if (treeDigest(DIR).digest !== reference.digest) throw new Error(`${name}: restored outputs differ from a clean build`);
     restore.push(r.ms);
     restoreCpu.push(r.cpuMs);
     loads.push(r.load);

@@ -15,15 +15,14 @@
 //   no-op         B up to date, alternately with and without the remote configured (the
 //                 no-op must make no request; the time must not change)
 // --sample N sets FLIGHTS_SAMPLE (default: the full three million rows).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { batchJson, copyExample, sh, shq, treeDigest } from './example-runs.mjs';
 
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const CLI = path.join(REPO, 'bin', 'batch.js');
 const BENCH_ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(os.tmpdir(), 'batchfile-bench'));
 const A = path.join(BENCH_ROOT, 'projects', 'remote-a');
 const B = path.join(BENCH_ROOT, 'projects', 'elsewhere', 'remote-b');
@@ -42,13 +41,6 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 
 const log = (m) => process.stderr.write(`[remote-bench] ${m}\n`);
-const sh = (c) => {
-  const r = spawnSync('sh', ['-c', c], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`);
-  return r.stdout.trim();
-};
-const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -90,60 +82,17 @@ async function startServer() {
   return { url: `http://127.0.0.1:${port}`, dir, child };
 }
 
+/** One `batch --json --no-tests` process in `dir`, with the token and no remote cache from this
+ * shell's environment; the token must never be printed. */
 function batch(dir, args = []) {
-  const load = loadavg();
-  const e = { ...process.env, CI: '1', NO_COLOR: '1', BATCH_REMOTE_CACHE_TOKEN: TOKEN };
-  // Without NODE_EXTRA_CA_CERTS, as the other benchmarks: reading the CA bundle is this
-  // machine's cost, not the tool's.
-  delete e.NODE_EXTRA_CA_CERTS;
-  delete e.BATCH_REMOTE_CACHE_URL;
-  delete e.BATCH_REMOTE_CACHE_TEAM;
-  if (opts.sample !== undefined) e.FLIGHTS_SAMPLE = String(opts.sample);
-  else delete e.FLIGHTS_SAMPLE;
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, '-C', dir, '--no-tests', '--json', ...args], { encoding: 'utf8', env: e, maxBuffer: 1 << 26 });
-  const ms = performance.now() - t0;
-  let doc;
-  try {
-    doc = JSON.parse(r.stdout);
-  } catch {
-    throw new Error(`batch ${args.join(' ')} printed no JSON (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-  }
-  if (r.status !== 0 || doc.status !== 'PASS') throw new Error(`batch ${args.join(' ')}: exit ${r.status}, ${doc.status}\n${r.stderr.slice(-2000)}`);
-  if (r.stderr.includes(TOKEN) || r.stdout.includes(TOKEN)) throw new Error('the token was printed');
-  return { ms, doc, load, stderr: r.stderr };
+  const sample = opts.sample !== undefined ? String(opts.sample) : undefined;
+  const r = batchJson(dir, args, { BATCH_REMOTE_CACHE_TOKEN: TOKEN, BATCH_REMOTE_CACHE_URL: undefined, BATCH_REMOTE_CACHE_TEAM: undefined, FLIGHTS_SAMPLE: sample });
+  if (r.stderr.includes(TOKEN) || JSON.stringify(r.doc).includes(TOKEN)) throw new Error('the token was printed');
+  return r;
 }
 
-function treeDigest(dir) {
-  const h = crypto.createHash('sha256');
-  let bytes = 0;
-  let files = 0;
-  const walk = (rel) => {
-    const abs = path.join(dir, rel);
-    if (!fs.existsSync(abs)) return;
-    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(r);
-      else {
-        const data = fs.readFileSync(path.join(dir, r));
-        h.update(`${r}\0${data.length}\0`).update(data);
-        bytes += data.length;
-        files++;
-      }
-    }
-  };
-  walk('build');
-  walk('output');
-  return { digest: h.digest('hex'), bytes, files };
-}
-
-function checkout(dir) {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  // The sources are copied; node_modules is linked (the data file is 60 MB), as in
-  // bench/cache-restore.mjs.
-  sh(`cd ${shq(REPO)} && tar --exclude=./node_modules --exclude=./.git --exclude=./.cache --exclude=./logs --exclude=./output --exclude=./build --exclude=./dist --exclude=./bench -cf - . | tar -C ${shq(dir)} -xf - && ln -s ${shq(path.join(REPO, 'node_modules'))} ${shq(dir)}/node_modules && ln -s ${shq(path.join(REPO, 'dist'))} ${shq(dir)}/dist`);
-}
+/** The example's sources copied to `dir`, as in bench/cache-restore.mjs. */
+const checkout = copyExample;
 
 const server = await startServer();
 const remote = ['--remote-cache', server.url, '--remote-cache-team', 'bench'];

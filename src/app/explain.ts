@@ -46,7 +46,7 @@ function withOrphanInputs(v: Verdict, gone: ReadonlyMap<string, string>): Verdic
 export async function explainRun(project: Project, settings: Pick<RunSettings, 'targets' | 'force' | 'cache' | 'maxSize' | 'remoteCache'>): Promise<Explanation> {
   await initHash();
   const loaded = await loadProject(project);
-  const store = openStore(project.cacheDir);
+  const store = openStore(project.cacheDir, { root: project.root });
   try {
     const stats = new StatCache(project.root, store);
     const config = await materialize(loaded.config, stats);

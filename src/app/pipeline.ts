@@ -15,6 +15,7 @@ import { newRunId, Recorder } from '../store/recorder.js';
 import type { Store } from '../store/store.js';
 import type { OrphanOutcome, RemoteRunReport, RunRecord, RunStatus, StepResult, TestPhaseResult } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 import { RunGit } from '../util/git.js';
 import { runsAnyway, snapshotsApply } from '../plan/verdict.js';
 import { preflight, type PlannedSteps, type Preflight } from './preflight.js';
@@ -57,12 +58,12 @@ export interface RunOptions {
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
  * runs: otherwise steps would fail one by one on their log files, or the run would leave no
  * CSV row. Opening the CSV for append creates it if needed and changes nothing in it. */
-function checkLogsWritable(logsDir: string): void {
+function checkLogsWritable(root: string, logsDir: string): void {
   try {
     fs.mkdirSync(path.join(logsDir, 'runs'), { recursive: true });
     fs.closeSync(fs.openSync(path.join(logsDir, 'execution_logs.csv'), 'a'));
   } catch (e) {
-    throw new BatchError(`Cannot write the run logs under ${logsDir}: ${(e as Error).message}. It must be a writable folder.`, 3);
+    throw new BatchError(`Cannot write the run logs under ${shownPath(root, logsDir)}: ${shownPathsIn(root, (e as Error).message)}. It must be a writable folder.`, 3);
   }
 }
 
@@ -106,9 +107,13 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
+    onStepAhead: () => executors.get('process').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
   mark('pre-run checks');
+  // An executor that connects elsewhere (Redis) is awaited only when a step may execute: its
+  // failure stops the run before it is recorded, and a no-op never connects.
+  if (plan.selected.some((n) => !found.fast.has(n))) await executors.ready();
   const run = beginRun(plan, store, opts);
   // `git status` (it stats every tracked file) only for a run that executes a step.
   const emit: typeof opts.emit = (ev) => {
@@ -185,7 +190,7 @@ function beginRun(plan: PlannedSteps, store: Store, opts: RunOptions): StartedRu
   const git = new RunGit(opts.root);
   const recorder = new Recorder(store, id);
   const base = { id, startedAt, flags: opts.flags, targets: opts.targets, host: os.hostname(), cpus: os.availableParallelism(), node: process.version };
-  checkLogsWritable(opts.logsDir);
+  checkLogsWritable(opts.root, opts.logsDir);
   // Written first so a killed run still shows up in history, as interrupted; not awaited
   // (Recorder.begin).
   recorder.begin({ ...base, endedAt: startedAt, durationMs: 0, status: 'INTERRUPTED', counts: NO_COUNTS });

@@ -32,6 +32,9 @@ export interface PreflightOptions {
   /** Called once, after the checks, when a step the worker pool runs may execute (to start
    * the pool's threads). */
   onRunStepAhead?: () => void;
+  /** Called once, at the first step found that may execute (of any kind), during the checks:
+   * an executor that must connect somewhere starts now, while the other steps are checked. */
+  onStepAhead?: () => void;
   /** Steps that run whatever their files hold (`--force`, or no recorded state): their files
    * are not hashed ahead. Their hashes only give the new state's key, taken by the main
    * thread just before each runs; in a first build, helper threads hashing 10,000 inputs
@@ -56,7 +59,8 @@ function codeNow(kind: StepKind, step: StepConfig, ctx: CodeContext): Promise<St
 export async function preflight(plan: PlannedSteps, where: CodeContext & { store: Store }, opts: PreflightOptions = {}): Promise<Preflight> {
   const { config, graph, selected } = plan;
   const { root, store, stats } = where;
-  const { snapshots, onRunStepAhead, runsAnyway } = opts;
+  const { snapshots, onRunStepAhead, onStepAhead, runsAnyway } = opts;
+  let stepAhead = false;
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
   const misses = new Map<string, number>();
@@ -99,6 +103,10 @@ export async function preflight(plan: PlannedSteps, where: CodeContext & { store
       }
       const kind = kindOf(step);
       if (kind.executor === 'pool') runAhead = true;
+      if (!stepAhead) {
+        stepAhead = true;
+        onStepAhead?.();
+      }
       const ahead = runsAnyway?.(name) !== true;
       for (const spec of step.inputs) {
         if (hasProducer(graph, spec, name)) continue;

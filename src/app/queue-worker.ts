@@ -11,6 +11,7 @@ import { kindOf } from '../kinds/registry.js';
 import { engineVersion } from '../util/engine.js';
 import { isStallSettings, keys, nodeMajor, PREFIX, versionMismatch, type StallSettings, type StepJob, type StepJobResult } from '../executors/queue/protocol.js';
 import { connectionOptions, loadQueueLibs, redact, type QueueLibs } from '../executors/queue/redis.js';
+import { runShippedJob, type ShippedWork } from './shipped-job.js';
 
 export interface WorkerOptions {
   url: string;
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   signal: AbortSignal;
   /** Aborted: stop running steps too (a second Ctrl-C). */
   hardSignal: AbortSignal;
+  /** File mode `cache`: the cache server and work folder (absent: only shared-disk jobs). */
+  shipped?: ShippedWork;
 }
 
 /** Serves the queue until `signal` is aborted. */
@@ -83,7 +86,7 @@ class Consumer {
   private readonly processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobResult> => {
     this.active++;
     try {
-      const env = { me: this.me, cmd: this.cmd, cancelledKey: keys(this.opts.queue).cancelled, jobId: job.id ?? '', executors: this.executors, say: this.opts.say };
+      const env = { me: this.me, cmd: this.cmd, cancelledKey: keys(this.opts.queue).cancelled, jobId: job.id ?? '', executors: this.executors, say: this.opts.say, ...(this.opts.shipped ? { shipped: this.opts.shipped } : {}) };
       return await runJob(job.data as StepJob, { ...env, signal: signal ?? new AbortController().signal });
     } finally {
       this.active--;
@@ -180,6 +183,7 @@ interface JobEnv {
   executors: ExecutorRegistry;
   signal: AbortSignal;
   say: (line: string) => void;
+  shipped?: ShippedWork;
 }
 
 /** One attempt of one step. Never throws for the step's own failure: the result says it. */
@@ -199,6 +203,7 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
   }
   // A job the coordinator cancelled (Ctrl-C), put back in the queue after its worker died.
   if ((await env.cmd.sismember(env.cancelledKey, env.jobId)) === 1) return answer({ ok: false, error: 'cancelled by the coordinator' });
+  if (job.files === 'cache') return runInWorkdir(job, env, answer);
   if (job.files !== 'shared' || !fs.existsSync(job.root)) {
     return answer({ ok: false, error: `worker ${env.me} cannot see the project folder ${job.root} (file mode "${job.files}" needs a shared file system)` });
   }
@@ -227,6 +232,23 @@ async function runJob(job: StepJob, env: JobEnv): Promise<StepJobResult> {
     ...(job.logHeader && executor.acceptsHeader ? { logHeader: job.logHeader } : {}),
   });
   const r = answer(out);
+  env.say(`worker ${env.me}: end ${job.step.name}: ${out.ok ? 'ok' : `failed: ${out.error ?? ''}`} (${r.runMs} ms)`);
+  return r;
+}
+
+/** A job of file mode `cache`: run in a job folder of this worker's own (shipped-job.ts). */
+async function runInWorkdir(job: StepJob, env: JobEnv, answer: (o: ExecOutcome) => StepJobResult): Promise<StepJobResult> {
+  if (!env.shipped) {
+    return answer({ ok: false, error: `worker ${env.me} has no cache server to fetch the step's files from (file mode "cache" needs batch worker --remote-cache URL --remote-cache-team SLUG)` });
+  }
+  const executor = env.executors.get(kindOf(job.step).executor);
+  env.say(`worker ${env.me}: start ${job.step.name} (run ${job.runId}, files through ${env.shipped.transfer.client.displayUrl})`);
+  const { out, extra } = await runShippedJob(job, env.shipped, env.jobId, env.signal, (req) => {
+    if (req.logHeader && !executor.acceptsHeader) fs.appendFileSync(req.logFile, req.logHeader);
+    const { logHeader, ...rest } = req;
+    return executor.execute({ ...rest, ...(logHeader && executor.acceptsHeader ? { logHeader } : {}), runEnv: process.env, signal: env.signal });
+  });
+  const r = { ...answer(out), ...extra };
   env.say(`worker ${env.me}: end ${job.step.name}: ${out.ok ? 'ok' : `failed: ${out.error ?? ''}`} (${r.runMs} ms)`);
   return r;
 }

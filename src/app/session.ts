@@ -12,8 +12,11 @@ import type { RunSettings } from './settings.js';
 import { mark } from '../util/timing.js';
 import { ExecutorRegistry } from '../executors/registry.js';
 import { runPipeline, type RunOutput } from './pipeline.js';
-import type { QueueExecutor } from '../executors/queue/queue-executor.js';
-import { openRemote, queueName, REMOTE_DEFAULT_JOBS, remoteUrl } from '../executors/queue/select.js';
+import { openRemote, prefetchQueueLibs, queueName, REMOTE_DEFAULT_JOBS, remoteUrl, workerFiles, type LazyQueueExecutor } from '../executors/queue/select.js';
+import { Shipper } from '../executors/queue/ship.js';
+import { transferOf } from '../executors/queue/transfer.js';
+import { resolveRemote, type RemoteSettings } from '../cache/remote/settings.js';
+import { BatchError } from '../util/errors.js';
 
 export interface RunRequest {
   targets: string[];
@@ -42,24 +45,28 @@ export class Session {
   ) {}
 
   /** The Redis executor, opened by the first run that sends steps to workers. */
-  private remote: { url: string; executor: Promise<QueueExecutor> } | undefined;
+  private remote: { url: string; files: string; executor: LazyQueueExecutor } | undefined;
 
-  private remoteExecutors(url: string): Promise<QueueExecutor> {
-    if (this.remote?.url !== url) {
+  /** `files`: the cache server files travel through (file mode `cache`), or none (shared). */
+  private remoteExecutors(url: string, files: RemoteSettings | undefined): LazyQueueExecutor {
+    const filesKey = files ? `${files.url} ${files.team}` : 'shared';
+    if (this.remote?.url !== url || this.remote.files !== filesKey) {
       const old = this.remote;
       const queue = queueName(this.settings.queue, this.project.root);
-      this.remote = { url, executor: (old ? old.executor.then((q) => q.close(), () => {}) : Promise.resolve()).then(() => openRemote(url, queue, (m) => process.stderr.write(`batch: ${m}\n`))) };
-      // A failed open is tried again by the next run.
-      this.remote.executor.catch(() => (this.remote = undefined));
+      const shipper = files ? new Shipper(transferOf(files), this.project.cacheDir) : undefined;
+      void old?.executor.close();
+      this.remote = { url, files: filesKey, executor: openRemote(url, queue, (m) => process.stderr.write(`batch: ${m}\n`), shipper) };
     }
     return this.remote.executor;
   }
 
   static async open(project: Project, settings: RunSettings, signal: AbortSignal): Promise<Session> {
-    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`) });
+    // --executor redis://…: BullMQ loads while the lock is taken and the Batchfile loaded and checked.
+    if (settings.executor !== undefined && settings.executor !== 'local') prefetchQueueLibs();
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait: (m) => process.stderr.write(`${m}\n`), root: project.root });
     mark('lock');
     try {
-      const store = openStore(project.cacheDir);
+      const store = openStore(project.cacheDir, { root: project.root });
       mark('store open');
       const jobs = settings.jobs ?? os.availableParallelism();
       return new Session(settings, project, store, ExecutorRegistry.create(jobs, settings.workerMemoryMb), jobs, lock);
@@ -73,7 +80,7 @@ export class Session {
    * runs); it holds the project lock like any run, so a direct run and a served one never
    * overlap. */
   static async borrow(settings: RunSettings, project: Project, store: Store, executors: ExecutorRegistry, jobs: number, signal: AbortSignal, onWait: (m: string) => void): Promise<Session> {
-    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait });
+    const lock = await acquireLock(project.cacheDir, { wait: settings.wait, signal, onWait, root: project.root });
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
 
@@ -84,7 +91,7 @@ export class Session {
   async runOnce(loaded: Loaded, req: RunRequest, emit: Emit, signal: AbortSignal): Promise<RunOutput> {
     const a = this.settings;
     const url = remoteUrl(a.executor, loaded.config.executor);
-    const remote = url ? await this.remoteExecutors(url) : undefined;
+    const remote = url ? this.remoteExecutors(url, this.filesServer(loaded)) : undefined;
     const executors = remote ? ExecutorRegistry.of({ pool: remote, process: remote }) : this.executors;
     const jobs = remote && a.jobs === undefined ? REMOTE_DEFAULT_JOBS : this.jobs;
     const flags = [
@@ -128,10 +135,20 @@ export class Session {
     });
   }
 
+  /** File mode `cache`: the cache server the steps' files travel through (the remote cache's
+   * settings, whether or not the output cache is on); undefined in mode `shared`. */
+  private filesServer(loaded: Loaded): RemoteSettings | undefined {
+    if (workerFiles(this.settings.workerFiles, process.env) === 'shared') return undefined;
+    const name = path.relative(this.project.root, loaded.config.file) || loaded.config.file;
+    const s = resolveRemote(loaded.config.cache.remote, this.settings.remoteCache ?? { readOnly: false }, process.env, name);
+    if (!s) throw new BatchError('file mode cache (--worker-files cache) moves files through a remote cache server: set --remote-cache URL and --remote-cache-team SLUG (or BATCH_REMOTE_CACHE_URL and BATCH_REMOTE_CACHE_TEAM, or cache.remote in the Batchfile)', 2);
+    return s;
+  }
+
   async close(): Promise<void> {
     const remote = this.remote;
     this.remote = undefined;
-    await remote?.executor.then((q) => q.close(), () => {});
+    await remote?.executor.close();
     if (!this.ownsResources) {
       this.lock.release();
       return;

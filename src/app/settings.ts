@@ -26,6 +26,9 @@ export interface RunSettings {
   executor?: string;
   /** The queue shared with the workers; derived from the project folder when absent. */
   queue?: string;
+  /** How files reach the workers: `shared` (a shared disk) or `cache` (through the remote
+   * cache server); over BATCH_WORKER_FILES, default shared. */
+  workerFiles?: string;
   /** The remote cache's overrides from the command line (docs/remote-cache.md); absent: none. */
   remoteCache?: RemoteFlags;
 }

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { hashBytes, hashString, initHash } from '../fingerprint/hash.js';
 import { ENGINE_ENTRY, engineVersion } from '../util/engine.js';
 import { BatchError } from '../util/errors.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 import { inlineSourceMap, mapStack } from '../util/source-map.js';
 import { BATCHFILE_NAMES, batchfileIn } from '../util/project-root.js';
 import { mark } from '../util/timing.js';
@@ -86,7 +87,7 @@ export async function compiledBatchfile(root: string, file: string, cacheDir: st
     const manifest: Manifest = { format: COMPILE_FORMAT, engine: engineVersion(), engineEntry: ENGINE_ENTRY, entry: file, sources, out: outName };
     writeFileAtomic(mPath, JSON.stringify(manifest));
   } catch (e) {
-    throw new BatchError(`Cannot write the compiled Batchfile under ${cacheDir}: ${(e as Error).message}`, 3);
+    throw new BatchError(`Cannot write the compiled Batchfile under ${shownPath(root, cacheDir)}: ${shownPathsIn(root, (e as Error).message)}`, 3);
   }
   return { out, sources: compiled.sources };
 }

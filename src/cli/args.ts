@@ -48,6 +48,10 @@ export interface Args {
   redis?: string;
   /** The queue's name (default: derived from the project folder). */
   queue?: string;
+  /** --worker-files shared|cache: how files reach the workers (docs/distributed.md). */
+  workerFiles?: string;
+  /** `batch worker --workdir DIR`: where a worker of file mode `cache` makes its job folders. */
+  workdir?: string;
 }
 
 /** One flag: its spellings, the Args field it sets, and its line of help. */
@@ -90,6 +94,8 @@ export const FLAGS: readonly Flag[] = [
   { names: ['--diff'], key: 'diff', help: 'compare two runs (A B; default: previous latest): metrics, and the params that changed' },
   { names: ['--executor'], key: 'executor', value: { kind: 'string', name: 'URL' }, help: 'send steps to `batch worker`s through Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS; docs/distributed.md)' },
   { names: ['--queue'], key: 'queue', value: { kind: 'string', name: 'NAME' }, help: 'the queue the coordinator and its workers share (default: from the project folder)' },
+  { names: ['--worker-files'], key: 'workerFiles', value: { kind: 'string', name: 'MODE' }, help: 'how files reach the workers: shared (they see the project folder; default) or cache (through the remote cache server; docs/distributed.md)' },
+  { names: ['--workdir'], key: 'workdir', value: { kind: 'string', name: 'DIR' }, help: 'worker: where file mode cache makes its job folders (default: .batch-work in the current folder)' },
   { names: ['--redis'], key: 'redis', value: { kind: 'string', name: 'URL' }, help: 'the Redis to take steps from' },
   { names: ['--remote-cache'], key: 'remoteCache', value: { kind: 'string', name: 'URL' }, help: 'shared remote cache (Turborepo API; token in BATCH_REMOTE_CACHE_TOKEN; docs/remote-cache.md)' },
   { names: ['--remote-cache-team'], key: 'remoteCacheTeam', value: { kind: 'string', name: 'SLUG' }, help: 'the remote cache\'s team (default: cache.remote.team, BATCH_REMOTE_CACHE_TEAM)' },
@@ -113,7 +119,7 @@ export const GLOBAL_FLAGS: readonly string[] = ['--cwd', '--help'];
 
 const RUN_FLAGS = [
   '--file', '--force', '--dry-run', '--jobs', '--keep-going', '--json', '--wait', '--no-tests', '--no-cache', '--no-daemon',
-  '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--executor', '--queue', '--version',
+  '--max-size', '--watch', '--poll', '--debounce', '--worker-memory', '--executor', '--queue', '--worker-files', '--version',
   '--remote-cache', '--remote-cache-team', '--remote-cache-read-only',
 ];
 
@@ -156,9 +162,9 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   daemon: { usage: 'batch daemon [start|stop|restart|status]', summary: 'a resident process that serves this project\'s runs (docs/daemon.md)', flags: [] },
   worker: {
-    usage: 'batch worker --redis URL [-j N] [--queue NAME]',
+    usage: 'batch worker --redis URL [-j N] [--queue NAME] [--remote-cache URL --remote-cache-team SLUG [--workdir DIR]]',
     summary: 'run steps that `batch --executor URL` sends (docs/distributed.md)',
-    flags: ['--redis', '--jobs', '--queue'],
+    flags: ['--redis', '--jobs', '--queue', '--remote-cache', '--remote-cache-team', '--workdir'],
   },
   help: { usage: 'batch help [COMMAND]', summary: 'this help, or one command\'s', flags: [] },
   version: { usage: 'batch version', summary: 'the version', flags: [] },

@@ -22,7 +22,7 @@ export function outputMode(args: Args): 'text' | 'json' | 'csv' {
 
 export async function withReadStore<T>(args: Args, fn: (store: Store, paths: QueryPaths) => T | Promise<T>): Promise<T> {
   const paths = queryPaths(args);
-  const store = openStore(paths.cacheDir, { readOnly: true });
+  const store = openStore(paths.cacheDir, { readOnly: true, root: paths.root });
   try {
     return await fn(store, paths);
   } finally {

@@ -29,6 +29,7 @@ export function runSettings(args: Args): RunSettings {
     ...(args.workerMemoryMb !== undefined ? { workerMemoryMb: args.workerMemoryMb } : {}),
     ...(args.executor !== undefined ? { executor: args.executor } : {}),
     ...(args.queue !== undefined ? { queue: args.queue } : {}),
+    ...(args.workerFiles !== undefined ? { workerFiles: args.workerFiles } : {}),
   };
 }
 

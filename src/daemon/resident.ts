@@ -173,7 +173,7 @@ export class Resident {
     const old = this.store?.store;
     this.store = undefined;
     if (old) void old.close();
-    const store = openStore(project.cacheDir);
+    const store = openStore(project.cacheDir, { root: project.root });
     this.store = { store, id: storeId(project.cacheDir) };
     return store;
   }

@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { engineStamp } from '../util/engine.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
 import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPath, socketPath, type Reply } from './protocol.js';
 import { Resident, type RunReader } from './resident.js';
@@ -102,12 +103,12 @@ class Daemon implements ConnectionHost {
     try {
       makePrivateDir(daemonDir(this.opts.root));
     } catch (e) {
-      throw new BatchError((e as Error).message, 3);
+      throw new BatchError(shownPathsIn(this.opts.root, (e as Error).message), 3);
     }
     await removeStaleSocket(this.sock);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new BatchError(`Cannot listen on ${this.sock}: ${e.message}${e.code === 'EADDRINUSE' ? ' (another daemon started at the same time?)' : ''}`, 3)),
+        reject(new BatchError(`Cannot listen on ${shownPath(this.opts.root, path.resolve(this.sock))}: ${shownPathsIn(this.opts.root, e.message)}${e.code === 'EADDRINUSE' ? ' (another daemon started at the same time?)' : ''}`, 3)),
       );
       // The socket file is made inside listen(), synchronously: under umask 077 it is created
       // srwx------ (connecting needs write permission on it), never briefly wider.

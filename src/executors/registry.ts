@@ -32,6 +32,11 @@ export class ExecutorRegistry {
     return e;
   }
 
+  /** Every executor ready to take steps (see Executor.ready); rejects with the first failure. */
+  async ready(): Promise<void> {
+    await Promise.all([...new Set(this.byName.values())].map((e) => e.ready?.()));
+  }
+
   /** Closes every executor (stopping their threads and processes); never rejects. */
   async closeAll(): Promise<void> {
     await Promise.allSettled([...this.byName.values()].map((e) => e.close()));

@@ -1,4 +1,6 @@
 import type { StepConfig } from '../batchfile/config.js';
+import type { StatCache } from '../fingerprint/stat-cache.js';
+import type { FileHashes } from '../store/types.js';
 
 /** What an executor needs to run one attempt of a step. */
 export interface ExecRequest {
@@ -26,6 +28,10 @@ export interface ExecRequest {
   /** Variables to set (null: unset) over this process's environment for the step: a Redis
    * worker gives its steps the coordinator's values of their declared `env`. */
   env?: Record<string, string | null>;
+  /** What the step reads, by content hash (project-relative), and the run's stat cache: for
+   * an executor that ships files to where the project is not (the Redis executor's `cache`
+   * file mode), and places the outputs it brings back. */
+  ship?: { inputs: FileHashes; code: FileHashes; stats: StatCache };
 }
 
 export interface ExecOutcome {
@@ -45,6 +51,10 @@ export interface Executor {
   readonly acceptsHeader?: boolean;
   /** A hint that steps are about to come: start what takes time to start (worker threads). */
   warm?(): void;
+  /** Resolves once the executor can take steps; rejects with the error that stops the run
+   * before any step starts (the Redis executor: Redis cannot be reached). A run awaits it
+   * only when some step may execute, so a no-op run never starts what it would start. */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 

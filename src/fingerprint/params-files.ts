@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { JsonValue } from '../util/json.js';
 import { BatchError } from '../util/errors.js';
 import { isJsonValue } from '../util/json.js';
+import { shownPathsIn } from '../util/paths.js';
 import { hashBytes } from './hash.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -42,7 +43,7 @@ export async function readParamsFile(root: string, rel: string, stats: StatCache
   try {
     bytes = fs.readFileSync(path.resolve(root, rel));
   } catch (e) {
-    throw new BatchError(`step "${who}".paramsFrom: cannot read "${rel}": ${(e as Error).message}`, 2);
+    throw new BatchError(`step "${who}".paramsFrom: cannot read "${rel}": ${shownPathsIn(root, (e as Error).message)}`, 2);
   }
   const { format, parse } = await parserFor(rel);
   let doc: JsonValue;

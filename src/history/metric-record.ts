@@ -9,6 +9,7 @@ import { hashBytes } from '../fingerprint/hash.js';
 import type { Graph } from '../graph/graph.js';
 import type { FileHashes } from '../store/types.js';
 import { parseMetrics } from './metric-parse.js';
+import { shownPathsIn } from '../util/paths.js';
 
 /** The metrics in the step's metric files, read only when their bytes are the ones the run
  * verified (`outputs`: the hashes it recorded); a file that changed since is a warning. */
@@ -25,7 +26,7 @@ export function readStepMetrics(root: string, step: StepConfig, outputs: FileHas
     try {
       bytes = fs.readFileSync(path.resolve(root, file));
     } catch (e) {
-      warnings.push(`step "${step.name}": cannot read metrics file ${file}: ${(e as Error).message}`);
+      warnings.push(`step "${step.name}": cannot read metrics file ${file}: ${shownPathsIn(root, (e as Error).message)}`);
       continue;
     }
     if (hashBytes(bytes) !== want) {

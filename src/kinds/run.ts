@@ -8,7 +8,7 @@ import type { StepCode } from '../plan/step-code.js';
 import type { Store } from '../store/store.js';
 import type { FileHashes } from '../store/types.js';
 import { BatchError } from '../util/errors.js';
-import { toRel } from '../util/paths.js';
+import { shownPath, shownPathsIn, toRel } from '../util/paths.js';
 import { mark } from '../util/timing.js';
 import type { CodeContext, StepKind } from './kind.js';
 
@@ -152,7 +152,7 @@ async function runStepCode(step: StepConfig, ctx: CodeContext): Promise<StepCode
   try {
     if (!fs.existsSync(compiledAbs)) writeFileAtomic(compiledAbs, compiled.code);
   } catch (e) {
-    throw new BatchError(`Cannot write the compiled module of step "${step.name}" to ${compiledAbs}: ${(e as Error).message}`, 3);
+    throw new BatchError(`Cannot write the compiled module of step "${step.name}" to ${shownPath(root, compiledAbs)}: ${shownPathsIn(root, (e as Error).message)}`, 3);
   }
   // Not awaited; a lost entry (a failed commit on a full disk) only costs a recompile.
   store?.code.put(run, { sources: files, compiled: compiledRel }).catch(() => {});

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { logTail } from './log-tail.js';
 import { formatSummary, summaryJson } from './summary.js';
 import { noopReportKey, rememberReport, unchangedReport } from './unchanged-report.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 
 /** Trends of the steps that ran and passed in this run, each against its own earlier
  * passed executions (the run was recorded before this is called, so it is the newest). */
@@ -46,11 +47,10 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
  * still in place (unchanged-report.ts). */
 async function report(out: RunOutput, ctx: { project: Project; store: Store; io: Io; configId?: string }, trends: Map<string, TrendRow>): Promise<void> {
   const { record, results } = out;
-  const rel = (f: string): string => path.relative(ctx.project.root, f) || f;
   const key = noopReportKey(out, ctx.configId);
   const shown = key === undefined ? undefined : unchangedReport(ctx.project.cacheDir, key);
   if (shown !== undefined) {
-    ctx.io.say(ctx.io.style.dim(`report: ${rel(path.join(ctx.project.logsDir, 'report.html'))} (unchanged: run ${shown} showed the same)`));
+    ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, path.join(ctx.project.logsDir, 'report.html'))} (unchanged: run ${shown} showed the same)`));
     return;
   }
   try {
@@ -58,8 +58,8 @@ async function report(out: RunOutput, ctx: { project: Project; store: Store; io:
     const { writeReports } = await import('./html/write.js');
     const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
     rememberReport(ctx.project.cacheDir, key, record.id, [written.html, written.md]);
-    ctx.io.say(ctx.io.style.dim(`report: ${rel(written.html)}`));
+    ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, written.html)}`));
   } catch (e) {
-    ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${ctx.project.logsDir}: ${(e as Error).message}`));
+    ctx.io.say(ctx.io.style.yellow(`warning: could not write the run report under ${shownPath(ctx.project.root, ctx.project.logsDir)}: ${shownPathsIn(ctx.project.root, (e as Error).message)}`));
   }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchError } from '../util/errors.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 
 interface LockInfo {
   pid: number;
@@ -66,12 +67,12 @@ export interface Lock {
 
 /** One batch per project at a time: `.cache/lock`, created with O_EXCL so exactly one of
  * two processes started together wins. A lock left by a dead process is taken over. */
-export async function acquireLock(cacheDir: string, opts: { wait: boolean; signal?: AbortSignal; onWait?: (message: string) => void }): Promise<Lock> {
+export async function acquireLock(cacheDir: string, opts: { wait: boolean; signal?: AbortSignal; onWait?: (message: string) => void; root?: string }): Promise<Lock> {
   const file = path.join(cacheDir, 'lock');
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
   } catch (e) {
-    throw new BatchError(`Cannot create ${cacheDir}: ${(e as Error).message}`, 3);
+    throw new BatchError(`Cannot create ${shownPath(opts.root, cacheDir)}: ${shownPathsIn(opts.root, (e as Error).message)}`, 3);
   }
   const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: process.argv.slice(2).join(' ') };
   let toldWaiting = false;
@@ -95,7 +96,7 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
         // Created but not written (a full disk): remove it, or the next batch would find an
         // unreadable lock and wait for it to go stale.
         if (fd !== undefined) fs.rmSync(file, { force: true });
-        throw new BatchError(`Cannot create the lock ${file}: ${(e as Error).message}`, 3);
+        throw new BatchError(`Cannot create the lock ${shownPath(opts.root, file)}: ${shownPathsIn(opts.root, (e as Error).message)}`, 3);
       }
     }
     const holder = readLock(file);

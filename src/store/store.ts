@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import { lmdb } from '../util/lmdb.js';
 import { BatchError } from '../util/errors.js';
+import { shownPath, shownPathsIn } from '../util/paths.js';
 import { lmdbHeaderProblem } from './lmdb-header.js';
 import type { RunRecord, StepResult, StepState } from './types.js';
 
@@ -193,20 +194,22 @@ function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
   };
 }
 
-/** Opens (or creates) the LMDB store, checking its format version. */
-export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): Store {
+/** Opens (or creates) the LMDB store, checking its format version. `root`: the project
+ * folder, so that messages name the store relative to it. */
+export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: string } = {}): Store {
   const dir = storePath(cacheDir);
+  const shown = shownPath(opts.root, dir);
   if (opts.readOnly && !fs.existsSync(dir)) {
-    throw new BatchError(`No run records yet: ${dir} does not exist. Run \`batch\` first.`, 2);
+    throw new BatchError(`No run records yet: ${shown} does not exist. Run \`batch\` first.`, 2);
   }
   const damaged = lmdbHeaderProblem(path.join(dir, 'data.mdb'));
-  if (damaged) throw new BatchError(`The store at ${dir} is damaged (${damaged}). ${RECOVER}`, 3);
+  if (damaged) throw new BatchError(`The store at ${shown} is damaged (${damaged}). ${RECOVER}`, 3);
   let root: RootDatabase;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
     root = lmdb.open({ path: dir, maxDbs: 16, compression: false, readOnly: opts.readOnly ?? false, mapSize: 2 ** 34 });
   } catch (e) {
-    throw new BatchError(`Cannot open the store at ${dir}: ${(e as Error).message}. ${RECOVER}`, 3);
+    throw new BatchError(`Cannot open the store at ${shown}: ${shownPathsIn(opts.root, (e as Error).message)}. ${RECOVER}`, 3);
   }
   try {
     const meta = root.openDB<unknown, string>({ name: 'meta' });
@@ -215,7 +218,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
       if (!opts.readOnly) meta.putSync('version', STORE_VERSION);
     } else if (version !== STORE_VERSION) {
       throw new BatchError(
-        `The store at ${dir} has format version ${JSON.stringify(version)}; this batchfile reads version ${STORE_VERSION}. ${RECOVER}`,
+        `The store at ${shown} has format version ${JSON.stringify(version)}; this batchfile reads version ${STORE_VERSION}. ${RECOVER}`,
         3,
       );
     }
@@ -237,6 +240,6 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean } = {}): 
   } catch (e) {
     void root.close();
     if (e instanceof BatchError) throw e;
-    throw new BatchError(`The store at ${dir} is unreadable (${(e as Error).message}). ${RECOVER}`, 3);
+    throw new BatchError(`The store at ${shown} is unreadable (${shownPathsIn(opts.root, (e as Error).message)}). ${RECOVER}`, 3);
   }
 }

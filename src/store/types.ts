@@ -54,6 +54,9 @@ export interface StepResult {
   failedOutputs?: string;
   /** A restored step: which cache its outputs came from. */
   source?: 'local' | 'remote';
+  /** A restored step: the run whose execution wrote the outputs it restored (the report links
+   * that execution's log). Absent in records written before it existed. */
+  fromRun?: string;
   /** A step with `metrics` that ran or was restored: the values its verified outputs hold. */
   metrics?: Record<string, number>;
   /** With `metrics`: the params that could move them (this step's and its upstream steps'),

@@ -6,6 +6,22 @@ export function toRel(root: string, abs: string): string {
   return path.sep === '/' ? rel : rel.split(path.sep).join('/');
 }
 
+/** A path as messages show it: relative to the project folder when inside it ('.' for the
+ * folder itself), absolute otherwise (a cache or logs folder configured elsewhere). */
+export function shownPath(root: string | undefined, abs: string): string {
+  if (root === undefined) return abs;
+  const rel = toRel(root, abs);
+  if (rel === '') return '.';
+  return isInside(rel) ? rel : abs;
+}
+
+/** A system message (an errno text names the absolute path) with paths inside the project
+ * shown relative to it, like the rest of the CLI's messages. */
+export function shownPathsIn(root: string | undefined, text: string): string {
+  if (root === undefined || root === path.parse(root).root) return text;
+  return text.split(`${root}${path.sep}`).join('').split(`'${root}'`).join("'.'");
+}
+
 export function toAbs(root: string, rel: string): string {
   return path.resolve(root, rel);
 }

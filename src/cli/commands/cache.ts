@@ -65,7 +65,7 @@ interface Recorded {
 /** The cache the last run used, as recorded (with --remote-cache … and BATCH_REMOTE_CACHE_*
  * overriding its remote), reported through the backend chosen as for a run. */
 async function report(args: Args, root: string, cacheDir: string): Promise<{ rec: Recorded; st: CacheReport }> {
-  const store = fs.existsSync(storePath(cacheDir)) ? openStore(cacheDir, { readOnly: true }) : undefined;
+  const store = fs.existsSync(storePath(cacheDir)) ? openStore(cacheDir, { readOnly: true, root }) : undefined;
   try {
     const rec: Recorded = { runs: [], limit: DEFAULT_CACHE_BYTES, lastRemote: undefined };
     if (store) {
@@ -142,9 +142,9 @@ async function prune(args: Args, io: Io, signal: AbortSignal, root: string, cach
     return 0;
   }
   // Under the project lock: a run saving meanwhile would otherwise lose blobs it just stored.
-  const lock = await acquireLock(cacheDir, { wait: args.wait, signal });
+  const lock = await acquireLock(cacheDir, { wait: args.wait, signal, root });
   try {
-    const store = openStore(cacheDir);
+    const store = openStore(cacheDir, { root });
     try {
       const limit = await pruneLimit(args, store);
       // The local cache only: a remote server's storage is the server's to manage.

@@ -40,8 +40,8 @@ export async function cleanCommand(args: Args, io: Io, signal: AbortSignal): Pro
   }
   const names = args.positionals.length > 0 ? args.positionals : [...steps.keys()];
   // Under the project lock: no run is writing these outputs meanwhile.
-  const lock = await acquireLock(cacheDir, { wait: args.wait, signal });
-  const store = openStore(cacheDir);
+  const lock = await acquireLock(cacheDir, { wait: args.wait, signal, root: project.root });
+  const store = openStore(cacheDir, { root: project.root });
   try {
     const stats = new StatCache(project.root, store);
     const removed: string[] = [];
@@ -84,12 +84,12 @@ async function dropCaches(args: Args, io: Io, signal: AbortSignal, root: string,
     io.say('Nothing to drop: no .cache/ store.');
     return 0;
   }
-  const lock = await acquireLock(cacheDir, { wait: args.wait, signal });
+  const lock = await acquireLock(cacheDir, { wait: args.wait, signal, root });
   try {
     fs.rmSync(socketPath(root), { force: true });
     // Failed steps' outputs kept for inspection go too.
     fs.rmSync(path.join(cacheDir, 'failed'), { recursive: true, force: true });
-    const store = openStore(cacheDir);
+    const store = openStore(cacheDir, { root });
     try {
       // The local caches only: a remote server's storage is the server's to manage.
       const cache = (await chooseCache({ enabled: true, maxBytes: 0 }, { enabled: true }, { root, cacheDir, store, env: process.env, batchfileName: 'the Batchfile' }, 'maintain'))!;
@@ -114,11 +114,11 @@ async function removeDamagedStore(args: Args, io: Io, signal: AbortSignal, root:
     io.say('Nothing to remove: no run store.');
     return 0;
   }
-  const lock = await acquireLock(cacheDir, { wait: args.wait, signal });
+  const lock = await acquireLock(cacheDir, { wait: args.wait, signal, root });
   try {
     let opens = false;
     try {
-      const store = openStore(cacheDir, { readOnly: true });
+      const store = openStore(cacheDir, { readOnly: true, root });
       await store.close();
       opens = true;
     } catch {

@@ -10,6 +10,7 @@ import { countRuns, isTiming, listRuns, resultsOf, stepSeries, type Sample } fro
 import { judge, median, mad, RULE, RULE_TEXT, sparkline } from '../../history/stats.js';
 import type { RunRecord } from '../../store/types.js';
 import { acquireLock } from '../../store/lock.js';
+import { shownPath } from '../../util/paths.js';
 import { openStore } from '../../store/store.js';
 import { BatchError } from '../../util/errors.js';
 import { formatBytes } from '../../util/duration.js';
@@ -163,11 +164,11 @@ async function prune(args: Args, io: Io, mode: string, signal: AbortSignal): Pro
   if (args.keep < 1) throw new BatchError('--keep needs at least 1 (to remove everything: `batch clean --store`)', 2);
   if (args.positionals.length > 0) throw new BatchError('`batch history --prune` takes no step name', 2);
   const paths = queryPaths(args);
-  if (!fs.existsSync(path.join(paths.cacheDir, 'store'))) throw new BatchError(`No run records yet: ${path.join(paths.cacheDir, 'store')} does not exist.`, 2);
+  if (!fs.existsSync(path.join(paths.cacheDir, 'store'))) throw new BatchError(`No run records yet: ${shownPath(paths.root, path.join(paths.cacheDir, 'store'))} does not exist.`, 2);
   // Writes the store: wait for (or refuse during) a running batch, like any writer.
-  const lock = await acquireLock(paths.cacheDir, { wait: args.wait, signal });
+  const lock = await acquireLock(paths.cacheDir, { wait: args.wait, signal, root: paths.root });
   try {
-    const store = openStore(paths.cacheDir);
+    const store = openStore(paths.cacheDir, { root: paths.root });
     let res: PruneResult;
     try {
       res = await pruneRuns(store, args.keep);

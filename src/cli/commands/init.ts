@@ -34,15 +34,18 @@ function packageAdditions(): { scripts: Record<string, string>; devDependencies:
 
 /** The project's package.json (undefined: none yet). Read before anything is written, so a
  * broken one stops init with nothing changed. */
-function readPackageJson(file: string): Json | undefined {
+function readPackageJson(root: string): Json | undefined {
+  const file = path.join(root, 'package.json');
+  // Named as the rest of the CLI names paths: relative to the project.
+  const shown = 'package.json';
   if (!fs.existsSync(file)) return undefined;
   let pkg: unknown;
   try {
     pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new BatchError(`${file} is not valid JSON (${(e as Error).message}); fix it, then run \`batch init\` again (nothing was written)`, 2);
+    throw new BatchError(`${shown} is not valid JSON (${(e as Error).message}); fix it, then run \`batch init\` again (nothing was written)`, 2);
   }
-  if (pkg === null || typeof pkg !== 'object' || Array.isArray(pkg)) throw new BatchError(`${file} is not a JSON object (nothing was written)`, 2);
+  if (pkg === null || typeof pkg !== 'object' || Array.isArray(pkg)) throw new BatchError(`${shown} is not a JSON object (nothing was written)`, 2);
   return pkg as Json;
 }
 
@@ -89,7 +92,7 @@ function writeNew(root: string, rel: string, content: string): boolean {
 export async function initCommand(args: Args, io: Io): Promise<number> {
   const root = path.resolve(args.cwd ?? process.cwd());
   const existing = batchfileIn(root);
-  const pkgJson = readPackageJson(path.join(root, 'package.json'));
+  const pkgJson = readPackageJson(root);
   const wrote: string[] = [];
   const skipped: string[] = [];
   if (existing) skipped.push(`the starter pipeline (${Object.keys(SEED).join(', ')}: this folder has ${path.basename(existing)})`);

@@ -6,21 +6,32 @@ import path from 'node:path';
 import type { ExecRequest } from '../types.js';
 
 /** Bumped when the job's shape changes; part of the version check. */
-export const PROTOCOL = 2; // 2: a step carries its kind's fields in `spec`, and the job the program to start
+export const PROTOCOL = 3; // 2: a step carries its kind's fields in `spec`, and the job the program to start; 3: file mode `cache`
 
 /** BullMQ's key prefix for batch's queues (its own default is `bull`). */
 export const PREFIX = 'batch';
 
 /** How the coordinator and a worker exchange files. `shared`: the worker sees the project
- * folder at the same path (one machine, or NFS). */
-export type FileMode = 'shared';
+ * folder at the same path (one machine, or NFS). `cache`: through the remote cache server
+ * (transfer.ts); the job's paths are then relative and name no folder of the coordinator's. */
+export type FileMode = 'shared' | 'cache';
 
-/** One attempt of one step, as a worker receives it. Plain JSON. A wire format, flat on
- * purpose (more than ~10 fields): ExecRequest's fields a worker needs, the version check's
- * three, the file mode and the step's env values. */
+/** What a `cache`-mode job carries instead of a path to the project: every file the step
+ * reads (inputs, code, the compiled module) by content hash, the coordinator's engine entry
+ * (a compiled module imports `batchfile` by that path; the worker points it at its own), and
+ * the key its outputs' manifest must carry. */
+export interface ShipList {
+  files: Record<string, { hash: string; mode: number }>;
+  /** Folders on the way to the declared outputs that exist in the project (a step may expect
+   * `build/` to be there, as it is at home). */
+  dirs: string[];
+  engineEntry: string;
+  key: string;
+}
+
 /** An `ExecRequest` as it travels: without what cannot cross Redis (the abort signal, the
  * run's environment object), with the version check, the file mode and the env values. */
-export interface StepJob extends Omit<ExecRequest, 'signal' | 'runEnv' | 'env'> {
+export interface StepJob extends Omit<ExecRequest, 'signal' | 'runEnv' | 'env' | 'ship'> {
   protocol: number;
   /** The coordinator's batchfile version and Node major: a worker that differs refuses. */
   engine: string;
@@ -29,6 +40,8 @@ export interface StepJob extends Omit<ExecRequest, 'signal' | 'runEnv' | 'env'> 
   /** The coordinator's values of the step's declared `env` variables (null: not set there).
    * They travel through Redis: see docs/distributed.md, Security. */
   env: Record<string, string | null>;
+  /** File mode `cache`: what to fetch. */
+  ship?: ShipList;
 }
 
 /** What a worker sends back (a BullMQ return value). */
@@ -41,6 +54,10 @@ export interface StepJobResult {
   worker: string;
   /** The executor's time, as the worker measured it. */
   runMs: number;
+  /** File mode `cache`: the artifact holding the attempt's outputs, and their hashes. */
+  outputs?: { id: string; files: Record<string, string> };
+  /** File mode `cache`: the content hash of the attempt's log, uploaded as a blob. */
+  log?: string;
 }
 
 /** Stall detection, the same on every worker of a queue (the coordinator publishes it): a

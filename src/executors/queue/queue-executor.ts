@@ -11,6 +11,7 @@ import { BatchError } from '../../util/errors.js';
 import type { ExecOutcome, ExecRequest, Executor } from '../types.js';
 import { keys, nodeMajor, PREFIX, PROTOCOL, type StallSettings, type StepJob, type StepJobResult } from './protocol.js';
 import { connectionOptions, loadQueueLibs, redact } from './redis.js';
+import type { Shipper } from './ship.js';
 
 export interface QueueExecutorOptions {
   url: string;
@@ -20,10 +21,13 @@ export interface QueueExecutorOptions {
   lostAfterMs?: number;
   /** Says something to the user (no worker took a job for a while, Redis was lost). */
   warn: (message: string) => void;
+  /** File mode `cache`: files travel through this cache server (absent: a shared disk). */
+  shipper?: Shipper;
 }
 
 interface Pending {
-  resolve: (o: ExecOutcome) => void;
+  /** `raw`: the worker's answer, when one came (file mode `cache` fetches what it names). */
+  resolve: (o: ExecOutcome, raw?: StepJobResult) => void;
   addedAt: number;
   /** When the queue said a worker took the job (the last time, after a stall). */
   activeAt?: number;
@@ -111,7 +115,7 @@ export class QueueExecutor implements Executor {
       if (r.error !== undefined) out.error = r.error;
       if (r.cpuMs !== undefined) out.cpuMs = r.cpuMs;
       if (r.peakRssBytes !== undefined) out.peakRssBytes = r.peakRssBytes;
-      p.resolve(out);
+      p.resolve(out, r);
     });
     this.events.on('failed', ({ jobId, failedReason }) => {
       this.forgetCancelled(jobId);
@@ -148,11 +152,12 @@ export class QueueExecutor implements Executor {
     if (this.lost) return { ok: false, error: this.lost };
     if (this.closing) return { ok: false, error: 'the Redis executor is closed' };
     const id = `${req.runId}.${++this.seq}.${req.step.name}`.replace(/[^A-Za-z0-9_.@+-]/g, '_');
+    const shipper = this.opts.shipper;
     const data: StepJob = {
       protocol: PROTOCOL,
       engine: engineVersion(),
       node: nodeMajor(),
-      files: 'shared',
+      files: shipper ? 'cache' : 'shared',
       step: req.step,
       runId: req.runId,
       root: req.root,
@@ -164,7 +169,17 @@ export class QueueExecutor implements Executor {
       ...(req.command ? { command: req.command } : {}),
       ...(req.logHeader ? { logHeader: req.logHeader } : {}),
     };
-    const done = new Promise<ExecOutcome>((resolve) => this.pending.set(id, { resolve, addedAt: performance.now(), step: req.step.name }));
+    if (shipper) {
+      try {
+        Object.assign(data, await shipper.send(req, id));
+      } catch (e) {
+        return { ok: false, error: `could not upload the files of step "${req.step.name}" to the cache server ${shipper.displayUrl}: ${(e as Error).message}` };
+      }
+    }
+    let raw: StepJobResult | undefined;
+    const done = new Promise<ExecOutcome>((resolve) =>
+      this.pending.set(id, { resolve: (o, r) => ((raw = r), resolve(o)), addedAt: performance.now(), step: req.step.name }),
+    );
     try {
       await this.queue.add('step', data, { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
     } catch (e) {
@@ -176,10 +191,14 @@ export class QueueExecutor implements Executor {
     if (req.signal.aborted) onAbort();
     else req.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = await done;
+      let out = await done;
       // An aborted step reports why it was aborted (timeout, interrupt), as locally.
       if (req.signal.aborted && out.ok) return out;
       if (req.signal.aborted) return { ...out, ok: false, error: String((req.signal.reason as Error | undefined)?.message ?? out.error ?? 'aborted') };
+      if (shipper && raw) {
+        const failed = await shipper.receive(req, id, raw);
+        if (failed) out = { ...out, ok: false, error: failed };
+      }
       return out;
     } finally {
       req.signal.removeEventListener('abort', onAbort);

@@ -34,6 +34,13 @@ export function loadQueueLibs(): Promise<QueueLibs> {
   return loaded;
 }
 
+/** Throws at once (exit 2, with the advice) when bullmq or ioredis is missing or of a version
+ * outside the declared range; the import itself can then go on in the background. */
+export function requireQueueLibs(): void {
+  requirePeer('bullmq', FEATURE);
+  requirePeer('ioredis', FEATURE);
+}
+
 /** A checked redis:// or rediss:// URL. */
 export function checkRedisUrl(url: string, where: string): string {
   let u: URL;

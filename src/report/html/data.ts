@@ -1,27 +1,36 @@
 // What the run report shows, gathered once from the run's output and the store as plain
 // JSON-able data; the HTML and Markdown renderers only format it.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../../graph/graph.js';
-import { executedAny, isTiming, listRuns } from '../../history/query.js';
-import { judge, median, RULE, RULE_TEXT } from '../../history/stats.js';
+import { executedAny } from '../../history/query.js';
+import { RULE_TEXT } from '../../history/stats.js';
 import type { TrendRow } from '../../history/trends.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepAction, StepResult, StepStatus, TestPhaseResult } from '../../store/types.js';
 import { formatMs } from '../../util/duration.js';
+import { chartSeries, type ChartSeries } from './charts.js';
+import { LogFiles, producerOf } from './current.js';
+import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
-import { pastResults, RunCache, type PastResult } from './run-cache.js';
+import { pastResults, PastRunFiles } from './past-runs.js';
 
-/** Runs shown in the duration charts, and at most this many charts (flagged and slowest
- * steps first) so a thousand-step pipeline still gives a page that opens quickly. */
-export const CHART_RUNS = 30;
-export const MAX_CHARTS = 24;
+export { MAX_CHARTS } from './charts.js';
+export { CHART_EXECUTIONS } from './executions.js';
+export type { ChartSeries };
+
 /** Above this many steps the page does not lay out the DAG (dagre needs seconds for it). */
 export const MAX_DAG_STEPS = 400;
 
+/** The figures of one execution of a step (the table's numeric cells). */
+const FIGURES = ['cpuMs', 'peakRssBytes', 'bytesRead', 'bytesWritten', 'attempts'] as const;
+
+/** One row of the report's step table as the page's script receives it (JSON in the page):
+ * one field per column or chart it draws, a flat record, not a context passed around. */
 export interface ReportStep {
   name: string;
   kind?: string;
+  /** The step's `description` from the Batchfile. */
+  description?: string;
   /** Selected in this run (a run of named targets leaves the others out). */
   selected: boolean;
   status?: StepStatus;
@@ -38,26 +47,18 @@ export interface ReportStep {
   error?: string;
   /** Link to the step's log, relative to the report's folder. */
   log?: string;
-  /** The log is from this earlier run (the step did not run in this one). */
+  /** The log is from this earlier run: the execution that wrote the step's current outputs
+   * (the step did not execute in this one). */
   logRun?: string;
+  /** The step did not execute in this run: durationMs and the figures above are those of the
+   * execution that wrote its current outputs, in this run (started at this ISO time). */
+  figuresFrom?: { runId: string; startedAt: string };
   medianMs?: number;
   ratio?: number;
   slower: boolean;
   deps: string[];
   /** For an instance of a forEach step: that step's name (the picture boxes them together). */
   group?: string;
-}
-
-export interface ChartSeries {
-  step: string;
-  /** Passed durations per run of `history.runs` (null: did not run or failed). */
-  durations: (number | null)[];
-  /** Durations of failed executions, drawn apart. */
-  failed: (number | null)[];
-  /** Durations the rule flagged as slower at the time. */
-  slower: (number | null)[];
-  medianMs?: number;
-  flagged: boolean;
 }
 
 export interface ReportData {
@@ -78,12 +79,12 @@ export interface ReportData {
   steps: ReportStep[];
   tests?: TestPhaseResult;
   history: {
-    /** Oldest → newest; the last is this run. */
-    runs: { id: string; startedAt: number; label: string; status: string; commit?: string }[];
+    /** Each chart covers the step's last `executions` executions. */
+    executions: number;
     charts: ChartSeries[];
-    /** Steps with history that got no chart (over MAX_CHARTS). */
+    /** Steps with executions that got no chart (over MAX_CHARTS). */
     omitted: number;
-    /** Metrics recorded in the window (steps with `metrics`), flagged ones first. */
+    /** Metrics recorded in those executions (steps with `metrics`), flagged ones first. */
     metrics?: MetricChart[];
   };
   rule: string;
@@ -110,183 +111,122 @@ function label(r: StepResult | undefined): string {
   return r.action === 'up-to-date' ? 'up to date' : 'not run';
 }
 
-/** Chart labels: the time of day when every run was on one day, else the date. */
-function runLabels(runs: RunRecord[]): string[] {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const day = (ms: number): string => {
-    const d = new Date(ms);
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+/** Log links are relative to the logs folder. Logs live under it, so the link is the path
+ * below it (path.relative is the general case, and costs more than the rest of a row). */
+function logLinker(root: string, logsDir: string): (logFile: string) => string {
+  const logsRel = path.relative(root, logsDir).split(path.sep).join('/');
+  const logsPrefix = logsRel === '' ? '' : `${logsRel}/`;
+  return (logFile) =>
+    logsPrefix !== '' && logFile.startsWith(logsPrefix) && !logFile.includes('..')
+      ? logFile.slice(logsPrefix.length)
+      : path.relative(logsDir, path.resolve(root, logFile)).split(path.sep).join('/');
+}
+
+/** A step's row as this run left it: its result here, its place in the graph. */
+function stepOf(name: string, r: StepResult | undefined, input: ReportInput): ReportStep {
+  const s: ReportStep = { name, selected: r !== undefined, timeLabel: label(r), slower: false, deps: input.graph?.deps.get(name) ?? [] };
+  const config = input.graph?.steps?.get(name);
+  if (config?.kind) s.kind = config.kind;
+  if (config?.instanceOf) s.group = config.instanceOf;
+  if (config?.description) s.description = config.description;
+  if (!r) return s;
+  s.status = r.status;
+  s.action = r.action;
+  // A step run by a worker of the Redis executor says which, and its queue wait.
+  s.reason = r.worker !== undefined ? `${r.reason} (ran on ${r.worker}; ${formatMs(r.queueWaitMs ?? 0)} of it waiting in the queue)` : r.reason;
+  s.durationMs = r.durationMs;
+  for (const k of FIGURES) if (r[k] !== undefined) s[k] = r[k];
+  if (r.error !== undefined) s.error = r.error;
+  const t = input.trends?.get(name);
+  if (t && r.action === 'ran' && r.status === 'PASS' && t.latest?.runId === input.record.id) {
+    if (t.medianMs !== undefined) s.medianMs = t.medianMs;
+    if (t.ratio !== undefined) s.ratio = t.ratio;
+    s.slower = t.slower;
+  }
+  return s;
+}
+
+/** Links a step's log: its own in this run when it executed, else that of the execution
+ * whose outputs it has now (when the log is still on disk), whose figures it shows too. */
+function linkLog(s: ReportStep, r: StepResult | undefined, input: ReportInput, relLog: (f: string) => string, logs: LogFiles): void {
+  if (r?.action === 'ran') {
+    if (r.logFile) s.log = relLog(r.logFile);
+    return;
+  }
+  const p = producerOf(input.store, s.name, r ? { runId: input.record.id, result: r } : undefined);
+  if (!p) return;
+  if (p.result.logFile && logs.exists(p.result.logFile)) {
+    s.log = relLog(p.result.logFile);
+    s.logRun = p.runId;
+  }
+  // A restore shows its own time and bytes; the other steps, the execution's.
+  if (r?.action === 'restored') return;
+  s.durationMs = p.result.durationMs;
+  for (const k of FIGURES) if (p.result[k] !== undefined) s[k] = p.result[k];
+  s.figuresFrom = { runId: p.runId, startedAt: new Date(p.at).toISOString() };
+}
+
+function runSummary(record: RunRecord): ReportData['run'] {
+  return {
+    id: record.id,
+    status: record.status,
+    startedAt: new Date(record.startedAt).toISOString(),
+    endedAt: new Date(record.endedAt).toISOString(),
+    durationMs: record.durationMs,
+    ...(record.git ? { git: record.git } : {}),
+    host: record.host,
+    cpus: record.cpus,
+    node: record.node,
+    flags: record.flags,
+    targets: record.targets,
+    counts: record.counts,
   };
-  const oneDay = new Set(runs.map((r) => day(r.startedAt))).size <= 1;
-  return runs.map((r) => {
-    const d = new Date(r.startedAt);
-    return oneDay ? `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}` : `${d.getMonth() + 1}/${d.getDate()} ${p(d.getHours())}:${p(d.getMinutes())}`;
-  });
+}
+
+function dagOf(input: ReportInput, steps: number): ReportData['dag'] {
+  if (steps > MAX_DAG_STEPS) return { draw: false, note: `The pipeline has ${steps} steps; the picture is drawn for up to ${MAX_DAG_STEPS}. \`batch graph --format dot\` prints it for Graphviz.` };
+  return input.graph ? { draw: true } : { draw: false, note: 'No graph was given for this report.' };
+}
+
+/** Each step's recent executions for the charts, read through the report's cache of earlier
+ * runs (which keeps the files of the runs read, and gets this run's if it executed or
+ * restored anything). */
+function historyOf(input: ReportInput, steps: ReportStep[]): ReportData['history'] {
+  const cache = new PastRunFiles(input.store, input.cacheDir);
+  const mine = pastResults(input.results);
+  const recent = recentExecutions({ ...(input.store ? { store: input.store } : {}), record: input.record, mine, cache, steps: steps.map((s) => s.name) });
+  const kept = recent.runsRead;
+  if (executedAny(input.record) || input.record.counts.restored > 0) {
+    cache.put(input.record.id, mine);
+    kept.push(input.record.id);
+  }
+  cache.prune(kept);
+  const charts = chartSeries(steps, recent.byStep, input.record.id);
+  return {
+    executions: CHART_EXECUTIONS,
+    charts: charts.shown,
+    omitted: charts.omitted,
+    metrics: metricCharts(recent.metrics, (name) => input.graph?.steps?.get(name)?.metricBounds),
+  };
 }
 
 export function collectReportData(input: ReportInput): ReportData {
-  const { record, results, store } = input;
-  const byName = new Map(results.map((r) => [r.name, r]));
-  const order = input.graph ? input.graph.order : results.map((r) => r.name);
-  // Logs live under the logs folder: their link is the path below it (path.relative is
-  // the general case, and costs more than the rest of a row).
-  const logsRel = path.relative(input.root, input.logsDir).split(path.sep).join('/');
-  const logsPrefix = logsRel === '' ? '' : `${logsRel}/`;
-  const relLog = (logFile: string): string =>
-    logsPrefix !== '' && logFile.startsWith(logsPrefix) && !logFile.includes('..')
-      ? logFile.slice(logsPrefix.length)
-      : path.relative(input.logsDir, path.resolve(input.root, logFile)).split(path.sep).join('/');
-
-  // The chart window: the last CHART_RUNS runs, each with all its step results.
-  const window = store ? listRuns(store, { limit: CHART_RUNS }).reverse() : [record];
-  if (window[window.length - 1]?.id !== record.id) window.push(record);
-  // Runs where nothing executed are not read: they add no point to any chart (and their
-  // results hold no log), which keeps the report cheap after no-op runs. The others come
-  // from the report's own cache of earlier runs when it has them.
-  const cache = new RunCache(store, input.cacheDir);
-  const mine = pastResults(results);
-  const perRun = window.map((run): Map<string, PastResult> =>
-    run.id === record.id ? new Map(mine.map((r) => [r.name, r])) : store && executedAny(run) ? new Map(cache.get(run.id).map((r) => [r.name, r])) : new Map(),
-  );
-  if (executedAny(record)) cache.put(record.id, mine);
-  cache.prune(window.filter(executedAny).map((r) => r.id));
-
-  // The newest log in the window that still exists, for steps that did not run now. Each
-  // run's log folder is listed once instead of testing every step's log file.
-  const listed = new Map<string, Set<string> | undefined>();
-  const exists = (logFile: string): boolean => {
-    const cut = logFile.lastIndexOf('/');
-    const dir = cut < 0 ? '.' : logFile.slice(0, cut);
-    let names = listed.get(dir);
-    if (!listed.has(dir)) {
-      try {
-        names = new Set(fs.readdirSync(path.resolve(input.root, dir)));
-      } catch {
-        names = undefined;
-      }
-      listed.set(dir, names);
-    }
-    return names !== undefined && names.has(logFile.slice(cut + 1));
-  };
-  const earlierLog = new Map<string, { logFile: string; runId: string }>();
-  for (let i = window.length - 1; i >= 0; i--) {
-    if (window[i]!.id === record.id) continue;
-    for (const old of perRun[i]!.values()) {
-      if (!old.logFile || earlierLog.has(old.name) || byName.get(old.name)?.logFile) continue;
-      if (exists(old.logFile)) earlierLog.set(old.name, { logFile: old.logFile, runId: window[i]!.id });
-    }
-  }
-
-  const steps: ReportStep[] = order.map((name) => {
+  const byName = new Map(input.results.map((r) => [r.name, r]));
+  const order = input.graph ? input.graph.order : input.results.map((r) => r.name);
+  const relLog = logLinker(input.root, input.logsDir);
+  const logs = new LogFiles(input.root);
+  const steps = order.map((name) => {
     const r = byName.get(name);
-    const t = input.trends?.get(name);
-    const s: ReportStep = { name, selected: r !== undefined, timeLabel: label(r), slower: false, deps: input.graph?.deps.get(name) ?? [] };
-    const kind = input.graph?.steps?.get(name)?.kind;
-    if (kind) s.kind = kind;
-    const group = input.graph?.steps?.get(name)?.instanceOf;
-    if (group) s.group = group;
-    if (r) {
-      s.status = r.status;
-      s.action = r.action;
-      // A step run by a worker of the Redis executor says which, and its queue wait.
-      s.reason = r.worker !== undefined ? `${r.reason} (ran on ${r.worker}; ${formatMs(r.queueWaitMs ?? 0)} of it waiting in the queue)` : r.reason;
-      s.durationMs = r.durationMs;
-      for (const k of ['cpuMs', 'peakRssBytes', 'bytesRead', 'bytesWritten', 'attempts'] as const) if (r[k] !== undefined) s[k] = r[k];
-      if (r.error !== undefined) s.error = r.error;
-      if (r.logFile) s.log = relLog(r.logFile);
-    }
-    if (!s.log) {
-      // Not run now: link the newest log in the window that still exists.
-      const old = earlierLog.get(name);
-      if (old) {
-        s.log = relLog(old.logFile);
-        s.logRun = old.runId;
-      }
-    }
-    if (t && r?.action === 'ran' && r.status === 'PASS' && t.latest?.runId === record.id) {
-      if (t.medianMs !== undefined) s.medianMs = t.medianMs;
-      if (t.ratio !== undefined) s.ratio = t.ratio;
-      s.slower = t.slower;
-    }
+    const s = stepOf(name, r, input);
+    linkLog(s, r, input, relLog, logs);
     return s;
   });
-
-  const charts = chartSeries(store, window, perRun, steps, record.id);
-  const labels = runLabels(window);
   return {
-    run: {
-      id: record.id,
-      status: record.status,
-      startedAt: new Date(record.startedAt).toISOString(),
-      endedAt: new Date(record.endedAt).toISOString(),
-      durationMs: record.durationMs,
-      ...(record.git ? { git: record.git } : {}),
-      host: record.host,
-      cpus: record.cpus,
-      node: record.node,
-      flags: record.flags,
-      targets: record.targets,
-      counts: record.counts,
-    },
+    run: runSummary(input.record),
     steps,
-    ...(record.tests ? { tests: record.tests } : {}),
-    history: {
-      runs: window.map((r, i) => ({ id: r.id, startedAt: r.startedAt, label: labels[i]!, status: r.status, ...(r.git ? { commit: r.git.commit.slice(0, 8) } : {}) })),
-      charts: charts.shown,
-      omitted: charts.omitted,
-      metrics: metricCharts(perRun, (name) => input.graph?.steps?.get(name)?.metricBounds),
-    },
+    ...(input.record.tests ? { tests: input.record.tests } : {}),
+    history: historyOf(input, steps),
     rule: RULE_TEXT,
-    dag: order.length > MAX_DAG_STEPS
-      ? { draw: false, note: `The pipeline has ${order.length} steps; the picture is drawn for up to ${MAX_DAG_STEPS}. \`batch graph --format dot\` prints it for Graphviz.` }
-      : input.graph ? { draw: true } : { draw: false, note: 'No graph was given for this report.' },
+    dag: dagOf(input, order.length),
   };
-}
-
-/** One series per step that ran in the window: flagged steps first, then the slowest. Each
- * point is judged against the passed executions before it (looking back RULE.window runs
- * past the window's start), so a chart shows when a step became slower. */
-function chartSeries(store: Store | undefined, window: RunRecord[], perRun: Map<string, PastResult>[], steps: ReportStep[], runId: string): { shown: ChartSeries[]; omitted: number } {
-  // Each step's longest execution in the window (from the executions, not step by step).
-  const longest = new Map<string, number>();
-  for (const m of perRun) {
-    for (const r of m.values()) if (r.action === 'ran') longest.set(r.name, Math.max(longest.get(r.name) ?? -1, r.durationMs));
-  }
-  const candidates: { step: ReportStep; max: number }[] = [];
-  for (const step of steps) {
-    const max = longest.get(step.name);
-    if (max !== undefined && max >= 0) candidates.push({ step, max });
-  }
-  candidates.sort((a, b) => Number(b.step.slower) - Number(a.step.slower) || b.max - a.max);
-  const chosen = candidates.slice(0, MAX_CHARTS);
-  const before = store && window[0] ? listRuns(store, { before: window[0].id, limit: RULE.window }).filter(executedAny) : [];
-  const shown = chosen.map(({ step }) => {
-    // Passed durations before the window, newest first.
-    const earlier: number[] = [];
-    if (store) {
-      for (const run of before) {
-        const r = store.results.get([run.id, step.name]);
-        if (r && r.action === 'ran' && isTiming(r)) earlier.push(r.durationMs);
-      }
-    }
-    const s: ChartSeries = { step: step.name, durations: [], failed: [], slower: [], flagged: step.slower };
-    perRun.forEach((m, i) => {
-      const r = m.get(step.name);
-      const ran = r?.action === 'ran' ? r : undefined;
-      const ok = ran && isTiming(ran) ? ran.durationMs : null;
-      s.durations.push(ok);
-      s.failed.push(ran && !isTiming(ran) ? ran.durationMs : null);
-      let slow = false;
-      if (ok !== null) {
-        slow = window[i]!.id === runId ? step.slower : judge(ok, earlier).slower;
-        earlier.unshift(ok);
-      }
-      s.slower.push(slow ? ok : null);
-    });
-    // The step's median as of this run when it ran now, else over the window's passed runs.
-    const med = step.medianMs ?? median(s.durations.filter((d): d is number => d !== null));
-    if (med !== undefined) s.medianMs = med;
-    return s;
-  });
-  return { shown, omitted: candidates.length - chosen.length };
 }

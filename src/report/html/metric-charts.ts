@@ -1,14 +1,18 @@
-// The report's metric charts: each metric a step recorded in the chart window, one value per
-// run (null where the step did not record it), flagged when its newest value is out of the
-// bounds the Batchfile declares.
+// The report's metric charts: each metric a step recorded lately (when it ran or was restored),
+// one point per run that recorded it, flagged when its newest value is out of the bounds the
+// Batchfile declares.
 import type { MetricBound } from '../../batchfile/types.js';
 import { boundBreach } from '../../history/metrics.js';
+import { timeLabels } from './charts.js';
+import type { MetricPoint } from './executions.js';
 
 export interface MetricChart {
   step: string;
   metric: string;
-  /** Per run of `history.runs`. */
-  values: (number | null)[];
+  /** Per run that recorded the metric, oldest → newest: its id, a label, the value. */
+  runs: string[];
+  labels: string[];
+  values: number[];
   bound?: MetricBound;
   /** Why the newest value is out of bounds. */
   breach?: string;
@@ -18,34 +22,35 @@ export interface MetricChart {
 /** At most this many metric charts (flagged first). */
 export const MAX_METRIC_CHARTS = 24;
 
-export function metricCharts(
-  perRun: readonly ReadonlyMap<string, { name: string; metrics?: Record<string, number> }>[],
-  boundsOf: (step: string) => Record<string, MetricBound> | undefined,
-): MetricChart[] {
-  const charts = new Map<string, MetricChart>();
-  perRun.forEach((m, i) => {
-    for (const r of m.values()) {
-      for (const [metric, v] of Object.entries(r.metrics ?? {})) {
-        const key = `${r.name}\0${metric}`;
-        let c = charts.get(key);
-        if (!c) {
-          c = { step: r.name, metric, values: perRun.map(() => null), flagged: false };
-          const bound = boundsOf(r.name)?.[metric];
-          if (bound) c.bound = bound;
-          charts.set(key, c);
-        }
-        c.values[i] = v;
+function chartsOfStep(step: string, points: readonly MetricPoint[], bounds: Record<string, MetricBound> | undefined): MetricChart[] {
+  const charts = new Map<string, MetricChart & { at: number[] }>();
+  for (const e of points) {
+    for (const [metric, v] of Object.entries(e.metrics)) {
+      let c = charts.get(metric);
+      if (!c) {
+        c = { step, metric, runs: [], labels: [], values: [], at: [], flagged: false };
+        const bound = bounds?.[metric];
+        if (bound) c.bound = bound;
+        charts.set(metric, c);
       }
+      c.runs.push(e.runId);
+      c.at.push(e.at);
+      c.values.push(v);
     }
-  });
-  for (const c of charts.values()) {
-    if (!c.bound) continue;
-    const seen = c.values.filter((v): v is number => v !== null);
-    const why = boundBreach(seen[seen.length - 1]!, seen[seen.length - 2], c.bound);
+  }
+  return [...charts.values()].map(({ at, ...c }) => {
+    c.labels = timeLabels(at);
+    const why = c.bound ? boundBreach(c.values[c.values.length - 1]!, c.values[c.values.length - 2], c.bound) : undefined;
     if (why) {
       c.breach = why;
       c.flagged = true;
     }
-  }
-  return [...charts.values()].sort((a, b) => Number(b.flagged) - Number(a.flagged) || (a.step === b.step ? (a.metric < b.metric ? -1 : 1) : a.step < b.step ? -1 : 1)).slice(0, MAX_METRIC_CHARTS);
+    return c;
+  });
+}
+
+export function metricCharts(byStep: ReadonlyMap<string, readonly MetricPoint[]>, boundsOf: (step: string) => Record<string, MetricBound> | undefined): MetricChart[] {
+  const charts: MetricChart[] = [];
+  for (const [step, points] of byStep) charts.push(...chartsOfStep(step, points, boundsOf(step)));
+  return charts.sort((a, b) => Number(b.flagged) - Number(a.flagged) || (a.step === b.step ? (a.metric < b.metric ? -1 : 1) : a.step < b.step ? -1 : 1)).slice(0, MAX_METRIC_CHARTS);
 }

@@ -4,7 +4,7 @@
 // with textContent by the script; a Content-Security-Policy forbids any network access.
 import { formatBytes, formatMs } from '../../util/duration.js';
 import { loadAssets } from './assets.js';
-import { reportClient } from './client.js';
+import { CLIENT_FUNCTIONS } from './client.js';
 import type { ReportData, ReportStep } from './data.js';
 import type { MetricChart } from './metric-charts.js';
 import { href, html, inlineScript, jsonForScript } from './escape.js';
@@ -33,6 +33,10 @@ td.reason { max-width: 520px; overflow-wrap: anywhere; }
 tr.slower td { background: #fff1f1; }
 .flag { color: #b00020; font-weight: 600; white-space: nowrap; }
 .muted { color: var(--muted); }
+.desc { color: var(--muted); font-size: 12px; min-width: 14em; max-width: 360px; overflow-wrap: anywhere; white-space: pre-wrap; }
+.from { color: var(--muted); font-size: 11px; min-width: 16em; }
+td.reason { min-width: 8em; }
+td.earlier { color: var(--muted); font-style: italic; }
 #dag { background: #fff; border: 1px solid var(--line); padding: 8px; overflow: auto; max-height: 80vh; min-height: 60px; }
 #dag a.node:hover rect { filter: brightness(.93); }
 .legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
@@ -50,8 +54,8 @@ function bytes(n: number | undefined): string {
 }
 
 /** A cell that is empty in most rows (an up-to-date step has no time, metrics or median). */
-function numCell(text: string): string {
-  return text === '' ? '<td class="num"></td>' : `<td class="num">${html(text)}</td>`;
+function numCell(text: string, cls: string): string {
+  return text === '' ? `<td class="${cls}"></td>` : `<td class="${cls}">${html(text)}</td>`;
 }
 
 const NOT_SELECTED = '<span class="muted">not selected</span>';
@@ -63,20 +67,35 @@ function statusCell(status: string): string {
   return cell;
 }
 
+/** The name cell: the name, and the step's description under it. */
+function nameCell(s: ReportStep): string {
+  return s.description ? `<td>${html(s.name)}<div class="desc">${html(s.description)}</div></td>` : `<td>${html(s.name)}</td>`;
+}
+
+/** The action cell; for a step that did not execute, which earlier execution its figures are. */
+function actionCell(s: ReportStep): string {
+  const action = s.action === undefined ? '' : html(s.action);
+  const from = s.figuresFrom;
+  if (!from) return `<td>${action}</td>`;
+  return `<td>${action}<div class="from">figures of run ${html(from.runId)} (${html(`${from.startedAt.slice(0, 19).replace('T', ' ')} UTC`)})</div></td>`;
+}
+
 // One row per step: 10,000 of them in a large pipeline's report, so each is built with as
 // few intermediate strings and escapes as the cells allow.
 function stepRow(s: ReportStep, i: number): string {
-  const timed = s.action === 'ran' || s.action === 'restored';
+  const timed = s.action === 'ran' || s.action === 'restored' || s.figuresFrom !== undefined;
+  // Figures of an earlier execution are set apart (italic, muted) from this run's.
+  const num = s.figuresFrom ? 'num earlier' : 'num';
   let vs = s.medianMs !== undefined && s.ratio !== undefined ? html(`${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})`) : '';
   if (s.slower) vs += ' <span class="flag">▲ slower</span>';
   let log = '';
   if (s.log) log = s.logRun ? `<a href="${html(href(s.log))}">earlier log</a> <span class="muted">(${html(s.logRun)})</span>` : `<a href="${html(href(s.log))}">log</a>`;
   const reason = s.error && s.error !== s.reason ? (s.reason ? `${s.reason}\nerror: ${s.error}` : `error: ${s.error}`) : (s.reason ?? '');
-  return `<tr id="step-${i}"${s.slower ? ' class="slower"' : ''}><td>${html(s.name)}</td><td>${s.selected ? statusCell(s.status ?? '') : NOT_SELECTED}</td><td>${s.action === undefined ? '' : html(s.action)}</td>` +
-    numCell(timed ? formatMs(s.durationMs ?? 0) : '') +
+  return `<tr id="step-${i}"${s.slower ? ' class="slower"' : ''}>${nameCell(s)}<td>${s.selected ? statusCell(s.status ?? '') : NOT_SELECTED}</td>${actionCell(s)}` +
+    numCell(timed ? formatMs(s.durationMs ?? 0) : '', num) +
     `<td class="num">${vs}</td>` +
-    numCell(s.cpuMs !== undefined ? formatMs(s.cpuMs) : '') + numCell(bytes(s.peakRssBytes)) +
-    numCell(bytes(s.bytesRead)) + numCell(bytes(s.bytesWritten)) +
+    numCell(s.cpuMs !== undefined ? formatMs(s.cpuMs) : '', num) + numCell(bytes(s.peakRssBytes), num) +
+    numCell(bytes(s.bytesRead), num) + numCell(bytes(s.bytesWritten), num) +
     `<td class="reason">${html(reason)}</td><td>${log}</td></tr>`;
 }
 
@@ -114,7 +133,8 @@ function inlinedAssets(): NonNullable<typeof inlined> {
     css: a.uplotCss.replace(/<\//g, '<\\/'),
     dagre: inlineScript(a.dagreJs),
     uplot: inlineScript(a.uplotJs),
-    client: inlineScript(reportClient.toString()),
+    // The client's functions, then a call of its entry (the last; named as the build named it).
+    client: inlineScript(`${CLIENT_FUNCTIONS.map((f) => f.toString()).join('\n')}\n${CLIENT_FUNCTIONS[CLIENT_FUNCTIONS.length - 1]!.name}();`),
     credits: a.credits.map(html).join(' and '),
   };
   return inlined;
@@ -145,16 +165,16 @@ ${metricBoundsSection(d)}
 <table id="steps"><thead><tr><th>step</th><th>status</th><th>action</th><th>time</th><th>median (ratio)</th><th>CPU</th><th>peak RSS</th><th>read</th><th>written</th><th>reason</th><th>log</th></tr></thead>
 <tbody>${d.steps.map(stepRow).join('\n')}</tbody></table></section>
 ${testsSection(d)}
-<section id="history"><h2>Duration over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
+<section id="history"><h2>Duration of each step’s last ${d.history.executions} executions</h2>
 <div id="charts"></div>
-<p class="muted">${d.history.charts.length === 0 ? 'No step ran in these runs.' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}Blue: passed executions; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each run.</p></section>
+<p class="muted">${d.history.charts.length === 0 ? 'No step has executed yet. ' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}One point per execution, whatever runs came between (runs where a step was up to date add none). Blue: passed; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each execution’s run.</p></section>
 ${metricsSection(d)}
 <footer>Written by batch. Drawn with ${a.credits}, inlined.</footer>
 </main>
 <script type="application/json" id="report-data">${jsonForScript(d.dag.draw ? d : { ...d, steps: [] })}</script>
 <script>${a.dagre}</script>
 <script>${a.uplot}</script>
-<script>(${a.client})();</script>
+<script>${a.client}</script>
 </body></html>
 `;
 }
@@ -168,7 +188,7 @@ function metricBoundsSection(d: ReportData): string {
   const out = (d.history.metrics ?? []).filter((m) => m.flagged);
   if (out.length === 0) return '';
   const item = (m: MetricChart): string => {
-    const last = [...m.values].reverse().find((v) => v !== null);
+    const last = m.values[m.values.length - 1];
     return `<li><b>${html(m.step)}</b> ${html(m.metric)} = ${html(String(last))}: ${html(m.breach ?? '')} (bounds: ${html(boundText(m.bound))})</li>`;
   };
   return `<section id="metric-bounds"><h2>Metrics out of bounds</h2><ul>${out.map(item).join('')}</ul></section>`;
@@ -177,7 +197,7 @@ function metricBoundsSection(d: ReportData): string {
 function metricsSection(d: ReportData): string {
   const m = d.history.metrics ?? [];
   if (m.length === 0) return '';
-  return `<section id="metrics"><h2>Metrics over the last ${d.history.runs.length} run${d.history.runs.length === 1 ? '' : 's'}</h2>
+  return `<section id="metrics"><h2>Metrics: each step’s last ${d.history.executions} values</h2>
 <div id="metric-charts"></div>
-<p class="muted">One point per run where the step recorded the metric (\`batch metrics\` lists them). Red: the newest value is out of the bounds the Batchfile declares (\`metricBounds\`); dashed: the bounds min and max.</p></section>`;
+<p class="muted">One point per run where the step recorded the metric (it ran or was restored; runs where it was up to date add none; \`batch metrics\` lists them). Red: the newest value is out of the bounds the Batchfile declares (\`metricBounds\`); dashed: the bounds min and max.</p></section>`;
 }

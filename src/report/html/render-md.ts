@@ -48,11 +48,15 @@ export function renderMarkdown(d: ReportData): string {
   out.push('## Steps', '');
   out.push('| step | status | action | time | median (ratio) | CPU | peak RSS | reason | log |', '|---|---|---|---:|---:|---:|---:|---|---|');
   for (const s of d.steps) {
-    const time = s.action === 'ran' || s.action === 'restored' ? formatMs(s.durationMs ?? 0) : '';
+    const ownTime = s.action === 'ran' || s.action === 'restored' ? formatMs(s.durationMs ?? 0) : '';
+    // A step that did not execute: the figures of the execution that wrote its outputs, marked.
+    const from = s.figuresFrom;
+    const time = from ? `${formatMs(s.durationMs ?? 0)} (run ${md(from.runId)})` : ownTime;
     const vs = s.medianMs !== undefined && s.ratio !== undefined ? `${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})${s.slower ? ' ▲' : ''}` : '';
     const log = s.log ? `[${s.logRun ? 'earlier log' : 'log'}](${href(s.log)})` : '';
     const reason = s.error && s.error !== s.reason ? (s.reason ? `${s.reason}; error: ${s.error}` : `error: ${s.error}`) : (s.reason ?? '');
-    out.push(`| ${md(s.name)} | ${s.selected ? md(s.status ?? '') : 'not selected'} | ${md(s.action ?? '')} | ${time} | ${vs} | ${s.cpuMs !== undefined ? formatMs(s.cpuMs) : ''} | ${s.peakRssBytes !== undefined ? formatBytes(s.peakRssBytes) : ''} | ${md(reason)} | ${log} |`);
+    const name = s.description ? `${md(s.name)} — ${md(s.description)}` : md(s.name);
+    out.push(`| ${name} | ${s.selected ? md(s.status ?? '') : 'not selected'} | ${md(s.action ?? '')} | ${time} | ${vs} | ${s.cpuMs !== undefined ? formatMs(s.cpuMs) : ''} | ${s.peakRssBytes !== undefined ? formatBytes(s.peakRssBytes) : ''} | ${md(reason)} | ${log} |`);
   }
   out.push('');
   out.push('## Integrity tests', '');
@@ -73,11 +77,11 @@ export function renderMarkdown(d: ReportData): string {
   if (metrics.length > 0) {
     out.push('## Metrics', '', '| step | metric | latest | flag |', '|---|---|---:|---|');
     for (const m of metrics) {
-      const last = [...m.values].reverse().find((v) => v !== null);
+      const last = m.values[m.values.length - 1];
       out.push(`| ${md(m.step)} | ${md(m.metric)} | ${last ?? ''} | ${m.breach ? `OUT OF BOUNDS: ${md(m.breach)}` : ''} |`);
     }
     out.push('');
   }
-  out.push(`The HTML report (report.html, next to this file) charts each step's duration${metrics.length > 0 ? ' and each metric' : ''} over the last ${d.history.runs.length} runs.`, '');
+  out.push(`The HTML report (report.html, next to this file) charts each step's duration${metrics.length > 0 ? ' and each metric' : ''} over its last ${d.history.executions} executions.`, '');
   return out.join('\n');
 }

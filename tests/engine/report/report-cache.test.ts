@@ -1,13 +1,13 @@
 // The run report reads earlier runs' results through its own per-run cache (.cache/report):
 // the report data must be the same with the cache, without it, and from a cold or a warm
-// cache; the cache is really what is read, and files of runs that left the window go.
+// cache; the cache is really what is read, and files of runs no longer read go.
 // Also: the escaping fast paths give the same text as escaping everything.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listRuns, resultsOf } from '../../../src/history/query.js';
-import { collectReportData, CHART_RUNS } from '../../../src/report/html/data.js';
+import { collectReportData } from '../../../src/report/html/data.js';
 import { html, href, jsonForScript, md } from '../../../src/report/html/escape.js';
 import { openStore } from '../../../src/store/store.js';
 import { recordRuns, type RunSpec } from '../history/record.js';
@@ -17,8 +17,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** 45 runs of 6 steps: full builds, no-ops, single-step runs and failures, so the chart
- * window (30 runs) and the runs before it both hold executions. */
+/** 45 runs of 6 steps: full builds, no-ops, single-step runs and failures, so some steps'
+ * last 30 executions reach back further than others'. */
 function history(): RunSpec[] {
   const runs: RunSpec[] = [];
   for (let i = 0; i < 45; i++) {
@@ -38,7 +38,7 @@ function history(): RunSpec[] {
 async function project(): Promise<{ dir: string; ids: string[] }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-report-cache-'));
   dirs.push(dir);
-  const ids = await recordRuns(dir, history());
+  const ids = await recordRuns(dir, history(), { states: true });
   // Logs exist for some runs only (older ones were cleaned up, say).
   for (const id of ids.slice(-25)) {
     const store = openStore(path.join(dir, '.cache'), { readOnly: true });
@@ -77,29 +77,28 @@ describe('run report: cache of earlier runs', () => {
     expect(cold).toEqual(plain);
     expect(warm).toEqual(plain);
     // The data is not trivial: charts, earlier logs (and steps whose logs are gone).
-    expect(plain.history.runs).toHaveLength(CHART_RUNS);
-    expect(plain.history.charts.length).toBeGreaterThan(3);
+    expect(plain.history.charts.length).toBe(6);
     expect(plain.steps.some((s) => s.logRun !== undefined)).toBe(true);
     expect(plain.steps.find((s) => s.name === 'step3')?.log).toBeUndefined();
   });
 
-  it('reads earlier runs from the cache, keeps only executed runs in the window, rebuilds a lost cache', async () => {
+  it('reads earlier runs from the cache, keeps only runs that executed something, rebuilds a lost cache', async () => {
     const { dir, ids } = await project();
     await reportData(dir, true);
     const cacheDir = path.join(dir, '.cache', 'report');
     const files = fs.readdirSync(cacheDir).sort();
-    const windowIds = ids.slice(-CHART_RUNS);
-    // Only runs of the window that executed something (the newest is the report's own run).
+    const executing = history().flatMap((r, i) => (Object.values(r.steps).some((s) => s !== 'skip') ? [ids[i]!] : []));
+    // Only runs that executed something (no-op runs are never read).
     expect(files.length).toBeGreaterThan(3);
-    for (const f of files) expect(windowIds).toContain(f.replace(/\.json$/, ''));
-    // A run that left the window loses its file at the next report.
-    const stale = path.join(cacheDir, `${ids[0]}.json`);
+    for (const f of files) expect(executing).toContain(f.replace(/\.json$/, ''));
+    // A file of a run no longer read goes at the next report.
+    const stale = path.join(cacheDir, `20190101T000000000Z-gone.json`);
     fs.writeFileSync(stale, '{}');
     await reportData(dir, true);
     expect(fs.existsSync(stale)).toBe(false);
 
     // The cache is what is read: a changed duration in it shows in the chart.
-    const fullRun = windowIds.find((id) => files.includes(`${id}.json`) && id !== ids[ids.length - 1])!;
+    const fullRun = executing.find((id) => files.includes(`${id}.json`) && id !== ids[ids.length - 1])!;
     const file = path.join(cacheDir, `${fullRun}.json`);
     const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { results: { name: string; action: string; durationMs: number }[] };
     const ran = data.results.find((r) => r.action === 'ran')!;

@@ -14,7 +14,7 @@ function data(n: number, draw: boolean): ReportData {
   delete steps[3]!.logRun;
   return {
     run: { id: 'r2', status: 'FAIL', startedAt: 'a', endedAt: 'b', durationMs: 5, host: 'h', cpus: 2, node: 'v20', flags: [], targets: [], counts: { ran: 1, upToDate: n - 1, restored: 0, failed: 1, blocked: 0, notRun: 0 } },
-    steps, history: { runs: [], charts: [], omitted: 0 }, rule: 'rule', dag: draw ? { draw: true } : { draw: false, note: 'too many' },
+    steps, history: { executions: 30, charts: [], omitted: 0 }, rule: 'rule', dag: draw ? { draw: true } : { draw: false, note: 'too many' },
   };
 }
 
@@ -35,5 +35,20 @@ describe('renderHtml', () => {
     const text = renderMarkdown(data(500, false));
     expect(text.split('\n').filter((l) => /^\| s\d+ \|/.test(l))).toHaveLength(500);
     expect(text).toContain('| s3 | FAIL | ran | 1.50s |  | 20ms | 2.0 KiB | input changed: a&lt;b; error: exit 1 &amp; more | [log](runs/r2/s3.log) |');
+  });
+});
+
+describe('a step that did not execute, with a description', () => {
+  it('shows the figures of the execution that wrote its outputs, marked with its run; the description escaped', () => {
+    const d = data(5, true);
+    d.steps[1] = {
+      ...d.steps[1]!, description: 'Cleans <b>rows</b> & "dupes"', durationMs: 1200, cpuMs: 900, peakRssBytes: 4096,
+      figuresFrom: { runId: 'r1', startedAt: '2026-12-07T19:14:06.227Z' },
+    };
+    const page = renderHtml(d);
+    expect(page).toContain('<tr id="step-1"><td>s1<div class="desc">Cleans &lt;b&gt;rows&lt;/b&gt; &amp; &quot;dupes&quot;</div></td><td><span class="st PASS">PASS</span></td>' +
+      '<td>up-to-date<div class="from">figures of run r1 (2026-12-07 19:14:06 UTC)</div></td><td class="num earlier">1.20s</td><td class="num"></td><td class="num earlier">900ms</td><td class="num earlier">4.0 KiB</td>');
+    const text = renderMarkdown(d);
+    expect(text).toContain('| s1 — Cleans &lt;b&gt;rows&lt;/b&gt; &amp; "dupes" | PASS | up-to-date | 1.20s (run r1) |  | 900ms | 4.0 KiB | up to date | [earlier log](runs/r1/s1.log) |');
   });
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Running, type TempProject } from '../../rig.js';
+import { BIN, Running, type TempProject } from '../../rig.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -108,4 +108,56 @@ export async function queueKeys(redis: RedisServer, queue: string): Promise<stri
 export function jobKeys(all: string[], queue: string): string[] {
   const fixed = new Set(['meta', 'events', 'id', 'stalled-check', 'batch-settings', 'marker', 'limiter', 'de']);
   return all.filter((k) => !fixed.has(k.slice(`batch:${queue}:`.length)));
+}
+
+/** A `batch worker` of file mode `cache` in a folder of its own: its cwd is that folder, it is
+ * never told the project's path, and (with `trace`) it runs under strace, whose log of every
+ * path the worker's processes touched the test can search for the project's folder. The
+ * worker's own pid is read from its first line (the child is strace then). */
+export interface CacheWorker {
+  running: Running;
+  pid: number;
+  /** The worker's folder (cwd; its work folder is `work/` inside). */
+  dir: string;
+  traceFile?: string;
+}
+
+export async function startCacheWorker(
+  redis: RedisServer,
+  cache: { url: string; team: string; token: string },
+  queue: string,
+  opts: { jobs?: number; trace?: boolean; env?: NodeJS.ProcessEnv; nodeModules?: string } = {},
+): Promise<CacheWorker> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-cache-worker-'));
+  // The worker's own install of the project's packages (a deployment's `npm ci`).
+  if (opts.nodeModules) fs.symlinkSync(opts.nodeModules, path.join(dir, 'node_modules'));
+  const args = [BIN, 'worker', '--redis', redis.url, '--queue', queue, '--remote-cache', cache.url, '--remote-cache-team', cache.team, '--workdir', 'work', '-j', String(opts.jobs ?? 2)];
+  const traceFile = opts.trace ? path.join(os.tmpdir(), `batch-worker-trace-${process.pid}-${path.basename(dir)}.txt`) : undefined;
+  const [file, argv] = traceFile ? ['strace', ['-f', '-qq', '-e', 'trace=%file,chdir', '-o', traceFile, process.execPath, ...args]] : [process.execPath, args];
+  const env = { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1', BATCH_REMOTE_CACHE_TOKEN: cache.token, ...opts.env };
+  const running = new Running(spawn(file, argv as string[], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const m = await running.waitFor(/worker [^\s:]+:(\d+): (?:serving queue|waiting for a coordinator)/, 30_000);
+  return { running, pid: Number(m[1]), dir, ...(traceFile ? { traceFile } : {}) };
+}
+
+/** Stops a cache-mode worker (its own pid: under strace the child is strace) and removes its folder. */
+export async function stopCacheWorker(w: CacheWorker): Promise<void> {
+  if (w.running.child.exitCode === null && w.running.child.signalCode === null) {
+    try {
+      process.kill(w.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    const t = setTimeout(() => {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      w.running.kill('SIGKILL');
+    }, 10_000);
+    await w.running.exited;
+    clearTimeout(t);
+  }
+  fs.rmSync(w.dir, { recursive: true, force: true });
 }

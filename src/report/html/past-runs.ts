@@ -32,7 +32,7 @@ function fileOf(dir: string, runId: string): string {
   return path.join(dir, `${runId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 }
 
-export class RunCache {
+export class PastRunFiles {
   private readonly dir: string | undefined;
 
   constructor(

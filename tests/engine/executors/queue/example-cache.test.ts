@@ -1,0 +1,93 @@
+// A sample of the example pipeline (FLIGHTS_SAMPLE rows) through the Redis executor in file
+// mode `cache` (mode 2) with two worker processes in folders of their own (each with its own
+// install of the packages the steps import, never the project): every file the run writes
+// equals a local `--force` run's, byte for byte. Both kinds run there: `run` steps (worker
+// threads) and the Python `command` step.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BIN, REPO, type BatchResult } from '../../rig.js';
+import { startCacheServer, stopAllCacheServers, type CacheServer } from '../../cache/remote/servers.js';
+import { RedisServer, startCacheWorker, stopCacheWorker, type CacheWorker } from './redis-rig.js';
+
+const SAMPLE = { FLIGHTS_SAMPLE: '20000' };
+const TOKEN = 'example-mode2';
+let redis: RedisServer;
+let cache: CacheServer;
+let base: string;
+beforeAll(async () => {
+  [redis, cache] = await Promise.all([RedisServer.start(), startCacheServer({ token: TOKEN })]);
+  base = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-dist-example-cache-'));
+});
+afterAll(async () => {
+  await redis?.stop();
+  await stopAllCacheServers();
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+function batch(dir: string, args: string[]): Promise<BatchResult> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, NO_COLOR: '1', CI: '1', BATCH_REMOTE_CACHE_TOKEN: TOKEN, ...SAMPLE };
+    const child = spawn(process.execPath, [BIN, '-C', dir, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Every file under `dir`'s build/ and output/, relative path → bytes. */
+function files(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (rel: string): void => {
+    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = path.join(rel, d.name);
+      if (d.isDirectory()) walk(r);
+      else out.set(r, fs.readFileSync(path.join(dir, r)));
+    }
+  };
+  for (const top of ['build', 'output']) if (fs.existsSync(path.join(dir, top))) walk(top);
+  return out;
+}
+
+it('the example pipeline on a sample: two workers that share no disk write the same bytes as a local --force run', async () => {
+  const local = path.join(base, 'local');
+  fs.mkdirSync(local);
+  fs.cpSync(path.join(REPO, 'Batchfile.ts'), path.join(local, 'Batchfile.ts'));
+  fs.cpSync(path.join(REPO, 'steps'), path.join(local, 'steps'), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(local, 'node_modules'));
+  const l = await batch(local, ['--force', '--no-tests', '--no-cache', '--json']);
+  expect(l.code, l.stderr).toBe(0);
+
+  // The distributed copy starts from the local one after ingest (which reads all three
+  // million rows to sample them): every later step runs on the workers.
+  const dist = path.join(base, 'dist');
+  execFileSync('cp', ['-a', local, dist]);
+  for (const f of fs.readdirSync(path.join(dist, 'build'))) if (f !== 'raw' && f !== 'ingest.json') fs.rmSync(path.join(dist, 'build', f), { recursive: true });
+  fs.rmSync(path.join(dist, 'output'), { recursive: true });
+
+  const workers: CacheWorker[] = [];
+  try {
+    for (let i = 0; i < 2; i++) workers.push(await startCacheWorker(redis, { url: cache.url, team: 'example', token: TOKEN }, 'example-q', { jobs: 1, nodeModules: path.join(REPO, 'node_modules') }));
+    const flags = ['--executor', redis.url, '--queue', 'example-q', '--worker-files', 'cache', '--remote-cache', cache.url, '--remote-cache-team', 'example'];
+    const d = await batch(dist, [...flags, '--no-tests', '--no-cache', '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    const summary = JSON.parse(d.stdout) as { steps: { name: string; action: string; worker?: string }[] };
+    const ran = summary.steps.filter((s) => s.action === 'ran');
+    expect(summary.steps.find((s) => s.name === 'ingest')!.action).toBe('up-to-date');
+    expect(ran.map((s) => s.name).sort()).toEqual(summary.steps.map((s) => s.name).filter((n) => n !== 'ingest').sort());
+    expect(ran.map((s) => s.name)).toContain('hourly');
+    // Both workers took steps, and only they did.
+    const used = new Set(ran.map((s) => s.worker!.split(':').pop()));
+    expect(used).toEqual(new Set(workers.map((w) => String(w.pid))));
+  } finally {
+    for (const w of workers) await stopCacheWorker(w);
+  }
+  const want = files(local);
+  const got = files(dist);
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [rel, bytes] of want) expect(got.get(rel)!.equals(bytes), rel).toBe(true);
+}, 300_000);
