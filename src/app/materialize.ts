@@ -46,8 +46,15 @@ async function paramValues(config: PipelineConfig, step: StepConfig, stats: Stat
   return out;
 }
 
+export interface MaterializeOptions {
+  /** Given each new config made here with the key it was made from (the forEach matches and
+   * paramsFrom values, which with the declared config determine it): the run adopts a cached
+   * graph for it (app/graph-cache.ts) before the config's own checks build one. */
+  adoptGraph?: (config: PipelineConfig, key: string) => void;
+}
+
 /** The config to run now (see the file's comment). */
-export async function materialize(declared: PipelineConfig, stats: StatCache): Promise<PipelineConfig> {
+export async function materialize(declared: PipelineConfig, stats: StatCache, opts: MaterializeOptions = {}): Promise<PipelineConfig> {
   if (!isDynamic(declared)) return declared;
   const matches = new Map<string, ForEachMatch[]>();
   const values = new Map<string, [string, JsonValue][]>();
@@ -72,6 +79,7 @@ export async function materialize(declared: PipelineConfig, stats: StatCache): P
     withParams = { ...declared, steps };
   }
   const config = expandConfig(withParams, matches);
+  opts.adoptGraph?.(config, key);
   checkForEachSources(config, declared);
   memo.set(declared, { key, config });
   return config;

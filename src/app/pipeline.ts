@@ -7,7 +7,7 @@ import { schedule } from '../schedule/scheduler.js';
 import type { CacheBackend } from '../cache/backend.js';
 import type { ExecutorRegistry } from '../executors/registry.js';
 import { kindOf } from '../kinds/registry.js';
-import { initHash } from '../fingerprint/hash.js';
+import { hashString, initHash } from '../fingerprint/hash.js';
 import { StatCache } from '../fingerprint/stat-cache.js';
 import { buildGraph, selectSteps, type Graph } from '../graph/graph.js';
 import { appendCsv } from '../store/csv-log.js';
@@ -96,10 +96,12 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   await initHash();
   const stats = opts.stats ?? new StatCache(opts.root, store);
   // forEach steps become their instances (data helper's materialize.ts).
-  const config = await materialize(declared, stats);
-  // A cached config's graph is cached beside it (graph-cache.ts); forEach and paramsFrom make
-  // a config of their own each run, whose graph is built.
-  const graph = config === declared && opts.configId !== undefined ? cachedGraph(config, opts.cacheDir, opts.configId) : buildGraph(config);
+  // A cached config's graph is cached beside it (graph-cache.ts). forEach and paramsFrom make a
+  // config of their own each run: a function of the declared one and of the matches and values
+  // (materialize's key), so its graph is cached under both.
+  const { configId } = opts;
+  const config = await materialize(declared, stats, configId === undefined ? {} : { adoptGraph: (c, key) => void cachedGraph(c, opts.cacheDir, `${configId}|${hashString(key)}`) });
+  const graph = config === declared && configId !== undefined ? cachedGraph(config, opts.cacheDir, configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
   mark('config + graph');
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {

@@ -70,3 +70,39 @@ describe('graph cache', () => {
     expect(cachedGraph(copy(a), cacheDir, 'id').order).toEqual(['a', 'b']);
   });
 });
+
+describe('graph cache for a forEach config', () => {
+  it('caches the expanded config under the matches it was made from: a new match gets its own graph, with its edges', async () => {
+    const { materialize } = await import('../../../src/app/materialize.js');
+    const { StatCache } = await import('../../../src/fingerprint/stat-cache.js');
+    const { hashString } = await import('../../../src/fingerprint/hash.js');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-cache-'));
+    const root = tmp;
+    const cacheDir = path.join(root, '.cache');
+    fs.mkdirSync(path.join(root, 'data/raw'), { recursive: true });
+    for (const n of ['a', 'b']) fs.writeFileSync(path.join(root, `data/raw/${n}.csv`), n);
+    const tidy: StepConfig = { ...step('tidy', ['{path}'], ['build/tidy/{stem}.csv']), forEach: { glob: 'data/raw/*.csv' } };
+    const declared = config(root, [tidy, step('merge', ['build/tidy/*.csv'], ['build/all.csv'])]);
+    const run = async (): Promise<{ key: string; order: string[]; mergeDeps: string[] | undefined }> => {
+      let key = '';
+      const c = await materialize(copy(declared), new StatCache(root, undefined), {
+        adoptGraph: (x, k) => {
+          key = k;
+          cachedGraph(x, cacheDir, `decl|${hashString(k)}`);
+        },
+      });
+      const g = buildGraph(c); // the adopted (cached) graph: buildGraph memoises per config
+      return { key, order: g.order, mergeDeps: g.deps.get('merge') };
+    };
+    const first = await run();
+    expect(first.mergeDeps).toEqual(['tidy:a', 'tidy:b']);
+    const again = await run();
+    expect(again.key).toBe(first.key);
+    expect(again.order).toEqual(first.order);
+    fs.writeFileSync(path.join(root, 'data/raw/c.csv'), 'c');
+    const more = await run();
+    expect(more.key).not.toBe(first.key);
+    expect(more.mergeDeps).toEqual(['tidy:a', 'tidy:b', 'tidy:c']);
+    expect(more.order.indexOf('merge')).toBeGreaterThan(more.order.indexOf('tidy:c'));
+  });
+});

@@ -170,3 +170,29 @@ describe('forEach over values, and bad declarations', () => {
     });
   }
 });
+
+describe('forEach placeholders, filled (unit)', () => {
+  it('fills each placeholder, every time it occurs, and leaves shell variables, glob braces and escapes as written', async () => {
+    const { globMatches, instancesOf } = await import('../../../src/batchfile/fan-out.js');
+    const step = {
+      name: 't',
+      kind: 'command',
+      spec: { command: 'x="${HOME}" && cat {path} {path} > out/{stem}.{a,b} && echo {nope}' },
+      inputs: ['{path}', 'lib/{x,y}.txt'],
+      outputs: ['out/{stem}-{name}'],
+      dependsOn: [],
+      params: { file: '{name}', nested: ['{stem}', { k: 'no placeholder' }] },
+      env: [],
+      retries: 0,
+      cache: true,
+      forEach: { glob: 'd/*.csv' },
+    } as unknown as import('../../../src/batchfile/config.js').StepConfig;
+    const [inst] = instancesOf(step, globMatches(['d/2024-01-03.csv']), 'Batchfile.ts');
+    expect(inst!.name).toBe('t:2024-01-03');
+    expect(inst!.spec.command).toBe('x="${HOME}" && cat d/2024-01-03.csv d/2024-01-03.csv > out/2024-01-03.{a,b} && echo {nope}');
+    expect(inst!.inputs).toEqual(['d/2024-01-03.csv', 'lib/{x,y}.txt']);
+    expect(inst!.outputs).toEqual(['out/2024-01-03-2024-01-03.csv']);
+    expect(inst!.params).toEqual({ file: '2024-01-03.csv', nested: ['2024-01-03', { k: 'no placeholder' }] });
+    expect('forEach' in inst!).toBe(false);
+  });
+});

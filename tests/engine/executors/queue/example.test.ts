@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BIN, REPO, Running, type BatchResult } from '../../rig.js';
+import { BIN, Running, type BatchResult } from '../../rig.js';
+import { batchIn, copyExample, outputFiles } from './example-rig.js';
 import { RedisServer, stopAll } from './redis-rig.js';
 
-const SAMPLE = { FLIGHTS_SAMPLE: '20000' };
 let redis: RedisServer;
 let base: string;
 beforeAll(async () => {
@@ -21,37 +21,12 @@ afterAll(async () => {
   fs.rmSync(base, { recursive: true, force: true });
 });
 
-function batch(dir: string, args: string[]): Promise<BatchResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, '-C', dir, ...args], { env: { ...process.env, NO_COLOR: '1', CI: '1', ...SAMPLE }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-/** Every file under `dir`'s build/ and output/, relative path → bytes. */
-function files(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (rel: string): void => {
-    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = path.join(rel, d.name);
-      if (d.isDirectory()) walk(r);
-      else out.set(r, fs.readFileSync(path.join(dir, r)));
-    }
-  };
-  for (const top of ['build', 'output']) if (fs.existsSync(path.join(dir, top))) walk(top);
-  return out;
-}
+const batch = (dir: string, args: string[]): Promise<BatchResult> => batchIn(dir, args);
+const files = outputFiles;
 
 it('the example pipeline on a sample: one coordinator and two workers write the same bytes as a local run', async () => {
   const local = path.join(base, 'local');
-  fs.mkdirSync(local);
-  fs.cpSync(path.join(REPO, 'Batchfile.ts'), path.join(local, 'Batchfile.ts'));
-  fs.cpSync(path.join(REPO, 'steps'), path.join(local, 'steps'), { recursive: true });
-  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(local, 'node_modules'));
+  copyExample(local);
   const l = await batch(local, ['--no-tests', '--no-cache', '--json']);
   expect(l.code, l.stderr).toBe(0);
 
