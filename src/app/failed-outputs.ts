@@ -4,22 +4,16 @@ import type { StepConfig } from '../batchfile/config.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
 import type { StatCache } from '../fingerprint/stat-cache.js';
 import { toRel } from '../util/paths.js';
+import { moveFile } from '../util/move-file.js';
 
 /** Where a failed step's outputs are kept for inspection (replaced by its next failure). */
 export function failedDir(cacheDir: string, step: string): string {
   return path.join(cacheDir, 'failed', step);
 }
 
-function moveFile(from: string, to: string): void {
+function moveInto(from: string, to: string): void {
   fs.mkdirSync(path.dirname(to), { recursive: true });
-  try {
-    fs.renameSync(from, to);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    // .cache/ on another file system: copy, then remove.
-    fs.copyFileSync(from, to);
-    fs.rmSync(from, { force: true });
-  }
+  moveFile(from, to);
 }
 
 /**
@@ -38,7 +32,7 @@ export function moveFailedOutputs(root: string, cacheDir: string, step: StepConf
     for (const f of files) {
       const abs = path.resolve(root, f);
       try {
-        moveFile(abs, path.join(dir, f));
+        moveInto(abs, path.join(dir, f));
       } catch {
         fs.rmSync(abs, { force: true });
       }

@@ -7,6 +7,7 @@ import type { FileHashes } from '../../store/types.js';
 import { isInside, toRel } from '../../util/paths.js';
 import { removeOutputs } from '../local/output-cache.js';
 import type { Manifest } from './payload.js';
+import { moveFile } from '../../util/move-file.js';
 
 /** Replaces the step's outputs with the files in `tmpDir` (named by manifest index, every
  * one already checked against its hash). The step's current outputs are removed first, as
@@ -46,16 +47,6 @@ export function placeOutputs(root: string, step: StepConfig, tmpDir: string, man
   }
 }
 
-/** rename, or copy when the temp folder is on another file system. */
-function moveFile(from: string, to: string): void {
-  try {
-    fs.renameSync(from, to);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    fs.copyFileSync(from, to);
-    fs.rmSync(from, { force: true });
-  }
-}
 
 /** A new empty folder for one download, under `.cache/remote/tmp/` (same file system as the
  * project in the usual layout, so placing is a rename). */

@@ -4,6 +4,7 @@
 // dagre and uPlot) but nothing else from this module's scope: no imports, no constants.
 // The declarations below type just what they touch, without pulling the DOM library into the
 // whole (Node) project. All user text goes in through textContent.
+import type { ChartSeries } from './charts.js';
 
 interface El {
   setAttribute(name: string, value: string): void;
@@ -51,16 +52,8 @@ interface ClientStep {
   group?: string;
   description?: string;
 }
-interface ClientChart {
-  step: string;
-  runs: string[];
-  labels: string[];
-  durations: (number | null)[];
-  failed: (number | null)[];
-  slower: (number | null)[];
-  medianMs?: number;
-  flagged: boolean;
-}
+/** The chart series as charts.ts builds them (a type import: erased, nothing inlined). */
+type ClientChart = ChartSeries;
 interface ClientMetric {
   step: string;
   metric: string;
