@@ -153,6 +153,10 @@ function commit(env: RootDatabase, writes: Pending[]): Promise<void> {
       for (const p of writes) settle(p, failed.has(p), failed.get(p));
     },
     (e: unknown) => {
+      // lmdb-js rejects with the cause in a `commitError` promise, itself rejected: observed
+      // here, so that a failed commit nobody inspects is not an unhandled rejection (which
+      // ends the process); whoever needs the cause can still await it.
+      (e as { commitError?: Promise<unknown> } | undefined)?.commitError?.catch(() => undefined);
       for (const p of writes) settle(p, true, e);
     },
   );
