@@ -148,9 +148,10 @@ export class InlineBlobs {
 
 /** The store's old blob database, when it exists (opened without creating it). */
 function legacyDb(store: Store): BlobDb | undefined {
-  // The root database's keys are the names of the store's databases.
-  for (const name of store.root.getKeys({ start: LEGACY_BLOB_DB, end: `${LEGACY_BLOB_DB}\0` })) {
-    if (name === LEGACY_BLOB_DB) return store.root.openDB<Uint8Array, string>({ name: LEGACY_BLOB_DB, encoding: 'binary' });
-  }
-  return undefined;
+  // The root database's keys are the names of the store's databases. Read to the end before
+  // opening one: opening a database while a cursor is live breaks that cursor's transaction
+  // (lmdb-js crashes).
+  const names = [...store.root.getKeys({ start: LEGACY_BLOB_DB, end: `${LEGACY_BLOB_DB}\0` })];
+  if (!names.includes(LEGACY_BLOB_DB)) return undefined;
+  return store.root.openDB<Uint8Array, string>({ name: LEGACY_BLOB_DB, encoding: 'binary' });
 }
