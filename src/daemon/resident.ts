@@ -11,7 +11,6 @@ import { reportFailure } from '../report/failure.js';
 import { makeIo } from '../report/io.js';
 import { showRun } from '../report/show-run.js';
 import { openStore, storePath, type Store } from '../store/store.js';
-import { inlineBlobsDir } from '../cache/local/inline-blobs.js';
 import { engineStamp } from '../util/engine.js';
 import type { TextOut } from '../util/text-out.js';
 import { mark } from '../util/timing.js';
@@ -191,15 +190,9 @@ export class Resident {
   }
 }
 
-/** The store's files, and the output cache's blob environment, which the Store keeps open
- * with it: either made anew (removed by hand, `batch clean --store`) means reopening. */
 function storeId(cacheDir: string): string {
-  return [path.join(storePath(cacheDir), 'data.mdb'), path.join(inlineBlobsDir(cacheDir), 'data.mdb')]
-    .map((f) => {
-      const st = fs.statSync(f, { throwIfNoEntry: false });
-      return st ? `${st.dev}:${st.ino}` : 'none';
-    })
-    .join('/');
+  const st = fs.statSync(path.join(storePath(cacheDir), 'data.mdb'), { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : 'none';
 }
 
 function realpath(p: string): string {

@@ -205,6 +205,12 @@ function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
   };
 }
 
+/** Device and inode of a file, or 'none'. */
+function fileId(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : 'none';
+}
+
 /** An environment of one unnamed database (see Store.side). */
 function openSide(dir: string, readOnly: boolean, root: string | undefined): RootDatabase | undefined {
   const data = path.join(dir, 'data.mdb');
@@ -249,7 +255,8 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       );
     }
     const writes = new WriteBatch(root);
-    const sides = new Map<string, RootDatabase>();
+    const sides = new Map<string, { env: RootDatabase; id: string }>();
+    const opened: RootDatabase[] = [];
     const store: Store = {
       root,
       meta,
@@ -264,15 +271,22 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       upToDate: upToDateTable(root, opts.readOnly ?? false),
       code: root.openDB<CodeEntry, string>({ name: 'code', encoding: 'json' }),
       side: (sideDir) => {
+        const id = fileId(path.join(sideDir, 'data.mdb'));
         const known = sides.get(sideDir);
-        if (known) return known;
+        // The same file as when opened; one removed or made anew meanwhile (a daemon's store
+        // outlives `rm -rf .cache/outputs`) is opened again. The old one is closed with the
+        // store, not now: a run may still hold it.
+        if (known && known.id === id) return known.env;
         const env = openSide(sideDir, opts.readOnly ?? false, opts.root);
-        if (env) sides.set(sideDir, env);
+        if (env) {
+          sides.set(sideDir, { env, id: fileId(path.join(sideDir, 'data.mdb')) });
+          opened.push(env);
+        }
         return env;
       },
       close: async () => {
         await writes.flush().catch(() => undefined);
-        for (const env of sides.values()) await env.close();
+        for (const env of opened) await env.close();
         await root.close();
       },
     };
