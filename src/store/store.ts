@@ -207,8 +207,12 @@ function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
 
 /** Device and inode of a file, or 'none'. */
 function fileId(file: string): string {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st ? `${st.dev}:${st.ino}` : 'none';
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st ? `${st.dev}:${st.ino}` : 'none';
+  } catch {
+    return 'none'; // a file where a folder should be: opening it says why
+  }
 }
 
 /** An environment of one unnamed database (see Store.side). */
@@ -286,7 +290,10 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       },
       close: async () => {
         await writes.flush().catch(() => undefined);
-        for (const env of opened) await env.close();
+        // Not awaited: their writes were just flushed, and lmdb-js (3.5.6) never settles the
+        // close of an environment whose last commit failed (a full disk), which left the run
+        // waiting on nothing, so that Node exited with 0 before reporting the failure.
+        for (const env of opened) void env.close().catch(() => undefined);
         await root.close();
       },
     };

@@ -49,16 +49,22 @@ export class InlineBlobs {
 
   /** Opens (creating it if needed) the blob environment of a writable store. One whose header
    * is damaged is removed and made anew: it holds only copies (an entry naming a lost blob is
-   * a miss, and its step runs). */
-  static open(store: Store, cacheDir: string): InlineBlobs {
+   * a miss, and its step runs). Undefined when it cannot be opened (`.cache/outputs` is not
+   * a folder, say): the cache then keeps every blob as a file, and a save that cannot says
+   * so in its warning. */
+  static open(store: Store, cacheDir: string): InlineBlobs | undefined {
     const dir = inlineBlobsDir(cacheDir);
     let env: BlobEnv | undefined;
     try {
       env = store.side(dir) as BlobEnv | undefined;
     } catch (e) {
       if (!(e instanceof BatchError)) throw e;
-      fs.rmSync(dir, { recursive: true, force: true });
-      env = store.side(dir) as BlobEnv | undefined;
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+        env = store.side(dir) as BlobEnv | undefined;
+      } catch {
+        return undefined;
+      }
     }
     return new InlineBlobs(env, legacyDb(store), store.writes);
   }
