@@ -27,7 +27,7 @@ import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 import { cachedGraph } from './graph-cache.js';
 import { mark } from '../util/timing.js';
 import { makeRecord, provenByRecord, recordKey, writeRecord } from '../plan/noop-record.js';
-import { noopRecordPath, takeStatPrefetch } from '../fingerprint/stat-prefetch.js';
+import { takeStatPrefetch } from '../fingerprint/stat-prefetch.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -96,8 +96,20 @@ async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store,
 /** The selected steps, all proven up to date by the no-op record (its stats taken by the
  * helper process while batch loaded, if it was started), or undefined. */
 function recordProof(selected: string[], c: { store: Store; stats: StatCache; key: string }, opts: RunOptions): ReturnType<typeof provenByRecord> {
-  const prefetched = takeStatPrefetch(opts.root, noopRecordPath(opts.cacheDir));
+  const taken = takeStatPrefetch(opts.root, opts.cacheDir);
+  // Its stats were taken before this run held the lock: not if a run began since (it may have
+  // changed files after them; store/lock.ts). Run ids begin with their start time.
+  const prefetched = taken && startOf(newestRunId(c.store)) < startOf(newRunId(new Date(taken.at))) ? taken.answer : undefined;
   return provenByRecord({ cacheDir: opts.cacheDir, ...c, selected, ...(prefetched ? { prefetched } : {}) });
+}
+
+/** The start time in a run id ("20261207T220643314Z-k3x9"), comparable as text. */
+const startOf = (id: string): string => id.split('-')[0]!;
+
+/** The id of the run that began last ('' when there is none). */
+function newestRunId(store: Store): string {
+  for (const id of store.runs.getKeys({ reverse: true, limit: 1 })) return id;
+  return '';
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */

@@ -8,7 +8,7 @@ import { makeIo } from '../report/io.js';
 import { reportFailure } from '../report/failure.js';
 import { mark, timingReport } from '../util/timing.js';
 import { STATE_DIR } from '../util/project-layout.js';
-import { noopRecordPath, startStatPrefetch } from '../fingerprint/stat-prefetch.js';
+import { startStatPrefetch } from '../fingerprint/stat-prefetch.js';
 
 /** Commands that need no project: they never search for one. */
 const NO_PROJECT = new Set(['init', 'help', 'version']);
@@ -88,7 +88,7 @@ export async function main(argv: readonly string[], engine?: string): Promise<nu
     }
     // A plain run may be a no-op its record proves: the stats it needs are taken on the other
     // core while the commands load (plan/noop-record.ts).
-    if (args.command === 'run' && !args.dryRun && !args.force && args.cwd !== undefined) startStatPrefetch(args.cwd, noopRecordPath(path.join(args.cwd, STATE_DIR)));
+    if (args.command === 'run' && !args.dryRun && !args.force && args.cwd !== undefined) startStatPrefetch(args.cwd, path.join(args.cwd, STATE_DIR));
     const { COMMANDS, killAllCommandSteps } = await import('./commands/index.js');
     killSteps = killAllCommandSteps;
     mark('commands loaded');

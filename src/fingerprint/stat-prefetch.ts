@@ -21,12 +21,22 @@ export function noopRecordPath(cacheDir: string): string {
   return path.join(cacheDir, 'batchfile', 'noop.bin');
 }
 
-let started: { root: string; record: string; answer: Promise<Buffer | undefined>; refs: Refs[] } | undefined;
+/** The helper's answer, and when it was started (its stats were taken after that). */
+export interface Prefetch {
+  answer: Promise<Buffer | undefined>;
+  at: number;
+}
 
-/** Starts the helper for `record` (an absolute path) in `root`, when both exist. */
-export function startStatPrefetch(root: string, record: string): void {
+let started: (Prefetch & { root: string; record: string; refs: Refs[] }) | undefined;
+
+/** Starts the helper for `record` (an absolute path) in `root`, when both exist and no run
+ * holds the project's lock (`cacheDir/lock`, store/lock.ts): this run would wait for it, and
+ * stats taken before that run's changes would prove nothing about the files after them. */
+export function startStatPrefetch(root: string, cacheDir: string): void {
   if (started || process.platform !== 'linux' || process.env.BATCH_STAT_HELPER === '0') return;
-  if (!fs.existsSync(record) || !fs.existsSync(HELPER)) return;
+  const record = noopRecordPath(cacheDir);
+  if (!fs.existsSync(record) || !fs.existsSync(HELPER) || fs.existsSync(path.join(cacheDir, 'lock'))) return;
+  const at = Date.now();
   const refs: Refs[] = [];
   const answer = new Promise<Buffer | undefined>((resolve) => {
     try {
@@ -44,14 +54,15 @@ export function startStatPrefetch(root: string, record: string): void {
       resolve(undefined);
     }
   });
-  started = { root: path.resolve(root), record: path.resolve(record), answer, refs };
+  started = { root: path.resolve(root), record: path.resolve(record), answer, at, refs };
 }
 
-/** The helper's answer for `record` in `root`, once (undefined: none was started for it). */
-export function takeStatPrefetch(root: string, record: string): Promise<Buffer | undefined> | undefined {
-  if (!started || started.root !== path.resolve(root) || started.record !== path.resolve(record)) return undefined;
-  const { answer, refs } = started;
+/** The helper's answer for the record of `cacheDir` in `root`, once (undefined: none was
+ * started for it). */
+export function takeStatPrefetch(root: string, cacheDir: string): Prefetch | undefined {
+  if (!started || started.root !== path.resolve(root) || started.record !== path.resolve(noopRecordPath(cacheDir))) return undefined;
+  const { answer, at, refs } = started;
   started = undefined;
   for (const r of refs) r.ref();
-  return answer;
+  return { answer, at };
 }
