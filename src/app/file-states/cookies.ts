@@ -14,6 +14,8 @@ export class Cookies {
   private readonly waiting = new Map<string, () => void>();
   private watch: fs.FSWatcher | undefined;
   private next = 0;
+  /** Events read in the cookie folder (they share the kernel's queue with the folder watches). */
+  events = 0;
 
   /** `dir`: a folder of this process's own (created on first use, removed by `close`). */
   constructor(private readonly dir: string) {}
@@ -25,6 +27,7 @@ export class Cookies {
       if (!this.watch) {
         fs.mkdirSync(this.dir, { recursive: true });
         this.watch = fs.watch(this.dir, { persistent: false }, (_type, name) => {
+          this.events++;
           const done = name === null ? undefined : this.waiting.get(String(name));
           done?.();
         });
@@ -54,11 +57,11 @@ export class Cookies {
   close(): void {
     this.watch?.close();
     this.watch = undefined;
-    fs.rmSync(this.dir, { recursive: true, force: true });
     try {
+      fs.rmSync(this.dir, { recursive: true, force: true });
       fs.rmdirSync(path.dirname(this.dir)); // the folder of every process's cookies, once empty
     } catch {
-      // another process's cookies are there, or it is gone already
+      // another process's cookies are there, or no folder could be made there
     }
   }
 }

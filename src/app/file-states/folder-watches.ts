@@ -33,6 +33,8 @@ export interface FolderWatchesOptions {
 export class FolderWatches {
   private readonly watched = new Map<string, Watch>();
   private warnedFull = false;
+  /** Events read so far (the tracker compares it with the kernel's queue length). */
+  events = 0;
 
   constructor(private readonly opts: FolderWatchesOptions) {}
 
@@ -85,7 +87,10 @@ export class FolderWatches {
     let w: fs.FSWatcher;
     try {
       if (this.watched.size >= (this.opts.maxWatches ?? Infinity)) throw Object.assign(new Error('watch limit'), { code: 'ENOSPC' });
-      w = fs.watch(this.abs(d), { persistent: this.opts.persistent === true }, (_type, name) => this.opts.onEvent(d, name === null ? null : String(name)));
+      w = fs.watch(this.abs(d), { persistent: this.opts.persistent === true }, (_type, name) => {
+        this.events++;
+        this.opts.onEvent(d, name === null ? null : String(name));
+      });
     } catch (e) {
       // Gone, or out of inotify watches: its files stay untrusted (stat'ed by every run).
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC' && !this.warnedFull) {
