@@ -29,6 +29,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startCacheServer } from './cache-server.mjs';
 import { BENCH_ENV, CLI } from './lib.mjs';
 
 const arg = (name, def) => {
@@ -162,30 +163,6 @@ const median = (xs) => {
 };
 const stat = (xs) => ({ median: Math.round(median(xs)), min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)), n: xs.length });
 
-async function startCacheServer() {
-  const main = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'node_modules', 'turborepo-remote-cache', 'dist', 'index.js');
-  const dir = fs.mkdtempSync(path.join(root, 'cache-'));
-  const env = { PATH: process.env.PATH, NODE_ENV: 'production', STORAGE_PROVIDER: 'local', STORAGE_PATH: path.join(dir, 'storage'), STORAGE_PATH_USE_TMP_FOLDER: 'false', TURBO_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', BODY_LIMIT: String(1 << 30) };
-  const child = spawn(process.execPath, [main], { cwd: dir, env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const port = await new Promise((resolve, reject) => {
-    let log = '';
-    const t = setTimeout(() => reject(new Error(`cache server did not start: ${log}`)), 30_000);
-    const on = (d) => {
-      log += d;
-      const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => (child.on('exit', r), child.kill('SIGTERM'))) };
-}
-
 async function measure(label, dir, args) {
   await runBatch(dir, args); // warm: compiled modules, page cache, workers' pools
   const ms = [];
@@ -247,7 +224,7 @@ async function chainPart() {
   } finally {
     await ws.stop();
   }
-  const cache = await startCacheServer();
+  const cache = await startCacheServer(TOKEN, { parent: root });
   const mode2 = { cacheUrl: cache.url, queue: 'bench-mode2' };
   let dist2;
   try {

@@ -15,12 +15,11 @@
 //   no-op         B up to date, alternately with and without the remote configured (the
 //                 no-op must make no request; the time must not change)
 // --sample N sets FLIGHTS_SAMPLE (default: the full three million rows).
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { startCacheServer } from './cache-server.mjs';
 import { batchJson, copyExample, sh, shq, treeDigest } from './example-runs.mjs';
 
 const BENCH_ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(os.tmpdir(), 'batchfile-bench'));
@@ -49,39 +48,6 @@ const median = (xs) => {
 const fmt = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 const range = (xs) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 
-/** The real server on a free loopback port, storage in a temp folder. */
-async function startServer() {
-  const require = createRequire(import.meta.url);
-  const main = path.join(path.dirname(require.resolve('turborepo-remote-cache/package.json')), 'dist', 'index.js');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-rc-bench-'));
-  const env = {
-    PATH: process.env.PATH, NODE_ENV: 'production', STORAGE_PROVIDER: 'local', STORAGE_PATH: path.join(dir, 'storage'),
-    STORAGE_PATH_USE_TMP_FOLDER: 'false', TURBO_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn',
-    ENABLE_STATUS_LOG: 'false', BODY_LIMIT: String(2 ** 31 - 1),
-  };
-  // LOG_LEVEL=warn keeps the request log quiet; the address is read from the info line, so
-  // start at info and rely on the one "listening" line.
-  env.LOG_LEVEL = 'info';
-  const child = spawn(process.execPath, [main], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30000);
-    const on = (d) => {
-      out += d;
-      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  return { url: `http://127.0.0.1:${port}`, dir, child };
-}
-
 /** One `batch --json --no-tests` process in `dir`, with the token and no remote cache from this
  * shell's environment; the token must never be printed. */
 function batch(dir, args = []) {
@@ -94,7 +60,7 @@ function batch(dir, args = []) {
 /** The example's sources copied to `dir`, as in bench/cache-restore.mjs. */
 const checkout = copyExample;
 
-const server = await startServer();
+const server = await startCacheServer(TOKEN);
 const remote = ['--remote-cache', server.url, '--remote-cache-team', 'bench'];
 const results = {
   started: new Date().toISOString(),
@@ -153,8 +119,7 @@ try {
   }
   results.noop = { withRemoteMs: withRemote, withoutMs: without, withMedian: median(withRemote), withoutMedian: median(without) };
 } finally {
-  server.child.kill('SIGKILL');
-  fs.rmSync(server.dir, { recursive: true, force: true });
+  await server.stop();
 }
 
 const out = opts.out || path.join(BENCH_ROOT, 'results', `remote-cache-${results.started.replace(/[:.]/g, '-').slice(0, 19)}.json`);

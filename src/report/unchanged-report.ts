@@ -7,7 +7,8 @@
 // show the same keeps it; the terminal says which run it shows. Anything else rewrites it: a
 // step that ran, was restored or failed, tests that ran, removed orphans, another config
 // (config-cache.ts's id; a config with no id, one not cached, always rewrites), other flags
-// or targets, or a report file changed or deleted since.
+// or targets, a report file changed or deleted since, or runs pruned from the history since
+// (the kept report would name runs and link step logs that are gone: history --prune forgets it).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunOutput } from '../app/pipeline.js';
@@ -79,4 +80,10 @@ export function rememberReport(cacheDir: string, key: string | undefined, runId:
   } catch {
     // see above
   }
+}
+
+/** Forgets the remembered no-op report, so the next run writes its own: for `batch history
+ * --prune`, after which the kept report could show removed runs and link their deleted logs. */
+export function forgetReport(cacheDir: string): void {
+  fs.rmSync(memoPath(cacheDir), { force: true });
 }

@@ -16,6 +16,25 @@ export interface BatchResult {
   stderr: string;
 }
 
+/** Runs the real `batch` (bin/batch.js) from `cwd` with exactly `args`, to completion. */
+export function batchIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<BatchResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`batch ${args.join(' ')} in ${cwd} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 export interface StepSummary {
   name: string;
   status: string;
@@ -77,26 +96,9 @@ export class TempProject {
     return this.exists(rel) ? this.read(rel).split('\n').filter(Boolean) : [];
   }
 
-  /** Runs `batch` to completion. */
+  /** Runs `batch` on this project to completion. */
   batch(args: string[] = [], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<BatchResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '-C', this.dir, ...args], {
-        env: { ...process.env, NO_COLOR: '1', CI: '1', ...opts.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`batch ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`));
-      }, opts.timeoutMs ?? 60_000);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stdout, stderr });
-      });
-    });
+    return batchIn(process.cwd(), ['-C', this.dir, ...args], opts.env, opts.timeoutMs);
   }
 
   /** Runs `batch --json` and parses the summary. */

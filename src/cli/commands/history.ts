@@ -5,6 +5,7 @@ import path from 'node:path';
 import { commitCell, csv, iso, ms, ratio, table, when } from '../format.js';
 import { batchRunning, outputMode, queryPaths, withReadStore } from '../read-store.js';
 import { pruneRuns, type PruneResult } from '../../history/prune.js';
+import { forgetReport } from '../../report/unchanged-report.js';
 import { groupHistory, instancesOf } from './history-group.js';
 import { countRuns, isTiming, listRuns, resultsOf, stepSeries, type Sample } from '../../history/query.js';
 import { judge, median, mad, RULE, RULE_TEXT, sparkline } from '../../history/stats.js';
@@ -175,6 +176,7 @@ async function prune(args: Args, io: Io, mode: string, signal: AbortSignal): Pro
     } finally {
       await store.close();
     }
+    if (res.removed.length > 0) forgetReport(paths.cacheDir);
     // The pruned runs' step logs go too: logs/runs/<run-id>/.
     let logDirs = 0;
     for (const id of res.removed) {

@@ -6,8 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, FLAGS, GLOBAL_FLAGS, SUBCOMMANDS, flagsOf, helpFor, parseArgs, type Flag } from '../../../src/cli/args.js';
 import { BatchError } from '../../../src/util/errors.js';
-import { REPO } from '../rig.js';
-import { batchIn } from './run-bin.js';
+import { batchIn, REPO } from '../rig.js';
 
 const longOf = (f: Flag): string => f.names[f.names.length - 1]!;
 const byName = new Map(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const)));

@@ -3,9 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject } from '../rig.js';
+import { batchIn, TempProject } from '../rig.js';
 import { projectFlags, projectRoot } from '../../../src/util/project-root.js';
-import { batchIn } from './run-bin.js';
 
 let p: TempProject | undefined;
 afterEach(() => p?.cleanup());

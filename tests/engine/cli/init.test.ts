@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO } from '../rig.js';
-import { batchIn } from './run-bin.js';
+import { batchIn, REPO } from '../rig.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -71,5 +71,15 @@ describe('the report after a no-op', () => {
     const after = await run();
     expect(shows(after.id)).toBe(true);
     expect((await run()).line).toContain(`unchanged: run ${after.id}`);
+
+    // Runs pruned from the history: the kept report would name a removed run and link its
+    // deleted logs, so the next no-op writes its own.
+    const pruned = await p.batch(['history', '--prune', '--keep', '1']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout + pruned.stderr).toContain(after.id);
+    const fresh = await run();
+    expect(fresh.line).toBe('report: logs/report.html');
+    expect(shows(fresh.id)).toBe(true);
+    expect(p.read('logs/report.html')).not.toContain(after.id);
   });
 });
