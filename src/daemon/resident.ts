@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { compiledBatchfile, impurity, type CompiledBatchfile } from '../batchfile/load.js';
 import { resolveProject, type Project, type ProjectPlace } from '../app/project.js';
+import { FileStates } from '../app/file-states/file-states.js';
 import { Session } from '../app/session.js';
 import type { RunSettings } from '../app/settings.js';
 import { killAllCommandSteps } from '../executors/process-executor.js';
@@ -15,7 +16,6 @@ import { engineStamp } from '../util/engine.js';
 import type { TextOut } from '../util/text-out.js';
 import { mark } from '../util/timing.js';
 import { settingDifference, type Reply, type Request } from './protocol.js';
-import { TrustedStats } from './trusted-stats.js';
 
 type RunRequest = Extract<Request, { t: 'run' }>;
 
@@ -46,12 +46,12 @@ export const VIA_DAEMON = 'via-daemon';
 /** What the daemon keeps warm between runs: the open store, the executors (worker threads
  * started, spawn helpers running), the loaded engine code, the imported and validated
  * Batchfile (Node's module cache and load.ts's memo; only a pure one is served), and the stat
- * of every file, kept true by file events (trusted-stats.ts). Verdicts are not kept: every
+ * of every file, kept true by file events (app/file-states/). Verdicts are not kept: every
  * run decides every step as a direct run does, from those stats. */
 export class Resident {
   private store: { store: Store; id: string } | undefined;
   private executors: { key: string; executors: ExecutorRegistry } | undefined;
-  private trusted: TrustedStats | undefined;
+  private trusted: FileStates | undefined;
   /** Runs being served (a run waiting for the lock counts). */
   private running = 0;
 
@@ -116,7 +116,7 @@ export class Resident {
       try {
         // Under the lock, so that the writes of a direct run that held it are among the events
         // the cookie sync waits for.
-        this.trusted ??= new TrustedStats({ root: project.root, store, log: this.log });
+        this.trusted ??= new FileStates({ root: project.root, store, log: this.log });
         const stats = this.trusted.cacheFor(store);
         await this.trusted.beforeRun();
         mark('file events read');
@@ -137,7 +137,7 @@ export class Resident {
   }
 
   /** Once a run is over and the client has its answer: the work that makes the next run find
-   * every file known (TrustedStats.settle). Resolves when it is done or a run cut it short. */
+   * every file known (FileStates.settle). Resolves when it is done or a run cut it short. */
   settle(): Promise<void> {
     return this.running === 0 && this.trusted ? this.trusted.settle() : Promise.resolve();
   }

@@ -144,7 +144,7 @@ class Daemon implements ConnectionHost {
 
   /** Once the client has its answer and nothing else runs: the stats the run took are judged
    * (and, where their folder was not watched yet, taken again after watching it), so that the
-   * next run finds every file known (TrustedStats.settle); then garbage is collected. A run
+   * next run finds every file known (FileStates.settle, app/file-states/); then garbage is collected. A run
    * leaves its garbage behind (at 10,000 steps ~14 MB a run), which V8 would collect only as
    * the heap nears its limit: the resident process's memory crept up run after run. A full
    * collection (when the daemon was started with --expose-gc, as `batch daemon start` does)

@@ -12,11 +12,11 @@ import { Progress } from '../report/progress.js';
 import { expandTargets, followedSpecs, materialize } from '../app/materialize.js';
 import type { RunOutput } from '../app/pipeline.js';
 import type { Session } from '../app/session.js';
+import { FileStates } from '../app/file-states/file-states.js';
 import { BatchError } from '../util/errors.js';
 import { toRel } from '../util/paths.js';
 import { ChangeQueue, type ChangeBatch } from './change-queue.js';
 import { cycleLine, type CycleStatus } from './cycle-line.js';
-import { KnownFiles, type FileEvent } from './known-files.js';
 import { OutputGuard } from './output-guard.js';
 import { WatchSet } from './watch-set.js';
 import { Watcher } from './watcher.js';
@@ -63,8 +63,10 @@ export class WatchLoop {
   private deferred = new Map<string, string | undefined>();
   private readonly root: string;
   private readonly guard: OutputGuard;
-  /** File knowledge carried from run to run, kept true by the file events. */
-  private readonly known: KnownFiles;
+  /** File knowledge carried from run to run, kept true by the file events, which it also
+   * tells this loop of (app/file-states/: the same tracker the daemon uses). */
+  private readonly files: FileStates;
+  private readonly stats: StatCache;
   private readonly queue: ChangeQueue;
   private readonly watcher: Watcher;
   private readonly progress: Progress;
@@ -79,10 +81,16 @@ export class WatchLoop {
     this.root = session.project.root;
     this.batchfileSources = [toRel(this.root, session.project.file)];
     this.guard = new OutputGuard(this.root);
-    this.known = new KnownFiles({ root: this.root, store: session.store, trustEvents: !opts.poll, onMissed: (rel) => this.changed(rel) });
-    this.queue = new ChangeQueue(opts.debounceMs, signal);
-    this.watcher = new Watcher({ poll: opts.poll, onChange: this.onChange, onError: this.onWatchError });
     this.progress = new Progress(io.human, io.style, io.human.isTTY === true && !process.env.CI);
+    this.files = new FileStates({ root: this.root, store: session.store, log: () => {}, persistent: true, warn: (line) => this.progress.print(io.style.yellow(`warning: watching files: ${line}`)) });
+    this.stats = this.files.cacheFor(session.store);
+    // Polling can miss a change (same size and mtime): nothing is carried from run to run.
+    if (opts.poll) this.files.distrust();
+    // At once, whatever the path is to the run and whether a run is going: the tracker has
+    // already forgotten it, so the next look at it (in this run or the next) sees it as it is.
+    this.files.subscribe((rel) => this.changed(rel));
+    this.queue = new ChangeQueue(opts.debounceMs, signal);
+    this.watcher = new Watcher({ files: this.files, poll: opts.poll, onError: this.onWatchError });
   }
 
   /** Returns the exit code once interrupted: 130. */
@@ -90,6 +98,9 @@ export class WatchLoop {
     try {
       await this.runCycle({ paths: [], batchfile: true, whileRunning: false });
       while (!this.signal.aborted) {
+        // While idle: the stats the run took are judged (their folders watched), so that the
+        // next run finds them known; the next run finishes what is left first.
+        void this.files.settle();
         await this.queue.next(this.signal);
         if (this.signal.aborted) break;
         const batch = this.queue.take();
@@ -100,21 +111,10 @@ export class WatchLoop {
       return 130;
     } finally {
       this.queue.dispose();
-      this.known.dispose();
       await this.watcher.close();
+      this.files.close();
     }
   }
-
-  private readonly onChange = (abs: string, event: FileEvent): void => {
-    const set = this.watcher.current;
-    if (!set) return;
-    const rel = set.relOf(abs);
-    // At once, whatever the path is to the run and whether a run is going: the next look at it
-    // (in this run or the next) must see the file as it is now.
-    this.known.onEvent(rel, event);
-    if (event === 'addDir' || event === 'unlinkDir') return;
-    this.changed(rel);
-  };
 
   /** A file changed: does it start (or join) a cycle? */
   private changed(rel: string): void {
@@ -142,7 +142,7 @@ export class WatchLoop {
   }
 
   private readonly onWatchError = (e: Error): void => {
-    this.known.distrust();
+    this.files.distrust();
     const hint = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (too many watched files: raise fs.inotify.max_user_watches, or use --poll)' : '';
     this.progress.print(this.io.style.yellow(`warning: watching files: ${e.message}${hint}`));
   };
@@ -167,11 +167,11 @@ export class WatchLoop {
       }
       const loaded = this.loaded!;
       let out: RunOutput;
-      this.known.beforeRun(this.watcher.current);
+      await this.files.beforeRun();
       try {
         out = await this.session.runOnce(
           loaded,
-          { targets: this.opts.targets, force: n === 1 && this.opts.force, flags: ['--watch'], stats: this.known.stats },
+          { targets: this.opts.targets, force: n === 1 && this.opts.force, flags: ['--watch'], stats: this.stats },
           this.emit,
           this.signal,
         );
@@ -247,7 +247,7 @@ export class WatchLoop {
    * the declared ones (the run reports the error, and the followed files are watched for a fix). */
   private async runConfigOf(declared: PipelineConfig): Promise<PipelineConfig> {
     try {
-      return await materialize(declared, this.known.stats);
+      return await materialize(declared, this.stats);
     } catch (e) {
       if (!(e instanceof BatchError)) throw e;
       return declared;
@@ -302,7 +302,6 @@ export class WatchLoop {
       follow: this.loaded ? followedSpecs(this.loaded.config) : [],
     });
     if (await this.watcher.use(set)) {
-      this.known.onNewWatcher();
       const c = this.watcher.counts();
       const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
       this.progress.print(this.io.style.dim(`watching ${n(c.files, 'file')} in ${n(c.folders, 'folder')}${this.broken ? ' (every script, until the Batchfile loads)' : ''}`));

@@ -4,6 +4,7 @@ import picomatch from 'picomatch';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { globBase, isGlob, specMatcher } from '../fingerprint/files.js';
 import { toRel } from '../util/paths.js';
+import type { WatchTree } from '../app/file-states/file-states.js';
 import { LOGS_DIR, STATE_DIR } from '../util/project-layout.js';
 
 /** Why a changed path matters: it decides what the watch loop does with the event. */
@@ -114,8 +115,10 @@ const SCRIPT_GLOB = '**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}';
  * files, the test phase's files, and the Batchfile with its local imports. */
 export class WatchSet {
   readonly root: string;
-  /** Absolute paths handed to chokidar. */
+  /** Absolute paths handed to chokidar (with --poll). */
   readonly roots: string[];
+  /** The same, project-relative. */
+  private readonly rootRels: string[];
   /** Changes when what is watched changes: the watcher is re-created only then. */
   readonly signature: string;
   private readonly exact = new Map<string, Classified>();
@@ -180,6 +183,7 @@ export class WatchSet {
       const covered = kept.some((k) => (k === '.' || r.startsWith(`${k}/`)) && !r.startsWith('..') && !isExcluded(r));
       if (!covered) kept.push(r);
     }
+    this.rootRels = kept;
     this.roots = kept.map((r) => path.resolve(this.root, r));
     this.signature = JSON.stringify([kept, [...this.exact.entries()].sort(), steps.map((s) => [s.name, s.inputs, s.outputs]), tests ?? null, spec.broken === true, spec.follow ?? [], spec.batchfileReads ?? []]);
   }
@@ -205,6 +209,16 @@ export class WatchSet {
     if (stats.isDirectory()) return isExcluded(rel) || !(this.literalDirs.get(rel) || this.globFolders.some((g) => g.mayEnter(rel)));
     return this.classify(rel) === undefined;
   };
+
+  /** The folders to watch whole, for the file-state tracker (what `roots` and `ignored` are to
+   * chokidar with --poll): a folder is entered when it may hold a watched file. */
+  tree(): WatchTree {
+    return {
+      roots: this.rootRels,
+      enter: (rel) => this.exact.has(rel) || this.needed.has(rel) || (!isExcluded(rel) && (this.literalDirs.get(rel) === true || this.globFolders.some((g) => g.mayEnter(rel)))),
+      wants: (rel) => this.classify(rel) !== undefined,
+    };
+  }
 
   relOf(abs: string): string {
     return toRel(this.root, abs);

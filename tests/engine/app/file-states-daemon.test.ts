@@ -1,4 +1,4 @@
-// The daemon's stat cache on its own: a real TrustedStats over a real temp folder, real inotify
+// The file-state tracker as the daemon uses it: a real FileStates over a real temp folder, real inotify
 // watches and a real LMDB store. A "run" here is what a served run does with it: beforeRun,
 // then stat what the run needs. What must hold: a stat it keeps was taken after its folder was
 // watched, so that every later change is seen, however the work after a run is cut short.
@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TrustedStats } from '../../../src/daemon/trusted-stats.js';
+import { FileStates } from '../../../src/app/file-states/file-states.js';
 import type { FileStat, StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 
 let dir: string | undefined;
 let store: Store | undefined;
-let trusted: TrustedStats | undefined;
+let trusted: FileStates | undefined;
 let lines: string[] = [];
 
 afterEach(async () => {
@@ -40,14 +40,14 @@ function project(folders: number, files: number): string[] {
   return rels;
 }
 
-function open(opts: { slice?: number; maxWatches?: number } = {}): { t: TrustedStats; stats: StatCache } {
+function open(opts: { slice?: number; maxWatches?: number } = {}): { t: FileStates; stats: StatCache } {
   store = openStore(path.join(dir!, '.cache'));
-  trusted = new TrustedStats({ root: dir!, store, log: (l) => lines.push(l), ...opts });
+  trusted = new FileStates({ root: dir!, store, log: (l) => lines.push(l), ...opts });
   return { t: trusted, stats: trusted.cacheFor(store) };
 }
 
 /** One run: the cookie sync, then a stat of every path. Returns how many it stat'ed. */
-async function run(t: TrustedStats, stats: StatCache, rels: readonly string[]): Promise<number> {
+async function run(t: FileStates, stats: StatCache, rels: readonly string[]): Promise<number> {
   await t.beforeRun();
   for (const rel of rels) stats.stat(rel);
   return stats.filesStatted;
@@ -65,7 +65,7 @@ function edit(rel: string): void {
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('TrustedStats', () => {
+describe('FileStates', () => {
   it('after the first run, its idle work keeps every stat: the second run stats nothing', async () => {
     const rels = project(4, 5);
     const { t, stats } = open();
@@ -144,7 +144,7 @@ describe('TrustedStats', () => {
     await settled;
     await tick();
     expect(lines).toEqual([]);
-    expect(fs.existsSync(path.join(dir!, '.cache/daemon-cookies'))).toBe(false);
+    expect(fs.existsSync(path.join(dir!, `.cache/cookies/${process.pid}`))).toBe(false);
   });
 
   it('keeps no stat of a symbolic link, a hard-linked file, a folder or a path outside the project', async () => {
