@@ -32,7 +32,7 @@ if (!cc) skip(`no C compiler: tried ${candidates.join(', ')}`);
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
 // Into a temporary name first: a batch running meanwhile never sees half a binary.
 const tmp = `${OUT}.${process.pid}.tmp`;
-const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, SRC], { encoding: 'utf8' });
+const r = spawnSync(cc, ['-O2', '-ffp-contract=off', '-Wall', '-Wextra', '-Werror', '-o', tmp, SRC], { encoding: 'utf8' });
 if (r.status !== 0) {
   fs.rmSync(tmp, { force: true });
   const first = `${r.error?.message ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '') ?? `exit ${r.status}`;

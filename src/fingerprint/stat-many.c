@@ -12,10 +12,13 @@
  *   0  "BFNOOPR1"   8  u32 COUNT   12 u32 PATHS_BYTES   16 u32 META_BYTES   20 u32 0
  *   24 16 bytes: the record's checksum (hex)   40 PATHS_BYTES: COUNT paths, each NUL-ended,
  *   relative to ROOT; the rest is not read here.
- * Writes to stdout the 16 checksum bytes, then per path 8 doubles: mode (0: nothing there;
- * -1: the stat failed otherwise), size, mtime seconds, mtime nanoseconds, ctime seconds, ctime
- * nanoseconds, inode, links. It follows links, as fs.statSync does. Anything malformed: exit
- * 2 with nothing written (batch then stats the files itself). */
+ * Writes to stdout the 16 checksum bytes, then per path 5 doubles, the record's own layout of
+ * a stat: mode (0: nothing there; -1: the stat failed otherwise), size, mtimeMs, ctimeMs,
+ * inode, with the times as fs.Stats computes them (sec * 1e3 + nsec / 1e6, in doubles; built
+ * with -ffp-contract=off so no fused multiply-add rounds them otherwise), so batch compares
+ * the whole answer with the recorded numbers in one memcmp. It follows links, as
+ * fs.statSync does. Anything malformed: exit 2 with nothing written (batch then stats the
+ * files itself). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +30,7 @@
 #include <unistd.h>
 
 #define HEADER 40
-#define PER_PATH 8
+#define PER_PATH 5
 
 static uint32_t u32le(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -80,12 +83,9 @@ int main(int argc, char **argv) {
     if (fstatat(root, p, &st, 0) == 0) {
       v[0] = (double)st.st_mode;
       v[1] = (double)st.st_size;
-      v[2] = (double)st.st_mtim.tv_sec;
-      v[3] = (double)st.st_mtim.tv_nsec;
-      v[4] = (double)st.st_ctim.tv_sec;
-      v[5] = (double)st.st_ctim.tv_nsec;
-      v[6] = (double)st.st_ino;
-      v[7] = (double)st.st_nlink;
+      v[2] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+      v[3] = (double)st.st_ctim.tv_sec * 1e3 + (double)st.st_ctim.tv_nsec / 1e6;
+      v[4] = (double)st.st_ino;
     } else {
       memset(v, 0, PER_PATH * sizeof(double));
       if (errno != ENOENT && errno != ENOTDIR) v[0] = -1;
