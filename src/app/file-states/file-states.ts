@@ -220,6 +220,8 @@ export class FileStates {
     stats.filesStatted = 0;
     // Taken before this point (for the last run, which did not use them): not this run's.
     stats.dropStatsAhead();
+    // The hashes the last run took are in the store by now, which answers for them.
+    stats.dropTaken();
     this.pass = undefined;
     if (!this.trustEvents) {
       this.forgetAll(stats);
