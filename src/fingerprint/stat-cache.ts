@@ -88,12 +88,23 @@ function sameStat(a: FileStat | null, b: FileStat | null): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode && a.nlink === b.nlink;
 }
 
+/** Where a StatCache keeps the stats it holds: a Map by default; a tracker that keeps them from
+ * run to run packs them (app/file-states/packed-stats.ts). */
+export interface StatTable {
+  get(rel: string): FileStat | null | undefined;
+  has(rel: string): boolean;
+  set(rel: string, st: FileStat | null): unknown;
+  delete(rel: string): boolean;
+  clear(): void;
+  keys(): IterableIterator<string>;
+}
+
 /** Content hashes of files, read only when a file's stat (size, mtime, ctime, inode) changed
  * since it was last hashed. One instance per run: within a run each file is stat'ed once
  * unless `forget` is called (after a step wrote it). */
 export class StatCache {
   private readonly memo = new Map<string, FileState | null>();
-  private readonly stats = new Map<string, FileStat | null>();
+
   /** Bumped by every `forget`: a verdict drawn from stats stays valid while it is unchanged. */
   epoch = 0;
   bytesHashed = 0;
@@ -106,6 +117,7 @@ export class StatCache {
   constructor(
     readonly root: string,
     private readonly store: Store | undefined,
+    private readonly stats: StatTable = new Map<string, FileStat | null>(),
   ) {
     this.prefix = root.endsWith(path.sep) ? root : root + path.sep;
   }
