@@ -26,6 +26,8 @@ import { expandTargets, materialize } from './materialize.js';
 import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 import { cachedGraph } from './graph-cache.js';
 import { mark } from '../util/timing.js';
+import { makeRecord, provenByRecord, recordKey, writeRecord } from '../plan/noop-record.js';
+import { takeStatPrefetch } from '../fingerprint/stat-prefetch.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -91,6 +93,25 @@ async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store,
   return done;
 }
 
+/** The selected steps, all proven up to date by the no-op record (its stats taken by the
+ * helper process while batch loaded, if it was started), or undefined. */
+function recordProof(selected: string[], c: { store: Store; stats: StatCache; key: string }, opts: RunOptions): ReturnType<typeof provenByRecord> {
+  const taken = takeStatPrefetch(opts.root, opts.cacheDir);
+  // Its stats were taken before this run held the lock: not if a run began since (it may have
+  // changed files after them; store/lock.ts). Run ids begin with their start time.
+  const prefetched = taken && startOf(newestRunId(c.store)) < startOf(newRunId(new Date(taken.at))) ? taken.answer : undefined;
+  return provenByRecord({ cacheDir: opts.cacheDir, ...c, selected, ...(prefetched ? { prefetched } : {}) });
+}
+
+/** The start time in a run id ("20261207T220643314Z-k3x9"), comparable as text. */
+const startOf = (id: string): string => id.split('-')[0]!;
+
+/** The id of the run that began last ('' when there is none). */
+function newestRunId(store: Store): string {
+  for (const id of store.runs.getKeys({ reverse: true, limit: 1 })) return id;
+  return '';
+}
+
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */
 export async function runPipeline(declared: PipelineConfig, store: Store, executors: ExecutorRegistry, opts: RunOptions): Promise<RunOutput> {
   await initHash();
@@ -104,13 +125,24 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const graph = config === declared && configId !== undefined ? cachedGraph(config, opts.cacheDir, configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
   mark('config + graph');
+  // A one-shot run of a cached config may prove every step at once (plan/noop-record.ts).
+  const key = configId !== undefined && config === declared && opts.stats === undefined && snapshotsApply(opts) ? recordKey(configId, config, plan.selected, opts.env) : undefined;
+  const byRecord = key === undefined ? undefined : await recordProof(plan.selected, { store, stats, key }, opts);
+  const proven = byRecord?.verdicts;
+  mark(`no-op record (${key === undefined ? 'off' : (byRecord?.by ?? 'miss')})`);
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
+    ...(proven ? { proven } : {}),
     onRunStepAhead: () => executors.get('pool').warm?.(),
     onStepAhead: () => executors.get('process').warm?.(),
     runsAnyway: (name) => runsAnyway({ force: opts.force, store }, name),
   });
   mark('pre-run checks');
+  // Every step proven one by one: the next run may prove them all at once.
+  if (key !== undefined && !proven && plan.selected.every((n) => found.fast.has(n))) {
+    const rec = makeRecord(config, plan.selected, found.fast, stats, store, key);
+    if (rec) writeRecord(opts.cacheDir, rec);
+  }
   // An executor that connects elsewhere (Redis) is awaited only when a step may execute: its
   // failure stops the run before it is recorded, and a no-op never connects.
   if (plan.selected.some((n) => !found.fast.has(n))) await executors.ready();

@@ -40,6 +40,8 @@ export interface PreflightOptions {
    * thread just before each runs; in a first build, helper threads hashing 10,000 inputs
    * ahead would compete with the steps' own processes for the cores. */
   runsAnyway?: (name: string) => boolean;
+  /** Steps already proven up to date (by the no-op record, plan/noop-record.ts). */
+  proven?: ReadonlyMap<string, FastVerdict>;
 }
 
 /** Asks the step's kind for its code now (a `run` module joins this turn's compile batch);
@@ -59,7 +61,7 @@ function codeNow(kind: StepKind, step: StepConfig, ctx: CodeContext): Promise<St
 export async function preflight(plan: PlannedSteps, where: CodeContext & { store: Store }, opts: PreflightOptions = {}): Promise<Preflight> {
   const { config, graph, selected } = plan;
   const { root, store, stats } = where;
-  const { snapshots, onRunStepAhead, onStepAhead, runsAnyway } = opts;
+  const { snapshots, onRunStepAhead, onStepAhead, runsAnyway, proven } = opts;
   let stepAhead = false;
   const code = new Map<string, StepCode>();
   const fast = new Map<string, FastVerdict>();
@@ -94,7 +96,7 @@ export async function preflight(plan: PlannedSteps, where: CodeContext & { store
       const step = config.steps.get(name)!;
       if (snapshots) {
         const epoch = stats.epoch;
-        const v = checkSnapshot(root, stats, store, step, snapshots.env);
+        const v = proven?.get(name) ?? checkSnapshot(root, stats, store, step, snapshots.env);
         if (v) {
           fast.set(name, v);
           continue;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { projectRoot } from '../util/project-root.js';
 import { engineVersion, setEngineStamp } from '../util/engine.js';
@@ -6,6 +7,8 @@ import { helpFor, parseArgs, type Args } from './args.js';
 import { makeIo } from '../report/io.js';
 import { reportFailure } from '../report/failure.js';
 import { mark, timingReport } from '../util/timing.js';
+import { STATE_DIR } from '../util/project-layout.js';
+import { startStatPrefetch } from '../fingerprint/stat-prefetch.js';
 
 /** Commands that need no project: they never search for one. */
 const NO_PROJECT = new Set(['init', 'help', 'version']);
@@ -83,6 +86,9 @@ export async function main(argv: readonly string[], engine?: string): Promise<nu
       mark('watch loaded');
       return await watchCommand(args, io, ac.signal);
     }
+    // A plain run may be a no-op its record proves: the stats it needs are taken on the other
+    // core while the commands load (plan/noop-record.ts).
+    if (args.command === 'run' && !args.dryRun && !args.force && args.cwd !== undefined) startStatPrefetch(args.cwd, path.join(args.cwd, STATE_DIR));
     const { COMMANDS, killAllCommandSteps } = await import('./commands/index.js');
     killSteps = killAllCommandSteps;
     mark('commands loaded');

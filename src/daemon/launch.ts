@@ -1,7 +1,7 @@
 // Starts a daemon process for a project: by `batch daemon start` (which waits until it listens)
 // and by a client that found none (which does not wait: it runs the command itself meanwhile).
 // Imports nothing of the engine: the client loads it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { daemonDir, logPath, makePrivateDir } from './protocol.js';
 
@@ -13,6 +13,9 @@ export function launchDaemon(root: string, bin: string, opts: { ipc: boolean; en
   makePrivateDir(daemonDir(root));
   const log = fs.openSync(logPath(root), 'a', 0o600);
   try {
+    // Loaded here, not at the top: the client bundles this file, and a served run or a CI run
+    // never launches a daemon (node:child_process is ~3 ms of every start otherwise).
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(process.execPath, ['--expose-gc', bin, 'daemon', 'serve'], {
       cwd: root,
       detached: true,

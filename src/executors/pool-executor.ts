@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { MessageChannel } from 'node:worker_threads';
 import type { Piscina as PiscinaPool } from 'piscina';
 import { mark } from '../util/timing.js';
 import type { READY, WorkerResult, WorkerTask } from './worker.js';
@@ -71,7 +70,8 @@ export class PoolExecutor implements Executor {
 
   async execute(req: ExecRequest): Promise<ExecOutcome> {
     const pool = await this.getPool();
-    const { port1, port2 } = new MessageChannel();
+    // Looked up here: node:worker_threads loads with Piscina's threads, not on every start.
+    const { port1, port2 } = new (process.getBuiltinModule('node:worker_threads').MessageChannel)();
     const hard = new AbortController();
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {

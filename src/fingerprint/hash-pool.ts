@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { BatchView } from './hash-slots.js';
 
 /**
@@ -40,6 +40,8 @@ export function startPool(): boolean {
   const n = helperCount();
   if (n === 0 || !fs.existsSync(WORKER)) return false;
   const list = workers;
+  // node:worker_threads loads only when helpers start (a no-op starts none).
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   for (let i = 0; i < n; i++) {
     const w = new Worker(WORKER, { stdout: false, stderr: false });
     w.unref();

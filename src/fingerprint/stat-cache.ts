@@ -99,6 +99,12 @@ export interface StatTable {
   keys(): IterableIterator<string>;
 }
 
+/** Is `rel` a normalised path inside the project (no `..`, no `.` segment, not absolute), so
+ * that root + '/' + rel names it? Every spec and listed file is. */
+export function plainRel(rel: string): boolean {
+  return !(rel === '.' || rel === '' || path.isAbsolute(rel) || rel.startsWith('..') || rel.includes('/.') || rel.includes('\\'));
+}
+
 /** Content hashes of files, read only when a file's stat (size, mtime, ctime, inode) changed
  * since it was last hashed. One instance per run: within a run each file is stat'ed once
  * unless `forget` is called (after a step wrote it). */
@@ -144,8 +150,7 @@ export class StatCache {
    * inside the project (every spec and listed file is), as path.resolve per stat showed up
    * in no-op profiles at 100,000 files. */
   private abs(rel: string): string {
-    if (rel === '.' || rel === '' || path.isAbsolute(rel) || rel.startsWith('..') || rel.includes('/.') || rel.includes('\\')) return path.resolve(this.root, rel);
-    return this.prefix + rel;
+    return plainRel(rel) ? this.prefix + rel : path.resolve(this.root, rel);
   }
 
   private unsaved: [string, StatEntry][] = [];
@@ -194,6 +199,11 @@ export class StatCache {
       this.filesStatted++;
     }
     return st;
+  }
+
+  /** Counts paths stat'ed by other means (the no-op record's helper process). */
+  countStatted(n: number): void {
+    this.filesStatted += n;
   }
 
   /** Drops what this run knows about a file, so the next `get` stats it again. */

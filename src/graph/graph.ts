@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { picomatch } from '../util/picomatch.js';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import { BatchError } from '../util/errors.js';
 import { toRel } from '../util/paths.js';
@@ -45,7 +45,7 @@ const matchers = new Map<string, (p: string) => boolean>();
 function globMatcher(glob: string): (p: string) => boolean {
   let m = matchers.get(glob);
   if (!m) {
-    m = picomatch(glob, { dot: true });
+    m = picomatch()(glob, { dot: true });
     matchers.set(glob, m);
   }
   return m;
@@ -257,7 +257,7 @@ function globSegments(glob: string, base: string): ((seg: string) => boolean)[] 
   const rest = base === '.' ? glob : glob.slice(base.length + 1);
   let segs: ((seg: string) => boolean)[] | undefined;
   if (!/[{(][^})]*\//.test(rest)) {
-    segs = rest.split('/').map((seg) => (seg.includes('**') ? () => true : picomatch(seg, { dot: true })));
+    segs = rest.split('/').map((seg) => (seg.includes('**') ? () => true : picomatch()(seg, { dot: true })));
     // A "**" segment matches any number of segments: from there on, anything may match.
     const deep = rest.split('/').findIndex((seg) => seg.includes('**'));
     if (deep >= 0) segs = [...segs.slice(0, deep), ANY_DEPTH];

@@ -76,7 +76,13 @@ export interface Store {
   /** The run's batched writes (write-batch.ts): finished steps' records, snapshots, output
    * cache and stat entries, committed together instead of one commit per step. */
   readonly writes: WriteBatch;
-  /** Commits the batched writes, then closes. */
+  /** Another LMDB environment at `dir`, opened once and closed with the store; its writes go
+   * through `writes` with `{ env }`. For data that must not share the store's file, so that
+   * the records every run reads stay dense in a small one: the output cache's small blobs
+   * (cache/local/inline-blobs.ts). A read-only store gives undefined when it does not exist.
+   * Throws a BatchError (exit 3) when its header is damaged. */
+  side(dir: string): RootDatabase | undefined;
+  /** Commits the batched writes, then closes (the side environments too). */
   close(): Promise<void>;
 }
 
@@ -199,6 +205,31 @@ function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
   };
 }
 
+/** Device and inode of a file, or 'none'. */
+function fileId(file: string): string {
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st ? `${st.dev}:${st.ino}` : 'none';
+  } catch {
+    return 'none'; // a file where a folder should be: opening it says why
+  }
+}
+
+/** An environment of one unnamed database (see Store.side). */
+function openSide(dir: string, readOnly: boolean, root: string | undefined): RootDatabase | undefined {
+  const data = path.join(dir, 'data.mdb');
+  if (readOnly && !fs.existsSync(data)) return undefined;
+  const shown = shownPath(root, dir);
+  const damaged = lmdbHeaderProblem(data);
+  if (damaged) throw new BatchError(`The LMDB environment at ${shown} is damaged (${damaged}).`, 3);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    return lmdb.open({ path: dir, compression: false, readOnly, mapSize: 2 ** 34, encoding: 'binary' });
+  } catch (e) {
+    throw new BatchError(`Cannot open the LMDB environment at ${shown}: ${shownPathsIn(root, (e as Error).message)}.`, 3);
+  }
+}
+
 /** Opens (or creates) the LMDB store, checking its format version. `root`: the project
  * folder, so that messages name the store relative to it. */
 export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: string } = {}): Store {
@@ -228,6 +259,8 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       );
     }
     const writes = new WriteBatch(root);
+    const sides = new Map<string, { env: RootDatabase; id: string }>();
+    const opened: RootDatabase[] = [];
     const store: Store = {
       root,
       meta,
@@ -241,8 +274,26 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       results: root.openDB<StepResult, [string, string]>({ name: 'results', encoding: 'json' }),
       upToDate: upToDateTable(root, opts.readOnly ?? false),
       code: root.openDB<CodeEntry, string>({ name: 'code', encoding: 'json' }),
+      side: (sideDir) => {
+        const id = fileId(path.join(sideDir, 'data.mdb'));
+        const known = sides.get(sideDir);
+        // The same file as when opened; one removed or made anew meanwhile (a daemon's store
+        // outlives `rm -rf .cache/outputs`) is opened again. The old one is closed with the
+        // store, not now: a run may still hold it.
+        if (known && known.id === id) return known.env;
+        const env = openSide(sideDir, opts.readOnly ?? false, opts.root);
+        if (env) {
+          sides.set(sideDir, { env, id: fileId(path.join(sideDir, 'data.mdb')) });
+          opened.push(env);
+        }
+        return env;
+      },
       close: async () => {
         await writes.flush().catch(() => undefined);
+        // Not awaited: their writes were just flushed, and lmdb-js (3.5.6) never settles the
+        // close of an environment whose last commit failed (a full disk), which left the run
+        // waiting on nothing, so that Node exited with 0 before reporting the failure.
+        for (const env of opened) void env.close().catch(() => undefined);
         await root.close();
       },
     };

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 function git(root: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('git', args, { cwd: root, timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? undefined : stdout));
+    // Looked up here: a no-op starts no git process, and loading node:child_process is ~3 ms.
+    process.getBuiltinModule('node:child_process').execFile('git', args, { cwd: root, timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? undefined : stdout));
   });
 }
 

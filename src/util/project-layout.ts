@@ -5,3 +5,9 @@
 export const STATE_DIR = '.cache';
 /** The user's run logs: per-step logs, the CSV log, the reports. */
 export const LOGS_DIR = 'logs';
+/** Under STATE_DIR: the output cache (cache/local/): its blob files, temp files, and the LMDB
+ * environment of its small blobs. */
+export const OUTPUT_CACHE_DIR = 'outputs';
+/** Under OUTPUT_CACHE_DIR: the LMDB environment of the output cache's small blobs, apart from
+ * the run store (`store/`) so that the records every run reads stay dense in a small file. */
+export const INLINE_BLOBS_DIR = 'inline';

@@ -22,14 +22,14 @@ export type PutResult = 'stored' | 'present' | 'changed';
 export const SMALL_FILE = 1024 * 1024;
 
 /** Content-addressed blobs, each distinct content stored once whichever step and path wrote
- * it. Files up to `INLINE_MAX` live in the run store's LMDB (`inline`, see inline-blobs.ts),
- * bigger ones as files under `<dir>/blobs/<2 hex>/<xxh64>`. A file blob appears under its
+ * it. Files up to `INLINE_MAX` live in LMDB (`inline`: an environment of their own, see
+ * inline-blobs.ts), bigger ones as files under `<dir>/blobs/<2 hex>/<xxh64>`. A file blob appears under its
  * final name only by rename from `<dir>/tmp/`, after its bytes were checked against the
  * name, so a kill at any moment leaves either no blob or a whole one (plus a stray temp
  * file, cleared later); an inline blob is checked before it is put, and LMDB commits are
  * atomic. A blob is looked up inline first, then as a file: stores written before blobs were
- * kept inline hold files only. Without `inline` (a read-only store that has no blob
- * database), only files are seen. */
+ * kept inline hold files only. Without `inline` (a read-only store that has no small
+ * blobs), only files are seen. */
 export class BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;

@@ -10,6 +10,7 @@ import type { FileHashes } from '../../store/types.js';
 import { formatBytes, parseSize } from '../../util/duration.js';
 import { BatchError } from '../../util/errors.js';
 import { isInside } from '../../util/paths.js';
+import { OUTPUT_CACHE_DIR } from '../../util/project-layout.js';
 import { BlobStore } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
 import { BOUND_META_KEY, isCacheBound, LIMIT_META_KEY, openEntries, Tally, type CacheBound, type CachedFile, type CacheEntry } from './entries.js';
@@ -17,7 +18,7 @@ import type { CacheBackend, CacheReport, CacheStatus, Evicted, PruneResult, Rest
 
 /** Folder of the output cache's blobs, under the project's `.cache/`. */
 export function outputsDir(cacheDir: string): string {
-  return path.join(cacheDir, 'outputs');
+  return path.join(cacheDir, OUTPUT_CACHE_DIR);
 }
 
 export interface CacheOptions {
@@ -29,8 +30,9 @@ export interface CacheOptions {
 
 export type { CacheStatus, Evicted, PruneResult };
 
-/** The local output cache: blobs by content (small ones in the run store, bigger ones under
- * `.cache/outputs/`), an index by step fingerprint in the run store. One instance per run, created under the project lock. */
+/** The local output cache: blobs by content (small ones in an LMDB environment of their own,
+ * `.cache/outputs/inline/`, bigger ones as files under `.cache/outputs/blobs/`), an index by
+ * step fingerprint in the run store. One instance per run, created under the project lock. */
 export class LocalOutputCache implements CacheBackend {
   readonly blobs: BlobStore;
   readonly db: Database<CacheEntry, string>;
@@ -45,12 +47,12 @@ export class LocalOutputCache implements CacheBackend {
     private readonly opts: CacheOptions,
     parts?: { blobs: BlobStore; db: Database<CacheEntry, string> },
   ) {
-    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store));
+    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store, opts.cacheDir));
     this.db = parts?.db ?? openEntries(opts.store);
   }
 
   /** For `batch cache status` on a read-only store: undefined while no run has created the
-   * index (small blobs are in the store; a store written before that has only blob files). */
+   * index (a store written before that has only blob files). */
   static readOnly(opts: CacheOptions): LocalOutputCache | undefined {
     let db: Database<CacheEntry, string>;
     try {
@@ -59,7 +61,7 @@ export class LocalOutputCache implements CacheBackend {
     } catch {
       return undefined;
     }
-    return new LocalOutputCache(opts, { db, blobs: new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.openReadOnly(opts.store)) });
+    return new LocalOutputCache(opts, { db, blobs: new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.openReadOnly(opts.store, opts.cacheDir)) });
   }
 
   status(): Promise<CacheReport> {
@@ -214,10 +216,13 @@ export class LocalOutputCache implements CacheBackend {
     const now = Date.now();
     const old = this.db.get(key);
     const entry: CacheEntry = { step: step.name, files, dirs, bytes, runId, storedAt: now, lastUsed: now, hits: old?.hits ?? 0 };
-    // Written last: an entry exists only once every blob it names is in place. Not awaited:
-    // LMDB keeps the order of writes, and waiting for each commit would serialise a disk
+    // Written last: an entry exists only once every blob it names is in place (the write
+    // batch commits the blobs' environment first, and the entry is not made when a put of
+    // a blob it names failed). Not awaited: waiting for each commit would serialise a disk
     // flush per step (10,000 small steps would pay it 10,000 times).
-    const put = (): void => void this.opts.store.writes.add(() => void this.db.put(key, entry)).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+    const needs = [...firstPath.keys()].flatMap((h) => this.blobs.inline?.ticketOf(h) ?? []);
+    const put = (): void =>
+      void this.opts.store.writes.add(() => void this.db.put(key, entry), { needs }).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
     const b = this.bound();
     if (!this.tally) {
       const next = { entries: b.entries + (old ? 0 : 1), bytes: b.bytes - (old?.bytes ?? 0) + bytes };
@@ -293,6 +298,7 @@ export class LocalOutputCache implements CacheBackend {
     }
     const evicted = await this.evict(maxBytes);
     this.writeTallyBound();
+    await this.blobs.inline?.dropLegacyIfEmpty();
     return { evicted, broken: broken.length, orphans, tmpFiles: this.blobs.clearTmp() };
   }
 }

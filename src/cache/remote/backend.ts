@@ -2,7 +2,7 @@
  * then the remote (a remote hit is stored locally too); a step that passed is stored locally
  * and uploaded in the background, and the uploads are awaited, bounded, when the run ends.
  * Only steps that must run reach `restore`, so an up-to-date step never contacts the server. */
-import crypto from 'node:crypto';
+import type Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StepConfig } from '../../batchfile/config.js';
@@ -16,6 +16,10 @@ import { PayloadError, readPayload, writePayload, type Manifest } from './payloa
 import { newTmpDir, placeOutputs } from './place.js';
 import type { RemoteSettings } from './settings.js';
 
+/** node:crypto when first used: the engine chunk holding this file loads on every run, and a
+ * no-op never needs it (~3 ms of start-up). */
+const crypto = (): typeof Crypto => process.getBuiltinModule('node:crypto');
+
 /** How long the end of a run waits for unfinished uploads, in all. Each upload also stops on
  * its own when it makes no progress for the request timeout. */
 export const FLUSH_MS = 60_000;
@@ -25,7 +29,7 @@ const UPLOADS_AT_ONCE = 2;
 /** The artifact id of a step key: hex, and namespaced and versioned so it never meets a
  * Turborepo task's hash (or an older payload format) on a shared server. */
 export function artifactId(key: string): string {
-  return crypto.createHash('sha256').update(`batchfile-output/1\0${key}`).digest('hex').slice(0, 32);
+  return crypto().createHash('sha256').update(`batchfile-output/1\0${key}`).digest('hex').slice(0, 32);
 }
 
 export class RemoteOutputCache implements CacheBackend {

@@ -15,7 +15,7 @@
  * held in memory). Documented for users in docs/remote-cache.md. */
 import fs from 'node:fs';
 import path from 'node:path';
-import xxhash from 'xxhash-wasm';
+import type xxhash from 'xxhash-wasm';
 import { SIGNATURE_BYTES, sameSignature, signer, type Signer } from './signing.js';
 
 export const MAGIC = 'BFRC';
@@ -50,7 +50,9 @@ export interface Manifest {
 let hasher: Promise<Awaited<ReturnType<typeof xxhash>>> | undefined;
 /** xxhash-wasm's streaming XXH64: each instance keeps its own state, so hashing across awaits
  * (a download, an upload) never mixes with the engine's synchronous hasher. */
-const xxh = (): Promise<Awaited<ReturnType<typeof xxhash>>> => (hasher ??= xxhash());
+// Imported on first use: this file is in the chunk every run loads, and only a remote cache's
+// upload or download hashes with it (~3 ms of every start otherwise).
+const xxh = (): Promise<Awaited<ReturnType<typeof xxhash>>> => (hasher ??= import('xxhash-wasm').then((m) => m.default()));
 const hex64 = (n: bigint): string => n.toString(16).padStart(16, '0');
 
 /** The payload's bytes for files under `root`, streamed. Each file is hashed as it is read;

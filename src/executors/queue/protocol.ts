@@ -1,9 +1,13 @@
 // What the coordinator and its workers agree on: the job's data and result, the queue's
 // name and Redis keys, the stall settings every worker must share, the version check.
-import crypto from 'node:crypto';
+import type Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecRequest } from '../types.js';
+
+/** node:crypto when first used: the engine chunk holding this file loads on every run, and a
+ * no-op never needs it (~3 ms of start-up). */
+const crypto = (): typeof Crypto => process.getBuiltinModule('node:crypto');
 
 /** Bumped when the job's shape changes; part of the version check. */
 export const PROTOCOL = 3; // 2: a step carries its kind's fields in `spec`, and the job the program to start; 3: file mode `cache`
@@ -111,7 +115,7 @@ export function defaultQueueName(root: string): string {
     // a root that does not exist yet: its path as given
   }
   const base = path.basename(real).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40) || 'project';
-  const hash = crypto.createHash('sha256').update(real).digest('hex').slice(0, 10);
+  const hash = crypto().createHash('sha256').update(real).digest('hex').slice(0, 10);
   return `${base}-${hash}`;
 }
 

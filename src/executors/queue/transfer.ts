@@ -4,7 +4,7 @@
 // its own work folder and uploads the outputs as one payload. Every transfer is batchfile's
 // remote-cache payload (cache/remote/payload.ts): streamed, each file checked against its
 // XXH64 hash, signed when BATCH_REMOTE_CACHE_SIGNING_KEY is set.
-import crypto from 'node:crypto';
+import type Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RemoteCacheClient, RemoteError } from '../../cache/remote/client.js';
@@ -12,6 +12,10 @@ import { checkManifest, unsafePath } from '../../cache/remote/manifest.js';
 import { readPayload, writePayload, type Manifest } from '../../cache/remote/payload.js';
 import type { RemoteSettings } from '../../cache/remote/settings.js';
 import type { FileHashes } from '../../store/types.js';
+
+/** node:crypto when first used: the engine chunk holding this file loads on every run, and a
+ * no-op never needs it (~3 ms of start-up). */
+const crypto = (): typeof Crypto => process.getBuiltinModule('node:crypto');
 
 /** The cache server a coordinator or a worker moves files through. */
 export interface Transfer {
@@ -31,13 +35,13 @@ export interface ShippedFile {
 
 /** The artifact id of a file's content (namespaced apart from step outputs and Turborepo). */
 export function blobId(hash: string): string {
-  return crypto.createHash('sha256').update(`batchfile-blob/1\0${hash}`).digest('hex').slice(0, 32);
+  return crypto().createHash('sha256').update(`batchfile-blob/1\0${hash}`).digest('hex').slice(0, 32);
 }
 
 /** The artifact id of one attempt's outputs: the job and a nonce of the worker's, so two
  * attempts of one job (a stalled one taken again) never write the same artifact. */
 export function outputsId(jobId: string, nonce: string): string {
-  return crypto.createHash('sha256').update(`batchfile-transfer/1\0${jobId}\0${nonce}`).digest('hex').slice(0, 32);
+  return crypto().createHash('sha256').update(`batchfile-transfer/1\0${jobId}\0${nonce}`).digest('hex').slice(0, 32);
 }
 
 /** Uploads files by content, once each per process: a HEAD first, a PUT only when the

@@ -54,7 +54,20 @@ function withStore<T>(p: TempProject, readOnly: boolean, fn: (root: RootDatabase
   }
 }
 
-function blobDb(root: RootDatabase): Database<Uint8Array, string> {
+/** Opens the output cache's blob environment (`.cache/outputs/inline/`) with `lmdb` directly. */
+function withBlobEnv<T>(p: TempProject, readOnly: boolean, fn: (env: RootDatabase<Uint8Array, string>) => T): T | undefined {
+  const dir = p.path('.cache/outputs/inline');
+  if (!fs.existsSync(path.join(dir, 'data.mdb'))) return undefined;
+  const env = open<Uint8Array, string>({ path: dir, compression: false, readOnly, mapSize: 2 ** 34, encoding: 'binary' });
+  try {
+    return fn(env);
+  } finally {
+    void env.close();
+  }
+}
+
+/** The run store's own blob database, where versions before the blob environment kept them. */
+function legacyBlobDb(root: RootDatabase): Database<Uint8Array, string> {
   return root.openDB<Uint8Array, string>({ name: 'blobs', encoding: 'binary' });
 }
 
@@ -68,17 +81,44 @@ export function blobFiles(p: TempProject): Map<string, string> {
   return out;
 }
 
-/** Blobs kept inside the store: hash → bytes. */
+/** Blobs kept in LMDB (the blob environment, and the store's old blob database): hash → bytes. */
 export function inlineBlobs(p: TempProject): Map<string, Buffer> {
+  const out = legacyInlineBlobs(p);
+  withBlobEnv(p, true, (env) => {
+    for (const { key, value } of env.getRange()) out.set(key, Buffer.from(value));
+  });
+  return out;
+}
+
+/** Blobs in the run store's own blob database (the layout before the blob environment). */
+export function legacyInlineBlobs(p: TempProject): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   withStore(p, true, (root) => {
     try {
-      for (const { key, value } of blobDb(root).getRange()) out.set(key, Buffer.from(value));
+      for (const { key, value } of legacyBlobDb(root).getRange()) out.set(key, Buffer.from(value));
     } catch {
-      // no blob database yet
+      // no blob database
     }
   });
   return out;
+}
+
+/** Whether the run store still has its old blob database. */
+export function hasLegacyBlobDb(p: TempProject): boolean {
+  return withStore(p, true, (root) => [...root.getKeys()].includes('blobs')) ?? false;
+}
+
+/** Moves every blob of the blob environment into the run store's own `blobs` database and
+ * removes the environment: the layout a store written by the version before had. Returns
+ * how many were moved. */
+export function toLegacyInline(p: TempProject): number {
+  const all = [...(withBlobEnv(p, true, (env) => [...env.getRange()].map(({ key, value }) => [key, Buffer.from(value)] as const)) ?? [])];
+  withStore(p, false, (root) => {
+    const db = legacyBlobDb(root);
+    for (const [h, bytes] of all) db.putSync(h, bytes);
+  });
+  fs.rmSync(p.path('.cache/outputs/inline'), { recursive: true, force: true });
+  return all.length;
 }
 
 /** Every blob of the cache, inline or file: hash → bytes. */
@@ -102,36 +142,32 @@ export function setBlob(p: TempProject, hash: string, bytes: string | Buffer | u
     else fs.writeFileSync(file, bytes);
     return;
   }
-  const found = withStore(p, false, (root) => {
-    const db = blobDb(root);
+  const edit = (db: Database<Uint8Array, string> | RootDatabase<Uint8Array, string>): boolean => {
     if (!db.doesExist(hash)) return false;
     if (bytes === undefined) db.removeSync(hash);
     else db.putSync(hash, Buffer.from(bytes));
     return true;
-  });
+  };
+  const found = withBlobEnv(p, false, edit) || withStore(p, false, (root) => [...root.getKeys()].includes('blobs') && edit(legacyBlobDb(root)));
   if (!found) throw new Error(`no blob ${hash}`);
 }
 
-/** Puts a blob into the store directly (what a kill between a blob's commit and its entry's
- * leaves, when `bytes` hash to `hash`). */
+/** Puts a blob into the blob environment directly (what a kill between a blob's commit and
+ * its entry's leaves, when `bytes` hash to `hash`). */
 export function addInlineBlob(p: TempProject, hash: string, bytes: string | Buffer): void {
-  withStore(p, false, (root) => blobDb(root).putSync(hash, Buffer.from(bytes)));
+  withBlobEnv(p, false, (env) => env.putSync(hash, Buffer.from(bytes)));
 }
 
 /** Moves every inline blob to a blob file: the layout of a store written before small blobs
  * were kept inline. Returns how many were moved. */
 export function toFileBlobs(p: TempProject): number {
-  return (
-    withStore(p, false, (root) => {
-      const db = blobDb(root);
-      const all = [...db.getRange()].map(({ key, value }) => [key, Buffer.from(value)] as const);
-      for (const [h, bytes] of all) {
-        p.write(`.cache/outputs/blobs/${h.slice(0, 2)}/${h}`, bytes);
-        db.removeSync(h);
-      }
-      return all.length;
-    }) ?? 0
-  );
+  const all = [...inlineBlobs(p)];
+  for (const [h, bytes] of all) p.write(`.cache/outputs/blobs/${h.slice(0, 2)}/${h}`, bytes);
+  fs.rmSync(p.path('.cache/outputs/inline'), { recursive: true, force: true });
+  withStore(p, false, (root) => {
+    if ([...root.getKeys()].includes('blobs')) legacyBlobDb(root).dropSync();
+  });
+  return all.length;
 }
 
 export interface EntryView {

@@ -1,4 +1,4 @@
-// Small outputs are kept inside the run store (LMDB db "blobs"), bigger ones as files: both
+// Small outputs are kept in LMDB (the blob environment, .cache/outputs/inline/), bigger ones as files: both
 // restore byte for byte, eviction and prune count and remove both, and a store written when
 // every blob was a file keeps working.
 import fs from 'node:fs';
@@ -138,9 +138,8 @@ describe('output cache: inline blobs', () => {
   it('kill -9 while many steps store small outputs: no entry names a blob that is not stored whole', async () => {
     const steps = Array.from({ length: 40 }, (_, i) => `  s${i}: { run: 'gen.ts', outputs: ['out${i}/'], params: { seed: ${i}, files: { 'f.bin': ${20_000 + i} } } },`).join('\n');
     p = TempProject.create({ 'gen.ts': SIZED_STEP, 'Batchfile.ts': batchfile(steps) });
-    // Blobs and entries are committed by one writer in the order they were made: an entry is
-    // in the same transaction as its blobs or a later one, so wherever the kill falls, every
-    // entry's blobs are there. The kill comes once the store has been written several times.
+    // The write batch commits the blob environment before the store's transaction that holds
+    // the entries naming those blobs, so wherever the kill falls, every entry's blobs are there. The kill comes once the store has been written several times.
     fs.mkdirSync(p.path('.cache/store'), { recursive: true });
     const run = p.start(['--no-tests', '-j', '2']);
     await new Promise<void>((resolve, reject) => {

@@ -114,7 +114,8 @@ describe('unwritable logs/ and .cache/', () => {
     p = built.p;
     p.remove('.cache/outputs');
     p.write('.cache/outputs', 'x');
-    // Over the size kept inside the store (256 KiB), so its blob is a file under .cache/outputs.
+    // Its blob goes under .cache/outputs whatever its size (a file, or the LMDB environment
+    // of the small ones there); over 256 KiB, a file.
     const big = 'two'.padEnd(300_000, '.');
     p.write('in.txt', big);
     const r = await p.run();

@@ -1,14 +1,17 @@
 // The store's write batch: the writes of steps that finish close together share one LMDB
 // commit; nothing is committed before it is added, order is kept, a failing write rejects
 // alone, a full batch commits at once, and the recorder's records (state, result, snapshot)
-// go through it and are all committed when the run ends. Real LMDB in a temp folder.
+// go through it and are all committed when the run ends; writes to another environment (the
+// output cache's blobs) commit before the store's, removals after, and a write that needs a
+// failed one is not made. Real LMDB in a temp folder.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { Recorder } from '../../../src/store/recorder.js';
-import { WriteBatch } from '../../../src/store/write-batch.js';
+import { Ticket, WriteBatch } from '../../../src/store/write-batch.js';
+import type { RootDatabase } from 'lmdb';
 import type { RunRecord, StepResult, StepState } from '../../../src/store/types.js';
 
 const dirs: string[] = [];
@@ -80,6 +83,75 @@ describe('WriteBatch', () => {
     await expect(bad).rejects.toThrow('no value');
     await good;
     expect(db.get('good')).toBe('yes');
+  });
+});
+
+describe('WriteBatch with another environment (the output cache blobs)', () => {
+  function sideEnv(store: Store): RootDatabase<Uint8Array, string> {
+    // Opened as the output cache opens its blobs: binary values.
+    const env = store.side(path.join(dirs[dirs.length - 1]!, 'side')) as RootDatabase<Uint8Array, string> | undefined;
+    if (!env) throw new Error('no side environment');
+    return env;
+  }
+
+  it("its writes commit before the store's transaction of the same flush, removals after; the store's writes keep their order across flushes", async () => {
+    const store = newStore();
+    const env = sideEnv(store);
+    const db = store.root.openDB<string, string>({ name: 't', encoding: 'string' });
+    await db.put('warm', '1');
+    await env.put('old', Buffer.from('x'));
+    const batch = new WriteBatch(store.root, 60_000, 1000);
+    const order: string[] = [];
+    store.root.on('aftercommit', () => order.push('store'));
+    env.on('aftercommit', () => order.push('side'));
+    // What each commit sees of the other environment at the moment it commits.
+    const seen: Record<string, unknown> = {};
+    const a = batch.add(() => void env.put('blob', Buffer.from('bytes')), { env });
+    const b = batch.add(() => {
+      seen.blobBeforeEntry = env.get('blob')?.toString();
+      void db.put('entry', 'names blob');
+    });
+    const c = batch.add(
+      () => {
+        seen.entryBeforeRemoval = db.get('gone') ?? 'removed';
+        void env.remove('old');
+      },
+      { env, late: true },
+    );
+    void batch.add(() => void db.remove('gone'));
+    void batch.flush();
+    // A second flush with store writes only, started while the first waits for its blob commit:
+    // its transaction must not overtake the first's.
+    const d = batch.add(() => void db.put('entry', 'second'));
+    void batch.flush();
+    await Promise.all([a, b, c, d]);
+    await batch.flush();
+    expect(seen).toEqual({ blobBeforeEntry: 'bytes', entryBeforeRemoval: 'removed' });
+    expect(db.get('entry')).toBe('second');
+    expect(env.get('old')).toBeUndefined();
+    expect(order.indexOf('side')).toBeLessThan(order.indexOf('store'));
+    expect(order.lastIndexOf('side')).toBeGreaterThan(order.indexOf('store'));
+  });
+
+  it('a write that needs one whose commit failed is not made and rejects; the rest of its batch is committed', async () => {
+    const store = newStore();
+    const env = sideEnv(store);
+    const db = store.root.openDB<string, string>({ name: 't', encoding: 'string' });
+    await db.put('warm', '1');
+    // A closed environment refuses the commit (a full disk is in tests/engine/cache/blob-env.test.ts).
+    await env.close();
+    const batch = new WriteBatch(store.root, 60_000, 1000);
+    const ticket = new Ticket();
+    const blob = batch.add(() => void env.put('blob', Buffer.from('bytes')), { env, ticket });
+    const entry = batch.add(() => void db.put('entry', 'names blob'), { needs: [ticket] });
+    const other = batch.add(() => void db.put('other', 'independent'));
+    void batch.flush();
+    await expect(blob).rejects.toThrow();
+    expect(ticket.state).toBe('failed');
+    await expect(entry).rejects.toThrow('a write it depends on was not committed');
+    await other;
+    expect(db.get('entry')).toBeUndefined();
+    expect(db.get('other')).toBe('independent');
   });
 });
 

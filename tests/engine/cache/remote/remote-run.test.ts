@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TempProject } from '../../rig.js';
+import { hasLegacyBlobDb, inlineBlobs } from '../helpers.js';
 import { cacheServerForFile, PIPELINE, pipelineCheckouts } from './pipeline.js';
 import { startCountingProxy } from './servers.js';
 
@@ -64,6 +65,10 @@ describe('remote cache: sharing between checkouts', () => {
     expect(j2.remoteCache).toMatchObject({ hits: 2, misses: 0, refused: 0, uploads: [] });
     expect(b.marks()).toEqual([]);
     for (const f of ['out/x.txt', 'out/y.txt', 'final/cat.txt']) expect(fs.readFileSync(b.path(f)).equals(fs.readFileSync(a.path(f)))).toBe(true);
+    // The local layer kept what the remote gave in the blob environment, not in the run store.
+    const kept = [...inlineBlobs(b).values()];
+    for (const f of ['out/x.txt', 'out/y.txt', 'final/cat.txt']) expect(kept.some((bytes) => bytes.equals(fs.readFileSync(b.path(f)))), f).toBe(true);
+    expect(hasLegacyBlobDb(b)).toBe(false);
     // `batch cache status`: the remote the last run used, reachable now, and that run's numbers.
     const st = await b.batch(['cache', 'status', '--json'], { env });
     expect(st.code, st.stderr).toBe(0);

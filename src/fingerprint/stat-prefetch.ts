@@ -1,0 +1,68 @@
+// Starts the stat helper (stat-many.c, dist/stat-many) on the no-op record's paths as soon as
+// the CLI knows the project and that the command is a plain run, so the stats are taken on
+// the other core while the engine's modules load; the run takes the answer when it checks the
+// record (plan/noop-record.ts), which uses it only if every stat equals the recorded one.
+// Loaded by the CLI's entry before the engine: imports nothing of it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Beside the bundle's chunks and tsc's fingerprint/ alike: dist/stat-many. */
+const HELPER = fileURLToPath(new URL('../stat-many', import.meta.url));
+
+/** What keeps the event loop waiting for the helper: unref'd until the run asks for it. */
+interface Refs {
+  ref(): void;
+  unref(): void;
+}
+
+/** The no-op record of the project whose state folder is `cacheDir` (plan/noop-record.ts). */
+export function noopRecordPath(cacheDir: string): string {
+  return path.join(cacheDir, 'batchfile', 'noop.bin');
+}
+
+/** The helper's answer, and when it was started (its stats were taken after that). */
+export interface Prefetch {
+  answer: Promise<Buffer | undefined>;
+  at: number;
+}
+
+let started: (Prefetch & { root: string; record: string; refs: Refs[] }) | undefined;
+
+/** Starts the helper for `record` (an absolute path) in `root`, when both exist and no run
+ * holds the project's lock (`cacheDir/lock`, store/lock.ts): this run would wait for it, and
+ * stats taken before that run's changes would prove nothing about the files after them. */
+export function startStatPrefetch(root: string, cacheDir: string): void {
+  if (started || process.platform !== 'linux' || process.env.BATCH_STAT_HELPER === '0') return;
+  const record = noopRecordPath(cacheDir);
+  if (!fs.existsSync(record) || !fs.existsSync(HELPER) || fs.existsSync(path.join(cacheDir, 'lock'))) return;
+  const at = Date.now();
+  const refs: Refs[] = [];
+  const answer = new Promise<Buffer | undefined>((resolve) => {
+    try {
+      const { spawn } = process.getBuiltinModule('node:child_process');
+      const child = spawn(HELPER, [root, record], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.on('error', () => resolve(undefined));
+      child.on('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
+      // A run that never asks (it failed first, or finds no record to check) does not wait;
+      // one that asks refs them again (takeStatPrefetch), or it could exit while it waits.
+      refs.push(child, child.stdout as unknown as Refs);
+      for (const r of refs) r.unref();
+    } catch {
+      resolve(undefined);
+    }
+  });
+  started = { root: path.resolve(root), record: path.resolve(record), answer, at, refs };
+}
+
+/** The helper's answer for the record of `cacheDir` in `root`, once (undefined: none was
+ * started for it). */
+export function takeStatPrefetch(root: string, cacheDir: string): Prefetch | undefined {
+  if (!started || started.root !== path.resolve(root) || started.record !== path.resolve(noopRecordPath(cacheDir))) return undefined;
+  const { answer, at, refs } = started;
+  started = undefined;
+  for (const r of refs) r.ref();
+  return { answer, at };
+}
