@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { FileStat, type StatCache } from '../../fingerprint/stat-cache.js';
+import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { Store } from '../../store/store.js';
-import { STATE_DIR } from '../../util/project-layout.js';
 import { projectPaths } from '../project.js';
 import { Cookies } from './cookies.js';
 import { FolderWatches } from './folder-watches.js';
+import { judgeOne, type Round } from './judging.js';
 import { NotingStatCache } from './noting-stats.js';
 import { VETTED } from './path-marks.js';
 import { scanTree, type WatchTree } from './tree.js';
@@ -53,16 +53,6 @@ function overflowAt(): number {
 /** A path that changed, as subscribers hear of it: a file or other non-folder path, present or
  * gone (a folder that appears is entered and its files reported; one that goes, its known files). */
 export type ChangeListener = (rel: string) => void;
-
-/** One judging of the paths a run stat'ed: what it did, for the log. */
-interface Round {
-  t0: number;
-  kept: number;
-  again: number;
-  dropped: number;
-  /** Folders that could not be watched: their paths are not tried again this round. */
-  failed: Set<string>;
-}
 
 /**
  * The one event-fed file-state tracker, used by watch mode and by the daemon: the last known
@@ -220,6 +210,8 @@ export class FileStates {
     stats.filesStatted = 0;
     // Taken before this point (for the last run, which did not use them): not this run's.
     stats.dropStatsAhead();
+    // The hashes the last run took are in the store by now, which answers for them.
+    stats.dropTaken();
     this.pass = undefined;
     if (!this.trustEvents) {
       this.forgetAll(stats);
@@ -266,7 +258,8 @@ export class FileStates {
     if (this.judged === 0 && fresh.length === 0) return false;
     const round = (this.round ??= { t0: performance.now(), kept: 0, again: 0, dropped: 0, failed: new Set() });
     const end = Math.min(fresh.length, this.judged + n);
-    for (let i = this.judged; i < end; i++) this.judgeOne(fresh[i]!, stats, round);
+    const at = { watches: this.watches, runs: this.runs, prefix: this.prefix, trustEvents: this.trustEvents };
+    for (let i = this.judged; i < end; i++) judgeOne(fresh[i]!, stats, round, at);
     this.judged = end;
     if (end < fresh.length) return true;
     stats.fresh = [];
@@ -277,62 +270,6 @@ export class FileStates {
         `${this.watches.size} folders watched; ${Math.round(performance.now() - round.t0)} ms`,
     );
     return false;
-  }
-
-  /** Keeps or forgets one path a run stat'ed. Its stat is kept as it is only if its folder was
-   * watched before that run began; if the folder is watched only now, the path is stat'ed
-   * again (a change between the run's stat and the watch has no event). */
-  private judgeOne(rel: string, stats: NotingStatCache, round: Round): void {
-    if (stats.peekStat(rel) === undefined) return; // forgotten since, by an event
-    if (this.trustEvents && inside(rel)) {
-      const dir = path.posix.dirname(rel);
-      const since = this.watches.since(dir);
-      if (since !== undefined && since < this.runs) {
-        if (this.vet(rel, stats)) return void round.kept++;
-      } else if (since !== undefined && stats.marks.has(rel, VETTED)) {
-        return void round.kept++; // a duplicate: stat'ed again (below) earlier in this round
-      } else if ((since !== undefined || this.watches.watchWithAncestors(dir, this.runs, round.failed)) && this.restat(rel, stats)) {
-        return void round.again++;
-      }
-    }
-    round.dropped++;
-    stats.forget(rel);
-  }
-
-  /** Whether events on the folder describe this path. Not for a symbolic link (its target
-   * changes elsewhere), a file with other hard links (written through another folder), or a
-   * folder (its entries change without an event on its parent): those are stat'ed every run.
-   * Each path is vetted once, with one lstat. */
-  private vet(rel: string, stats: NotingStatCache): boolean {
-    if (stats.marks.has(rel, VETTED)) return true;
-    const st = stats.peekStat(rel);
-    if (st === undefined || (st !== null && (!st.isFile() || st.nlink > 1))) return false;
-    const l = this.lstat(rel);
-    if (l === false || (l ? !l.isFile() || l.nlink > 1 : st !== null)) return false;
-    stats.marks.set(rel, VETTED);
-    return true;
-  }
-
-  /** Stats a path again, its folder now watched, and holds that stat if events on the folder
-   * describe the path (as `vet`: a plain file with one link, or nothing). One lstat: for such
-   * a path it is the stat. */
-  private restat(rel: string, stats: NotingStatCache): boolean {
-    const l = this.lstat(rel);
-    if (l === false || (l && (!l.isFile() || l.nlink > 1))) return false;
-    stats.replaceStat(rel, l ? FileStat.of(l) : null);
-    stats.marks.set(rel, VETTED);
-    return true;
-  }
-
-  /** lstat of a path `inside` the project (a plain join: path.join showed in profiles at
-   * 100,000 paths): undefined when nothing is there, false when it cannot be told (no access,
-   * a file where a folder was). */
-  private lstat(rel: string): fs.Stats | undefined | false {
-    try {
-      return fs.lstatSync(this.prefix + rel, { throwIfNoEntry: false });
-    } catch {
-      return false;
-    }
   }
 
   /** A change in `dir`: forget the path (and, for a folder, all under it) now; then tell. */
@@ -387,9 +324,4 @@ export class FileStates {
     this.watches.unwatchWhere(under);
     for (const r of told) this.tell(r);
   }
-}
-
-/** A normalised path inside the project and outside its state folder (the only kind kept). */
-function inside(rel: string): boolean {
-  return rel !== '' && rel !== '.' && !path.isAbsolute(rel) && !rel.startsWith('../') && rel !== '..' && !rel.includes('/../') && !rel.startsWith(`${STATE_DIR}/`);
 }

@@ -1,5 +1,6 @@
 import { FileStat, StatCache, worthAhead } from '../../fingerprint/stat-cache.js';
 import type { Store } from '../../store/store.js';
+import { PackedStats } from './packed-stats.js';
 import { GONE, PathMarks, SEEN } from './path-marks.js';
 
 /** A StatCache that notes each path it stats afresh, so that only those are judged before the
@@ -14,7 +15,8 @@ export class NotingStatCache extends StatCache {
   private pruneAt = 4096;
 
   constructor(root: string, store: Store | undefined) {
-    super(root, store);
+    // Held from run to run: packed, one row per path instead of an object (packed-stats.ts).
+    super(root, store, new PackedStats());
   }
 
   override stat(rel: string): FileStat | null {

@@ -211,3 +211,29 @@ describe('FileStates: when a state is trusted', () => {
     expect(files.isTrusted('a.txt')).toBe(false);
   });
 });
+
+describe('PackedStats (the held stats, one row a path)', () => {
+  it('gives back what was set (a stat, or nothing there), reuses freed rows, and grows', async () => {
+    const { PackedStats } = await import('../../../src/app/file-states/packed-stats.js');
+    const { FileStat } = await import('../../../src/fingerprint/stat-cache.js');
+    const p = new PackedStats();
+    const st = (i: number): InstanceType<typeof FileStat> => new FileStat(i, 1.5e12 + i + 0.25, 1.5e12 + i + 0.75, 2 ** 40 + i, 0o100644, 1 + (i % 3));
+    for (let i = 0; i < 3000; i++) p.set(`f${i}`, i % 10 === 0 ? null : st(i));
+    expect(p.size).toBe(3000);
+    expect(p.get('f10')).toBeNull();
+    expect(p.get('f2999')).toEqual(st(2999));
+    expect(p.get('f2999')?.isFile()).toBe(true);
+    expect(p.get('nope')).toBeUndefined();
+    expect(p.delete('f5')).toBe(true);
+    expect(p.has('f5')).toBe(false);
+    p.set('g', st(7)); // takes f5's row
+    expect(p.get('g')).toEqual(st(7));
+    expect(p.get('f6')).toEqual(st(6));
+    p.set('f6', null);
+    expect(p.get('f6')).toBeNull();
+    expect([...p.keys()]).toHaveLength(3000);
+    p.clear();
+    expect(p.get('f1')).toBeUndefined();
+    expect(p.size).toBe(0);
+  });
+});
