@@ -6,10 +6,12 @@
 // RssAnon, RssFile, the resident part of each LMDB file's mapping (smaps), and the heap the
 // daemon logged for the run (.cache/daemon/daemon.log).
 //
-//   node bench/daemon-memory.mjs [--cli path/to/bin/batch.js] [--steps 10000] [--noops 5] [--out FILE]
+//   node bench/daemon-memory.mjs [--cli path/to/bin/batch.js] [--steps 10000] [--noops 5] [--pause MS] [--out FILE]
 //
 // --cli: the batch build to measure (default: this repository's), so that two builds can be
-// measured on the same generated project. Run it with NODE_EXTRA_CA_CERTS unset, one at a time.
+// measured on the same generated project. --pause: wait that long after each run and sample
+// again (the daemon collects its garbage after a quiet second: what it holds, not what it
+// left). Run it with NODE_EXTRA_CA_CERTS unset, one at a time.
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, CLI, INTERACTIVE_ENV, JOBS, log, machineInfo, project, sh } from './lib.mjs';
@@ -24,6 +26,8 @@ const cli = path.resolve(arg('--cli', CLI));
 const steps = Number(arg('--steps', '10000'));
 const noops = Number(arg('--noops', '5'));
 const out = arg('--out');
+const pause = Number(arg('--pause', '0'));
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 const p = project({ kind: 'command', steps, inputs: 10 });
 const dir = p.fresh(`mem-${path.basename(path.dirname(path.dirname(cli)))}`);
@@ -88,6 +92,12 @@ function sample(r, pid) {
   };
   const mb = (k) => `${(k / 1024).toFixed(0)} MB`;
   log(`${r.what} (${r.ms} ms, ran ${r.counts?.ran ?? '?'}): VmHWM ${mb(row.vmHwmKb)}, RSS ${mb(row.vmRssKb)} = anon ${mb(row.rssAnonKb)} + file ${mb(row.rssFileKb)}; heap ${row.heapMb ?? '?'} MB; mapped ${Object.entries(row.mapped).map(([f, k]) => `${f} ${mb(k)}`).join(', ')}; load ${row.load}`);
+  if (pause > 0) {
+    sleep(pause);
+    const later = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    row.afterPause = { ms: pause, vmRssKb: kb(later, 'VmRSS'), rssAnonKb: kb(later, 'RssAnon'), rssFileKb: kb(later, 'RssFile') };
+    log(`  after ${pause} ms: RSS ${mb(row.afterPause.vmRssKb)} = anon ${mb(row.afterPause.rssAnonKb)} + file ${mb(row.afterPause.rssFileKb)}`);
+  }
   return row;
 }
 

@@ -2,7 +2,6 @@
 // line and relay its output; otherwise (no socket, or the daemon declines) the caller runs
 // the command itself. Loaded on every start, so it imports nothing of the engine.
 import fs from 'node:fs';
-import net from 'node:net';
 import { daemonMode, isServedRun, startInBackground } from './auto-start.js';
 import { projectFlags, projectRoot } from '../util/project-root.js';
 import { daemonDir, encode, isPrivateDir, LineReader, shortSocketPath, socketPath, type Reply, type Request } from './protocol.js';
@@ -67,7 +66,8 @@ function relay(sock: string, argv: readonly string[], engine: string, cwd: strin
       socket.destroy();
       resolve(code);
     };
-    const socket = net.connect(shortSocketPath(sock));
+    // node:net only here: a run with no daemon to ask (CI, --no-daemon, no socket) never loads it.
+    const socket = process.getBuiltinModule('node:net').connect(shortSocketPath(sock));
     // Ctrl-C reaches this process only (the daemon's steps are not in this terminal's process
     // group): pass it on; the daemon stops the run as batch itself would (a second one kills
     // the steps), and says when. A third leaves at once, should the daemon not answer.
