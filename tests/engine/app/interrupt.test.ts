@@ -36,6 +36,15 @@ export default async (ctx) => {
 };
 `;
 
+/** Waits until the store holds `step`'s state (committed, seen by a reader of its own). */
+async function waitForState(q: TempProject, step: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(step in (await readStore(q)).state)) {
+    if (Date.now() > end) throw new Error(`${step}'s state was not committed within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Waits until `batch history --json` lists a run (bounded by the caller's timeout). */
 async function waitForRunRecord(q: TempProject): Promise<Record<string, unknown>> {
   for (;;) {
@@ -119,6 +128,9 @@ export default async (ctx: { root: string }) => {
     await waitForFile(p.path('slow.pid'));
     const stepPid = Number(p.read('slow.pid'));
     leftovers = [stepPid];
+    // a's record is committed within the write batch's window after it finished
+    // (store/write-batch.ts); a kill inside that window would only make a rerun too.
+    await waitForState(p, 'a');
     run.kill('SIGKILL');
     await run.exited;
     // The step dies with batch (the spawn helper kills its process group when batch's pipe
