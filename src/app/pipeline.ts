@@ -27,6 +27,7 @@ import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
 import { cachedGraph } from './graph-cache.js';
 import { mark } from '../util/timing.js';
 import { makeRecord, provenByRecord, recordKey, writeRecord } from '../plan/noop-record.js';
+import type { FastVerdict } from '../plan/fast-check.js';
 import { takeStatPrefetch } from '../fingerprint/stat-prefetch.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
@@ -103,6 +104,16 @@ function recordProof(selected: string[], c: { store: Store; stats: StatCache; ke
   return provenByRecord({ cacheDir: opts.cacheDir, ...c, selected, ...(prefetched ? { prefetched } : {}) });
 }
 
+/** A one-shot run of a cached config may prove every step at once (plan/noop-record.ts): the
+ * record's key (undefined when this run may not use or write one) and the verdicts it proved. */
+async function noopRecord(declared: PipelineConfig, plan: { config: PipelineConfig; selected: string[] }, c: { store: Store; stats: StatCache }, opts: RunOptions): Promise<{ key: string | undefined; proven: Map<string, FastVerdict> | undefined }> {
+  const { configId } = opts;
+  const key = configId !== undefined && plan.config === declared && opts.stats === undefined && snapshotsApply(opts) ? recordKey(configId, plan.config, plan.selected, opts.env) : undefined;
+  const byRecord = key === undefined ? undefined : await recordProof(plan.selected, { ...c, key }, opts);
+  mark(`no-op record (${key === undefined ? 'off' : (byRecord?.by ?? 'miss')})`);
+  return { key, proven: byRecord?.verdicts };
+}
+
 /** The start time in a run id ("20261207T220643314Z-k3x9"), comparable as text. */
 const startOf = (id: string): string => id.split('-')[0]!;
 
@@ -125,11 +136,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const graph = config === declared && configId !== undefined ? cachedGraph(config, opts.cacheDir, configId) : buildGraph(config);
   const plan = { config, graph, selected: selectSteps(graph, expandTargets(config, opts.targets)) };
   mark('config + graph');
-  // A one-shot run of a cached config may prove every step at once (plan/noop-record.ts).
-  const key = configId !== undefined && config === declared && opts.stats === undefined && snapshotsApply(opts) ? recordKey(configId, config, plan.selected, opts.env) : undefined;
-  const byRecord = key === undefined ? undefined : await recordProof(plan.selected, { store, stats, key }, opts);
-  const proven = byRecord?.verdicts;
-  mark(`no-op record (${key === undefined ? 'off' : (byRecord?.by ?? 'miss')})`);
+  const { key, proven } = await noopRecord(declared, plan, { store, stats }, opts);
   const found = await preflight(plan, { root: opts.root, cacheDir: opts.cacheDir, store, stats }, {
     ...(snapshotsApply(opts) ? { snapshots: { env: opts.env } } : {}),
     ...(proven ? { proven } : {}),
@@ -174,21 +181,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     keepGoing: opts.keepGoing,
     signal: opts.signal,
     work: (name, slots) => processStep(env, name, slots),
-    onResult: (r) => {
-      const { state, snapshot, ...result } = r as StepOutcome;
-      const step = config.steps.get(result.name);
-      if (state && step?.metrics) {
-        const m = readStepMetrics(opts.root, step, state.outputs);
-        for (const message of m.warnings) opts.emit({ type: 'warning', message });
-        result.metrics = m.metrics;
-        result.params = paramsUpstream(config, graph, step.name);
-        (r as StepOutcome).metrics = result.metrics;
-        (r as StepOutcome).params = result.params;
-      }
-      // The snapshot goes after the state it vouches for, in the same transaction.
-      run.recorder.step(result, state, snapshot);
-      opts.emit({ type: 'step-end', result });
-    },
+    onResult: (r) => recordOutcome(r as StepOutcome, { config, graph, run }, opts),
   });
   mark('steps');
   const results = plan.selected.map((n) => {
@@ -202,6 +195,23 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const tests = await testPhase(run, results, { store, stats }, opts);
   const record = await endRun(run, { results, tests, remoteCache, orphans }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
   return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
+}
+
+/** A finished step: its metrics read (a step that declares them), then recorded and told. */
+function recordOutcome(r: StepOutcome, c: { config: PipelineConfig; graph: Graph; run: StartedRun }, opts: RunOptions): void {
+  const { state, snapshot, ...result } = r;
+  const step = c.config.steps.get(result.name);
+  if (state && step?.metrics) {
+    const m = readStepMetrics(opts.root, step, state.outputs);
+    for (const message of m.warnings) opts.emit({ type: 'warning', message });
+    result.metrics = m.metrics;
+    result.params = paramsUpstream(c.config, c.graph, step.name);
+    r.metrics = result.metrics;
+    r.params = result.params;
+  }
+  // The snapshot goes after the state it vouches for, in the same transaction.
+  c.run.recorder.step(result, state, snapshot);
+  opts.emit({ type: 'step-end', result });
 }
 
 /** A run under way: its id, its record so far, its recorder. */

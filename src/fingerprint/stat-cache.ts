@@ -206,13 +206,12 @@ export class StatCache {
     this.filesStatted += n;
   }
 
-  /** Drops what this run knows about a file, so the next `get` stats it again. */
+  /** Drops what this run knows about a file, so the next `get` stats it again. The epoch moves
+   * only when something was held: no verdict can rest on a path this cache never answered for
+   * (watch mode forgets every path an event names, most of them never asked for). */
   forget(rel: string): void {
-    this.memo.delete(rel);
-    this.stats.delete(rel);
-    this.ahead.delete(rel);
-    this.statSlots.delete(rel);
-    this.epoch++;
+    const dropped = [this.memo.delete(rel), this.stats.delete(rel), this.ahead.delete(rel), this.statSlots.delete(rel)];
+    if (dropped.includes(true)) this.epoch++;
   }
 
   /** Files `get` will be asked for soon (the inputs and outputs of the steps a run checks in

@@ -63,6 +63,8 @@ export interface UpToDateTable {
   remove(runId: string): number;
 }
 
+/** One handle on the run store: its tables (one per kind of record, each typed) and the write
+ * batch they share; 12 members because each table is its own LMDB database. */
 export interface Store {
   readonly root: RootDatabase;
   readonly stat: StatTable;

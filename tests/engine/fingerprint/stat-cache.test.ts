@@ -30,3 +30,27 @@ describe('StatCache.stat', () => {
     expect(stats.stat('data/missing.csv')).toBeNull();
   });
 });
+
+describe('StatCache.forget', () => {
+  it('moves the epoch only when it drops something held: a path never asked for changes no verdict', async () => {
+    const stats = new StatCache(p.dir, undefined);
+    expect(stats.stat('data/a.csv')).not.toBeNull();
+    expect(stats.stat('data/missing.csv')).toBeNull();
+    await stats.get('run.sh');
+    const e0 = stats.epoch;
+    stats.forget('data/never-asked.csv');
+    expect(stats.epoch).toBe(e0);
+    // A stat held, an absence held and a hash held each count, once.
+    stats.forget('data/a.csv');
+    expect(stats.epoch).toBe(e0 + 1);
+    stats.forget('data/a.csv');
+    expect(stats.epoch).toBe(e0 + 1);
+    stats.forget('data/missing.csv');
+    expect(stats.epoch).toBe(e0 + 2);
+    stats.forget('run.sh');
+    expect(stats.epoch).toBe(e0 + 3);
+    // Forgotten means asked again: a change made meanwhile is seen.
+    fs.writeFileSync(p.path('data/a.csv'), '1,2,3\n');
+    expect(stats.stat('data/a.csv')!.size).toBe(6);
+  });
+});
