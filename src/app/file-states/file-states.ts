@@ -173,7 +173,7 @@ export class FileStates {
   isTrusted(rel: string): boolean {
     const dir = path.posix.dirname(rel);
     const since = this.watches.since(dir);
-    return this.proven && since !== undefined && since < this.runs && this.statsFor.peekStat(rel) !== undefined && this.statsFor.marks.has(rel, VETTED);
+    return this.proven && since !== undefined && since < this.runs && !this.watches.linked(dir) && this.statsFor.peekStat(rel) !== undefined && this.statsFor.marks.has(rel, VETTED);
   }
 
   /** After a run, while the process is idle: judges the paths the run stat'ed, so that the

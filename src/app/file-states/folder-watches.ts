@@ -7,6 +7,12 @@ interface Watch {
   w: fs.FSWatcher;
   id: string;
   run: number;
+  /** The folder's own path is a symbolic link (the watch follows it). */
+  isLink: boolean;
+  /** It or a folder above it is a symbolic link: its files' events are told (watch mode) but
+   * never trusted (daemon): the link's target can be renamed, swapped or edited with no event
+   * in any folder watched here. */
+  linked: boolean;
 }
 
 export interface FolderWatchesOptions {
@@ -49,6 +55,11 @@ export class FolderWatches {
   /** The run count when `dir`'s watch was set (undefined: not watched). */
   since(dir: string): number | undefined {
     return this.watched.get(dir)?.run;
+  }
+
+  /** Whether `dir`'s watch goes through a symbolic link (see Watch.linked). */
+  linked(dir: string): boolean {
+    return this.watched.get(dir)?.linked ?? false;
   }
 
   /** Watched folders (for the "watching …" line and tests). */
@@ -100,7 +111,9 @@ export class FolderWatches {
       return false;
     }
     w.on('error', () => this.opts.onError(d));
-    this.watched.set(d, { w, id, run });
+    const isLink = this.isLink(d);
+    const linked = isLink || (d !== '.' && this.linked(path.posix.dirname(d)));
+    this.watched.set(d, { w, id, run, isLink, linked });
     return true;
   }
 
@@ -113,10 +126,21 @@ export class FolderWatches {
     }
   }
 
-  /** Whether `dir` is still the folder its watch was set on. */
+  /** Whether `dir` is still the folder its watch was set on (the same folder, reached the same
+   * way: a folder replaced by a link to itself is not). */
   sameFolder(dir: string): boolean {
     const id = this.folderId(dir);
-    return id !== undefined && id === this.watched.get(dir)?.id;
+    const w = this.watched.get(dir);
+    return id !== undefined && id === w?.id && this.isLink(dir) === w.isLink;
+  }
+
+  private isLink(dir: string): boolean {
+    if (dir === '.') return false;
+    try {
+      return fs.lstatSync(this.abs(dir), { throwIfNoEntry: false })?.isSymbolicLink() === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Stops watching every folder `under` says yes to. */

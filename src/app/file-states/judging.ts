@@ -29,17 +29,18 @@ export interface JudgeAt {
 
 /** Keeps or forgets one path a run stat'ed. Its stat is kept as it is only if its folder was
  * watched before that run began; if the folder is watched only now, the path is stat'ed
- * again (a change between the run's stat and the watch has no event). */
+ * again (a change between the run's stat and the watch has no event). Never under a folder
+ * reached through a symbolic link (FolderWatches.linked). */
 export function judgeOne(rel: string, stats: NotingStatCache, round: Round, at: JudgeAt): void {
   if (stats.peekStat(rel) === undefined) return; // forgotten since, by an event
   if (at.trustEvents && inside(rel)) {
     const dir = path.posix.dirname(rel);
     const since = at.watches.since(dir);
     if (since !== undefined && since < at.runs) {
-      if (vet(rel, stats, at.prefix)) return void round.kept++;
+      if (!at.watches.linked(dir) && vet(rel, stats, at.prefix)) return void round.kept++;
     } else if (since !== undefined && stats.marks.has(rel, VETTED)) {
       return void round.kept++; // a duplicate: stat'ed again (below) earlier in this round
-    } else if ((since !== undefined || at.watches.watchWithAncestors(dir, at.runs, round.failed)) && restat(rel, stats, at.prefix)) {
+    } else if ((since !== undefined || at.watches.watchWithAncestors(dir, at.runs, round.failed)) && !at.watches.linked(dir) && restat(rel, stats, at.prefix)) {
       return void round.again++;
     }
   }
