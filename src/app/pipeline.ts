@@ -56,6 +56,9 @@ export interface RunOptions {
   /** The declared config's id when it came from (or went to) the config cache
    * (batchfile/config-cache.ts): its graph is cached too (graph-cache.ts). */
   configId?: string;
+  /** The project lock's generation before this run's session took it (store/lock.ts): the
+   * stat helper's stats count only if it is the one they were taken under. */
+  lockGenerationBefore?: string;
 }
 
 /** The run's logs (step logs under runs/, execution_logs.csv) must be writable before anything
@@ -98,9 +101,9 @@ async function removeOrphans(config: PipelineConfig, graph: Graph, store: Store,
  * helper process while batch loaded, if it was started), or undefined. */
 function recordProof(selected: string[], c: { store: Store; stats: StatCache; key: string }, opts: RunOptions): ReturnType<typeof provenByRecord> {
   const taken = takeStatPrefetch(opts.root, opts.cacheDir);
-  // Its stats were taken before this run held the lock: not if a run began since (it may have
-  // changed files after them; store/lock.ts). Run ids begin with their start time.
-  const prefetched = taken && startOf(newestRunId(c.store)) < startOf(newRunId(new Date(taken.at))) ? taken.answer : undefined;
+  // Its stats were taken before this run held the lock: not if anyone held it in between (a
+  // run, `clean`, `cache prune` may have changed files after them; util/lock-generation.ts).
+  const prefetched = taken && taken.generation === opts.lockGenerationBefore ? taken.answer : undefined;
   return provenByRecord({ cacheDir: opts.cacheDir, ...c, selected, ...(prefetched ? { prefetched } : {}) });
 }
 
@@ -112,15 +115,6 @@ async function noopRecord(declared: PipelineConfig, plan: { config: PipelineConf
   const byRecord = key === undefined ? undefined : await recordProof(plan.selected, { ...c, key }, opts);
   mark(`no-op record (${key === undefined ? 'off' : (byRecord?.by ?? 'miss')})`);
   return { key, proven: byRecord?.verdicts };
-}
-
-/** The start time in a run id ("20261207T220643314Z-k3x9"), comparable as text. */
-const startOf = (id: string): string => id.split('-')[0]!;
-
-/** The id of the run that began last ('' when there is none). */
-function newestRunId(store: Store): string {
-  for (const id of store.runs.getKeys({ reverse: true, limit: 1 })) return id;
-  return '';
 }
 
 /** One run: plan each step as it becomes ready, execute what must run, record as it goes. */

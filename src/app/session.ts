@@ -129,6 +129,7 @@ export class Session {
       ...(outputCache ? { outputCache } : {}),
       ...(req.stats ? { stats: req.stats } : {}),
       ...(loaded.configId ? { configId: loaded.configId } : {}),
+      lockGenerationBefore: this.lock.generationBefore,
       ...(withTests
         ? { tests: (ctx) => runTestPhase({ config: loaded.config, tests, store: ctx.store, stats: ctx.stats, force: req.force, runId: ctx.runId, signal, emit }) }
         : {}),

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lockGeneration } from '../util/lock-generation.js';
 
 /** Beside the bundle's chunks and tsc's fingerprint/ alike: dist/stat-many. */
 const HELPER = fileURLToPath(new URL('../stat-many', import.meta.url));
@@ -21,13 +22,18 @@ export function noopRecordPath(cacheDir: string): string {
   return path.join(cacheDir, 'batchfile', 'noop.bin');
 }
 
-/** The helper's answer, and when it was started (its stats were taken after that). */
+/** The helper's answer, and the project lock's generation when it was started (its stats
+ * were taken after that; util/lock-generation.ts). */
 export interface Prefetch {
   answer: Promise<Buffer | undefined>;
-  at: number;
+  generation: string;
 }
 
-let started: (Prefetch & { root: string; record: string; refs: Refs[] }) | undefined;
+/** How long a run waits for the helper's answer once it asks (it takes ~20 ms for 12,000
+ * paths): a helper stopped or stuck is left, and the run stats the files itself. */
+const ANSWER_WAIT_MS = 2000;
+
+let started: (Prefetch & { root: string; record: string; refs: Refs[]; kill: () => void }) | undefined;
 
 /** Starts the helper for `record` (an absolute path) in `root`, when both exist and no run
  * holds the project's lock (`cacheDir/lock`, store/lock.ts): this run would wait for it, and
@@ -36,7 +42,9 @@ export function startStatPrefetch(root: string, cacheDir: string): void {
   if (started || process.platform !== 'linux' || process.env.BATCH_STAT_HELPER === '0') return;
   const record = noopRecordPath(cacheDir);
   if (!fs.existsSync(record) || !fs.existsSync(HELPER) || fs.existsSync(path.join(cacheDir, 'lock'))) return;
-  const at = Date.now();
+  const generation = lockGeneration(cacheDir);
+  if (generation === '') return;
+  let kill = (): void => {};
   const refs: Refs[] = [];
   const answer = new Promise<Buffer | undefined>((resolve) => {
     try {
@@ -46,6 +54,10 @@ export function startStatPrefetch(root: string, cacheDir: string): void {
       child.stdout.on('data', (c: Buffer) => chunks.push(c));
       child.on('error', () => resolve(undefined));
       child.on('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
+      kill = () => {
+        child.kill('SIGKILL');
+        resolve(undefined);
+      };
       // A run that never asks (it failed first, or finds no record to check) does not wait;
       // one that asks refs them again (takeStatPrefetch), or it could exit while it waits.
       refs.push(child, child.stdout as unknown as Refs);
@@ -54,15 +66,17 @@ export function startStatPrefetch(root: string, cacheDir: string): void {
       resolve(undefined);
     }
   });
-  started = { root: path.resolve(root), record: path.resolve(record), answer, at, refs };
+  started = { root: path.resolve(root), record: path.resolve(record), answer, generation, refs, kill: () => kill() };
 }
 
 /** The helper's answer for the record of `cacheDir` in `root`, once (undefined: none was
  * started for it). */
 export function takeStatPrefetch(root: string, cacheDir: string): Prefetch | undefined {
   if (!started || started.root !== path.resolve(root) || started.record !== path.resolve(noopRecordPath(cacheDir))) return undefined;
-  const { answer, at, refs } = started;
+  const { answer, generation, refs, kill } = started;
   started = undefined;
   for (const r of refs) r.ref();
-  return { answer, at };
+  const timer = setTimeout(kill, ANSWER_WAIT_MS);
+  void answer.then(() => clearTimeout(timer));
+  return { answer, generation };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchError } from '../util/errors.js';
+import { lockGeneration, lockGenerationPath } from '../util/lock-generation.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
 
 interface LockInfo {
@@ -63,6 +64,25 @@ const UNREADABLE_LOCK_MS = 5000;
 
 export interface Lock {
   release(): void;
+  /** The lock's generation before this holder took it (util/lock-generation.ts): equal to
+   * one read earlier only if nobody held the lock in between. */
+  readonly generationBefore: string;
+}
+
+let generations = 0;
+
+/** Moves the generation on (the lock just taken); what it was before. If it cannot be
+ * written, it is removed, and then is '' for a reader, which no earlier reading may match
+ * unless it was absent then too: the next holder writes it again. */
+function nextGeneration(cacheDir: string, me: LockInfo): string {
+  const before = lockGeneration(cacheDir);
+  const file = lockGenerationPath(cacheDir);
+  try {
+    fs.writeFileSync(file, `${me.pid} ${me.startedAt} ${++generations} ${Math.random()}`);
+  } catch {
+    fs.rmSync(file, { force: true });
+  }
+  return before;
 }
 
 /** One batch per project at a time: `.cache/lock`, created with O_EXCL so exactly one of
@@ -82,8 +102,10 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       fd = fs.openSync(file, 'wx');
       fs.writeSync(fd, JSON.stringify(me));
       fs.closeSync(fd);
+      const generationBefore = nextGeneration(cacheDir, me);
       let released = false;
       return {
+        generationBefore,
         release: () => {
           if (released) return;
           released = true;

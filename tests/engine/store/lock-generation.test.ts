@@ -1,0 +1,66 @@
+// The project lock's generation (util/lock-generation.ts): every holder moves it as it takes the
+// lock, so that stats taken before a run waited for the lock (the stat helper's) count only if
+// nobody held it in between. Found in review: `batch clean` between the helper's stats and the
+// run's lock left the run proving every step up to date with the outputs deleted, because the
+// old rule only looked for a newer run record.
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../../src/store/lock.js';
+import { lockGeneration } from '../../../src/util/lock-generation.js';
+import { REPO, TempProject } from '../rig.js';
+
+// The built module: it starts dist/stat-many, found beside it.
+const { startStatPrefetch, takeStatPrefetch } = (await import(`${REPO}/dist/fingerprint/stat-prefetch.js`)) as typeof import('../../../src/fingerprint/stat-prefetch.js');
+
+let p: TempProject | undefined;
+afterEach(() => p?.cleanup());
+
+const BATCHFILE = `import { defineBatch } from 'batchfile';
+export default defineBatch({ steps: {
+  a: { command: 'cat in.txt > out/a.txt', inputs: ['in.txt'], outputs: ['out/a.txt'] },
+}});
+`;
+
+describe('the lock generation', () => {
+  it('moves with every holder, and each holder learns the one before it', async () => {
+    p = TempProject.create({ 'Batchfile.ts': BATCHFILE, 'in.txt': 'x\n', 'out/.keep': '' });
+    const cache = p.path('.cache');
+    expect(lockGeneration(cache)).toBe('');
+    const first = await acquireLock(cache, { wait: false });
+    first.release();
+    expect(first.generationBefore).toBe('');
+    const g1 = lockGeneration(cache);
+    expect(g1).not.toBe('');
+    const second = await acquireLock(cache, { wait: false });
+    second.release();
+    expect(second.generationBefore).toBe(g1);
+    const g2 = lockGeneration(cache);
+    expect(g2).not.toBe(g1);
+    // A holder that records no run moves it too.
+    expect((await p.batch(['clean'])).code).toBe(0);
+    expect(lockGeneration(cache)).not.toBe(g2);
+  });
+
+  it("the helper's stats are tied to the generation they were taken under: `batch clean` in between shows", async () => {
+    p = TempProject.create({ 'Batchfile.ts': BATCHFILE, 'in.txt': 'x\n', 'out/.keep': '' });
+    const cache = p.path('.cache');
+    // A no-op proven step by step, of a config from the config cache, writes the no-op record
+    // (with no racy window, a few runs at most: noop-record.test.ts).
+    for (let i = 0; i < 5 && !fs.existsSync(p.path('.cache/batchfile/noop.bin')); i++) {
+      expect((await p.run([], { env: { BATCH_RACY_WINDOW_MS: '0' } })).code).toBe(0);
+    }
+    expect(fs.existsSync(p.path('.cache/batchfile/noop.bin'))).toBe(true);
+    const before = lockGeneration(cache);
+    startStatPrefetch(p.dir, cache);
+    // Another holder takes and leaves the lock, deleting the outputs.
+    expect((await p.batch(['clean'])).code).toBe(0);
+    expect(fs.existsSync(p.path('out/a.txt'))).toBe(false);
+    const lock = await acquireLock(cache, { wait: false });
+    lock.release();
+    const taken = takeStatPrefetch(p.dir, cache);
+    expect(taken?.generation).toBe(before);
+    await taken?.answer;
+    // What the run compares (app/pipeline.ts recordProof): not the same, so the stats are not used.
+    expect(lock.generationBefore).not.toBe(taken?.generation);
+  });
+});
