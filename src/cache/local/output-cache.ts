@@ -223,6 +223,10 @@ export class LocalOutputCache implements CacheBackend {
     const needs = [...firstPath.keys()].flatMap((h) => this.blobs.inline?.ticketOf(h) ?? []);
     const put = (): void =>
       void this.opts.store.writes.add(() => void this.db.put(key, entry), { needs }).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+    // Entries this instance put earlier may still wait in the write batch: the index read
+    // below (the bound's check, or the whole tally) must see them, or an eviction would delete
+    // blobs one of them names. Once per instance: after it, the tally or bound is kept here.
+    if (!this.tally && !this.boundNow) await this.opts.store.writes.flush();
     const b = this.bound();
     if (!this.tally) {
       const next = { entries: b.entries + (old ? 0 : 1), bytes: b.bytes - (old?.bytes ?? 0) + bytes };
@@ -235,6 +239,7 @@ export class LocalOutputCache implements CacheBackend {
         return;
       }
     }
+    if (!this.tally) await this.opts.store.writes.flush(); // as above
     const tally = this.getTally();
     put();
     tally.add(key, entry);
