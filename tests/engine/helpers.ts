@@ -2,7 +2,8 @@
 // liveness, and read-only views of the records a run leaves (LMDB store, CSV log).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fake, type TempProject } from './rig.js';
+import { expect } from 'vitest';
+import { fake, TempProject } from './rig.js';
 
 /** A Batchfile.ts whose `steps` object literal is `body` (TypeScript text). */
 export function batchfile(body: string, extra = ''): string {
@@ -142,6 +143,22 @@ export function snapshot(p: TempProject, rel: string): Record<string, string> {
   };
   if (p.exists(rel)) walk(rel);
   return out;
+}
+
+/** The correctness rule: `p`'s out/ equals that of a copy of its sources (no .cache, logs or
+ * out) built from nothing with `--force`, under `env`. */
+export async function expectCleanBuildEqual(p: TempProject, env: NodeJS.ProcessEnv): Promise<void> {
+  const clean = TempProject.create({});
+  try {
+    fs.cpSync(p.dir, clean.dir, { recursive: true, filter: (src) => !/[/\\](\.cache|logs|out)$/.test(src) });
+    fs.mkdirSync(clean.path('out'));
+    fs.writeFileSync(clean.path('out/.keep'), '');
+    const r = await clean.run(['--force'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(snapshot(p, 'out')).toEqual(snapshot(clean, 'out'));
+  } finally {
+    clean.cleanup();
+  }
 }
 
 /** Starts a child in its own (inherited) process group that ignores SIGTERM, writes

@@ -7,9 +7,9 @@
 // Whether a run evaluated the Batchfile is read from BATCH_TIMING's marks ('batchfile from
 // cache' or 'batchfile imported').
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
+import { expectCleanBuildEqual } from '../helpers.js';
 
 const ENV = { BATCH_TIMING: '1', BATCH_RACY_WINDOW_MS: '0' };
 
@@ -37,24 +37,8 @@ async function run(p: TempProject, env: NodeJS.ProcessEnv = {}): Promise<{ actio
 
 /** The files under out/ of `p`, and of a copy of its sources built from nothing with --force
  * and no config cache: they must be equal. */
-async function expectCleanEqual(p: TempProject, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const clean = project({});
-  fs.cpSync(p.dir, clean.dir, { recursive: true, filter: (src) => !/[/\\](\.cache|logs|out)$/.test(src) });
-  fs.mkdirSync(clean.path('out'));
-  fs.writeFileSync(clean.path('out/.keep'), '');
-  const r = await clean.run(['--force'], { env: { ...ENV, BATCH_CONFIG_CACHE: '0', ...env } });
-  expect(r.code, r.stderr).toBe(0);
-  expect(outputs(p)).toEqual(outputs(clean));
-}
-
-function outputs(p: TempProject): Record<string, string> {
-  const dir = p.path('out');
-  const out: Record<string, string> = {};
-  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    const abs = path.join(dir, f);
-    if (fs.statSync(abs).isFile()) out[f] = fs.readFileSync(abs, 'utf8');
-  }
-  return out;
+function expectCleanEqual(p: TempProject, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  return expectCleanBuildEqual(p, { ...ENV, BATCH_CONFIG_CACHE: '0', ...env });
 }
 
 const echo = (name: string, text: string): string => `${name}: { command: 'echo ${text} > out/${name}.txt', outputs: ['out/${name}.txt'] },`;
