@@ -197,7 +197,7 @@ function checkTarball() {
   const files = info.files.map((f) => f.path);
   console.log(`tarball: ${info.filename}, ${(info.size / 1024).toFixed(0)} KB packed, ${(info.unpackedSize / 1024).toFixed(0)} KB unpacked, ${files.length} files`);
   check(!files.some((f) => /\.(png|jpe?g|gif|svg)$/.test(f)), 'no images in the tarball');
-  check(files.every((f) => !f.startsWith('dist/') || f.startsWith('dist/bundle/') || f.startsWith('dist/types/') || f === 'dist/forkserver'), 'one build: dist/bundle (+ dist/types, dist/forkserver) only');
+  check(files.every((f) => !f.startsWith('dist/') || f.startsWith('dist/bundle/') || f.startsWith('dist/types/') || f === 'dist/forkserver' || f === 'dist/stat-many'), 'one build: dist/bundle (+ dist/types, dist/forkserver, dist/stat-many) only');
   check(files.includes('dist/types/index.d.ts') && files.includes('dist/bundle/index.js') && files.includes('bin/batch.js'), 'the public entry, its types and the bin are in it');
   check(!files.some((f) => f.startsWith('tests/') || f.startsWith('steps/') || f.startsWith('src/')), 'no tests, example steps or sources in it');
   return info.filename;
