@@ -4,10 +4,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO, 'bin/batch.js');
 export const FAKE = path.join(REPO, 'tests/engine/fixtures/fake-step.mjs');
+
+/** For a test file that makes several projects per test: `create(files)` makes one, and every
+ * project made is removed after each test. */
+export function projectsRemovedAfterEach(): (files: Record<string, string>) => TempProject {
+  let made: TempProject[] = [];
+  afterEach(() => {
+    for (const p of made) p.cleanup();
+    made = [];
+  });
+  return (files) => {
+    const p = TempProject.create(files);
+    made.push(p);
+    return p;
+  };
+}
 
 export interface BatchResult {
   code: number | null;

@@ -7,23 +7,13 @@
 // Whether a run evaluated the Batchfile is read from BATCH_TIMING's marks ('batchfile from
 // cache' or 'batchfile imported').
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject } from '../rig.js';
+import { describe, expect, it } from 'vitest';
+import { projectsRemovedAfterEach, type TempProject } from '../rig.js';
 import { expectCleanBuildEqual } from '../helpers.js';
 
 const ENV = { BATCH_TIMING: '1', BATCH_RACY_WINDOW_MS: '0' };
 
-let projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects) p.cleanup();
-  projects = [];
-});
-
-function project(files: Record<string, string>): TempProject {
-  const p = TempProject.create(files);
-  projects.push(p);
-  return p;
-}
+const project = projectsRemovedAfterEach();
 
 /** A run: its steps' actions, and whether the config came from the cache. */
 async function run(p: TempProject, env: NodeJS.ProcessEnv = {}): Promise<{ actions: Record<string, string>; cached: boolean }> {

@@ -5,23 +5,13 @@
 // checks and rerun exactly the steps it affects; after each, the outputs equal a clean
 // --force build's. Which way a run went is read from BATCH_TIMING's marks.
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TempProject } from '../rig.js';
+import { describe, expect, it } from 'vitest';
+import { projectsRemovedAfterEach, type TempProject } from '../rig.js';
 import { expectCleanBuildEqual } from '../helpers.js';
 
 const ENV = { BATCH_TIMING: '1', BATCH_RACY_WINDOW_MS: '0' };
 
-let projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects) p.cleanup();
-  projects = [];
-});
-
-function project(files: Record<string, string>): TempProject {
-  const p = TempProject.create(files);
-  projects.push(p);
-  return p;
-}
+const project = projectsRemovedAfterEach();
 
 type How = 'helper' | 'stat' | 'none' | 'miss';
 
