@@ -128,8 +128,18 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       try {
         fs.renameSync(file, aside);
         const moved = readLock(aside);
-        if (moved && moved.pid !== holder.pid) fs.renameSync(aside, file); // not the stale one: put it back
-        else fs.rmSync(aside, { force: true });
+        // Only the stale lock itself is removed. Anything else was taken meanwhile by another
+        // contender, possibly not yet written (unreadable): removing it let two runs hold the
+        // lock. It goes back with a link, never over a lock made since (rename would replace
+        // it), and its holder's pending write lands in it (same inode).
+        if (moved && moved.pid === holder.pid && moved.startedAt === holder.startedAt) fs.rmSync(aside, { force: true });
+        else {
+          try {
+            fs.linkSync(aside, file);
+          } finally {
+            fs.rmSync(aside, { force: true });
+          }
+        }
       } catch {
         // someone else took it over first
       }
