@@ -157,7 +157,13 @@ export class Session {
     this.remote = undefined;
     await remote?.executor.close();
     if (!this.ownsResources) {
-      this.lock.release();
+      // The store stays open, but its queued writes (a late blob removal, say) commit before
+      // the lock goes: after it, another process may hold the lock and write the same keys.
+      try {
+        await this.store.writes.flush().catch(() => undefined);
+      } finally {
+        this.lock.release();
+      }
       return;
     }
     try {
