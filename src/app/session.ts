@@ -84,6 +84,12 @@ export class Session {
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
 
+  /** The project lock's generation before this session took it, and the one it wrote
+   * (util/lock-generation.ts). */
+  get lockGenerations(): { before: string; mine: string } {
+    return { before: this.lock.generationBefore, mine: this.lock.generation };
+  }
+
   load(compiled?: CompiledBatchfile, opts?: LoadOptions): Promise<Loaded> {
     return loadProject(this.project, compiled, opts);
   }

@@ -67,22 +67,27 @@ export interface Lock {
   /** The lock's generation before this holder took it (util/lock-generation.ts): equal to
    * one read earlier only if nobody held the lock in between. */
   readonly generationBefore: string;
+  /** The generation this holder wrote as it took the lock ('' when it could not): the next
+   * holder's `generationBefore` equals it only if nobody held the lock in between. */
+  readonly generation: string;
 }
 
 let generations = 0;
 
-/** Moves the generation on (the lock just taken); what it was before. If it cannot be
- * written, it is removed, and then is '' for a reader, which no earlier reading may match
- * unless it was absent then too: the next holder writes it again. */
-function nextGeneration(cacheDir: string, me: LockInfo): string {
+/** Moves the generation on (the lock just taken): what it was before, and what it is now
+ * ('' when it cannot be written: then it is removed, and is '' for a reader, which no earlier
+ * reading may match unless it was absent then too; the next holder writes it again). */
+function nextGeneration(cacheDir: string, me: LockInfo): { before: string; now: string } {
   const before = lockGeneration(cacheDir);
   const file = lockGenerationPath(cacheDir);
+  const now = `${me.pid} ${me.startedAt} ${++generations} ${Math.random()}`;
   try {
-    fs.writeFileSync(file, `${me.pid} ${me.startedAt} ${++generations} ${Math.random()}`);
+    fs.writeFileSync(file, now);
   } catch {
     fs.rmSync(file, { force: true });
+    return { before, now: '' };
   }
-  return before;
+  return { before, now };
 }
 
 /** The stale lock a contender judged: a dead holder's, or one left unreadable (by file). */
@@ -187,10 +192,11 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       fd = fs.openSync(file, 'wx');
       fs.writeSync(fd, JSON.stringify(me));
       fs.closeSync(fd);
-      const generationBefore = nextGeneration(cacheDir, me);
+      const gen = nextGeneration(cacheDir, me);
       let released = false;
       return {
-        generationBefore,
+        generationBefore: gen.before,
+        generation: gen.now,
         release: () => {
           if (released) return;
           released = true;
