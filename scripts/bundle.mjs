@@ -53,6 +53,22 @@ function besideEntries() {
   return entries;
 }
 
+/** esbuild's CommonJS output wraps every `import x from 'node:fs'` of every module in
+ * `__toESM(require(...))`, which copies each property of the module onto a new object as a
+ * getter: ~150 wraps of node:fs and node:path at each start, ~7k property definitions, ~10 ms
+ * of a no-op's CPU. Made once per module object here (the same live getters, shared by every
+ * importer). Edited on the helper's own lines, so the source map's lines stay right; a
+ * changed helper (another esbuild) fails the build instead of going unnoticed. */
+function memoizeToEsm(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const helper = 'var __toESM = (mod, isNodeMode, target) => (';
+  const next = 'var __toCommonJS = ';
+  if (text.split(helper).length !== 2 || text.split(`\n${next}`).length !== 2) throw new Error(`bundle: esbuild's __toESM helper is not as expected in ${file}: update memoizeToEsm in scripts/bundle.mjs`);
+  const memo =
+    'var __toESMDone = new WeakMap(); var __toESM = (mod, isNodeMode) => { if (mod == null || (typeof mod !== "object" && typeof mod !== "function")) return __toESMOnce(mod, isNodeMode); let m = __toESMDone.get(mod); if (!m) __toESMDone.set(mod, (m = [])); return (m[isNodeMode ? 1 : 0] ??= __toESMOnce(mod, isNodeMode)); }; ';
+  fs.writeFileSync(file, text.replace(helper, 'var __toESMOnce = (mod, isNodeMode, target) => (').replace(`\n${next}`, `\n${memo}${next}`));
+}
+
 fs.rmSync(OUT, { recursive: true, force: true });
 const result = await esbuild.build({
   absWorkingDir: REPO,
@@ -120,6 +136,7 @@ const cli = await esbuild.build({
   metafile: true,
   logLevel: 'warning',
 });
+memoizeToEsm(path.join(OUT, 'cli.cjs'));
 const dynamic = Object.values(cli.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === 'dynamic-import' && i.external).map((i) => i.path));
 if (dynamic.length > 0) throw new Error(`bundle: the CLI imports ${dynamic.join(', ')} with import(): import ES modules through src/util/import-esm.ts (cli.cjs runs from a code cache, where import() cannot be used)`);
 await esbuild.build({

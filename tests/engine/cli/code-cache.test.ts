@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, REPO, TempProject } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
@@ -108,6 +109,26 @@ describe('the CLI bundle through its code cache', () => {
     fs.writeFileSync(f.cli, bundle('alpha'));
     expect(await f.run({ BATCH_CODE_CACHE: '0' })).toBe('alpha off function\n');
     expect(f.cache()).toBeUndefined();
+  });
+
+  it("the bundle's CommonJS interop wraps each module once (scripts/bundle.mjs), with the same live view as esbuild's own", () => {
+    const text = fs.readFileSync(path.join(REPO, 'dist', 'bundle', 'cli.cjs'), 'utf8');
+    // The helpers: everything before the first module.
+    const helpers = text.slice(0, text.indexOf('\n// src/'));
+    const toEsm = vm.runInNewContext(`${helpers.replace(/^var __batch_import_meta_url.*\n/, '')}\n;__toESM`, { require: () => ({}), __filename: '/x' }) as (m: unknown, nodeMode?: number) => Record<string, unknown>;
+    const mod = { a: 1, f: (): number => 2 };
+    const first = toEsm(mod, 1);
+    expect(toEsm(mod, 1)).toBe(first);
+    expect(first.default).toBe(mod);
+    expect(first.a).toBe(1);
+    mod.a = 3; // live, as esbuild's getters are
+    expect(first.a).toBe(3);
+    // A transpiled ES module (`__esModule`) outside node mode has no default added; in node mode it does.
+    const esm = { __esModule: true, x: 1 };
+    expect('default' in toEsm(esm)).toBe(false);
+    expect(toEsm(esm, 1).default).toBe(esm);
+    expect(toEsm(esm)).toBe(toEsm(esm));
+    expect(toEsm(undefined)).toEqual({});
   });
 
   it('the real CLI runs from the cache: a run that compiles the Batchfile (esbuild, imported lazily) and a no-op', async () => {
