@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The engine ships compiled (dist/, built at install); nothing is compiled at start-up.
 // `npm run build` writes tsc's per-file output and then a bundle of the CLI (dist/bundle/,
-// scripts/bundle.mjs), which loads in a fraction of the time. The bundle is used unless
+// scripts/bundle.mjs), one CommonJS file run through a V8 code cache beside it
+// (src/cli/cached-load.ts), which loads in a fraction of the time. The bundle is used unless
 // tsc's output is newer (someone ran tsc alone after changing the source): the freshest
 // build always runs.
 //
@@ -15,7 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const mtime = (rel) => fs.statSync(path.join(__dirname, rel), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const bundleTime = mtime('../dist/bundle/main.js');
+const bundleTime = mtime('../dist/bundle/cli.cjs');
 const tscTime = mtime('../dist/cli/main.js');
 const bundled = bundleTime >= tscTime;
 // Which build this is: a daemon serves only clients of its own build.
@@ -42,8 +43,15 @@ for (const stream of [process.stdout, process.stderr]) {
     process.exitCode = served;
     return;
   }
-  const { main } = await import(bundled ? '../dist/bundle/main.js' : '../dist/cli/main.js');
-  process.exitCode = await main(argv, engine);
+  if (!bundled) {
+    const { main } = await import('../dist/cli/main.js');
+    process.exitCode = await main(argv, engine);
+    return;
+  }
+  // The bundle's own dynamic imports are this module's (see src/util/import-esm.ts).
+  const cli = require('../dist/bundle/load.cjs').loadCli(path.join(__dirname, '../dist/bundle/cli.cjs'), (specifier) => import(specifier));
+  process.exitCode = await cli.exports.main(argv, engine, cli.use);
+  cli.save();
 })().catch((e) => {
   process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
   process.exitCode = 70;

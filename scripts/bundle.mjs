@@ -1,9 +1,18 @@
-// Bundles the CLI into a few ESM files under dist/bundle/ (run by `npm run build`, after tsc).
+// Bundles the engine under dist/bundle/ (run by `npm run build`, after tsc).
 // Why: Node's ESM loader costs ~1 ms per module file (resolve, read, compile, link); the
 // engine is ~70 small modules, so `batch --version` spent more time loading than running.
-// One file per load path is much cheaper. Packages stay external (resolved from
-// node_modules as before). Every `import()` stays lazy: with `splitting`, each dynamic
-// import becomes its own chunk, loaded only when the code path that needs it runs.
+// Packages stay external (resolved from node_modules as before).
+//
+// The CLI is one CommonJS file, dist/bundle/cli.cjs, which bin/batch.js runs through a V8
+// code cache (src/cli/cached-load.ts, bundled as dist/bundle/load.cjs): Node 20 caches no
+// compiled code for ES modules, and compiling the engine at every start was ~20-30 ms of a
+// no-op. Its lazy parts stay lazy (esbuild wraps each module reached only through `import()`
+// in a function run on first use), but are in the one file, so the cache holds them too.
+// Code run that way cannot call `import()` (it needs an experimental flag), so the engine
+// imports ES modules only through util/import-esm.ts, which this build replaces with the
+// loader's own `import()`; any other dynamic import fails the build.
+// The public entry (index.js), the Piscina worker and the helpers started by path stay ESM
+// files with shared chunks.
 //
 // The chunks sit flat in dist/bundle/, one folder below dist/ like dist/util/ and
 // dist/executors/, so paths the engine builds from import.meta.url still resolve:
@@ -44,10 +53,26 @@ function besideEntries() {
   return entries;
 }
 
+/** esbuild's CommonJS output wraps every `import x from 'node:fs'` of every module in
+ * `__toESM(require(...))`, which copies each property of the module onto a new object as a
+ * getter: ~150 wraps of node:fs and node:path at each start, ~7k property definitions, ~10 ms
+ * of a no-op's CPU. Made once per module object here (the same live getters, shared by every
+ * importer). Edited on the helper's own lines, so the source map's lines stay right; a
+ * changed helper (another esbuild) fails the build instead of going unnoticed. */
+function memoizeToEsm(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const helper = 'var __toESM = (mod, isNodeMode, target) => (';
+  const next = 'var __toCommonJS = ';
+  if (text.split(helper).length !== 2 || text.split(`\n${next}`).length !== 2) throw new Error(`bundle: esbuild's __toESM helper is not as expected in ${file}: update memoizeToEsm in scripts/bundle.mjs`);
+  const memo =
+    'var __toESMDone = new WeakMap(); var __toESM = (mod, isNodeMode) => { if (mod == null || (typeof mod !== "object" && typeof mod !== "function")) return __toESMOnce(mod, isNodeMode); let m = __toESMDone.get(mod); if (!m) __toESMDone.set(mod, (m = [])); return (m[isNodeMode ? 1 : 0] ??= __toESMOnce(mod, isNodeMode)); }; ';
+  fs.writeFileSync(file, text.replace(helper, 'var __toESMOnce = (mod, isNodeMode, target) => (').replace(`\n${next}`, `\n${memo}${next}`));
+}
+
 fs.rmSync(OUT, { recursive: true, force: true });
 const result = await esbuild.build({
   absWorkingDir: REPO,
-  entryPoints: { main: 'src/cli/main.ts', index: 'src/index.ts', ...besideEntries() },
+  entryPoints: { index: 'src/index.ts', ...besideEntries() },
   outdir: OUT,
   bundle: true,
   splitting: true,
@@ -78,6 +103,52 @@ await esbuild.build({
   packages: 'external',
   sourcemap: 'linked',
   sourcesContent: false,
+  logLevel: 'warning',
+});
+// The CLI, one CommonJS file for the code cache (see the top).
+const IMPORT_ESM = path.join(REPO, 'src', 'util', 'import-esm.ts');
+const cli = await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  // import.meta.url of every module is the bundle's own (it sits beside the ESM chunks, so the
+  // paths built from it resolve the same).
+  define: { 'import.meta.url': '__batch_import_meta_url' },
+  banner: { js: 'var __batch_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [
+    {
+      name: 'import-esm',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]util[\\/]import-esm\.ts$/ }, (a) =>
+          a.path === IMPORT_ESM ? { contents: 'export const importEsm = (specifier) => __import(specifier);', loader: 'js' } : undefined,
+        );
+      },
+    },
+  ],
+  sourcemap: 'linked',
+  sourcesContent: false,
+  metafile: true,
+  logLevel: 'warning',
+});
+memoizeToEsm(path.join(OUT, 'cli.cjs'));
+const dynamic = Object.values(cli.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === 'dynamic-import' && i.external).map((i) => i.path));
+if (dynamic.length > 0) throw new Error(`bundle: the CLI imports ${dynamic.join(', ')} with import(): import ES modules through src/util/import-esm.ts (cli.cjs runs from a code cache, where import() cannot be used)`);
+await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: { load: 'src/cli/cached-load.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
   logLevel: 'warning',
 });
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));

@@ -84,6 +84,12 @@ export class Session {
     return new Session(settings, project, store, executors, jobs, lock, false);
   }
 
+  /** The project lock's generation before this session took it, and the one it wrote
+   * (util/lock-generation.ts). */
+  get lockGenerations(): { before: string; mine: string } {
+    return { before: this.lock.generationBefore, mine: this.lock.generation };
+  }
+
   load(compiled?: CompiledBatchfile, opts?: LoadOptions): Promise<Loaded> {
     return loadProject(this.project, compiled, opts);
   }
@@ -151,7 +157,13 @@ export class Session {
     this.remote = undefined;
     await remote?.executor.close();
     if (!this.ownsResources) {
-      this.lock.release();
+      // The store stays open, but its queued writes (a late blob removal, say) commit before
+      // the lock goes: after it, another process may hold the lock and write the same keys.
+      try {
+        await this.store.writes.flush().catch(() => undefined);
+      } finally {
+        this.lock.release();
+      }
       return;
     }
     try {

@@ -9,6 +9,7 @@ import type { TestCaseResult, TestPhaseResult } from '../store/types.js';
 import { canonicalJson } from '../util/json.js';
 import { importPeer, requirePeer, type Peer } from '../util/optional-peer.js';
 import { withProcessState } from '../util/process-state.js';
+import { importEsm } from '../util/import-esm.js';
 
 interface CachedTests {
   key: string;
@@ -87,7 +88,7 @@ function withoutRunning(tests: TestsConfig, files: string[], cached: CachedTests
 }
 
 async function runVitest(root: string, tests: TestsConfig, files: string[]): Promise<{ cases: TestCaseResult[]; moduleErrors: number }> {
-  const { startVitest } = await importPeer(testRunner(), () => import('vitest/node'));
+  const { startVitest } = await importPeer(testRunner(), () => importEsm<typeof import('vitest/node')>('vitest/node'));
   const cases: TestCaseResult[] = [];
   let moduleErrors = 0;
   // Vitest sets process.env (NODE_ENV, TEST, VITEST, MODE …) and may leave listeners and

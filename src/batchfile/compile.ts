@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BatchError } from '../util/errors.js';
 import { ENGINE_ENTRY } from '../util/engine.js';
 import { toRel } from '../util/paths.js';
+import { importEsm } from '../util/import-esm.js';
 
 export interface Compiled {
   /** Bundled ESM text. */
@@ -76,7 +77,7 @@ function packagesOf(imports: Metafile['outputs'][string]['imports']): Set<string
 /** Bundles a TS/JS module and its local imports into one ESM file with esbuild, leaving
  * packages external. esbuild is imported here, lazily: only a changed source pays for it. */
 export async function compileModule(root: string, entryAbs: string, what: string, opts: CompileOptions = {}): Promise<Compiled> {
-  const esbuild: Esbuild = await import('esbuild');
+  const esbuild = await importEsm<Esbuild>('esbuild');
   let result: import('esbuild').BuildResult;
   try {
     result = await esbuild.build({
@@ -121,7 +122,7 @@ export async function compileModules(root: string, modules: ModuleToCompile[], o
       throw e;
     });
   if (modules.length === 1) return [await one(modules[0]!)];
-  const esbuild: Esbuild = await import('esbuild');
+  const esbuild = await importEsm<Esbuild>('esbuild');
   let result: import('esbuild').BuildResult;
   try {
     result = await esbuild.build({

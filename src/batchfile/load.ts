@@ -14,6 +14,7 @@ import { depsOf, readCachedConfig, writeCachedConfig } from './config-cache.js';
 import { cacheBlocker } from './purity.js';
 import { projectReads, trackAccess, type Accessed } from './reads.js';
 import { validateBatch, type KindRules } from './validate.js';
+import { importEsm } from '../util/import-esm.js';
 
 export { BATCHFILE_NAMES } from '../util/project-root.js';
 export { impurity } from './purity.js';
@@ -155,7 +156,7 @@ async function evaluate(root: string, file: string, out: string, fresh: boolean,
   let accessed: Omit<Accessed<unknown>, 'value'> | undefined;
   try {
     const url = `${pathToFileURL(out).href}${fresh ? `?fresh=${++freshImports}` : ''}`;
-    const load = async (): Promise<{ default?: unknown }> => (await import(url)) as { default?: unknown };
+    const load = async (): Promise<{ default?: unknown }> => await importEsm<{ default?: unknown }>(url);
     if (track) ({ value: mod, ...accessed } = await trackAccess(root, load));
     else mod = await load();
   } catch (e) {

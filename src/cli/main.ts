@@ -45,9 +45,10 @@ function ignoreLmdbCommitRejections(reason: unknown, promise: Promise<unknown>):
   throw reason;
 }
 
-/** The CLI edge: parses, dispatches, and turns expected failures into exit codes. */
-export async function main(argv: readonly string[], engine?: string): Promise<number> {
-  mark('cli loaded');
+/** The CLI edge: parses, dispatches, and turns expected failures into exit codes. `codeCache`:
+ * how bin/batch.js compiled the bundle (cli/cached-load.ts), shown with BATCH_TIMING. */
+export async function main(argv: readonly string[], engine?: string, codeCache?: string): Promise<number> {
+  mark(codeCache === undefined ? 'cli loaded' : `cli loaded (code cache ${codeCache})`);
   if (engine !== undefined) setEngineStamp(engine);
   // Set once the commands are loaded: before that no step can be running.
   let killSteps = (): void => {};

@@ -10,6 +10,7 @@ import { killAllCommandSteps } from '../executors/process-executor.js';
 import { ExecutorRegistry } from '../executors/registry.js';
 import { reportFailure } from '../report/failure.js';
 import { makeIo } from '../report/io.js';
+import { ReportMemo } from '../report/report-memo.js';
 import { showRun } from '../report/show-run.js';
 import { openStore, storePath, type Store } from '../store/store.js';
 import { engineStamp } from '../util/engine.js';
@@ -54,6 +55,8 @@ export class Resident {
   private trusted: FileStates | undefined;
   /** Runs being served (a run waiting for the lock counts). */
   private running = 0;
+  /** The step rows of the last report, for the next (report/report-memo.ts). */
+  private readonly reportMemo = new ReportMemo();
 
   private readonly realRoot: string;
 
@@ -123,7 +126,7 @@ export class Resident {
         // A served Batchfile is pure: its config is a function of its compiled code (named by
         // its hash) and of this engine build.
         const configId = `daemon|${engineStamp()}|${compiled.out}`;
-        const served = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled, env: req.env, configId };
+        const served = { targets: settings.targets, force: settings.force, flags: [VIA_DAEMON], stats, compiled, env: req.env, configId, reportMemo: this.reportMemo };
         const code = await showRun(session, served, { io, json: run.json }, signal);
         return signal.aborted ? 130 : code;
       } finally {

@@ -9,6 +9,7 @@ import { isJsonValue } from '../util/json.js';
 import { shownPathsIn } from '../util/paths.js';
 import { hashBytes } from './hash.js';
 import type { StatCache } from './stat-cache.js';
+import { importEsm } from '../util/import-esm.js';
 
 type Parser = (text: string) => unknown;
 
@@ -17,10 +18,10 @@ async function parserFor(rel: string): Promise<{ format: string; parse: Parser }
   const ext = path.extname(rel).toLowerCase();
   if (ext === '.json') return { format: 'JSON', parse: (t) => JSON.parse(t) as unknown };
   if (ext === '.toml') {
-    const toml = await import('smol-toml');
+    const toml = await importEsm<typeof import('smol-toml')>('smol-toml');
     return { format: 'TOML', parse: (t) => toml.parse(t) };
   }
-  const yaml = await import('yaml');
+  const yaml = await importEsm<typeof import('yaml')>('yaml');
   return { format: 'YAML', parse: (t) => yaml.parse(t) as unknown };
 }
 

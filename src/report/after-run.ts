@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { logTail } from './log-tail.js';
 import { formatSummary, summaryJson } from './summary.js';
 import { noopReportKey, rememberReport, unchangedReport } from './unchanged-report.js';
+import type { MemoPlace, MemoRow, ReportMemo } from './report-memo.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
 
 /** Trends of the steps that ran and passed in this run, each against its own earlier
@@ -18,9 +19,20 @@ function trendsOfRun(out: RunOutput, store: Store): Map<string, TrendRow> {
   return new Map(rows.filter((t) => t.latest?.runId === out.record.id).map((t) => [t.step, t]));
 }
 
+/** What a run's end shows and writes with: `memo`, a long-lived process's rows of its last
+ * report, with the lock generations of this run (report-memo.ts). */
+export interface AfterRunContext {
+  project: Project;
+  store: Store;
+  io: Io;
+  json: boolean;
+  configId?: string;
+  memo?: { memo: ReportMemo; lock: MemoPlace['lock'] };
+}
+
 /** Everything shown or written once a run ended: the terminal summary (each step's time
  * against its median, regressions flagged), --json, and logs/report.html + report.md. */
-export async function afterRun(out: RunOutput, ctx: { project: Project; store: Store; io: Io; json: boolean; configId?: string }): Promise<void> {
+export async function afterRun(out: RunOutput, ctx: AfterRunContext): Promise<void> {
   const { record, results } = out;
   let trends = new Map<string, TrendRow>();
   try {
@@ -45,18 +57,22 @@ export async function afterRun(out: RunOutput, ctx: { project: Project; store: S
 
 /** logs/report.html and report.md, written unless a no-op's report that shows the same is
  * still in place (unchanged-report.ts). */
-async function report(out: RunOutput, ctx: { project: Project; store: Store; io: Io; configId?: string }, trends: Map<string, TrendRow>): Promise<void> {
+async function report(out: RunOutput, ctx: AfterRunContext, trends: Map<string, TrendRow>): Promise<void> {
   const { record, results } = out;
   const key = noopReportKey(out, ctx.configId);
   const shown = key === undefined ? undefined : unchangedReport(ctx.project.cacheDir, key);
+  const place: MemoPlace | undefined = ctx.memo && { store: ctx.store, config: out.config, lock: ctx.memo.lock };
   if (shown !== undefined) {
+    if (place) ctx.memo?.memo.carry(place, results);
     ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, path.join(ctx.project.logsDir, 'report.html'))} (unchanged: run ${shown} showed the same)`));
     return;
   }
   try {
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
-    const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends });
+    const memo = place && { reusable: ctx.memo?.memo.take(place), kept: new Map<string, MemoRow>() };
+    const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends, ...(memo ? { memo } : {}) });
+    if (place && memo) ctx.memo?.memo.keep(place, memo.kept);
     rememberReport(ctx.project.cacheDir, key, record.id, [written.html, written.md]);
     ctx.io.say(ctx.io.style.dim(`report: ${shownPath(ctx.project.root, written.html)}`));
   } catch (e) {

@@ -4,6 +4,7 @@ import { mark } from '../util/timing.js';
 import { afterRun } from './after-run.js';
 import type { Io } from './io.js';
 import { Progress } from './progress.js';
+import type { ReportMemo } from './report-memo.js';
 
 /** A run's exit code: 0 passed, 1 a step or test failed, 130 interrupted. */
 export function exitCodeOf(status: string): number {
@@ -20,8 +21,8 @@ function configIdOf(loaded: string | undefined, given: string | undefined): { co
 /** One run in an open session, shown: progress while it runs, then the summary, --json and
  * the reports. The CLI's own runs and the daemon's served ones both come here. Returns the
  * exit code. */
-export async function showRun(session: Session, req: RunRequest & { compiled?: CompiledBatchfile; configId?: string }, out: { io: Io; json: boolean }, signal: AbortSignal): Promise<number> {
-  const { compiled, configId: given, ...request } = req;
+export async function showRun(session: Session, req: RunRequest & { compiled?: CompiledBatchfile; configId?: string; reportMemo?: ReportMemo }, out: { io: Io; json: boolean }, signal: AbortSignal): Promise<number> {
+  const { compiled, configId: given, reportMemo, ...request } = req;
   const loaded = await session.load(compiled);
   mark('batchfile loaded');
   const { io } = out;
@@ -34,7 +35,8 @@ export async function showRun(session: Session, req: RunRequest & { compiled?: C
     progress.flush();
   }
   mark('pipeline');
-  await afterRun(result, { project: session.project, store: session.store, io, json: out.json, ...(configIdOf(loaded.configId, given)) });
+  const memo = reportMemo && { memo: reportMemo, lock: session.lockGenerations };
+  await afterRun(result, { project: session.project, store: session.store, io, json: out.json, ...(configIdOf(loaded.configId, given)), ...(memo ? { memo } : {}) });
   mark('summary + report');
   return exitCodeOf(result.record.status);
 }

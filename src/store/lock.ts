@@ -5,7 +5,7 @@ import { BatchError } from '../util/errors.js';
 import { lockGeneration, lockGenerationPath } from '../util/lock-generation.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   startedAt: number;
@@ -67,22 +67,112 @@ export interface Lock {
   /** The lock's generation before this holder took it (util/lock-generation.ts): equal to
    * one read earlier only if nobody held the lock in between. */
   readonly generationBefore: string;
+  /** The generation this holder wrote as it took the lock ('' when it could not): the next
+   * holder's `generationBefore` equals it only if nobody held the lock in between. */
+  readonly generation: string;
 }
 
 let generations = 0;
 
-/** Moves the generation on (the lock just taken); what it was before. If it cannot be
- * written, it is removed, and then is '' for a reader, which no earlier reading may match
- * unless it was absent then too: the next holder writes it again. */
-function nextGeneration(cacheDir: string, me: LockInfo): string {
+/** Moves the generation on (the lock just taken): what it was before, and what it is now
+ * ('' when it cannot be written: then it is removed, and is '' for a reader, which no earlier
+ * reading may match unless it was absent then too; the next holder writes it again). */
+function nextGeneration(cacheDir: string, me: LockInfo): { before: string; now: string } {
   const before = lockGeneration(cacheDir);
   const file = lockGenerationPath(cacheDir);
+  const now = `${me.pid} ${me.startedAt} ${++generations} ${Math.random()}`;
   try {
-    fs.writeFileSync(file, `${me.pid} ${me.startedAt} ${++generations} ${Math.random()}`);
+    fs.writeFileSync(file, now);
   } catch {
     fs.rmSync(file, { force: true });
+    return { before, now: '' };
   }
-  return before;
+  return { before, now };
+}
+
+/** The stale lock a contender judged: a dead holder's, or one left unreadable (by file). */
+export type StaleLock = { holder: LockInfo } | { unreadable: FileIdentity };
+
+/** A file told apart from one made since at the same path: an inode is reused at once after
+ * an unlink, but not with the old file's change time. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  ctimeMs: number;
+}
+
+function identityOf(st: fs.Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, ctimeMs: st.ctimeMs };
+}
+
+function sameFile(st: fs.Stats | undefined, id: FileIdentity): boolean {
+  return st !== undefined && st.dev === id.dev && st.ino === id.ino && st.ctimeMs === id.ctimeMs;
+}
+
+/** Whether the lock at `file` is still the stale one judged. */
+function stillStale(file: string, judged: StaleLock): boolean {
+  if ('holder' in judged) {
+    const now = readLock(file);
+    return now !== undefined && now.pid === judged.holder.pid && now.startedAt === judged.holder.startedAt && now.host === judged.holder.host;
+  }
+  return sameFile(fs.statSync(file, { throwIfNoEntry: false }), judged.unreadable) && readLock(file) === undefined;
+}
+
+/** Removes the stale lock judged, if it is still the one at `file`. Between the judging and
+ * the removal other contenders may have removed it and made their own lock (possibly not yet
+ * written), which must survive: removing it let two runs hold the lock. So removals are
+ * serialised by a second lock (`lock.takeover`, O_EXCL): under it the stale lock is looked at
+ * again and removed only if it is the same, and nobody else removes a lock meanwhile (its
+ * owner is dead, and only takeover holders remove others' locks). Returns whether it was removed. */
+export function takeOverStale(file: string, judged: StaleLock): boolean {
+  const guard = `${file}.takeover`;
+  const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: 'takeover' };
+  try {
+    const fd = fs.openSync(guard, 'wx');
+    try {
+      fs.writeSync(fd, JSON.stringify(me));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    breakDeadGuard(guard);
+    return false; // another contender is taking it over; the caller looks again
+  }
+  try {
+    if (!stillStale(file, judged)) return false;
+    fs.rmSync(file, { force: true });
+    return true;
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
+}
+
+/** A takeover lock whose owner died inside its few microseconds (or left it unreadable for
+ * longer than the grace period) would block every takeover: it is moved aside, and removed
+ * only if what was moved is that same dead one; anything else is linked back. */
+function breakDeadGuard(guard: string): void {
+  const st = fs.statSync(guard, { throwIfNoEntry: false });
+  if (!st) return;
+  const owner = readLock(guard);
+  const dead = owner ? owner.host === os.hostname() && !lockHolderAlive(owner.pid, owner.startedAt) : Date.now() - st.mtimeMs > UNREADABLE_LOCK_MS;
+  if (!dead) return;
+  const aside = `${guard}.stale.${process.pid}`;
+  try {
+    fs.renameSync(guard, aside);
+  } catch {
+    return;
+  }
+  // The move changed its change time; the judged one has the same owner, or is the same
+  // inode and still unreadable.
+  const moved = readLock(aside);
+  const same = owner ? moved?.pid === owner.pid && moved.startedAt === owner.startedAt : moved === undefined && fs.statSync(aside, { throwIfNoEntry: false })?.ino === st.ino;
+  try {
+    if (!same) fs.linkSync(aside, guard);
+  } catch {
+    // a newer takeover lock is in place; the moved one is not needed
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
 }
 
 /** One batch per project at a time: `.cache/lock`, created with O_EXCL so exactly one of
@@ -102,10 +192,11 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
       fd = fs.openSync(file, 'wx');
       fs.writeSync(fd, JSON.stringify(me));
       fs.closeSync(fd);
-      const generationBefore = nextGeneration(cacheDir, me);
+      const gen = nextGeneration(cacheDir, me);
       let released = false;
       return {
-        generationBefore,
+        generationBefore: gen.before,
+        generation: gen.now,
         release: () => {
           if (released) return;
           released = true;
@@ -123,44 +214,15 @@ export async function acquireLock(cacheDir: string, opts: { wait: boolean; signa
     }
     const holder = readLock(file);
     if (holder && holder.host === me.host && !lockHolderAlive(holder.pid, holder.startedAt)) {
-      // Stale: move it aside atomically; only one contender's rename succeeds.
-      const aside = `${file}.stale.${process.pid}`;
-      try {
-        fs.renameSync(file, aside);
-        const moved = readLock(aside);
-        // Only the stale lock itself is removed. Anything else was taken meanwhile by another
-        // contender, possibly not yet written (unreadable): removing it let two runs hold the
-        // lock. It goes back with a link, never over a lock made since (rename would replace
-        // it), and its holder's pending write lands in it (same inode).
-        if (moved && moved.pid === holder.pid && moved.startedAt === holder.startedAt) fs.rmSync(aside, { force: true });
-        else {
-          try {
-            fs.linkSync(aside, file);
-          } finally {
-            fs.rmSync(aside, { force: true });
-          }
-        }
-      } catch {
-        // someone else took it over first
-      }
+      takeOverStale(file, { holder });
       continue;
     }
     if (holder === undefined) {
       // Being written by its creator right now; look again shortly. A lock that stays
       // unreadable was left by a process that died between creating and writing it.
-      const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > UNREADABLE_LOCK_MS) {
-        const aside = `${file}.stale.${process.pid}`;
-        try {
-          fs.renameSync(file, aside);
-          if (readLock(aside) === undefined) fs.rmSync(aside, { force: true });
-          else fs.renameSync(aside, file);
-        } catch {
-          // someone else took it over first
-        }
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, 20));
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (st && Date.now() - st.mtimeMs > UNREADABLE_LOCK_MS) takeOverStale(file, { unreadable: identityOf(st) });
+      else if (st) await new Promise((r) => setTimeout(r, 20));
       continue;
     }
     const who = `pid ${holder.pid} on ${holder.host}, started ${new Date(holder.startedAt).toISOString()}${holder.command ? ` (\`batch ${holder.command}\`)` : ''}`;

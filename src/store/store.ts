@@ -211,7 +211,8 @@ function upToDateTable(root: RootDatabase, readOnly: boolean): UpToDateTable {
 function fileId(file: string): string {
   try {
     const st = fs.statSync(file, { throwIfNoEntry: false });
-    return st ? `${st.dev}:${st.ino}` : 'none';
+    // With its birth time: an inode number is reused at once after a removal.
+    return st ? `${st.dev}:${st.ino}:${st.birthtimeMs}` : 'none';
   } catch {
     return 'none'; // a file where a folder should be: opening it says why
   }
@@ -280,10 +281,16 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
         const id = fileId(path.join(sideDir, 'data.mdb'));
         const known = sides.get(sideDir);
         // The same file as when opened; one removed or made anew meanwhile (a daemon's store
-        // outlives `rm -rf .cache/outputs`) is opened again. The old one is closed with the
-        // store, not now: a run may still hold it.
+        // outlives `rm -rf .cache/outputs`) is opened again, and the old one closed once the
+        // writes queued for it have committed (the run that used it has ended: runs are one
+        // at a time), so that its removed file's space and mapping are given back.
         if (known && known.id === id) return known.env;
         const env = openSide(sideDir, opts.readOnly ?? false, opts.root);
+        if (known) {
+          sides.delete(sideDir);
+          opened.splice(opened.indexOf(known.env), 1);
+          void writes.flush().then(() => known.env.close()).catch(() => undefined);
+        }
         if (env) {
           sides.set(sideDir, { env, id: fileId(path.join(sideDir, 'data.mdb')) });
           opened.push(env);

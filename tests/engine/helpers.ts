@@ -1,4 +1,4 @@
-// Helpers shared by the core engine tests (tests/engine/core): Batchfile text, process
+// Helpers shared by the engine tests (tests/engine/): Batchfile text, process
 // liveness, and read-only views of the records a run leaves (LMDB store, CSV log).
 import fs from 'node:fs';
 import path from 'node:path';

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type xxhash from 'xxhash-wasm';
 import { SIGNATURE_BYTES, sameSignature, signer, type Signer } from './signing.js';
+import { importEsm } from '../../util/import-esm.js';
 
 export const MAGIC = 'BFRC';
 export const FORMAT_VERSION = 1;
@@ -52,7 +53,7 @@ let hasher: Promise<Awaited<ReturnType<typeof xxhash>>> | undefined;
  * (a download, an upload) never mixes with the engine's synchronous hasher. */
 // Imported on first use: this file is in the chunk every run loads, and only a remote cache's
 // upload or download hashes with it (~3 ms of every start otherwise).
-const xxh = (): Promise<Awaited<ReturnType<typeof xxhash>>> => (hasher ??= import('xxhash-wasm').then((m) => m.default()));
+const xxh = (): Promise<Awaited<ReturnType<typeof xxhash>>> => (hasher ??= importEsm<typeof import('xxhash-wasm')>('xxhash-wasm').then((m) => m.default()));
 const hex64 = (n: bigint): string => n.toString(16).padStart(16, '0');
 
 /** The payload's bytes for files under `root`, streamed. Each file is hashed as it is read;

@@ -2,6 +2,7 @@
 // is used: a project that never distributes installs neither.
 import { BatchError } from '../../util/errors.js';
 import { importPeer, requirePeer, type Peer } from '../../util/optional-peer.js';
+import { importEsm } from '../../util/import-esm.js';
 
 /** The parts of the two packages batch uses. */
 export interface QueueLibs {
@@ -26,7 +27,7 @@ export function loadQueueLibs(): Promise<QueueLibs> {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    loaded = Promise.all([importPeer(bull, () => import('bullmq')), importPeer(redis, () => import('ioredis'))]).then(
+    loaded = Promise.all([importPeer(bull, () => importEsm<typeof import('bullmq')>('bullmq')), importPeer(redis, () => importEsm<typeof import('ioredis')>('ioredis'))]).then(
       ([b, r]): QueueLibs => ({ bullmq: { Queue: b.Queue, QueueEvents: b.QueueEvents, Worker: b.Worker }, ioredis: { Redis: r.Redis } }),
     );
     loaded.catch(() => (loaded = undefined));

@@ -13,6 +13,7 @@ import { LogFiles, producerOf } from './current.js';
 import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
 import { pastResults, PastRunFiles } from './past-runs.js';
+import { memoRow, reusedRow, rowKind, type MemoRow, type MemoRows } from '../report-memo.js';
 
 export { MAX_CHARTS } from './charts.js';
 export { CHART_EXECUTIONS } from './executions.js';
@@ -103,6 +104,9 @@ export interface ReportInput {
   /** The project's cache folder: earlier runs' results are kept under report/ there, so the
    * next report need not read them back from the store. */
   cacheDir?: string;
+  /** A long-lived process's rows of its previous report (report-memo.ts): `reusable` when
+   * they are still true, `kept` gets this report's for the next one. */
+  memo?: { reusable: MemoRows | undefined; kept: Map<string, MemoRow> };
 }
 
 function label(r: StepResult | undefined): string {
@@ -147,23 +151,25 @@ function stepOf(name: string, r: StepResult | undefined, input: ReportInput): Re
 }
 
 /** Links a step's log: its own in this run when it executed, else that of the execution
- * whose outputs it has now (when the log is still on disk), whose figures it shows too. */
-function linkLog(s: ReportStep, r: StepResult | undefined, input: ReportInput, relLog: (f: string) => string, logs: LogFiles): void {
+ * whose outputs it has now (when the log is still on disk), whose figures it shows too.
+ * Returns that execution's log file, whether or not it exists. */
+function linkLog(s: ReportStep, r: StepResult | undefined, input: ReportInput, relLog: (f: string) => string, logs: LogFiles): string | undefined {
   if (r?.action === 'ran') {
     if (r.logFile) s.log = relLog(r.logFile);
-    return;
+    return undefined;
   }
   const p = producerOf(input.store, s.name, r ? { runId: input.record.id, result: r } : undefined);
-  if (!p) return;
+  if (!p) return undefined;
   if (p.result.logFile && logs.exists(p.result.logFile)) {
     s.log = relLog(p.result.logFile);
     s.logRun = p.runId;
   }
   // A restore shows its own time and bytes; the other steps, the execution's.
-  if (r?.action === 'restored') return;
+  if (r?.action === 'restored') return p.result.logFile;
   s.durationMs = p.result.durationMs;
   for (const k of FIGURES) if (p.result[k] !== undefined) s[k] = p.result[k];
   s.figuresFrom = { runId: p.runId, startedAt: new Date(p.at).toISOString() };
+  return p.result.logFile;
 }
 
 function runSummary(record: RunRecord): ReportData['run'] {
@@ -215,10 +221,19 @@ export function collectReportData(input: ReportInput): ReportData {
   const order = input.graph ? input.graph.order : input.results.map((r) => r.name);
   const relLog = logLinker(input.root, input.logsDir);
   const logs = new LogFiles(input.root);
-  const steps = order.map((name) => {
+  const exists = (f: string): boolean => logs.exists(f);
+  const memo = input.memo;
+  const steps = order.map((name): ReportStep => {
     const r = byName.get(name);
+    const kind = memo ? rowKind(r) : undefined;
+    const reused = kind === undefined ? undefined : reusedRow(memo?.reusable?.get(name), kind, exists);
+    if (reused) {
+      memo?.kept.set(name, reused);
+      return reused.row;
+    }
     const s = stepOf(name, r, input);
-    linkLog(s, r, input, relLog, logs);
+    const producerLog = linkLog(s, r, input, relLog, logs);
+    if (kind !== undefined) memo?.kept.set(name, memoRow(s, kind, producerLog));
     return s;
   });
   return {

@@ -80,6 +80,19 @@ function actionCell(s: ReportStep): string {
   return `<td>${action}<div class="from">figures of run ${html(from.runId)} (${html(`${from.startedAt.slice(0, 19).replace('T', ' ')} UTC`)})</div></td>`;
 }
 
+/** The rows of steps kept from report to report (frozen: report-memo.ts), by row and place. */
+const keptRows = new WeakMap<ReportStep, { i: number; text: string }>();
+
+/** A step's row; a frozen one's text is kept with it, as it cannot change. */
+function stepRowOnce(s: ReportStep, i: number): string {
+  if (!Object.isFrozen(s)) return stepRow(s, i);
+  const kept = keptRows.get(s);
+  if (kept?.i === i) return kept.text;
+  const text = stepRow(s, i);
+  keptRows.set(s, { i, text });
+  return text;
+}
+
 // One row per step: 10,000 of them in a large pipeline's report, so each is built with as
 // few intermediate strings and escapes as the cells allow.
 function stepRow(s: ReportStep, i: number): string {
@@ -163,7 +176,7 @@ ${metricBoundsSection(d)}
 <section id="graph"><h2>Pipeline</h2><div id="dag"></div><div class="legend">${legend}</div></section>
 <section id="steps-section"><h2>Steps</h2>
 <table id="steps"><thead><tr><th>step</th><th>status</th><th>action</th><th>time</th><th>median (ratio)</th><th>CPU</th><th>peak RSS</th><th>read</th><th>written</th><th>reason</th><th>log</th></tr></thead>
-<tbody>${d.steps.map(stepRow).join('\n')}</tbody></table></section>
+<tbody>${d.steps.map(stepRowOnce).join('\n')}</tbody></table></section>
 ${testsSection(d)}
 <section id="history"><h2>Duration of each step’s last ${d.history.executions} executions</h2>
 <div id="charts"></div>

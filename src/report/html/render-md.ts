@@ -1,7 +1,7 @@
 // report.md: the same report as Markdown, for reading in a terminal, a code review or a
 // repository browser (the DAG as a Mermaid block, which GitHub and GitLab draw).
 import { formatBytes, formatMs } from '../../util/duration.js';
-import type { ReportData } from './data.js';
+import type { ReportData, ReportStep } from './data.js';
 import { href, md } from './escape.js';
 
 const MERMAID_MAX = 200;
@@ -28,6 +28,30 @@ function mermaid(d: ReportData): string[] {
   return lines;
 }
 
+/** A step's line of the steps table. */
+function stepLine(s: ReportStep): string {
+  const ownTime = s.action === 'ran' || s.action === 'restored' ? formatMs(s.durationMs ?? 0) : '';
+  // A step that did not execute: the figures of the execution that wrote its outputs, marked.
+  const from = s.figuresFrom;
+  const time = from ? `${formatMs(s.durationMs ?? 0)} (run ${md(from.runId)})` : ownTime;
+  const vs = s.medianMs !== undefined && s.ratio !== undefined ? `${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})${s.slower ? ' ▲' : ''}` : '';
+  const log = s.log ? `[${s.logRun ? 'earlier log' : 'log'}](${href(s.log)})` : '';
+  const reason = s.error && s.error !== s.reason ? (s.reason ? `${s.reason}; error: ${s.error}` : `error: ${s.error}`) : (s.reason ?? '');
+  const name = s.description ? `${md(s.name)} — ${md(s.description)}` : md(s.name);
+  return `| ${name} | ${s.selected ? md(s.status ?? '') : 'not selected'} | ${md(s.action ?? '')} | ${time} | ${vs} | ${s.cpuMs !== undefined ? formatMs(s.cpuMs) : ''} | ${s.peakRssBytes !== undefined ? formatBytes(s.peakRssBytes) : ''} | ${md(reason)} | ${log} |`;
+}
+
+/** The lines of steps kept from report to report (frozen: report-memo.ts). */
+const keptLines = new WeakMap<ReportStep, string>();
+
+/** A step's line; a frozen row's is kept with it, as it cannot change. */
+function stepLineOnce(s: ReportStep): string {
+  if (!Object.isFrozen(s)) return stepLine(s);
+  let line = keptLines.get(s);
+  if (line === undefined) keptLines.set(s, (line = stepLine(s)));
+  return line;
+}
+
 export function renderMarkdown(d: ReportData): string {
   const r = d.run;
   const c = r.counts;
@@ -47,17 +71,7 @@ export function renderMarkdown(d: ReportData): string {
   }
   out.push('## Steps', '');
   out.push('| step | status | action | time | median (ratio) | CPU | peak RSS | reason | log |', '|---|---|---|---:|---:|---:|---:|---|---|');
-  for (const s of d.steps) {
-    const ownTime = s.action === 'ran' || s.action === 'restored' ? formatMs(s.durationMs ?? 0) : '';
-    // A step that did not execute: the figures of the execution that wrote its outputs, marked.
-    const from = s.figuresFrom;
-    const time = from ? `${formatMs(s.durationMs ?? 0)} (run ${md(from.runId)})` : ownTime;
-    const vs = s.medianMs !== undefined && s.ratio !== undefined ? `${formatMs(s.medianMs)} (×${s.ratio.toFixed(2)})${s.slower ? ' ▲' : ''}` : '';
-    const log = s.log ? `[${s.logRun ? 'earlier log' : 'log'}](${href(s.log)})` : '';
-    const reason = s.error && s.error !== s.reason ? (s.reason ? `${s.reason}; error: ${s.error}` : `error: ${s.error}`) : (s.reason ?? '');
-    const name = s.description ? `${md(s.name)} — ${md(s.description)}` : md(s.name);
-    out.push(`| ${name} | ${s.selected ? md(s.status ?? '') : 'not selected'} | ${md(s.action ?? '')} | ${time} | ${vs} | ${s.cpuMs !== undefined ? formatMs(s.cpuMs) : ''} | ${s.peakRssBytes !== undefined ? formatBytes(s.peakRssBytes) : ''} | ${md(reason)} | ${log} |`);
-  }
+  for (const s of d.steps) out.push(stepLineOnce(s));
   out.push('');
   out.push('## Integrity tests', '');
   const t = d.tests;

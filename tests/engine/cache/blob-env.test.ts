@@ -185,3 +185,34 @@ describe('output cache: a store of the layout before the blob environment', () =
     expect(outputs(p, 4)).toEqual(old);
   });
 });
+
+describe('Store.side: an environment removed while the store stays open (a daemon)', () => {
+  it('is opened anew and the old one closed (its removed file given back), also when the new file reuses the old inode', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-side-'));
+    try {
+      store = openStore(path.join(dir, '.cache'), { root: dir });
+      const sideDir = inlineBlobsDir(path.join(dir, '.cache'));
+      const first = store.side(sideDir)!;
+      expect(store.side(sideDir)).toBe(first);
+      await first.put('a', Buffer.from('one'));
+      const before = fs.statSync(path.join(sideDir, 'data.mdb'));
+      fs.rmSync(sideDir, { recursive: true });
+      const second = store.side(sideDir)!;
+      expect(second).not.toBe(first);
+      await store.writes.flush();
+      // lmdb-js keeps an environment's state in `status` (not in its type declarations).
+      await expect.poll(() => (first as unknown as { status: string }).status, { timeout: 5000 }).toBe('closed');
+      expect(second.get('a')).toBeUndefined();
+      const after = fs.statSync(path.join(sideDir, 'data.mdb'));
+      // Whether or not the file system gave the new file the old inode number, it is told apart.
+      expect(`${after.ino}:${after.birthtimeMs}`).not.toBe(`${before.ino}:${before.birthtimeMs}`);
+      // Nothing of the removed file is mapped any more.
+      const mapped = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(sideDir) && l.includes('(deleted)'));
+      expect(mapped).toEqual([]);
+    } finally {
+      await store?.close();
+      store = undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

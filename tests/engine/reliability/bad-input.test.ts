@@ -2,7 +2,7 @@
 // exit 2 (3 for the environment) with a message naming the problem, and run nothing; inputs
 // that look dangerous but are legal (spaces, unicode, shell and HTML metacharacters in names
 // and params, binary and empty files, symlinks, thousands of steps or files) work and are
-// never interpreted. tests/engine/core/bad-input.test.ts has the rest of the table (cycles
+// never interpreted. tests/engine/batchfile/bad-input.test.ts has the rest of the table (cycles
 // through files, output clashes, outputs outside, missing inputs, syntax errors, …).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -2,7 +2,7 @@
 // without a shell in between), a command that leaves a grandchild running. Each is a clear
 // FAIL of that step; the worker pool serves a later run step in the same run; no process of
 // the run is left. (A worker that throws, calls process.exit or loops past its timeout:
-// tests/engine/core/worker.test.ts.)
+// tests/engine/executors/worker.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject } from '../rig.js';
 import { batchfile, cmd, killWithEnv, pidsWithEnv, readStore, table } from './helpers.js';

@@ -31,11 +31,14 @@ describe('the lock generation', () => {
     expect(first.generationBefore).toBe('');
     const g1 = lockGeneration(cache);
     expect(g1).not.toBe('');
+    // Each holder knows the generation it wrote: the next holder's before.
+    expect(first.generation).toBe(g1);
     const second = await acquireLock(cache, { wait: false });
     second.release();
     expect(second.generationBefore).toBe(g1);
     const g2 = lockGeneration(cache);
     expect(g2).not.toBe(g1);
+    expect(second.generation).toBe(g2);
     // A holder that records no run moves it too.
     expect((await p.batch(['clean'])).code).toBe(0);
     expect(lockGeneration(cache)).not.toBe(g2);

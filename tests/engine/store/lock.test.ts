@@ -95,3 +95,93 @@ describe('lock holder liveness (src)', () => {
     expect(p.read('build/a.txt')).toBe('a');
   });
 });
+
+// Taking over a stale lock, one interleaving at a time: contender A judged the lock at
+// `.cache/lock` stale, and before A acts, others have removed it and made their own. A must
+// never remove a lock it did not judge (two runs would then hold the lock), written or not.
+describe('takeOverStale (src): removes only the stale lock it judged', () => {
+  const tmp: string[] = [];
+  afterEach(() => {
+    for (const d of tmp.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  async function setup() {
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-lock-'));
+    tmp.push(dir);
+    const file = path.join(dir, 'lock');
+    const dead = { pid: 2 ** 22 + 7, host: os.hostname(), startedAt: Date.now() - 60_000, command: 'old' };
+    const live = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), command: 'new' };
+    const { takeOverStale } = await import('../../../src/store/lock.js');
+    return { dir, file, dead, live, takeOverStale };
+  }
+
+  it('the judged dead holder\'s lock is removed, and nothing is left beside it', async () => {
+    const { dir, file, dead, takeOverStale } = await setup();
+    fs.writeFileSync(file, JSON.stringify(dead));
+    expect(takeOverStale(file, { holder: dead })).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('a lock made since, written or still empty, stays (the same file, so a pending write lands)', async () => {
+    const { dir, file, dead, live, takeOverStale } = await setup();
+    fs.writeFileSync(file, JSON.stringify(live));
+    expect(takeOverStale(file, { holder: dead })).toBe(false);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(live);
+    // Created with O_EXCL by a contender that has not written it yet.
+    fs.rmSync(file);
+    const fd = fs.openSync(file, 'wx');
+    const ino = fs.fstatSync(fd).ino;
+    expect(takeOverStale(file, { holder: dead })).toBe(false);
+    fs.writeSync(fd, JSON.stringify(live));
+    fs.closeSync(fd);
+    expect(fs.statSync(file).ino).toBe(ino);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(live);
+    expect(fs.readdirSync(dir)).toEqual(['lock']);
+  });
+
+  it('an unreadable lock judged stale is removed only if it is the same file, still unreadable', async () => {
+    const { dir, file, takeOverStale } = await setup();
+    const id = (st: fs.Stats) => ({ dev: st.dev, ino: st.ino, ctimeMs: st.ctimeMs });
+    fs.writeFileSync(file, '');
+    const old = fs.statSync(file);
+    // Replaced since by another contender's fresh, empty lock (the file system may well give
+    // it the old inode number again): it stays.
+    fs.rmSync(file);
+    // File times come from a coarse clock: make the fresh one after it has moved on (in use
+    // the judged lock is over five seconds old).
+    const deadline = Date.now() + 5000;
+    do fs.writeFileSync(file, ''); while (fs.statSync(file).ctimeMs === old.ctimeMs && Date.now() < deadline);
+    const fresh = fs.statSync(file);
+    expect(fresh.ctimeMs).toBeGreaterThan(old.ctimeMs);
+    expect(takeOverStale(file, { unreadable: id(old) })).toBe(false);
+    expect(fs.statSync(file).ino).toBe(fresh.ino);
+    expect(fs.readFileSync(file, 'utf8')).toBe('');
+    // The same file, but its creator's write landed meanwhile: it stays.
+    const fd = fs.openSync(file, 'r+');
+    const before = id(fs.fstatSync(fd));
+    fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: 'h', startedAt: 1, command: '' }));
+    fs.closeSync(fd);
+    expect(takeOverStale(file, { unreadable: before })).toBe(false);
+    expect(fs.existsSync(file)).toBe(true);
+    // The same file, still unreadable: removed.
+    fs.writeFileSync(file, '');
+    expect(takeOverStale(file, { unreadable: id(fs.statSync(file)) })).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('while another contender holds the takeover lock nothing is removed; a dead one\'s takeover lock is broken', async () => {
+    const { dir, file, dead, live, takeOverStale } = await setup();
+    fs.writeFileSync(file, JSON.stringify(dead));
+    fs.writeFileSync(`${file}.takeover`, JSON.stringify(live));
+    expect(takeOverStale(file, { holder: dead })).toBe(false);
+    expect(fs.existsSync(file)).toBe(true);
+    expect(fs.existsSync(`${file}.takeover`)).toBe(true);
+    // Its owner died inside the takeover: the next attempt breaks it, the one after succeeds.
+    fs.writeFileSync(`${file}.takeover`, JSON.stringify(dead));
+    expect(takeOverStale(file, { holder: dead })).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual(['lock']);
+    expect(takeOverStale(file, { holder: dead })).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,123 @@
+// Loads the CLI's CommonJS bundle (dist/bundle/cli.cjs, scripts/bundle.mjs) through a V8 code
+// cache kept beside it. Compiling the engine's ~600 KB at every start cost ~20-30 ms of a
+// no-op's CPU (Node 20 has no compile cache for modules: `module.enableCompileCache` came in
+// 22); from the cache V8 deserializes the bytecode instead, including the functions the run
+// after which the cache was written had compiled lazily. bin/batch.js requires this as its own
+// small CommonJS file (dist/bundle/load.cjs) before the CLI: it imports nothing of the engine.
+//
+// The cache is one file per Node version and architecture, written (whole, through a rename)
+// after a run that found none or found it unusable, only where the engine's folder is writable.
+// V8 checks its own version and flags, but knows the source only by its length, and does not
+// checksum the bytecode in release builds: so the file names the bundle it was made from (path,
+// size, mtime, inode) and carries a CRC-32 of the bytecode; any mismatch compiles the bundle
+// as usual and writes the cache again.
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
+
+const MAGIC = 'BFV8CC01';
+/** Magic, then the key's length and the bytecode's CRC-32 (u32 each), then key and bytecode. */
+const HEAD = 16;
+
+/** How the bundle was compiled: from the cache, or from source (no cache yet, a cache of
+ * another build or damaged, V8 refused it), or from source with no cache possible. */
+export type CacheUse = 'hit' | 'miss' | 'stale' | 'rejected' | 'off';
+
+export interface LoadedCli<T> {
+  exports: T;
+  use: CacheUse;
+  /** Writes the cache when this process compiled from source; call after the work, so the
+   * functions it compiled lazily are in it. Never throws. */
+  save(): void;
+}
+
+/** The cache file for `file` under this Node. */
+export function codeCachePath(file: string): string {
+  return `${file}.${process.version}-${process.arch}.v8cache`;
+}
+
+/** The bundle's source and identity (path, size, mtime, inode), read from one descriptor: a
+ * rebuilt bundle of the same length must not run the old bytecode. No identity when the file
+ * changed while it was read. */
+function readBundle(file: string): { source: string; key: string | undefined } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const id = (): string => {
+      const st = fs.fstatSync(fd);
+      return `${file}|${st.size}|${st.mtimeMs}|${st.ino}`;
+    };
+    const before = id();
+    const source = fs.readFileSync(fd, 'utf8');
+    return { source, key: id() === before ? before : undefined };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The bytecode in `bytes` if it is a whole cache made for `key`. */
+export function readCache(bytes: Buffer, key: string): Buffer | undefined {
+  if (bytes.length < HEAD || bytes.toString('latin1', 0, 8) !== MAGIC) return undefined;
+  const keyLen = bytes.readUInt32LE(8);
+  if (HEAD + keyLen > bytes.length || bytes.toString('utf8', HEAD, HEAD + keyLen) !== key) return undefined;
+  const code = bytes.subarray(HEAD + keyLen);
+  return code.length > 0 && zlib.crc32(code) === bytes.readUInt32LE(12) ? code : undefined;
+}
+
+export function encodeCache(code: Buffer, key: string): Buffer {
+  const keyBytes = Buffer.from(key, 'utf8');
+  const head = Buffer.alloc(HEAD);
+  head.write(MAGIC, 0, 'latin1');
+  head.writeUInt32LE(keyBytes.length, 8);
+  head.writeUInt32LE(zlib.crc32(code), 12);
+  return Buffer.concat([head, keyBytes, code]);
+}
+
+function writeAtomic(file: string, bytes: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Runs the CommonJS bundle `file` and returns its exports. `importEsm` is handed to it for
+ * its dynamic imports (util/import-esm.ts): the bundle's own code cannot call `import()`. */
+export function loadCli<T>(file: string, importEsm: (specifier: string) => Promise<unknown>): LoadedCli<T> {
+  const bundle = readBundle(file);
+  const { source } = bundle;
+  // zlib.crc32 came in Node 20.15: without it no cache is trusted.
+  const key = typeof zlib.crc32 === 'function' && process.env.BATCH_CODE_CACHE !== '0' ? bundle.key : undefined;
+  const cacheFile = codeCachePath(file);
+  let cached: Buffer | undefined;
+  let use: CacheUse = key === undefined ? 'off' : 'miss';
+  if (key !== undefined) {
+    try {
+      cached = readCache(fs.readFileSync(cacheFile), key);
+      use = cached ? 'hit' : 'stale';
+    } catch {
+      // no cache yet
+    }
+  }
+  // One line, as Node's own wrapper: line numbers in stack traces stay the bundle's.
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __import) {${source}\n})`;
+  const script = new vm.Script(wrapped, { filename: file, ...(cached ? { cachedData: cached } : {}) });
+  if (cached && script.cachedDataRejected === true) use = 'rejected';
+  const mod = { exports: {} as T };
+  (script.runInThisContext() as (...a: unknown[]) => void)(mod.exports, createRequire(file), mod, file, path.dirname(file), importEsm);
+  return {
+    exports: mod.exports,
+    use,
+    save() {
+      if (key === undefined || use === 'hit') return;
+      try {
+        writeAtomic(cacheFile, encodeCache(script.createCachedData(), key));
+      } catch {
+        // a cache is only ever a shortcut
+      }
+    },
+  };
+}
