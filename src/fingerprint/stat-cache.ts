@@ -22,6 +22,10 @@ const AHEAD_WARM_FILES = 32;
 /** Files per batch posted to a helper: each post wakes a helper that has caught up, and on
  * two busy cores every wake-up can cost the main thread its core for a moment. */
 const AHEAD_BATCH = 256;
+/** The epoch's recent moves kept by path (movedSince), and how many a check walks at most:
+ * past that, rebuilding what rests on the stats is as cheap as checking each path. */
+const MOVES_KEPT = 1024;
+const MOVES_CHECKED = 64;
 
 /** Whether `n` files (of `bytes` in all) are worth handing to the helper threads. */
 export function worthAhead(n: number, bytes: number): boolean {
@@ -113,6 +117,11 @@ export class StatCache {
 
   /** Bumped by every `forget`: a verdict drawn from stats stays valid while it is unchanged. */
   epoch = 0;
+  /** The path of each recent move of the epoch: moves[i] took it from movesFrom + i to
+   * movesFrom + i + 1. A drop of many paths at once (forgetWhere, forgetAll) names none, and
+   * starts the list again. */
+  private moves: string[] = [];
+  private movesFrom = 0;
   bytesHashed = 0;
   filesHashed = 0;
   /** Paths stat'ed (here or by a helper thread) rather than answered from what was held. */
@@ -211,7 +220,34 @@ export class StatCache {
    * (watch mode forgets every path an event names, most of them never asked for). */
   forget(rel: string): void {
     const dropped = [this.memo.delete(rel), this.stats.delete(rel), this.ahead.delete(rel), this.statSlots.delete(rel)];
-    if (dropped.includes(true)) this.epoch++;
+    if (dropped.includes(true)) this.moved(rel);
+  }
+
+  /** Moves the epoch on for a change to `rel` (undefined: to paths not named one by one). */
+  private moved(rel: string | undefined): void {
+    this.epoch++;
+    if (rel === undefined) {
+      this.moves = [];
+      this.movesFrom = this.epoch;
+      return;
+    }
+    this.moves.push(rel);
+    if (this.moves.length > 2 * MOVES_KEPT) {
+      const cut = this.moves.length - MOVES_KEPT;
+      this.moves = this.moves.slice(cut);
+      this.movesFrom += cut;
+    }
+  }
+
+  /** Whether a path `touches` says yes to may have been dropped or replaced since `epoch`:
+   * true for one that was, and when that is not known (too many moves since, or one that
+   * named no path). A verdict drawn from the stats of some paths at an earlier epoch still
+   * stands when this is false. */
+  movedSince(epoch: number, touches: (rel: string) => boolean): boolean {
+    if (epoch === this.epoch) return false;
+    if (epoch < this.movesFrom || epoch > this.epoch || this.epoch - epoch > MOVES_CHECKED) return true;
+    for (let i = epoch - this.movesFrom; i < this.moves.length; i++) if (touches(this.moves[i]!)) return true;
+    return false;
   }
 
   /** Files `get` will be asked for soon (the inputs and outputs of the steps a run checks in
@@ -288,7 +324,7 @@ export class StatCache {
     this.statSlots.delete(rel);
     // The same: the held object stays (long-lived, it is not garbage for the next collection).
     if (sameStat(held, st)) return;
-    this.epoch++;
+    this.moved(rel);
     this.stats.set(rel, st);
   }
 
@@ -330,7 +366,7 @@ export class StatCache {
     }
     for (const rel of this.ahead.keys()) if (drop(rel)) this.ahead.delete(rel);
     for (const rel of this.statSlots.keys()) if (drop(rel)) this.statSlots.delete(rel);
-    if (n > 0) this.epoch++;
+    if (n > 0) this.moved(undefined);
     return n;
   }
 
@@ -341,7 +377,7 @@ export class StatCache {
     this.statSlots.clear();
     this.queued = [];
     this.queuedBytes = 0;
-    this.epoch++;
+    this.moved(undefined);
   }
 
   /** The hash this instance or the store holds for the file, if it is still the file's: the

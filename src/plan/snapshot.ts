@@ -150,9 +150,11 @@ function build(root: string, stats: StatCache, step: StepConfig, code: readonly 
 /** Signatures worked out before, per step object: a process that checks the same loaded
  * config again and again (the daemon, watch mode) keeps its StatCache between runs, and a
  * signature made only of stats that cache holds is the same while the cache has forgotten or
- * replaced nothing since (its epoch: every forget and every changed stat bumps it). Not kept
- * for a step with a listed spec (a glob, a folder): its entries can change without a stat in
- * it being forgotten. */
+ * replaced none of them since (its epoch: every forget and every changed stat bumps it, and
+ * it knows which path each recent bump was for, so one changed input leaves every other
+ * step's signature standing). Its paths are exactly the step's input and output specs and
+ * its code files: a spec that is not one plain file is listed, and such a step is not kept
+ * (a glob's or a folder's entries can change without a stat in it being forgotten). */
 const signatureMemo = new WeakMap<StepConfig, { stats: StatCache; epoch: number; code: readonly string[]; sig: StatSignature }>();
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -164,7 +166,12 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 /** statSignature, from the memo above when it still holds. The fast path (fast-check.ts). */
 export function statSignatureNow(root: string, stats: StatCache, step: StepConfig, code: readonly string[]): StatSignature | null {
   const hit = signatureMemo.get(step);
-  if (hit && hit.stats === stats && hit.epoch === stats.epoch && sameList(hit.code, code)) return hit.sig;
+  if (hit && hit.stats === stats && sameList(hit.code, code)) {
+    if (!stats.movedSince(hit.epoch, (rel) => step.inputs.includes(rel) || step.outputs.includes(rel) || code.includes(rel))) {
+      hit.epoch = stats.epoch;
+      return hit.sig;
+    }
+  }
   const epoch = stats.epoch;
   const { sig, listed } = build(root, stats, step, code);
   // Only if building it forgot nothing (a helper's failed stat, say) and it listed nothing.

@@ -200,7 +200,8 @@ describe('Store.side: an environment removed while the store stays open (a daemo
       const second = store.side(sideDir)!;
       expect(second).not.toBe(first);
       await store.writes.flush();
-      await expect.poll(() => first.status, { timeout: 5000 }).toBe('closed');
+      // lmdb-js keeps an environment's state in `status` (not in its type declarations).
+      await expect.poll(() => (first as unknown as { status: string }).status, { timeout: 5000 }).toBe('closed');
       expect(second.get('a')).toBeUndefined();
       const after = fs.statSync(path.join(sideDir, 'data.mdb'));
       // Whether or not the file system gave the new file the old inode number, it is told apart.

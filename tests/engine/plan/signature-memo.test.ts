@@ -1,6 +1,7 @@
 // statSignatureNow (src/plan/snapshot.ts): a step's stat signature is reused while the stat
-// cache it was made from has forgotten and replaced nothing, and only for steps whose specs are
-// all plain files; a glob's new match or a forgotten path gives the signature as it is now.
+// cache it was made from has forgotten and replaced none of its paths, and only for steps whose
+// specs are all plain files; a glob's new match or a forgotten path gives the signature as it
+// is now. StatCache.movedSince: which paths the epoch moved for.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,56 @@ describe('statSignatureNow', () => {
     const replaced = statSignatureNow(dir, stats, s, ['run.sh']);
     expect(replaced!.sig).not.toBe(now!.sig);
     expect(replaced).toEqual(statSignature(dir, new StatCache(dir, undefined), s, ['run.sh']));
+  });
+
+  it("keeps a step's signature when only other steps' paths were forgotten or replaced, not when its own were or many paths at once", () => {
+    const dir = project({ 'in/a.txt': 'a', 'in/b.txt': 'b', 'out/a.txt': 'a', 'out/b.txt': 'b', 'run.sh': '' });
+    const stats = new StatCache(dir, undefined);
+    const a = step(['in/a.txt'], ['out/a.txt']);
+    const b = step(['in/b.txt'], ['out/b.txt']);
+    const sigA = statSignatureNow(dir, stats, a, ['run.sh']);
+    const sigB = statSignatureNow(dir, stats, b, ['run.sh']);
+    // b's input changes (an event), and b's output is written and forgotten, and a stat of
+    // b's is taken again: a's signature is the same object, b's is worked out again.
+    fs.writeFileSync(path.join(dir, 'in/b.txt'), 'bb');
+    stats.forget('in/b.txt');
+    stats.forget('out/b.txt');
+    stats.forget('never/held.txt'); // moves nothing
+    expect(statSignatureNow(dir, stats, a, ['run.sh'])).toBe(sigA);
+    const nowB = statSignatureNow(dir, stats, b, ['run.sh']);
+    expect(nowB!.sig).not.toBe(sigB!.sig);
+    expect(nowB).toEqual(statSignature(dir, new StatCache(dir, undefined), b, ['run.sh']));
+    // One of a's code files is forgotten: a's is worked out again (the same, nothing changed).
+    stats.forget('run.sh');
+    const again = statSignatureNow(dir, stats, a, ['run.sh']);
+    expect(again).not.toBe(sigA);
+    expect(again).toEqual(sigA);
+    // A drop of many paths at once names none: every signature is worked out again.
+    stats.forgetWhere((rel) => rel.startsWith('zzz/'));
+    expect(statSignatureNow(dir, stats, a, ['run.sh'])).toBe(again); // nothing dropped: no move
+    stats.stat('zzz/x');
+    stats.forgetWhere((rel) => rel.startsWith('zzz/'));
+    expect(statSignatureNow(dir, stats, a, ['run.sh'])).not.toBe(again);
+  });
+
+  it('movedSince: the paths the epoch moved for, and "not known" past a bulk drop or too many moves', () => {
+    const dir = project({ 'f0': '', 'f1': '' });
+    const stats = new StatCache(dir, undefined);
+    for (let i = 0; i < 100; i++) stats.stat(`f${i}`);
+    const e0 = stats.epoch;
+    expect(stats.movedSince(e0, () => true)).toBe(false);
+    stats.forget('f1');
+    expect(stats.movedSince(e0, (r) => r === 'f1')).toBe(true);
+    expect(stats.movedSince(e0, (r) => r === 'f0')).toBe(false);
+    const e1 = stats.epoch;
+    expect(stats.movedSince(e1, (r) => r === 'f1')).toBe(false);
+    // More moves than a check walks: not known.
+    for (let i = 2; i < 90; i++) stats.forget(`f${i}`);
+    expect(stats.movedSince(e1, (r) => r === 'f0')).toBe(true);
+    const e2 = stats.epoch;
+    stats.forgetAll();
+    expect(stats.movedSince(e2, () => false)).toBe(true);
+    expect(stats.movedSince(stats.epoch, () => true)).toBe(false);
   });
 
   it('never reuses the signature of a step with a glob or a folder spec', () => {
