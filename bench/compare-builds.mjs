@@ -7,10 +7,12 @@
 // the after/before ratio of each pair.
 //
 //   node bench/compare-builds.mjs --before DIR --after DIR [--steps 1000] [--inputs 10]
-//                                 [--runs 15] [--first-runs 5] [--out FILE]
+//                                 [--runs 15] [--first-runs 5] [--served] [--out FILE]
 // DIR: a checkout of batchfile with its build (node_modules, dist/), e.g. a git worktree of
 // an older commit after ./install.sh. NODE_EXTRA_CA_CERTS is unset for the timed processes
 // (BENCH_ENV, lib.mjs), and the daemon is off (BATCH_DAEMON=manual): direct runs.
+// --served: then also each build's daemon, started by hand in its copy (`batch daemon start`),
+// serving no-ops and runs with one input changed (fresh content each time), alternating.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,7 +39,8 @@ const rev = (dir) => spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-compare-'));
 const base = path.join(root, 'base');
-generate({ out: base, kind: 'command', steps, inputs, cpuMs: 0, sizeMib: 0, iters: 0 });
+const meta = generate({ out: base, kind: 'command', steps, inputs, cpuMs: 0, sizeMib: 0, iters: 0 });
+const served = process.argv.includes('--served');
 const dirs = {};
 for (const k of Object.keys(builds)) {
   dirs[k] = path.join(root, k);
@@ -46,7 +49,7 @@ for (const k of Object.keys(builds)) {
 
 const cpuFile = path.join(root, 'cpu.txt');
 function batch(k, extra = []) {
-  const argv = [BIN.node, path.join(builds[k], 'bin/batch.js'), '-C', dirs[k], '-j', '2', ...extra];
+  const argv = [BIN.node, path.join(builds[k], 'bin/batch.js'), '-C', dirs[k], ...(extra[0] === 'daemon' ? [] : ['-j', '2']), ...extra];
   const full = [BIN.time, '-f', '%U %S', '-o', cpuFile, ...argv];
   const t0 = process.hrtime.bigint();
   const r = spawnSync(full[0], full.slice(1), { env: BENCH_ENV, encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -91,6 +94,16 @@ const results = [series('first build', FIRST_RUNS, fresh)];
 await new Promise((r) => setTimeout(r, 2500));
 for (const k of ['before', 'after']) batch(k);
 results.push(series('no-op', RUNS));
+if (served) {
+  for (const k of ['before', 'after']) batch(k, ['daemon', 'start']);
+  for (const k of ['before', 'after']) batch(k); // the first served run stats every file
+  await new Promise((r) => setTimeout(r, 1500)); // the daemons' work after it
+  results.push(series('served no-op', RUNS));
+  let n = 0;
+  const change = (k) => fs.writeFileSync(path.join(dirs[k], meta.changeInput), `changed ${process.pid} ${n++}\n`);
+  results.push(series('served, one input changed', RUNS, change));
+  for (const k of ['before', 'after']) batch(k, ['daemon', 'stop']);
+}
 
 const out = {
   date: new Date().toISOString(),
@@ -99,7 +112,7 @@ const out = {
   builds: { before: { dir: builds.before, rev: rev(builds.before) }, after: { dir: builds.after, rev: rev(builds.after) } },
   cpus: os.availableParallelism(),
   loadavg: os.loadavg(),
-  note: 'direct runs (BATCH_DAEMON=manual), -j 2, NODE_EXTRA_CA_CERTS unset; ratio = after / before per alternating pair',
+  note: `direct runs (BATCH_DAEMON=manual)${served ? ', then served runs (a daemon started by hand in each copy)' : ''}, -j 2, NODE_EXTRA_CA_CERTS unset; ratio = after / before per alternating pair`,
   results,
 };
 const file = opt('out', path.join(REPO, 'bench/results', `compare-builds-${out.builds.before.rev}-${out.builds.after.rev}-${steps}.json`));

@@ -4,11 +4,11 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { daemonDir, logPath, makePrivateDir } from './protocol.js';
+import { DAEMON_NODE_FLAGS, daemonEnv } from './tuning.js';
 
-/** `node --expose-gc BIN daemon serve` in `root`, detached (its own session: a Ctrl-C in this
- * terminal does not reach it), output appended to `.cache/daemon/daemon.log`. With `ipc`, it
- * says 'ready' over the channel once it listens. --expose-gc: the daemon collects its garbage
- * between runs (server.ts, whenIdle). */
+/** `node DAEMON_NODE_FLAGS BIN daemon serve` in `root`, detached (its own session: a Ctrl-C in
+ * this terminal does not reach it), output appended to `.cache/daemon/daemon.log`, with the
+ * memory settings of tuning.ts. With `ipc`, it says 'ready' over the channel once it listens. */
 export function launchDaemon(root: string, bin: string, opts: { ipc: boolean; env?: NodeJS.ProcessEnv }): ChildProcess {
   makePrivateDir(daemonDir(root));
   const log = fs.openSync(logPath(root), 'a', 0o600);
@@ -16,10 +16,10 @@ export function launchDaemon(root: string, bin: string, opts: { ipc: boolean; en
     // Loaded here, not at the top: the client bundles this file, and a served run or a CI run
     // never launches a daemon (node:child_process is ~3 ms of every start otherwise).
     const { spawn } = process.getBuiltinModule('node:child_process');
-    const child = spawn(process.execPath, ['--expose-gc', bin, 'daemon', 'serve'], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, bin, 'daemon', 'serve'], {
       cwd: root,
       detached: true,
-      env: opts.env ?? process.env,
+      env: daemonEnv(opts.env ?? process.env),
       stdio: opts.ipc ? ['ignore', log, log, 'ipc'] : ['ignore', log, log],
     });
     if (!opts.ipc) child.unref();

@@ -7,6 +7,7 @@ import { shownPath, shownPathsIn } from '../util/paths.js';
 import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
 import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPath, socketPath, type Reply } from './protocol.js';
 import { Resident, type RunReader } from './resident.js';
+import { settleDaemonTuning } from './tuning.js';
 
 /** How long the daemon waits with no run before collecting its garbage (see whenIdle). */
 const GC_AFTER_QUIET_MS = 1000;
@@ -43,6 +44,7 @@ export interface ServeOptions {
  * as they come, each under the project lock like a direct run, so two at once behave as two
  * `batch` processes would (the second fails, or waits with --wait). Resolves when stopped. */
 export async function serveDaemon(opts: ServeOptions): Promise<void> {
+  settleDaemonTuning();
   const daemon = new Daemon(opts);
   await daemon.listen();
   opts.onReady?.();
