@@ -8,6 +8,7 @@ import { CLIENT_FUNCTIONS } from './client.js';
 import type { ReportData, ReportStep } from './data.js';
 import type { MetricChart } from './metric-charts.js';
 import { href, html, inlineScript, jsonForScript } from './escape.js';
+import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -85,6 +86,7 @@ const keptRows = new WeakMap<ReportStep, { i: number; text: string }>();
 
 /** A step's row; a frozen one's text is kept with it, as it cannot change. */
 function stepRowOnce(s: ReportStep, i: number): string {
+  heapCheckpoint();
   if (!Object.isFrozen(s)) return stepRow(s, i);
   const kept = keptRows.get(s);
   if (kept?.i === i) return kept.text;
