@@ -15,12 +15,15 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const mtime = (rel) => fs.statSync(path.join(__dirname, rel), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const bundleTime = mtime('../dist/bundle/cli.cjs');
-const tscTime = mtime('../dist/cli/main.js');
-const bundled = bundleTime >= tscTime;
-// Which build this is: a daemon serves only clients of its own build.
-const engine = `${fs.realpathSync(path.join(__dirname, '..'))}|${bundled ? 'bundle' : 'tsc'}|${bundled ? bundleTime : tscTime}|${process.version}`;
+const stat = (rel) => fs.statSync(path.join(__dirname, rel), { throwIfNoEntry: false });
+const bundleStat = stat('../dist/bundle/cli.cjs');
+const tscStat = stat('../dist/cli/main.js');
+const bundled = (bundleStat?.mtimeMs ?? -1) >= (tscStat?.mtimeMs ?? -1);
+// Which build this is: a daemon serves only clients of its own build. With the change time:
+// an install that keeps the tarball's file times (tar, `npm pack` sets them all to 1985) gives
+// a rebuilt file the old one's mtime, and often its inode number.
+const built = bundled ? bundleStat : tscStat;
+const engine = `${fs.realpathSync(path.join(__dirname, '..'))}|${bundled ? 'bundle' : 'tsc'}|${built?.mtimeMs ?? -1}:${built?.ctimeMs ?? -1}|${process.version}`;
 const argv = process.argv.slice(2);
 
 // `batch trends | head -1`: the reader may close the pipe before batch is done. Output then ends

@@ -120,7 +120,9 @@ const cli = await esbuild.build({
   // import.meta.url of every module is the bundle's own (it sits beside the ESM chunks, so the
   // paths built from it resolve the same).
   define: { 'import.meta.url': '__batch_import_meta_url' },
-  banner: { js: 'var __batch_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  // The directive first: before it, esbuild's own "use strict" is no directive, and the bundle
+  // (ES modules, strict as such) would run sloppy.
+  banner: { js: '"use strict";var __batch_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   plugins: [
     {
       name: 'import-esm',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PipelineConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
-import { schedule } from '../schedule/scheduler.js';
+import { schedule, settleAll } from '../schedule/scheduler.js';
 import type { CacheBackend } from '../cache/backend.js';
 import type { ExecutorRegistry } from '../executors/registry.js';
 import { kindOf } from '../kinds/registry.js';
@@ -23,7 +23,7 @@ import { applyOrphans, findOrphans } from '../plan/orphans.js';
 import { appendMetricsCsv } from '../history/metric-csv.js';
 import { paramsUpstream, readStepMetrics } from '../history/metric-record.js';
 import { expandTargets, materialize } from './materialize.js';
-import { processStep, type RunEnv, type StepOutcome } from './step-runner.js';
+import { allProvenStanding, processStep, provenOutcome, type RunEnv, type StepOutcome } from './step-runner.js';
 import { cachedGraph } from './graph-cache.js';
 import { mark } from '../util/timing.js';
 import { makeRecord, provenByRecord, recordKey, writeRecord } from '../plan/noop-record.js';
@@ -168,15 +168,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     emit,
   };
   const t0 = performance.now();
-  const byName = await schedule<StepOutcome>({
-    graph,
-    selected: plan.selected,
-    jobs: opts.jobs,
-    keepGoing: opts.keepGoing,
-    signal: opts.signal,
-    work: (name, slots) => processStep(env, name, slots),
-    onResult: (r) => recordOutcome(r as StepOutcome, { config, graph, run }, opts),
-  });
+  const byName = await runSteps(env, { graph, selected: plan.selected, run }, opts);
   mark('steps');
   const results = plan.selected.map((n) => {
     const { state: _s, snapshot: _p, ...r } = byName.get(n) as StepOutcome;
@@ -189,6 +181,16 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
   const tests = await testPhase(run, results, { store, stats }, opts);
   const record = await endRun(run, { results, tests, remoteCache, orphans }, { bySnapshot: env.checks.tally.bySnapshot, stats, t0 }, opts);
   return { record, results, codeFiles: () => codeFilesOf(plan, found, stats), graph, config };
+}
+
+/** The steps through the scheduler; when every one is proven up to date already (a no-op),
+ * settled in the scheduler's order without it (schedule/scheduler.ts, settleAll). */
+async function runSteps(env: RunEnv, plan: { graph: Graph; selected: string[]; run: StartedRun }, opts: RunOptions): Promise<Map<string, StepResult>> {
+  const { graph, selected, run } = plan;
+  const { config } = env;
+  const onResult = (r: StepOutcome | StepResult): void => recordOutcome(r as StepOutcome, { config, graph, run }, opts);
+  if (!opts.signal.aborted && allProvenStanding(env, selected)) return settleAll(graph, selected, (n) => provenOutcome(env, n), onResult);
+  return schedule<StepOutcome>({ graph, selected, jobs: opts.jobs, keepGoing: opts.keepGoing, signal: opts.signal, work: (name, slots) => processStep(env, name, slots), onResult });
 }
 
 /** A finished step: its metrics read (a step that declares them), then recorded and told. */

@@ -149,16 +149,29 @@ function notRun(name: string, status: 'FAIL' | 'BLOCKED', reason: string, error?
   return { name, status, action: 'not-run', reason, ...(error !== undefined ? { error } : {}), durationMs: 0 };
 }
 
+/** Whether every step of `names` is up to date by the proof its pre-run check found (a stat
+ * snapshot, or the no-op record), and that proof still stands (no file forgotten since): for
+ * each, processStep would then return `provenOutcome` without awaiting anything. */
+export function allProvenStanding(env: RunEnv, names: readonly string[]): boolean {
+  const c = env.verdict;
+  if (!snapshotsApply(c)) return false;
+  const epoch = c.stats.epoch;
+  return names.every((n) => env.checks.fast.get(n)?.epoch === epoch);
+}
+
+/** processStep's result for a step whose standing proof holds (allProvenStanding). */
+export function provenOutcome(env: RunEnv, name: string): StepOutcome {
+  env.checks.tally.bySnapshot++;
+  return upToDate(name);
+}
+
 /** Decides one step against the files as they are now (so early cutoff falls out: a rerun
  * upstream that wrote identical bytes leaves this key unchanged), and acts on its verdict:
  * up to date, restore from the output cache, run, or fail as blocked. */
 export async function processStep(env: RunEnv, name: string, slots: Slots): Promise<StepOutcome> {
   const step = env.config.steps.get(name)!;
   const c = env.verdict;
-  if (upToDateBySnapshot(c, env.checks, step)) {
-    env.checks.tally.bySnapshot++;
-    return upToDate(name);
-  }
+  if (upToDateBySnapshot(c, env.checks, step)) return provenOutcome(env, name);
   const code = await codeOf(env, step);
   if (typeof code === 'string') return notRun(name, 'FAIL', code, code);
   // The scheduler starts every ready step in one loop, and each runs its full check (hashing

@@ -63,9 +63,10 @@ function buildId(): string {
   const stamp = engineStamp();
   if (stamp !== 'unknown') return `${engineVersion()}|${stamp}`;
   const self = fileURLToPath(import.meta.url);
-  let t = -1;
+  let t = '-1';
   try {
-    t = fs.statSync(self).mtimeMs;
+    const st = fs.statSync(self);
+    t = `${st.mtimeMs}:${st.ctimeMs}`;
   } catch {
     // no file: t stays -1
   }

@@ -9,12 +9,12 @@
 // after a run that found none or found it unusable, only where the engine's folder is writable.
 // V8 checks its own version and flags, but knows the source only by its length, and does not
 // checksum the bytecode in release builds: so the file names the bundle it was made from (path,
-// size, mtime, inode) and carries a CRC-32 of the bytecode; any mismatch compiles the bundle
+// size, mtime, change time, inode) and carries a CRC-32 of the bytecode; any mismatch compiles the bundle
 // as usual and writes the cache again.
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 
 const MAGIC = 'BFV8CC01';
@@ -33,9 +33,26 @@ export interface LoadedCli<T> {
   save(): void;
 }
 
-/** The cache file for `file` under this Node. */
+/** The cache file for `file` under this Node and these V8 flags. V8 refuses a cache made
+ * under other flags (the daemon's heap settings, a NODE_OPTIONS heap limit): one file per set
+ * keeps the daemon and the CLI from rewriting each other's. */
 export function codeCachePath(file: string): string {
-  return `${file}.${process.version}-${process.arch}.v8cache`;
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ').trim();
+  const tag = flags === '' || typeof zlib.crc32 !== 'function' ? '' : `-${(zlib.crc32(flags) >>> 0).toString(16)}`;
+  return `${file}.${process.version}-${process.arch}${tag}.v8cache`;
+}
+
+/** Temp files a process that died mid-write left (older than a minute: not being written). */
+function sweepTemps(dir: string): void {
+  try {
+    for (const f of fs.readdirSync(dir)) {
+      if (!f.endsWith('.tmp') || !f.includes('.v8cache.')) continue;
+      const at = path.join(dir, f);
+      if (Date.now() - (fs.statSync(at, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60_000) fs.rmSync(at, { force: true });
+    }
+  } catch {
+    // only tidying
+  }
 }
 
 /** The bundle's source and identity (path, size, mtime, inode), read from one descriptor: a
@@ -46,7 +63,9 @@ function readBundle(file: string): { source: string; key: string | undefined } {
   try {
     const id = (): string => {
       const st = fs.fstatSync(fd);
-      return `${file}|${st.size}|${st.mtimeMs}|${st.ino}`;
+      // The change time too: tar and `npm pack` keep or fix mtimes, and an inode number is
+      // reused at once (a rebuilt bundle extracted over an install had the old one's key).
+      return `${file}|${st.size}|${st.mtimeMs}|${st.ctimeMs}|${st.dev}|${st.ino}`;
     };
     const before = id();
     const source = fs.readFileSync(fd, 'utf8');
@@ -87,6 +106,8 @@ function writeAtomic(file: string, bytes: Buffer): void {
 /** Runs the CommonJS bundle `file` and returns its exports. `importEsm` is handed to it for
  * its dynamic imports (util/import-esm.ts): the bundle's own code cannot call `import()`. */
 export function loadCli<T>(file: string, importEsm: (specifier: string) => Promise<unknown>): LoadedCli<T> {
+  // Node maps stack traces (--enable-source-maps) only for code its module loader compiled.
+  if (process.sourceMapsEnabled) return { exports: loadMapped<T>(file, importEsm), use: 'off', save() {} };
   const bundle = readBundle(file);
   const { source } = bundle;
   // zlib.crc32 came in Node 20.15: without it no cache is trusted.
@@ -114,10 +135,27 @@ export function loadCli<T>(file: string, importEsm: (specifier: string) => Promi
     save() {
       if (key === undefined || use === 'hit') return;
       try {
+        // A read-only install (another user's, a system folder) never gets one: not worth
+        // serialising the bytecode each time to find that out.
+        fs.accessSync(path.dirname(cacheFile), fs.constants.W_OK);
+        sweepTemps(path.dirname(cacheFile));
         writeAtomic(cacheFile, encodeCache(script.createCachedData(), key));
       } catch {
         // a cache is only ever a shortcut
       }
     },
   };
+}
+
+/** The bundle through Node's own CommonJS loader, which reads its source map; its dynamic
+ * imports reach `importEsm` through a global of this engine's name (the loader's wrapper has
+ * no parameter for it). The directive stays first, so the code stays strict. */
+function loadMapped<T>(file: string, importEsm: (specifier: string) => Promise<unknown>): T {
+  const slot = Symbol.for('batchfile.importEsm');
+  (globalThis as Record<symbol, unknown>)[slot] = importEsm;
+  const m = new Module(file) as Module & { _compile(content: string, filename: string): void };
+  m.filename = file;
+  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(file));
+  m._compile(`"use strict";var __import = globalThis[Symbol.for('batchfile.importEsm')];${fs.readFileSync(file, 'utf8')}`, file);
+  return m.exports as T;
 }

@@ -4,7 +4,7 @@ import type { PipelineConfig } from '../batchfile/config.js';
 import { isGlob } from '../fingerprint/files.js';
 import { hashBytes, hashString } from '../fingerprint/hash.js';
 import { plainRel, type FileStat, type StatCache } from '../fingerprint/stat-cache.js';
-import type { SnapshotEntry, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { FastVerdict } from './fast-check.js';
 import { noopRecordPath } from '../fingerprint/stat-prefetch.js';
 
@@ -30,7 +30,8 @@ import { noopRecordPath } from '../fingerprint/stat-prefetch.js';
  */
 
 const MAGIC = 'BFNOOPR1';
-const FORMAT = 1;
+/** 2: the snapshots' digest is of their stored bytes. */
+const FORMAT = 2;
 /** Bytes before the paths (stat-many.c reads this header too). */
 const HEADER = 40;
 /** Numbers per path: mode (0: nothing there), size, mtimeMs, ctimeMs, inode. */
@@ -69,21 +70,39 @@ export function recordKey(configId: string, config: PipelineConfig, selected: re
   return hashString(`${FORMAT}\0${configId}\0${selected.join('\n')}\0${envText}`);
 }
 
-/** The selected steps' snapshots, or undefined when one has none. */
-function readSnaps(store: Store, selected: readonly string[]): SnapshotEntry[] | undefined {
-  const out: SnapshotEntry[] = [];
-  for (const n of selected) {
-    const s = store.snap.get(n);
-    if (!s) return undefined;
-    out.push(s);
+/** A digest of the selected steps' snapshots as stored (each one's bytes after its length),
+ * or undefined when one has none. Raw: decoding 1,000 snapshots only to hash them again
+ * was most of the record's check. */
+function snapsDigest(store: Store, selected: readonly string[]): string | undefined {
+  let buf = Buffer.allocUnsafe(256 * 1024);
+  let at = 0;
+  for (const name of selected) {
+    const b = store.snap.raw(name);
+    if (!b) return undefined;
+    if (at + 4 + b.length > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + 4 + b.length));
+      buf.copy(bigger, 0, 0, at);
+      buf = bigger;
+    }
+    // Taken by its `length`: lmdb-js hands out a view of a larger buffer with `length` set.
+    const n = b.length;
+    buf.writeUInt32LE(n, at);
+    buf.set(new Uint8Array(b.buffer, b.byteOffset, n), at + 4);
+    at += 4 + n;
   }
-  return out;
+  return hashBytes(buf.subarray(0, at));
 }
 
-function snapsDigest(snaps: readonly SnapshotEntry[]): string {
-  let text = '';
-  for (const s of snaps) text += `${s.def}\0${s.sig}\0${s.code.join('\0')}\n`;
-  return hashString(text);
+/** A step proven by the record: its code files (watch mode's concern, never a one-shot run's)
+ * are read from its snapshot only if asked for. */
+function recordedVerdict(store: Store, name: string, epoch: number): FastVerdict {
+  let code: readonly string[] | undefined;
+  return {
+    epoch,
+    get code() {
+      return (code ??= store.snap.get(name)?.code ?? []);
+    },
+  };
 }
 
 export function encodeRecord(paths: readonly string[], expected: Float64Array, meta: Meta): Buffer {
@@ -155,15 +174,15 @@ export async function provenByRecord(c: RecordCheck): Promise<{ verdicts: Map<st
     return undefined;
   }
   if (!rec || rec.meta.key !== c.key) return undefined;
-  const snaps = readSnaps(c.store, c.selected);
-  if (!snaps || snapsDigest(snaps) !== rec.meta.snaps) return undefined;
+  const snaps = snapsDigest(c.store, c.selected);
+  if (snaps === undefined || snaps !== rec.meta.snaps) return undefined;
   const taken = await c.prefetched;
   const by = taken && prefetchedHold(rec, taken) ? 'helper' : 'stat';
   if (by === 'helper') c.stats.countStatted(rec.count);
   else if (!statsHold(rec, c.stats)) return undefined;
   const epoch = c.stats.epoch;
   const out = new Map<string, FastVerdict>();
-  c.selected.forEach((n, i) => out.set(n, { epoch, code: snaps[i]!.code }));
+  for (const n of c.selected) out.set(n, recordedVerdict(c.store, n, epoch));
   return { verdicts: out, by };
 }
 
@@ -201,8 +220,8 @@ export function makeRecord(config: PipelineConfig, selected: readonly string[], 
     }
     for (const f of v.code) paths.add(f);
   }
-  const snaps = readSnaps(store, selected);
-  if (!snaps) return undefined;
+  const snaps = snapsDigest(store, selected);
+  if (snaps === undefined) return undefined;
   const list = [...paths];
   const expected = new Float64Array(list.length * PER_PATH);
   for (let i = 0; i < list.length; i++) {
@@ -211,7 +230,7 @@ export function makeRecord(config: PipelineConfig, selected: readonly string[], 
     if (st === undefined || !plainRel(rel) || rel.includes('\0')) return undefined;
     if (st) expected.set([st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino], i * PER_PATH);
   }
-  return encodeRecord(list, expected, { format: FORMAT, key, snaps: snapsDigest(snaps) });
+  return encodeRecord(list, expected, { format: FORMAT, key, snaps });
 }
 
 /** Writes the record (whole or not at all); a failure only costs the next run its shortcut. */

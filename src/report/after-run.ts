@@ -70,7 +70,7 @@ async function report(out: RunOutput, ctx: AfterRunContext, trends: Map<string, 
   try {
     // The report code (and the libraries it inlines) load only here.
     const { writeReports } = await import('./html/write.js');
-    const memo = place && { reusable: ctx.memo?.memo.take(place), kept: new Map<string, MemoRow>() };
+    const memo = place && ctx.memo && { reusable: ctx.memo.memo.take(place), kept: new Map<string, MemoRow>(), pastRuns: ctx.memo.memo.pastRuns };
     const written = writeReports({ record, results, graph: out.graph, store: ctx.store, root: ctx.project.root, logsDir: ctx.project.logsDir, cacheDir: ctx.project.cacheDir, trends, ...(memo ? { memo } : {}) });
     if (place && memo) ctx.memo?.memo.keep(place, memo.kept);
     rememberReport(ctx.project.cacheDir, key, record.id, [written.html, written.md]);

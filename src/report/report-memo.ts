@@ -19,6 +19,7 @@ import type { StepResult } from '../store/types.js';
 import { isPlainUpToDate } from '../store/types.js';
 import type { Store } from '../store/store.js';
 import type { ReportStep } from './html/data.js';
+import type { HeldPastRuns } from './html/past-runs.js';
 
 /** What a reusable row's step was in its run: not selected, or plainly up to date. */
 export type RowKind = 'unselected' | 'plain';
@@ -50,6 +51,8 @@ export interface MemoPlace {
 
 export class ReportMemo {
   private held: { generation: string; store: Store; config: object; rows: MemoRows } | undefined;
+  /** Earlier runs' results the charts read (html/past-runs.ts): a run's never change. */
+  readonly pastRuns: HeldPastRuns = { store: undefined, runs: new Map() };
 
   /** The rows still true for a report at `at`, or undefined. Taken: a report that fails to
    * keep new ones leaves none behind. */

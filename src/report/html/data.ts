@@ -12,7 +12,7 @@ import { chartSeries, type ChartSeries } from './charts.js';
 import { LogFiles, producerOf } from './current.js';
 import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
-import { pastResults, PastRunFiles } from './past-runs.js';
+import { pastResults, PastRunFiles, type HeldPastRuns } from './past-runs.js';
 import { memoRow, reusedRow, rowKind, type MemoRow, type MemoRows } from '../report-memo.js';
 import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
@@ -107,7 +107,7 @@ export interface ReportInput {
   cacheDir?: string;
   /** A long-lived process's rows of its previous report (report-memo.ts): `reusable` when
    * they are still true, `kept` gets this report's for the next one. */
-  memo?: { reusable: MemoRows | undefined; kept: Map<string, MemoRow> };
+  memo?: { reusable: MemoRows | undefined; kept: Map<string, MemoRow>; pastRuns?: HeldPastRuns };
 }
 
 function label(r: StepResult | undefined): string {
@@ -199,7 +199,7 @@ function dagOf(input: ReportInput, steps: number): ReportData['dag'] {
  * runs (which keeps the files of the runs read, and gets this run's if it executed or
  * restored anything). */
 function historyOf(input: ReportInput, steps: ReportStep[]): ReportData['history'] {
-  const cache = new PastRunFiles(input.store, input.cacheDir);
+  const cache = new PastRunFiles(input.store, input.cacheDir, input.memo?.pastRuns);
   const mine = pastResults(input.results);
   const recent = recentExecutions({ ...(input.store ? { store: input.store } : {}), record: input.record, mine, cache, steps: steps.map((s) => s.name) });
   const kept = recent.runsRead;

@@ -32,23 +32,42 @@ function fileOf(dir: string, runId: string): string {
   return path.join(dir, `${runId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 }
 
+/** What a long-lived process (the daemon) keeps of the files between reports: the same
+ * results, read once (a run's results never change; keyed by the store they came from). */
+export interface HeldPastRuns {
+  store: Store | undefined;
+  runs: Map<string, PastResult[]>;
+}
+
 export class PastRunFiles {
   private readonly dir: string | undefined;
+  private readonly held: Map<string, PastResult[]> | undefined;
 
   constructor(
     private readonly store: Store | undefined,
     cacheDir: string | undefined,
+    held?: HeldPastRuns,
   ) {
     this.dir = cacheDir ? path.join(cacheDir, 'report') : undefined;
+    if (held && held.store !== store) {
+      held.store = store;
+      held.runs.clear();
+    }
+    this.held = held?.runs;
   }
 
-  /** An earlier run's results the report reads, from the cache file or else the store
-   * (then written to the cache). */
+  /** An earlier run's results the report reads: as held, else from the cache file, else
+   * from the store (then written to the cache). */
   get(runId: string): PastResult[] {
+    const held = this.held?.get(runId);
+    if (held) return held;
     if (this.dir) {
       try {
         const data = JSON.parse(fs.readFileSync(fileOf(this.dir, runId), 'utf8')) as { format: number; run: string; results: PastResult[] };
-        if (data.format === FORMAT && data.run === runId && Array.isArray(data.results)) return data.results;
+        if (data.format === FORMAT && data.run === runId && Array.isArray(data.results)) {
+          this.held?.set(runId, data.results);
+          return data.results;
+        }
       } catch {
         // not cached yet (or unreadable): read the store
       }
@@ -61,6 +80,7 @@ export class PastRunFiles {
   /** Caches a run's results (the run that just ended passes its own). Best effort: the
    * report never fails because its cache cannot be written. */
   put(runId: string, results: PastResult[]): void {
+    this.held?.set(runId, results);
     if (!this.dir) return;
     try {
       fs.mkdirSync(this.dir, { recursive: true });
@@ -73,10 +93,12 @@ export class PastRunFiles {
     }
   }
 
-  /** Removes the files of runs not in `keep`. */
+  /** Removes the files (and held results) of runs not in `keep`. */
   prune(keep: Iterable<string>): void {
+    const ids = new Set(keep);
+    if (this.held) for (const id of this.held.keys()) if (!ids.has(id)) this.held.delete(id);
     if (!this.dir) return;
-    const wanted = new Set([...keep].map((id) => path.basename(fileOf(this.dir!, id))));
+    const wanted = new Set([...ids].map((id) => path.basename(fileOf(this.dir!, id))));
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);

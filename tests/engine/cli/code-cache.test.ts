@@ -89,6 +89,77 @@ describe('the CLI bundle through its code cache', () => {
     expect(await f.run()).toBe('gamma hit function\n');
   });
 
+  it('an install that keeps the tarball\'s times (tar, npm pack) and reuses the inode is still told apart', async () => {
+    const f = fakeInstall();
+    const packed = new Date('1985-10-26T08:15:00Z'); // the time npm pack gives every file
+    fs.writeFileSync(f.cli, bundle('alpha'));
+    fs.utimesSync(f.cli, packed, packed);
+    await f.run();
+    expect(await f.run()).toBe('alpha hit function\n');
+    // Same inode, same length, the same packed mtime: only the change time differs, which
+    // nothing but the kernel sets.
+    const old = fs.statSync(f.cli);
+    fs.writeFileSync(f.cli, bundle('omega'));
+    fs.utimesSync(f.cli, packed, packed);
+    const now = fs.statSync(f.cli);
+    expect([now.ino, now.size, now.mtimeMs]).toEqual([old.ino, old.size, old.mtimeMs]);
+    expect(await f.run()).toBe('omega stale function\n');
+    expect(await f.run()).toBe('omega hit function\n');
+  });
+
+  it('the build stamp a daemon serves by changes when the bundle is replaced with the same packed time', async () => {
+    const f = fakeInstall();
+    // The client is handed the stamp first: print it instead of asking a daemon.
+    fs.writeFileSync(path.join(f.dir, 'dist', 'bundle', 'client.cjs'), 'exports.viaDaemon = async (argv, engine) => { console.log(engine); return 0; };\n');
+    const packed = new Date('1985-10-26T08:15:00Z');
+    fs.writeFileSync(f.cli, bundle('alpha'));
+    fs.utimesSync(f.cli, packed, packed);
+    const first = await f.run();
+    fs.writeFileSync(f.cli, bundle('omega'));
+    fs.utimesSync(f.cli, packed, packed);
+    const second = await f.run();
+    expect(first).toMatch(/\|bundle\|/);
+    expect(second).not.toBe(first);
+  });
+
+  it('keeps one cache per set of V8 flags (V8 refuses another set\'s): the daemon\'s and the CLI\'s do not replace each other', async () => {
+    const f = fakeInstall();
+    fs.writeFileSync(f.cli, bundle('alpha'));
+    await f.run();
+    expect(await f.run({ NODE_OPTIONS: '--max-old-space-size=999' })).toBe('alpha miss function\n');
+    expect(await f.run({ NODE_OPTIONS: '--max-old-space-size=999' })).toBe('alpha hit function\n');
+    expect(await f.run()).toBe('alpha hit function\n');
+    expect(fs.readdirSync(path.dirname(f.cli)).filter((n) => n.endsWith('.v8cache'))).toHaveLength(2);
+  });
+
+  it('removes temp files a process that died mid-write left, once they are a minute old', async () => {
+    const f = fakeInstall();
+    fs.writeFileSync(f.cli, bundle('alpha'));
+    const dir = path.dirname(f.cli);
+    const stale = path.join(dir, `cli.cjs.${process.version}-${process.arch}.v8cache.99999.tmp`);
+    const fresh = path.join(dir, `cli.cjs.${process.version}-${process.arch}.v8cache.99998.tmp`);
+    fs.writeFileSync(stale, 'x');
+    fs.writeFileSync(fresh, 'x');
+    const old = new Date(Date.now() - 5 * 60_000);
+    fs.utimesSync(stale, old, old);
+    expect(await f.run()).toBe('alpha miss function\n');
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(fresh)).toBe(true);
+  });
+
+  it('the built bundle is strict code (its ES modules were), and under --enable-source-maps loads through Node\'s loader, which maps it', async () => {
+    const cli = path.join(REPO, 'dist', 'bundle', 'cli.cjs');
+    expect(fs.readFileSync(cli, 'utf8').startsWith('"use strict";')).toBe(true);
+    const probe = `const { loadCli } = require(${JSON.stringify(path.join(REPO, 'dist', 'bundle', 'load.cjs'))});
+const cli = loadCli(${JSON.stringify(cli)}, (s) => import(s));
+console.log(cli.use, typeof cli.exports.main, require('node:module').findSourceMap(${JSON.stringify(cli)}) !== undefined);`;
+    const mapped = await node(['--enable-source-maps', '-e', probe], REPO);
+    expect(mapped.stderr).toBe('');
+    expect(mapped.stdout).toBe('off function true\n');
+    const plain = await node(['-e', probe], REPO, { BATCH_CODE_CACHE: '0' });
+    expect(plain.stdout).toBe('off function false\n');
+  });
+
   it('ignores a damaged cache (a flipped byte, a truncated file, garbage) and writes it again', async () => {
     const f = fakeInstall();
     fs.writeFileSync(f.cli, bundle('alpha'));
@@ -115,7 +186,7 @@ describe('the CLI bundle through its code cache', () => {
     const text = fs.readFileSync(path.join(REPO, 'dist', 'bundle', 'cli.cjs'), 'utf8');
     // The helpers: everything before the first module.
     const helpers = text.slice(0, text.indexOf('\n// src/'));
-    const toEsm = vm.runInNewContext(`${helpers.replace(/^var __batch_import_meta_url.*\n/, '')}\n;__toESM`, { require: () => ({}), __filename: '/x' }) as (m: unknown, nodeMode?: number) => Record<string, unknown>;
+    const toEsm = vm.runInNewContext(`${helpers.replace(/^.*var __batch_import_meta_url.*\n/, '')}\n;__toESM`, { require: () => ({}), __filename: '/x' }) as (m: unknown, nodeMode?: number) => Record<string, unknown>;
     const mod = { a: 1, f: (): number => 2 };
     const first = toEsm(mod, 1);
     expect(toEsm(mod, 1)).toBe(first);

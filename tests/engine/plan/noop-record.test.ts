@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { projectsRemovedAfterEach, type TempProject } from '../rig.js';
 import { expectCleanBuildEqual } from '../helpers.js';
+import { openStore } from '../../../src/store/store.js';
 
 const ENV = { BATCH_TIMING: '1', BATCH_RACY_WINDOW_MS: '0' };
 
@@ -126,6 +127,18 @@ describe('no-op record', () => {
     expect((await run(p, { WORD: 'two' })).actions).toEqual({ a: 'ran', b: 'ran', c: 'up-to-date' });
     expect(p.read('out/b.txt')).toBe('beta\nalpha\nalpha\n');
     await expectCleanEqual(p, { WORD: 'two' });
+  });
+
+  it('a snapshot changed in the store since the record was written is not proven by it', async () => {
+    const p = await recorded();
+    // As another run would leave it: step a's snapshot taken again with another signature
+    // (here an impossible one, so that its own check fails too and a full check follows).
+    const store = openStore(p.path('.cache'));
+    const snap = store.snap.get('a')!;
+    await store.snap.put('a', { ...snap, sig: '0000000000000000' });
+    await store.close();
+    expect(await run(p, { WORD: 'one' })).toEqual({ actions: allUp(['a', 'b', 'c']), record: 'miss' });
+    await settle(p, { WORD: 'one' });
   });
 
   it('a damaged record is ignored and written again', async () => {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listRuns, resultsOf } from '../../../src/history/query.js';
 import { collectReportData } from '../../../src/report/html/data.js';
 import { html, href, jsonForScript, md } from '../../../src/report/html/escape.js';
+import type { HeldPastRuns } from '../../../src/report/html/past-runs.js';
 import { openStore } from '../../../src/store/store.js';
 import { recordRuns, type RunSpec } from '../history/record.js';
 
@@ -113,6 +114,50 @@ describe('run report: cache of earlier runs', () => {
     expect(await reportData(dir, true)).toEqual(await reportData(dir, false));
     fs.rmSync(cacheDir, { recursive: true });
     expect(await reportData(dir, true)).toEqual(await reportData(dir, false));
+  });
+});
+
+describe('run report: earlier runs held by a long-lived process', () => {
+  it('gives the same data as the files, reads each run once, and drops what the report no longer reads', async () => {
+    const { dir } = await project();
+    const held: HeldPastRuns = { store: undefined, runs: new Map() };
+    const store = openStore(path.join(dir, '.cache'), { readOnly: true });
+    try {
+      const record = listRuns(store, { limit: 1 })[0]!;
+      const results = resultsOf(store, record.id);
+      const input = { record, results, store, root: dir, logsDir: path.join(dir, 'logs'), cacheDir: path.join(dir, '.cache') };
+      const files = collectReportData(input);
+      const first = collectReportData({ ...input, memo: { reusable: undefined, kept: new Map(), pastRuns: held } });
+      expect(first).toEqual(files);
+      expect(held.store).toBe(store);
+      const ids = [...held.runs.keys()];
+      expect(ids.length).toBeGreaterThan(3);
+      // Held: not read again (a file changed since is not looked at), and the same data.
+      const cacheDir = path.join(dir, '.cache', 'report');
+      for (const f of fs.readdirSync(cacheDir)) fs.writeFileSync(path.join(cacheDir, f), 'not json');
+      const arrays = ids.map((id) => held.runs.get(id));
+      const second = collectReportData({ ...input, memo: { reusable: undefined, kept: new Map(), pastRuns: held } });
+      expect(second).toEqual(files);
+      expect(ids.map((id) => held.runs.get(id))).toEqual(arrays);
+      for (const id of ids) expect(held.runs.get(id)).toBe(arrays[ids.indexOf(id)]);
+      // A run no longer read is dropped with its file.
+      held.runs.set('20190101T000000000Z-gone', []);
+      collectReportData({ ...input, memo: { reusable: undefined, kept: new Map(), pastRuns: held } });
+      expect(held.runs.has('20190101T000000000Z-gone')).toBe(false);
+    } finally {
+      await store.close();
+    }
+    // Another store (the daemon reopened it): what was held is dropped.
+    const other = openStore(path.join(dir, '.cache'), { readOnly: true });
+    try {
+      const record = listRuns(other, { limit: 1 })[0]!;
+      held.runs.set('20190101T000000000Z-other', []);
+      collectReportData({ record, results: resultsOf(other, record.id), store: other, root: dir, logsDir: path.join(dir, 'logs'), memo: { reusable: undefined, kept: new Map(), pastRuns: held } });
+      expect(held.store).toBe(other);
+      expect(held.runs.has('20190101T000000000Z-other')).toBe(false);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -2,7 +2,8 @@
 // (the next step executes meanwhile); a failed step keeps it until its result is settled, so
 // the stop after a failure comes first; a slot is never given back twice.
 import { describe, expect, it } from 'vitest';
-import { schedule, type Slots } from '../../../src/schedule/scheduler.js';
+import fc from 'fast-check';
+import { schedule, settleAll, type Slots } from '../../../src/schedule/scheduler.js';
 import type { Graph } from '../../../src/graph/graph.js';
 import type { StepResult } from '../../../src/store/types.js';
 
@@ -100,5 +101,52 @@ describe('scheduler slots', () => {
     });
     expect(most).toBe(1);
     expect([...results.values()].every((r) => r.status === 'PASS')).toBe(true);
+  });
+});
+
+describe('settleAll (a run whose every step is proven up to date)', () => {
+  /** A random DAG over n steps (edges only from earlier to later steps), its selection a
+   * random subset in graph order, as selectSteps gives it. */
+  const dag = fc.integer({ min: 1, max: 14 }).chain((n) =>
+    fc.record({
+      n: fc.constant(n),
+      edges: fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: n * 2 }),
+      picked: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+    }),
+  );
+
+  it('settles the same steps in the same order as the scheduler whose every step passes at once', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, async ({ n, edges, picked }) => {
+        const names = Array.from({ length: n }, (_, i) => `s${i}`);
+        const deps = new Map(names.map((s) => [s, [] as string[]]));
+        const dependents = new Map(names.map((s) => [s, [] as string[]]));
+        for (const [a, b] of edges) {
+          const [from, to] = a < b ? [a, b] : [b, a];
+          if (from === to || deps.get(names[to]!)!.includes(names[from]!)) continue;
+          deps.get(names[to]!)!.push(names[from]!);
+          dependents.get(names[from]!)!.push(names[to]!);
+        }
+        for (const l of [...deps.values(), ...dependents.values()]) l.sort();
+        const graph: Graph = { steps: new Map(), deps, dependents, order: names, edgeReason: new Map() };
+        const selected = names.filter((_, i) => picked[i]);
+        const upToDate = (name: string): StepResult => ({ name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 });
+        const viaScheduler: string[] = [];
+        const scheduled = await schedule({
+          graph,
+          selected,
+          jobs: 2,
+          keepGoing: false,
+          signal: new AbortController().signal,
+          onResult: (r) => viaScheduler.push(r.name),
+          work: async (name) => upToDate(name),
+        });
+        const direct: string[] = [];
+        const settled = settleAll(graph, selected, upToDate, (r) => direct.push(r.name));
+        expect(direct).toEqual(viaScheduler);
+        expect([...settled.entries()].sort()).toEqual([...scheduled.entries()].sort());
+      }),
+      { numRuns: 300 },
+    );
   });
 });
