@@ -8,6 +8,7 @@ import { checkSnapshot, type FastVerdict } from '../plan/fast-check.js';
 import type { StepCode } from '../plan/step-code.js';
 import type { Store } from '../store/store.js';
 import { BatchError } from '../util/errors.js';
+import { heapCheckpoint } from '../util/heap-checkpoint.js';
 
 /** What the pre-run check found: the code of each step that needs a full check, and the
  * steps a stat snapshot already proves up to date (with the StatCache epoch it held at). */
@@ -93,6 +94,7 @@ export async function preflight(plan: PlannedSteps, where: CodeContext & { store
   /** The pre-run checks of every selected step; each step's code is sent to compile. */
   function checkAll(): void {
     for (const name of selected) {
+      heapCheckpoint();
       const step = config.steps.get(name)!;
       if (snapshots) {
         const epoch = stats.epoch;

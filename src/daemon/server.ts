@@ -6,6 +6,7 @@ import { engineStamp } from '../util/engine.js';
 import { shownPath, shownPathsIn } from '../util/paths.js';
 import { Connection, type ActiveRun, type ConnectionHost } from './connection.js';
 import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPath, socketPath, type Reply } from './protocol.js';
+import { HeapWatch } from './heap-watch.js';
 import { Resident, type RunReader } from './resident.js';
 import { settleDaemonTuning } from './tuning.js';
 
@@ -64,8 +65,9 @@ class Daemon implements ConnectionHost {
   private stopping = false;
   private resolveStopped: () => void = () => {};
   private gcTimer: NodeJS.Timeout | undefined;
-  /** The heap in use after the last full collection (at first: when the daemon started). */
-  private heapAfterGc = process.memoryUsage().heapUsed;
+  /** The heap kept near what it holds while a run and the work after it go on (undefined
+   * without --expose-gc, as under `node batch daemon serve`). */
+  private readonly heap = heapWatch();
   private idle: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   /** The socket file this daemon made (device and inode), to tell it from a successor's. */
@@ -99,6 +101,7 @@ class Daemon implements ConnectionHost {
     if (this.gcTimer) clearTimeout(this.gcTimer);
     this.gcTimer = undefined;
     this.active.add(run);
+    this.heap?.start();
   }
 
   runEnded(run: ActiveRun): void {
@@ -164,22 +167,19 @@ class Daemon implements ConnectionHost {
    * measured back to back, collecting after every run made each ~22 ms slower. */
   private whenIdle(): void {
     if (this.active.size > 0 || this.stopping) return;
-    const gc = (globalThis as { gc?: () => void }).gc;
+    const heap = this.heap;
     void this.resident.settle().then(
       () => {
-        if (!gc || this.active.size > 0 || this.stopping) return;
+        if (!heap || this.active.size > 0 || this.stopping) return;
+        heap.stop();
         if (this.gcTimer) clearTimeout(this.gcTimer);
-        const collect = (): void => {
-          gc();
-          this.heapAfterGc = process.memoryUsage().heapUsed;
-        };
-        if (process.memoryUsage().heapUsed - this.heapAfterGc > GC_AFTER_GROWTH_BYTES) {
-          collect();
+        if (heap.grown() > GC_AFTER_GROWTH_BYTES) {
+          heap.collect();
           return;
         }
         this.gcTimer = setTimeout(() => {
           this.gcTimer = undefined;
-          if (this.active.size === 0 && !this.stopping) collect();
+          if (this.active.size === 0 && !this.stopping) heap.collect();
         }, GC_AFTER_QUIET_MS);
         this.gcTimer.unref();
       },
@@ -218,6 +218,11 @@ class Daemon implements ConnectionHost {
     })();
     return this.stopped;
   }
+}
+
+function heapWatch(): HeapWatch | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  return gc ? new HeapWatch(gc) : undefined;
 }
 
 function formatMinutes(ms: number): string {

@@ -1,5 +1,6 @@
 import type { Graph } from '../graph/graph.js';
 import type { StepResult } from '../store/types.js';
+import { heapCheckpoint } from '../util/heap-checkpoint.js';
 
 /** What a step's work sees of the slots: take one to execute; `release` hands it on early,
  * once the step has passed and only bookkeeping is left (never on a path that may fail). A
@@ -108,6 +109,7 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
   const done = new Promise<void>((r) => (resolveAll = r));
 
   const settle = (result: StepResult): void => {
+    heapCheckpoint();
     results.set(result.name, result);
     onResult(result);
     if (result.status === 'FAIL' && !opts.keepGoing) stop();

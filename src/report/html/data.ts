@@ -14,6 +14,7 @@ import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
 import { pastResults, PastRunFiles, type HeldPastRuns } from './past-runs.js';
 import { memoRow, reusedRow, rowKind, type MemoRow, type MemoRows } from '../report-memo.js';
+import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
 export { MAX_CHARTS } from './charts.js';
 export { CHART_EXECUTIONS } from './executions.js';
@@ -224,6 +225,7 @@ export function collectReportData(input: ReportInput): ReportData {
   const exists = (f: string): boolean => logs.exists(f);
   const memo = input.memo;
   const steps = order.map((name): ReportStep => {
+    heapCheckpoint();
     const r = byName.get(name);
     const kind = memo ? rowKind(r) : undefined;
     const reused = kind === undefined ? undefined : reusedRow(memo?.reusable?.get(name), kind, exists);

@@ -8,6 +8,7 @@ import { CLIENT_FUNCTIONS } from './client.js';
 import type { ReportData, ReportStep } from './data.js';
 import type { MetricChart } from './metric-charts.js';
 import { href, html, inlineScript, jsonForScript } from './escape.js';
+import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -85,6 +86,7 @@ const keptRows = new WeakMap<ReportStep, { i: number; text: string }>();
 
 /** A step's row; a frozen one's text is kept with it, as it cannot change. */
 function stepRowOnce(s: ReportStep, i: number): string {
+  heapCheckpoint();
   if (!Object.isFrozen(s)) return stepRow(s, i);
   const kept = keptRows.get(s);
   if (kept?.i === i) return kept.text;
@@ -138,35 +140,54 @@ function testsSection(d: ReportData): string {
 
 /** The inlined libraries and client script, escaped once per process (they are most of the
  * page's bytes, and the same in every report). */
-let inlined: { css: string; dagre: string; uplot: string; client: string; credits: string } | undefined;
+let inlined: { headBytes: Buffer; tailBytes: Buffer; credits: string } | undefined;
 function inlinedAssets(): NonNullable<typeof inlined> {
   if (inlined) return inlined;
   const a = loadAssets();
+  const css = a.uplotCss.replace(/<\//g, '<\\/');
+  // The client's functions, then a call of its entry (the last; named as the build named it).
+  const client = inlineScript(`${CLIENT_FUNCTIONS.map((f) => f.toString()).join('\n')}\n${CLIENT_FUNCTIONS[CLIENT_FUNCTIONS.length - 1]!.name}();`);
   inlined = {
-    css: a.uplotCss.replace(/<\//g, '<\\/'),
-    dagre: inlineScript(a.dagreJs),
-    uplot: inlineScript(a.uplotJs),
-    // The client's functions, then a call of its entry (the last; named as the build named it).
-    client: inlineScript(`${CLIENT_FUNCTIONS.map((f) => f.toString()).join('\n')}\n${CLIENT_FUNCTIONS[CLIENT_FUNCTIONS.length - 1]!.name}();`),
+    headBytes: Buffer.from(`<style>${css}${STYLE}</style>`, 'utf8'),
+    tailBytes: Buffer.from(`<script>${inlineScript(a.dagreJs)}</script>\n<script>${inlineScript(a.uplotJs)}</script>\n<script>${client}</script>\n</body></html>\n`, 'utf8'),
     credits: a.credits.map(html).join(' and '),
   };
   return inlined;
 }
 
+/** The page's text. */
 export function renderHtml(d: ReportData): string {
+  return htmlParts(d)
+    .map((p) => (typeof p === 'string' ? p : p.toString('utf8')))
+    .join('');
+}
+
+/** The page as parts to write one after the other: its text, with the inlined libraries (the
+ * same in every report) and runs of unchanged step rows as bytes encoded once, so a report
+ * that differs from the last in a few rows encodes only those. */
+export function htmlParts(d: ReportData): (string | Buffer)[] {
   const a = inlinedAssets();
+  return [htmlHead(d), a.headBytes, htmlTop(d), ...rowParts(d.steps), htmlBottom(d), a.tailBytes];
+}
+
+function htmlHead(d: ReportData): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${html(`batch ${d.run.status} — run ${d.run.id}`)}</title>
+`;
+}
+
+/** From the header to the step table's body. */
+function htmlTop(d: ReportData): string {
   const r = d.run;
   const c = r.counts;
   const slower = d.steps.filter((s) => s.slower);
   const counts = [`${c.ran} ran`, `${c.upToDate} up to date`, c.restored ? `${c.restored} restored` : '', c.failed ? `${c.failed} failed` : '', c.blocked ? `${c.blocked} blocked` : ''].filter(Boolean).join(', ');
   const legend = [['#2e9d49', 'ran'], ['#d3ecd9', 'up to date'], ['#5b8def', 'restored'], ['#d64545', 'failed'], ['#f0ad4e', 'blocked / not run'], ['#e4e4e4', 'not selected']]
     .map(([col, name]) => `<span><i style="background:${col}"></i>${name}</span>`).join('') + '<span><i style="border:3px solid #b00020"></i>slower than usual</span>';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${html(`batch ${r.status} — run ${r.id}`)}</title>
-<style>${a.css}${STYLE}</style>
+  return `
 </head><body>
 <header class="${html(r.status)}"><h1>${html(r.status)}</h1><div class="sub">${html(`${counts} in ${formatMs(r.durationMs)} · run ${r.id} · ${r.startedAt}`)}</div></header>
 <main>
@@ -176,20 +197,48 @@ ${metricBoundsSection(d)}
 <section id="graph"><h2>Pipeline</h2><div id="dag"></div><div class="legend">${legend}</div></section>
 <section id="steps-section"><h2>Steps</h2>
 <table id="steps"><thead><tr><th>step</th><th>status</th><th>action</th><th>time</th><th>median (ratio)</th><th>CPU</th><th>peak RSS</th><th>read</th><th>written</th><th>reason</th><th>log</th></tr></thead>
-<tbody>${d.steps.map(stepRowOnce).join('\n')}</tbody></table></section>
+<tbody>`;
+}
+
+/** From the end of the step table to the data block, before the inlined libraries. */
+function htmlBottom(d: ReportData): string {
+  return `</tbody></table></section>
 ${testsSection(d)}
 <section id="history"><h2>Duration of each step’s last ${d.history.executions} executions</h2>
 <div id="charts"></div>
 <p class="muted">${d.history.charts.length === 0 ? 'No step has executed yet. ' : ''}${d.history.omitted ? `${d.history.omitted} more steps are not charted (the ${d.history.charts.length} charted are the flagged and the slowest); \`batch history STEP\` shows any step. ` : ''}One point per execution, whatever runs came between (runs where a step was up to date add none). Blue: passed; open red circles: failed; red dots: slower than usual (${html(d.rule)}); dashed: the median. Hover a chart for each execution’s run.</p></section>
 ${metricsSection(d)}
-<footer>Written by batch. Drawn with ${a.credits}, inlined.</footer>
+<footer>Written by batch. Drawn with ${inlinedAssets().credits}, inlined.</footer>
 </main>
 <script type="application/json" id="report-data">${jsonForScript(d.dag.draw ? d : { ...d, steps: [] })}</script>
-<script>${a.dagre}</script>
-<script>${a.uplot}</script>
-<script>${a.client}</script>
-</body></html>
 `;
+}
+
+/** Rows per run of rows whose bytes are kept (rowParts). */
+const ROWS_PER_PART = 64;
+/** The newest runs of frozen rows rendered, by place: their rows and their bytes. */
+const keptParts: { rows: ReportStep[]; bytes: Buffer }[] = [];
+
+/** The table's rows, one part per ROWS_PER_PART (rows joined by newlines, as one text would
+ * be). A part whose rows are all frozen (report-memo.ts: they cannot change) keeps its bytes,
+ * reused while it holds the same row objects at the same places. */
+function rowParts(steps: readonly ReportStep[]): (string | Buffer)[] {
+  const parts: (string | Buffer)[] = [];
+  for (let at = 0, k = 0; at < steps.length; at += ROWS_PER_PART, k++) {
+    const rows = steps.slice(at, at + ROWS_PER_PART);
+    const old = keptParts[k];
+    if (old && old.rows.length === rows.length && old.rows.every((r, i) => r === rows[i])) {
+      parts.push(old.bytes);
+      continue;
+    }
+    const text = (at === 0 ? '' : '\n') + rows.map((s, i) => stepRowOnce(s, at + i)).join('\n');
+    if (rows.every((r) => Object.isFrozen(r))) {
+      const bytes = Buffer.from(text, 'utf8');
+      keptParts[k] = { rows, bytes };
+      parts.push(bytes);
+    } else parts.push(text);
+  }
+  return parts;
 }
 
 function boundText(b: MetricChart['bound']): string {

@@ -3,6 +3,7 @@
 import { formatBytes, formatMs } from '../../util/duration.js';
 import type { ReportData, ReportStep } from './data.js';
 import { href, md } from './escape.js';
+import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
 const MERMAID_MAX = 200;
 
@@ -46,6 +47,7 @@ const keptLines = new WeakMap<ReportStep, string>();
 
 /** A step's line; a frozen row's is kept with it, as it cannot change. */
 function stepLineOnce(s: ReportStep): string {
+  heapCheckpoint();
   if (!Object.isFrozen(s)) return stepLine(s);
   let line = keptLines.get(s);
   if (line === undefined) keptLines.set(s, (line = stepLine(s)));

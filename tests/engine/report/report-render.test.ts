@@ -3,7 +3,7 @@
 // the step list out when no DAG is drawn: it was a third of a 10,000-step report's bytes.
 import { describe, expect, it } from 'vitest';
 import type { ReportData, ReportStep } from '../../../src/report/html/data.js';
-import { renderHtml, renderMarkdown } from '../../../src/report/html/write.js';
+import { htmlParts, renderHtml, renderMarkdown } from '../../../src/report/html/write.js';
 
 function data(n: number, draw: boolean): ReportData {
   const steps: ReportStep[] = Array.from({ length: n }, (_, i) => ({
@@ -35,6 +35,34 @@ describe('renderHtml', () => {
     const text = renderMarkdown(data(500, false));
     expect(text.split('\n').filter((l) => /^\| s\d+ \|/.test(l))).toHaveLength(500);
     expect(text).toContain('| s3 | FAIL | ran | 1.50s |  | 20ms | 2.0 KiB | input changed: a&lt;b; error: exit 1 &amp; more | [log](runs/r2/s3.log) |');
+  });
+});
+
+describe('frozen rows (a daemon reusing its last report\'s rows)', () => {
+  const bytesOf = (parts: (string | Buffer)[]): string => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))).toString('utf8');
+  const thawed = (d: ReportData): ReportData => ({ ...d, steps: d.steps.map((s) => ({ ...s })) });
+
+  it('gives the same page as plain rows, reusing the bytes of each run of rows that did not change', () => {
+    const d = data(300, false);
+    for (const s of d.steps) Object.freeze(s);
+    const first = htmlParts(d);
+    expect(bytesOf(first)).toBe(renderHtml(thawed(d)));
+    // One row replaced (its step ran): the other runs of rows are the same bytes, not made again.
+    const next: ReportData = { ...d, steps: [...d.steps] };
+    next.steps[130] = Object.freeze({ ...d.steps[130]!, action: 'ran', timeLabel: '2.00s', durationMs: 2000, reason: 'input changed' });
+    const second = htmlParts(next);
+    expect(bytesOf(second)).toBe(renderHtml(thawed(next)));
+    expect(bytesOf(second)).toContain('<td>ran</td><td class="num">2.00s</td>');
+    const buffers = (parts: (string | Buffer)[]): Buffer[] => parts.filter((p): p is Buffer => Buffer.isBuffer(p));
+    const same = buffers(second).filter((b) => buffers(first).includes(b));
+    // Of 5 runs of 64 rows, the one holding row 130 was made again; the libraries' bytes are kept too.
+    expect(buffers(second)).toHaveLength(7);
+    expect(same).toHaveLength(6);
+    // Rows that are not frozen are never kept: a row changed in place shows.
+    const open = data(300, false);
+    htmlParts(open);
+    open.steps[5]!.reason = 'changed in place';
+    expect(bytesOf(htmlParts(open))).toContain('changed in place');
   });
 });
 
