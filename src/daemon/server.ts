@@ -183,7 +183,10 @@ class Daemon implements ConnectionHost {
         }, GC_AFTER_QUIET_MS);
         this.gcTimer.unref();
       },
-      (e: unknown) => this.log(`internal error after a run: ${(e as Error)?.stack ?? String(e)}`),
+      (e: unknown) => {
+        if (this.active.size === 0) heap?.stop();
+        this.log(`internal error after a run: ${(e as Error)?.stack ?? String(e)}`);
+      },
     );
   }
 
@@ -207,6 +210,7 @@ class Daemon implements ConnectionHost {
       await Promise.allSettled([...this.active].map((a) => a.done));
       if (this.idle) clearTimeout(this.idle);
       if (this.gcTimer) clearTimeout(this.gcTimer);
+      this.heap?.stop();
       if (this.watchdog) clearInterval(this.watchdog);
       await this.resident.close();
       if (this.ours()) {
