@@ -75,6 +75,8 @@ export function settleAll<R extends StepResult>(graph: Graph, selected: readonly
   }
   const results = new Map<string, StepResult>();
   for (let i = 0; i < queue.length; i++) {
+    // As in schedule's settle: a daemon's served no-op takes this loop too.
+    heapCheckpoint();
     const name = queue[i]!;
     const result = passed(name);
     results.set(name, result);

@@ -3,6 +3,7 @@
 // the stop after a failure comes first; a slot is never given back twice.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { setHeapCheckpoint } from '../../../src/util/heap-checkpoint.js';
 import { schedule, settleAll, type Slots } from '../../../src/schedule/scheduler.js';
 import type { Graph } from '../../../src/graph/graph.js';
 import type { StepResult } from '../../../src/store/types.js';
@@ -148,5 +149,19 @@ describe('settleAll (a run whose every step is proven up to date)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('settleAll and the heap checkpoint', () => {
+  it('looks at the heap as the scheduler does (a daemon bounds its heap inside long loops)', () => {
+    let looks = 0;
+    setHeapCheckpoint(() => looks++);
+    try {
+      const names = Array.from({ length: 640 }, (_, i) => `s${i}`);
+      settleAll(flat(names), names, (name) => ({ name, status: 'PASS', action: 'up-to-date', reason: 'up to date', durationMs: 0 }), () => undefined);
+    } finally {
+      setHeapCheckpoint(undefined);
+    }
+    expect(looks).toBeGreaterThanOrEqual(9);
   });
 });
