@@ -35,15 +35,29 @@ const ANSWER_WAIT_MS = 2000;
 
 let started: (Prefetch & { root: string; record: string; refs: Refs[]; kill: () => void }) | undefined;
 
+/** The lock's generation, if no one holds the lock: read first, then the lock looked for. The
+ * other order let a holder take the lock and write its generation between the two reads, and
+ * the run then trusted stats taken while that holder (`batch clean`) changed files. In this
+ * order a holder that came before the read is seen holding, or was gone before the stats;
+ * one that comes after it moves the generation. '' proves nothing (util/lock-generation.ts). */
+export function generationIfUnlocked(readGeneration: () => string, locked: () => boolean): string | undefined {
+  const generation = readGeneration();
+  if (generation === '' || locked()) return undefined;
+  return generation;
+}
+
 /** Starts the helper for `record` (an absolute path) in `root`, when both exist and no run
  * holds the project's lock (`cacheDir/lock`, store/lock.ts): this run would wait for it, and
  * stats taken before that run's changes would prove nothing about the files after them. */
 export function startStatPrefetch(root: string, cacheDir: string): void {
   if (started || process.platform !== 'linux' || process.env.BATCH_STAT_HELPER === '0') return;
   const record = noopRecordPath(cacheDir);
-  if (!fs.existsSync(record) || !fs.existsSync(HELPER) || fs.existsSync(path.join(cacheDir, 'lock'))) return;
-  const generation = lockGeneration(cacheDir);
-  if (generation === '') return;
+  if (!fs.existsSync(record) || !fs.existsSync(HELPER)) return;
+  const generation = generationIfUnlocked(
+    () => lockGeneration(cacheDir),
+    () => fs.existsSync(path.join(cacheDir, 'lock')),
+  );
+  if (generation === undefined) return;
   let kill = (): void => {};
   const refs: Refs[] = [];
   const answer = new Promise<Buffer | undefined>((resolve) => {

@@ -58,6 +58,39 @@ describe('a damaged or foreign store', () => {
     p.write('in.txt', 'hello');
   });
 
+  it('a sound store whose last used page lies past the end of its file (pages a transaction used and freed, never written, as after `history --prune`) opens and works', async () => {
+    // The newest meta page: the one of the higher transaction id.
+    const txn = (at: number): bigint => good.readBigUInt64LE(at + 24 + 128);
+    const meta = txn(4096) > txn(0) ? 4096 : 0;
+    const lastPage = good.readBigUInt64LE(meta + 24 + 120);
+    expect((lastPage + 1n) * 4096n).toBeLessThanOrEqual(BigInt(good.length));
+    const sound = Buffer.from(good);
+    sound.writeBigUInt64LE(lastPage + 5n, meta + 24 + 120);
+    fs.writeFileSync(dataFile(p), sound);
+    try {
+      p.write('in.txt', 'again');
+      const r = await p.run();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.steps.map((s) => `${s.name} ${s.action}`)).toEqual(['copy ran', 'up ran']);
+      expect(p.read('out/up.txt')).toBe('AGAIN');
+      const next = await p.run();
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.steps.map((s) => s.action)).toEqual(['up-to-date', 'up-to-date']);
+      // Cut short before the main database's root, the same file is refused.
+      const now = fs.readFileSync(dataFile(p));
+      const newest = now.readBigUInt64LE(4096 + 24 + 128) > now.readBigUInt64LE(24 + 128) ? 4096 : 0;
+      const mainRoot = Number(now.readBigUInt64LE(newest + 24 + 112));
+      expect(mainRoot).toBeGreaterThan(1);
+      fs.writeFileSync(dataFile(p), now.subarray(0, mainRoot * 4096));
+      const cut = await p.batch();
+      expect(cut.code, cut.stderr).toBe(3);
+      expect(cut.stderr).toMatch(/The store at \.cache\/store is damaged \(the file is \d+ bytes, and the root of its main database is at byte \d+\)/);
+    } finally {
+      fs.writeFileSync(dataFile(p), good);
+      p.write('in.txt', 'hello');
+    }
+  });
+
   it('a store of another format version: exit 3 naming both versions and the recovery', async () => {
     const { openStore, STORE_VERSION } = await import('../../../src/store/store.js');
     const store = openStore(p.path('.cache'));

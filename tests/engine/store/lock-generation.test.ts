@@ -67,3 +67,32 @@ describe('the lock generation', () => {
     expect(lock.generationBefore).not.toBe(taken?.generation);
   });
 });
+
+describe('generationIfUnlocked (src): another holder taking the lock at any moment of the check', () => {
+  it('gives no generation, or one that the holder moved since (so the run will not trust the stats)', async () => {
+    const { generationIfUnlocked } = await import('../../../src/fingerprint/stat-prefetch.js');
+    // The project's state, and another process B taking the lock in its two steps (create the
+    // lock file, then write its generation) at one of the moments between the check's reads.
+    // at 0: before the generation is read; 1: between the two reads; 2: after the check.
+    for (let at = 0; at <= 2; at++) {
+      for (let bSteps = 1; bSteps <= 2; bSteps++) {
+        const state = { locked: false, generation: 'g-before' };
+        const bActs = [() => (state.locked = true), () => (state.generation = 'g-of-B')].slice(0, bSteps);
+        let reads = 0;
+        const maybeB = (): void => {
+          if (reads++ === at) for (const act of bActs) act();
+        };
+        const got = generationIfUnlocked(
+          () => (maybeB(), state.generation),
+          () => (maybeB(), state.locked),
+        );
+        maybeB();
+        // Either no generation, or B acts wholly after the check and moves the generation on.
+        if (got !== undefined) {
+          expect(got, `B at ${at} in ${bSteps} steps`).toBe('g-before');
+          if (bSteps === 2) expect(state.generation).not.toBe(got);
+        }
+      }
+    }
+  });
+});
