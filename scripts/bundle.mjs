@@ -69,6 +69,23 @@ function memoizeToEsm(file) {
   fs.writeFileSync(file, text.replace(helper, 'var __toESMOnce = (mod, isNodeMode, target) => (').replace(`\n${next}`, `\n${memo}${next}`));
 }
 
+/** One CommonJS file `OUT/<name>.cjs` of `entry` and what it imports (packages stay outside). */
+function cjsFile(name, entry, extra = {}) {
+  return esbuild.build({
+    absWorkingDir: REPO,
+    entryPoints: { [name]: entry },
+    outdir: OUT,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+    ...extra,
+  });
+}
+
 fs.rmSync(OUT, { recursive: true, force: true });
 const result = await esbuild.build({
   absWorkingDir: REPO,
@@ -91,32 +108,10 @@ const result = await esbuild.build({
 // The daemon client loads on every `batch` start, before the CLI: one CommonJS file of its
 // own (bin/batch.js requires it, so a served run never starts the ESM loader), not a chunk
 // shared with the CLI.
-await esbuild.build({
-  absWorkingDir: REPO,
-  entryPoints: { client: 'src/daemon/client.ts' },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'linked',
-  sourcesContent: false,
-  logLevel: 'warning',
-});
+await cjsFile('client', 'src/daemon/client.ts', { sourcemap: 'linked', sourcesContent: false });
 // The CLI, one CommonJS file for the code cache (see the top).
 const IMPORT_ESM = path.join(REPO, 'src', 'util', 'import-esm.ts');
-const cli = await esbuild.build({
-  absWorkingDir: REPO,
-  entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
+const cli = await cjsFile('cli', 'src/cli/main.ts', {
   // import.meta.url of every module is the bundle's own (it sits beside the ESM chunks, so the
   // paths built from it resolve the same).
   define: { 'import.meta.url': '__batch_import_meta_url' },
@@ -136,23 +131,11 @@ const cli = await esbuild.build({
   sourcemap: 'linked',
   sourcesContent: false,
   metafile: true,
-  logLevel: 'warning',
 });
 memoizeToEsm(path.join(OUT, 'cli.cjs'));
 const dynamic = Object.values(cli.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === 'dynamic-import' && i.external).map((i) => i.path));
 if (dynamic.length > 0) throw new Error(`bundle: the CLI imports ${dynamic.join(', ')} with import(): import ES modules through src/util/import-esm.ts (cli.cjs runs from a code cache, where import() cannot be used)`);
-await esbuild.build({
-  absWorkingDir: REPO,
-  entryPoints: { load: 'src/cli/cached-load.ts' },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  logLevel: 'warning',
-});
+await cjsFile('load', 'src/cli/cached-load.ts');
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 const bytes = files.reduce((n, f) => n + result.metafile.outputs[f].bytes, 0);
 console.log(`bundle: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB in ${path.relative(REPO, OUT)}/ (entries: ${Object.keys(result.metafile.outputs).filter((f) => result.metafile.outputs[f].entryPoint).map((f) => path.basename(f)).join(', ')})`);

@@ -34,15 +34,20 @@ export interface BatchResult {
 
 /** Runs the real `batch` (bin/batch.js) from `cwd` with exactly `args`, to completion. */
 export function batchIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<BatchResult> {
+  return nodeIn(cwd, [BIN, ...args], env, timeoutMs);
+}
+
+/** Runs `node` with exactly `args` from `cwd` (as batchIn, for a script other than the bin). */
+export function nodeIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<BatchResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`batch ${args.join(' ')} in ${cwd} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+      reject(new Error(`node ${args.join(' ')} in ${cwd} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
     }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

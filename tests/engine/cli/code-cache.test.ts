@@ -3,13 +3,12 @@
 // knows the source only by its length) or when damaged. Through a copy of the bin beside a
 // small bundle of its own, run by the real loader (dist/bundle/load.cjs), and through the
 // real CLI.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, REPO, TempProject } from '../rig.js';
+import { BIN, REPO, TempProject, nodeIn } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -20,16 +19,7 @@ afterEach(() => {
   p = undefined;
 });
 
-function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const node = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => nodeIn(cwd, args, env);
 
 /** A bundle whose main prints `word` and how it was loaded; `word`s of one length make
  * bundles of one length. Its dynamic import goes through the loader's (util/import-esm.ts). */

@@ -2,14 +2,13 @@
 // runs the freshest build (the bundle unless tsc's output is newer); the compiled Batchfile
 // is reused while its sources, the engine and the compile format are unchanged, and rebuilt
 // otherwise; path specs are normalised as before by the allocation-free fast path.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normaliseSpec } from '../../../src/util/paths.js';
-import { BIN, REPO, TempProject } from '../rig.js';
+import { BIN, REPO, TempProject, nodeIn } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
 
 let p: TempProject | undefined;
@@ -20,16 +19,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const node = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => nodeIn(cwd, args, env);
 
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-startup-'));
