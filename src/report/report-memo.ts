@@ -18,7 +18,7 @@
 import type { StepResult } from '../store/types.js';
 import { isPlainUpToDate } from '../store/types.js';
 import type { Store } from '../store/store.js';
-import type { ReportStep } from './html/data.js';
+import type { ReportStep } from './html/report-step.js';
 import type { HeldPastRuns } from './html/past-runs.js';
 
 /** What a reusable row's step was in its run: not selected, or plainly up to date. */

@@ -14,6 +14,7 @@ import { CHART_EXECUTIONS, recentExecutions } from './executions.js';
 import { metricCharts, type MetricChart } from './metric-charts.js';
 import { pastResults, PastRunFiles, type HeldPastRuns } from './past-runs.js';
 import { memoRow, reusedRow, rowKind, type MemoRow, type MemoRows } from '../report-memo.js';
+import type { ReportStep } from './report-step.js';
 import { heapCheckpoint } from '../../util/heap-checkpoint.js';
 
 export { MAX_CHARTS } from './charts.js';
@@ -26,42 +27,7 @@ export const MAX_DAG_STEPS = 400;
 /** The figures of one execution of a step (the table's numeric cells). */
 const FIGURES = ['cpuMs', 'peakRssBytes', 'bytesRead', 'bytesWritten', 'attempts'] as const;
 
-/** One row of the report's step table as the page's script receives it (JSON in the page):
- * one field per column or chart it draws, a flat record, not a context passed around. */
-export interface ReportStep {
-  name: string;
-  kind?: string;
-  /** The step's `description` from the Batchfile. */
-  description?: string;
-  /** Selected in this run (a run of named targets leaves the others out). */
-  selected: boolean;
-  status?: StepStatus;
-  action?: StepAction;
-  reason?: string;
-  durationMs?: number;
-  /** "1.20s", "up to date", "not selected": the node label and table cell. */
-  timeLabel: string;
-  cpuMs?: number;
-  peakRssBytes?: number;
-  bytesRead?: number;
-  bytesWritten?: number;
-  attempts?: number;
-  error?: string;
-  /** Link to the step's log, relative to the report's folder. */
-  log?: string;
-  /** The log is from this earlier run: the execution that wrote the step's current outputs
-   * (the step did not execute in this one). */
-  logRun?: string;
-  /** The step did not execute in this run: durationMs and the figures above are those of the
-   * execution that wrote its current outputs, in this run (started at this ISO time). */
-  figuresFrom?: { runId: string; startedAt: string };
-  medianMs?: number;
-  ratio?: number;
-  slower: boolean;
-  deps: string[];
-  /** For an instance of a forEach step: that step's name (the picture boxes them together). */
-  group?: string;
-}
+export type { ReportStep } from './report-step.js';
 
 export interface ReportData {
   run: {
