@@ -33,3 +33,6 @@ const ran = noop.summary.steps.filter((s) => s.action !== 'up-to-date');
 if (noop.summary.status !== 'PASS' || ran.length > 0) fail(`no-op run reran: ${ran.map((s) => `${s.name} (${s.reason})`).join(', ')}`);
 if (noop.summary.tests?.action !== 'up-to-date') fail(`no-op run did not reuse the test result: ${noop.summary.tests?.action}`);
 console.log(`no-op run: every step up to date, tests cached, ${noop.ms} ms`);
+// These runs were interactive (no CI variable): the first started the project's daemon, which
+// served the no-op. Stopped here rather than left to its idle exit, hours after CI ended.
+execFileSync(process.execPath, [path.join(root, 'bin/batch.js'), '-C', root, 'daemon', 'stop'], { stdio: 'inherit' });
