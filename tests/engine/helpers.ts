@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { fake, TempProject } from './rig.js';
+import type { ExecOutcome, ExecRequest, Executor } from '../../src/executors/types.js';
 
 /** A Batchfile.ts whose `steps` object literal is `body` (TypeScript text). */
 export function batchfile(body: string, extra = ''): string {
@@ -170,3 +171,13 @@ fs.writeFileSync(process.argv[2] + '.tmp', process.pid + ' ' + child.pid);
 fs.renameSync(process.argv[2] + '.tmp', process.argv[2]);
 setInterval(() => {}, 1000);
 `;
+
+/** An executor that writes each step's outputs itself (its name as the content): runs the
+ * pipeline's own work (hashing, recording, checkpoints) with no child process. */
+export class WritingExecutor implements Executor {
+  async execute(req: ExecRequest): Promise<ExecOutcome> {
+    for (const o of req.outputs) fs.writeFileSync(o, req.step.name);
+    return { ok: true };
+  }
+  async close(): Promise<void> {}
+}

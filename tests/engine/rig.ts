@@ -25,6 +25,17 @@ export function projectsRemovedAfterEach(): (files: Record<string, string>) => T
   };
 }
 
+/** In `dir`: a copy of the bin (bin/batch.js with its package.json) and of the real bundle
+ * loader (dist/bundle/load.cjs), for a test to put fake builds beside. */
+export function copyBinAndLoader(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.copyFileSync(BIN, path.join(dir, 'bin', 'batch.js'));
+  fs.copyFileSync(path.join(path.dirname(BIN), 'package.json'), path.join(dir, 'bin', 'package.json'));
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+  fs.mkdirSync(path.join(dir, 'dist', 'bundle'), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'dist', 'bundle', 'load.cjs'), path.join(dir, 'dist', 'bundle', 'load.cjs'));
+}
+
 export interface BatchResult {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -6,9 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ExecOutcome, ExecRequest, Executor } from '../../../src/executors/types.js';
 import { REPO, TempProject } from '../rig.js';
-import { batchfile } from '../helpers.js';
+import { batchfile, WritingExecutor } from '../helpers.js';
 
 const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
 const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
@@ -21,15 +20,6 @@ const pool = (await import(path.join(REPO, 'dist/fingerprint/hash-pool.js'))) as
 /** Steps × inputs: 1,200 files, above the count that starts the helpers (1,000). */
 const STEPS = 40;
 const INPUTS = 30;
-
-/** Writes each step's output itself (no child process needed to test the hashing). */
-class WritingExecutor implements Executor {
-  async execute(req: ExecRequest): Promise<ExecOutcome> {
-    for (const o of req.outputs) fs.writeFileSync(o, req.step.name);
-    return { ok: true };
-  }
-  async close(): Promise<void> {}
-}
 
 let p: TempProject | undefined;
 afterEach(async () => {

@@ -5,9 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ExecOutcome, ExecRequest, Executor } from '../../../src/executors/types.js';
 import { REPO, TempProject } from '../rig.js';
-import { batchfile } from '../helpers.js';
+import { batchfile, WritingExecutor } from '../helpers.js';
 
 const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
 const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
@@ -18,14 +17,6 @@ const { StatCache } = (await import(path.join(REPO, 'dist/fingerprint/stat-cache
 const { setHeapCheckpoint } = (await import(path.join(REPO, 'dist/util/heap-checkpoint.js'))) as typeof import('../../../src/util/heap-checkpoint.js');
 
 const STEPS = 320;
-
-class WritingExecutor implements Executor {
-  async execute(req: ExecRequest): Promise<ExecOutcome> {
-    for (const o of req.outputs) fs.writeFileSync(o, req.step.name);
-    return { ok: true };
-  }
-  async close(): Promise<void> {}
-}
 
 let p: TempProject | undefined;
 afterEach(() => {

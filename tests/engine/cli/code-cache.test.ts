@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, REPO, TempProject, nodeIn } from '../rig.js';
+import { BIN, REPO, TempProject, nodeIn, copyBinAndLoader } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -30,12 +30,7 @@ const bundle = (word: string): string =>
 function fakeInstall(): { dir: string; cli: string; cache: () => string | undefined; run: (env?: NodeJS.ProcessEnv) => Promise<string> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-code-cache-'));
   dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'bin'));
-  fs.copyFileSync(BIN, path.join(dir, 'bin', 'batch.js'));
-  fs.copyFileSync(path.join(path.dirname(BIN), 'package.json'), path.join(dir, 'bin', 'package.json'));
-  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
-  fs.mkdirSync(path.join(dir, 'dist', 'bundle'), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'dist', 'bundle', 'load.cjs'), path.join(dir, 'dist', 'bundle', 'load.cjs'));
+  copyBinAndLoader(dir);
   fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), 'exports.viaDaemon = async () => undefined;\n');
   const cli = path.join(dir, 'dist', 'bundle', 'cli.cjs');
   const cache = (): string | undefined => fs.readdirSync(path.dirname(cli)).find((f) => f.endsWith('.v8cache'));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normaliseSpec } from '../../../src/util/paths.js';
-import { BIN, REPO, TempProject, nodeIn } from '../rig.js';
+import { BIN, REPO, TempProject, nodeIn, copyBinAndLoader } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
 
 let p: TempProject | undefined;
@@ -53,13 +53,8 @@ describe('start-up', () => {
   it('the bin runs the bundle, or tsc\'s per-file output when that is newer', async () => {
     // A copy of the bin beside two fake builds, each announcing itself.
     const dir = tempDir();
-    fs.mkdirSync(path.join(dir, 'bin'));
-    fs.copyFileSync(BIN, path.join(dir, 'bin', 'batch.js'));
-    fs.copyFileSync(path.join(path.dirname(BIN), 'package.json'), path.join(dir, 'bin', 'package.json'));
-    fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+    copyBinAndLoader(dir);
     // The bundle: one CommonJS file run through the real loader (cli/cached-load.ts).
-    fs.mkdirSync(path.join(dir, 'dist', 'bundle'), { recursive: true });
-    fs.copyFileSync(path.join(REPO, 'dist', 'bundle', 'load.cjs'), path.join(dir, 'dist', 'bundle', 'load.cjs'));
     fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'cli.cjs'), `exports.main = async () => { console.log('bundle'); return 0; };\n`);
     fs.mkdirSync(path.join(dir, 'dist', 'cli'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), `export async function main() { console.log('cli'); return 0; }\n`);
