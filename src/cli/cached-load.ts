@@ -10,12 +10,16 @@
 // V8 checks its own version and flags, but knows the source only by its length, and does not
 // checksum the bytecode in release builds: so the file names the bundle it was made from (path,
 // size, mtime, change time, inode) and carries a CRC-32 of the bytecode; any mismatch compiles the bundle
-// as usual and writes the cache again.
+// as usual and writes the cache again. The CommonJS packages the engine loads on every run
+// (lmdb) get a cache of their own beside it (cli/package-cache.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import Module, { createRequire } from 'node:module';
 import zlib from 'node:zlib';
+import { PACKAGE_CACHE_SLOT, type PackageLoader } from '../util/package-code-cache.js';
+import { codeCachePath, writeCacheFile } from './cache-file.js';
+import { PackageCodeCache } from './package-cache.js';
 
 const MAGIC = 'BFV8CC01';
 /** Magic, then the key's length and the bytecode's CRC-32 (u32 each), then key and bytecode. */
@@ -31,28 +35,6 @@ export interface LoadedCli<T> {
   /** Writes the cache when this process compiled from source; call after the work, so the
    * functions it compiled lazily are in it. Never throws. */
   save(): void;
-}
-
-/** The cache file for `file` under this Node and these V8 flags. V8 refuses a cache made
- * under other flags (the daemon's heap settings, a NODE_OPTIONS heap limit): one file per set
- * keeps the daemon and the CLI from rewriting each other's. */
-export function codeCachePath(file: string): string {
-  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ').trim();
-  const tag = flags === '' || typeof zlib.crc32 !== 'function' ? '' : `-${(zlib.crc32(flags) >>> 0).toString(16)}`;
-  return `${file}.${process.version}-${process.arch}${tag}.v8cache`;
-}
-
-/** Temp files a process that died mid-write left (older than a minute: not being written). */
-function sweepTemps(dir: string): void {
-  try {
-    for (const f of fs.readdirSync(dir)) {
-      if (!f.endsWith('.tmp') || !f.includes('.v8cache.')) continue;
-      const at = path.join(dir, f);
-      if (Date.now() - (fs.statSync(at, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60_000) fs.rmSync(at, { force: true });
-    }
-  } catch {
-    // only tidying
-  }
 }
 
 /** The bundle's source and identity (path, size, mtime, inode), read from one descriptor: a
@@ -93,16 +75,6 @@ export function encodeCache(code: Buffer, key: string): Buffer {
   return Buffer.concat([head, keyBytes, code]);
 }
 
-function writeAtomic(file: string, bytes: Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
 /** Runs the CommonJS bundle `file` and returns its exports. `importEsm` is handed to it for
  * its dynamic imports (util/import-esm.ts): the bundle's own code cannot call `import()`. */
 export function loadCli<T>(file: string, importEsm: (specifier: string) => Promise<unknown>): LoadedCli<T> {
@@ -127,22 +99,20 @@ export function loadCli<T>(file: string, importEsm: (specifier: string) => Promi
   const wrapped = `(function (exports, require, module, __filename, __dirname, __import) {${source}\n})`;
   const script = new vm.Script(wrapped, { filename: file, ...(cached ? { cachedData: cached } : {}) });
   if (cached && script.cachedDataRejected === true) use = 'rejected';
+  // The packages the engine requires on every run (lmdb) compile from a cache of their own.
+  const packages = key !== undefined && PackageCodeCache.available() ? new PackageCodeCache(codeCachePath(file, 'packages')) : undefined;
+  if (packages) {
+    const loader: PackageLoader = (load) => packages.load(load);
+    (globalThis as Record<symbol, unknown>)[PACKAGE_CACHE_SLOT] = loader;
+  }
   const mod = { exports: {} as T };
   (script.runInThisContext() as (...a: unknown[]) => void)(mod.exports, createRequire(file), mod, file, path.dirname(file), importEsm);
   return {
     exports: mod.exports,
     use,
     save() {
-      if (key === undefined || use === 'hit') return;
-      try {
-        // A read-only install (another user's, a system folder) never gets one: not worth
-        // serialising the bytecode each time to find that out.
-        fs.accessSync(path.dirname(cacheFile), fs.constants.W_OK);
-        sweepTemps(path.dirname(cacheFile));
-        writeAtomic(cacheFile, encodeCache(script.createCachedData(), key));
-      } catch {
-        // a cache is only ever a shortcut
-      }
+      if (key !== undefined && use !== 'hit') writeCacheFile(cacheFile, () => encodeCache(script.createCachedData(), key));
+      packages?.save();
     },
   };
 }

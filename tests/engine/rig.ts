@@ -1,5 +1,5 @@
 // Test rig: temp projects with real files, the real `batch` binary as a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,19 @@ export function projectsRemovedAfterEach(): (files: Record<string, string>) => T
     made.push(p);
     return p;
   };
+}
+
+const OTHER_USER = 'batchfile-other';
+
+/** A second local user (made once, as root): uid and gid. */
+export function otherUser(): { uid: number; gid: number } {
+  const id = (flag: string): number => Number(spawnSync('id', [flag, OTHER_USER], { encoding: 'utf8' }).stdout.trim());
+  if (spawnSync('id', [OTHER_USER]).status !== 0) {
+    const r = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OTHER_USER], { encoding: 'utf8' });
+    // Two test files making the user at once: the loser finds it made.
+    if (r.status !== 0 && spawnSync('id', [OTHER_USER]).status !== 0) throw new Error(`useradd failed: ${r.stderr}`);
+  }
+  return { uid: id('-u'), gid: id('-g') };
 }
 
 /** In `dir`: a copy of the bin (bin/batch.js with its package.json) and of the real bundle

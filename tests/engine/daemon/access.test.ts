@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, TempProject } from '../rig.js';
+import { BIN, TempProject, otherUser } from '../rig.js';
 import { batchfile, cmd, table } from '../helpers.js';
 import { Daemons } from './daemons.js';
 
@@ -21,19 +21,6 @@ afterEach(async () => {
 const ONE = batchfile(`
   a: { command: ${cmd('--in', 'data/a.txt', '--out', 'out/a.txt')}, inputs: ['data/a.txt'], outputs: ['out/a.txt'] },
 `);
-
-const OTHER_USER = 'batchfile-other';
-
-/** A second local user (made once, as root): uid and gid. */
-function otherUser(): { uid: number; gid: number } {
-  const id = (flag: string): number => Number(spawnSync('id', [flag, OTHER_USER], { encoding: 'utf8' }).stdout.trim());
-  if (spawnSync('id', [OTHER_USER]).status !== 0) {
-    const r = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OTHER_USER], { encoding: 'utf8' });
-    // Two test files making the user at once: the loser finds it made.
-    if (r.status !== 0 && spawnSync('id', [OTHER_USER]).status !== 0) throw new Error(`useradd failed: ${r.stderr}`);
-  }
-  return { uid: id('-u'), gid: id('-g') };
-}
 
 /** Connects to `sock` as the given user (setpriv drops root's uid, gid and groups) and
  * returns what happened: 'connected' or the error code. */
