@@ -29,6 +29,7 @@ import { mark } from '../util/timing.js';
 import { makeRecord, provenByRecord, recordKey, writeRecord } from '../plan/noop-record.js';
 import type { FastVerdict } from '../plan/fast-check.js';
 import { takeStatPrefetch } from '../fingerprint/stat-prefetch.js';
+import { CheckGate } from '../schedule/check-gate.js';
 
 /** What one run is asked to do. More than ~10 fields because it is the engine's whole input
  * for a run, built in one place (app/session.ts) from the session and its RunSettings; the
@@ -160,7 +161,7 @@ export async function runPipeline(declared: PipelineConfig, store: Store, execut
     cacheDir: opts.cacheDir,
     logDir: path.join(opts.logsDir, 'runs', run.id),
     verdict: { root: opts.root, stats, env: opts.env, store, force: opts.force, ...(opts.outputCache ? { cache: opts.outputCache } : {}) },
-    checks: { ...found, tally: { bySnapshot: 0, fullChecks: 0 } },
+    checks: { ...found, tally: { bySnapshot: 0 }, gate: new CheckGate(Math.max(1, opts.jobs)) },
     ...(opts.outputCache ? { outputCache: opts.outputCache } : {}),
     executorFor: (step) => executors.get(kindOf(step).executor),
     jobs: opts.jobs,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { PipelineConfig, StepConfig } from '../batchfile/config.js';
 import type { Emit } from '../schedule/events.js';
 import type { Slots } from '../schedule/scheduler.js';
+import type { CheckGate } from '../schedule/check-gate.js';
 import type { ExecOutcome, Executor } from '../executors/types.js';
 import type { CacheBackend } from '../cache/backend.js';
 import { isGlob, resolveSpecs } from '../fingerprint/files.js';
@@ -28,9 +29,10 @@ export interface RunChecks {
   fast: Map<string, FastVerdict>;
   /** Steps whose snapshot did not hold, with the StatCache epoch of that check. */
   misses: Map<string, number>;
-  /** Steps found up to date by snapshot so far (reported with the run); steps that began a
-   * full check so far (see processStep). */
-  tally: { bySnapshot: number; fullChecks: number };
+  /** Steps found up to date by snapshot so far (reported with the run). */
+  tally: { bySnapshot: number };
+  /** Bounds the steps checked and waiting for a slot (see processStep). */
+  gate: CheckGate;
 }
 
 /** Everything a run shares between its steps (11 fields: each is used by every step; the
@@ -174,26 +176,30 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   if (upToDateBySnapshot(c, env.checks, step)) return provenOutcome(env, name);
   const code = await codeOf(env, step);
   if (typeof code === 'string') return notRun(name, 'FAIL', code, code);
-  // The scheduler starts every ready step in one loop, and each runs its full check (hashing
-  // its inputs) up to its first await: a first build hashed the inputs of all of them before
-  // the first one was sent to execute. The first `jobs` checks go ahead; the others wait one
-  // event-loop turn, by which time those ahead that must run hold their slots and were sent.
-  if (++env.checks.tally.fullChecks > env.jobs) await new Promise<void>((resolve) => setImmediate(resolve));
-  const v = await verdictOf(c, step, code);
-  switch (v.kind) {
-    case 'up-to-date':
-      return upToDate(name, snapshotOf(c, step, code));
-    case 'blocked':
-      return notRun(name, 'FAIL', summariseReasons(v.reasons));
-    case 'restore': {
-      const restored = await restoreStep(env, step, v);
-      if (restored) return restored;
-      break; // not intact: it runs
+  // The scheduler starts every ready step at once, and each would run its full check (hashing
+  // its inputs) before waiting for a slot: a first build hashed the inputs of all of them while
+  // only the first `jobs` ran. The gate lets a step check only while fewer than `jobs` checked
+  // steps wait to be sent to execute; it leaves once it was sent, or needs no slot.
+  const leave = await env.checks.gate.enter();
+  try {
+    const v = await verdictOf(c, step, code);
+    switch (v.kind) {
+      case 'up-to-date':
+        return upToDate(name, snapshotOf(c, step, code));
+      case 'blocked':
+        return notRun(name, 'FAIL', summariseReasons(v.reasons));
+      case 'restore': {
+        const restored = await restoreStep(env, step, v);
+        if (restored) return restored;
+        break; // not intact: it runs
+      }
+      case 'run':
+        break;
     }
-    case 'run':
-      break;
+    return await executeStep(env, step, code, v, slots, leave);
+  } finally {
+    leave();
   }
-  return executeStep(env, step, code, v, slots);
 }
 
 /** The step's code. The pre-run check works it out for every step whose snapshot did not
@@ -244,8 +250,9 @@ interface Attempt {
   reason: string;
 }
 
-/** Runs the step (with its retries) once it holds a slot, and verifies what it wrote. */
-async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, slots: Slots): Promise<StepOutcome> {
+/** Runs the step (with its retries) once it holds a slot, and verifies what it wrote. `sent`
+ * is called once its first attempt was handed to the executor. */
+async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, slots: Slots, sent: () => void): Promise<StepOutcome> {
   const name = step.name;
   if (!(await slots.acquire())) {
     const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
@@ -266,7 +273,7 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
     const a: Attempt = { attempt, attempts, logFile, reason };
     // A first attempt's log cannot exist yet (the run's log folder is new).
     const before = attempt === 1 ? 0 : sizeOf(logFile);
-    const outcome = await attemptStep(env, step, code, v, a);
+    const outcome = await attemptStep(env, step, code, v, a, sent);
     lastMetrics = {
       ...(outcome.cpuMs !== undefined ? { cpuMs: Math.round(outcome.cpuMs) } : {}),
       ...(outcome.peakRssBytes !== undefined ? { peakRssBytes: outcome.peakRssBytes } : {}),
@@ -306,8 +313,9 @@ async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
   };
 }
 
-/** One execution: its outputs removed first, its log header written, its timeout armed. */
-async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, a: Attempt): Promise<ExecOutcome> {
+/** One execution: its outputs removed first, its log header written, its timeout armed;
+ * `sent` is called once the executor has it (a process step's request is written by then). */
+async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, a: Attempt, sent: () => void): Promise<ExecOutcome> {
   const root = env.verdict.root;
   const kind = kindOf(step);
   const executor = env.executorFor(step);
@@ -323,7 +331,7 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
   else env.signal.addEventListener('abort', onOuter, { once: true });
   const timer = step.timeoutMs !== undefined ? setTimeout(() => ac.abort(new Error(`timed out after ${step.timeoutMs} ms`)), step.timeoutMs) : undefined;
   try {
-    return await executor.execute({
+    const running = executor.execute({
       step,
       runId: env.runId,
       root,
@@ -337,6 +345,8 @@ async function attemptStep(env: RunEnv, step: StepConfig, code: StepCode, v: Ver
       ...(code.compiled ? { compiled: code.compiled } : {}),
       ...(kind.command ? { command: kind.command(step) } : {}),
     });
+    sent();
+    return await running;
   } finally {
     if (timer) clearTimeout(timer);
     env.signal.removeEventListener('abort', onOuter);

@@ -176,7 +176,8 @@ export class Resident {
     const old = this.store?.store;
     this.store = undefined;
     if (old) void old.close();
-    const store = openStore(project.cacheDir, { root: project.root });
+    // It reads the same snapshots run after run: kept decoded while their bytes stay the same.
+    const store = openStore(project.cacheDir, { root: project.root, memoSnapshots: true });
     this.store = { store, id: storeId(project.cacheDir) };
     return store;
   }

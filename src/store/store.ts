@@ -42,6 +42,8 @@ export interface SnapshotEntry {
 }
 
 export interface SnapshotTable {
+  /** The step's snapshot, decoded. With `memoSnapshots` (openStore), the same frozen entry as
+   * the last read while the stored bytes are the same: do not change what it returns. */
   get(step: string): SnapshotEntry | undefined;
   /** The step's snapshot as stored, undecoded: a view valid only until the store's next read,
    * whose `length` is the value's (its underlying buffer may be longer: copy it by `length`).
@@ -134,16 +136,41 @@ function statTable(root: RootDatabase, writes: WriteBatch): StatTable {
   };
 }
 
-/** Read once per step on every run: packed as one NUL-separated string (paths never hold NUL). */
-function snapshotTable(root: RootDatabase): SnapshotTable {
+/** Read once per step on every run: packed as one NUL-separated string (paths never hold NUL).
+ * `memo`: a long-lived process (the daemon) reads the same 1,000s of snapshots run after run;
+ * it keeps each one decoded with its stored bytes, and gives the kept entry back while LMDB
+ * holds those same bytes (compared on every read, so nothing read is ever older than the
+ * store): no string decoded and split per step per run. */
+function snapshotTable(root: RootDatabase, memo: boolean): SnapshotTable {
   const db = root.openDB<string, string>({ name: 'snap', encoding: 'string' });
+  const decode = (step: string): SnapshotEntry | undefined => {
+    const v = db.get(step);
+    if (v === undefined) return undefined;
+    const [at, def, sig, ...code] = v.split('\0');
+    if (def === undefined || sig === undefined) return undefined;
+    return { at: Number(at), def, sig, code };
+  };
+  const kept = new Map<string, { bytes: Buffer; entry: SnapshotEntry | undefined }>();
   return {
     get(step) {
-      const v = db.get(step);
-      if (v === undefined) return undefined;
-      const [at, def, sig, ...code] = v.split('\0');
-      if (def === undefined || sig === undefined) return undefined;
-      return { at: Number(at), def, sig, code };
+      if (!memo) return decode(step);
+      const raw = db.getBinaryFast(step);
+      if (raw === undefined) {
+        kept.delete(step);
+        return undefined;
+      }
+      // Taken by its `length`: lmdb-js hands out a view of a larger buffer with `length` set.
+      const n = raw.length;
+      const hit = kept.get(step);
+      if (hit && hit.bytes.length === n && hit.bytes.compare(raw, 0, n) === 0) return hit.entry;
+      const bytes = Buffer.allocUnsafe(n);
+      bytes.set(new Uint8Array(raw.buffer, raw.byteOffset, n));
+      // Decoded as a read without the memo decodes it; in the same synchronous stretch as the
+      // read above, so from the same read transaction: the same value.
+      const entry = decode(step);
+      if (entry) Object.freeze(Object.freeze(entry).code);
+      kept.set(step, { bytes, entry });
+      return entry;
     },
     raw(step) {
       return db.getBinaryFast(step);
@@ -242,7 +269,9 @@ function openSide(dir: string, readOnly: boolean, root: string | undefined): Roo
 
 /** Opens (or creates) the LMDB store, checking its format version. `root`: the project
  * folder, so that messages name the store relative to it. */
-export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: string } = {}): Store {
+/** `memoSnapshots`: keep decoded snapshots for the next read of the same bytes (a process that
+ * runs many times over one store: the daemon; see snapshotTable). */
+export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: string; memoSnapshots?: boolean } = {}): Store {
   const dir = storePath(cacheDir);
   const shown = shownPath(opts.root, dir);
   if (opts.readOnly && !fs.existsSync(dir)) {
@@ -276,7 +305,7 @@ export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: s
       meta,
       writes,
       stat: statTable(root, writes),
-      snap: snapshotTable(root),
+      snap: snapshotTable(root, opts.memoSnapshots ?? false),
       // JSON, not msgpack: records vary in shape (maps keyed by file path), where msgpackr's
       // record structures cost more to define than JSON costs to parse.
       state: root.openDB<StepState, string>({ name: 'state', encoding: 'json' }),

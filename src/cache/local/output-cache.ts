@@ -6,6 +6,7 @@ import type { Emit } from '../../schedule/events.js';
 import { isGlob, resolveSpecs, specMatcher } from '../../fingerprint/files.js';
 import type { StatCache } from '../../fingerprint/stat-cache.js';
 import type { Store } from '../../store/store.js';
+import type { WriteOptions } from '../../store/write-batch.js';
 import type { FileHashes } from '../../store/types.js';
 import { formatBytes, parseSize } from '../../util/duration.js';
 import { BatchError } from '../../util/errors.js';
@@ -42,6 +43,9 @@ export class LocalOutputCache implements CacheBackend {
   /** Saves run one at a time: eviction must never delete a blob a concurrent save just
    * found present and is about to refer to. Restores are synchronous, so never interleave. */
   private queue: Promise<void> = Promise.resolve();
+  /** Whether this instance has put index entries or the bound into the store's write batch
+   * (queueWrite): only then must a first read of the index wait for the batch's commit. */
+  private queued = false;
 
   constructor(
     private readonly opts: CacheOptions,
@@ -107,7 +111,13 @@ export class LocalOutputCache implements CacheBackend {
   /** Records the bound for the next run. Not awaited, and in the same write batch as the
    * entry writes just before it; a lost record is found out by its entry count and rebuilt. */
   private writeBound(b: CacheBound): void {
-    this.opts.store.writes.add(() => void this.opts.store.meta.put(BOUND_META_KEY, b)).catch(() => undefined);
+    this.queueWrite(() => void this.opts.store.meta.put(BOUND_META_KEY, b)).catch(() => undefined);
+  }
+
+  /** A write of the index or the bound, in the store's write batch. */
+  private queueWrite(write: () => void, opts?: WriteOptions): Promise<void> {
+    this.queued = true;
+    return this.opts.store.writes.add(write, opts);
   }
 
   private writeTallyBound(): void {
@@ -163,7 +173,7 @@ export class LocalOutputCache implements CacheBackend {
       const now = Date.now();
       // A lost use time only makes the entry look older to eviction.
       const used = { ...entry, lastUsed: now, hits: entry.hits + 1 };
-      this.opts.store.writes.add(() => void this.db.put(key, used)).catch(() => undefined);
+      this.queueWrite(() => void this.db.put(key, used)).catch(() => undefined);
       this.tally?.touch(key, now);
       return { outputs, bytes: entry.bytes, fromRun: entry.runId };
     } catch (e) {
@@ -222,11 +232,15 @@ export class LocalOutputCache implements CacheBackend {
     // flush per step (10,000 small steps would pay it 10,000 times).
     const needs = [...firstPath.keys()].flatMap((h) => this.blobs.inline?.ticketOf(h) ?? []);
     const put = (): void =>
-      void this.opts.store.writes.add(() => void this.db.put(key, entry), { needs }).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
+      void this.queueWrite(() => void this.db.put(key, entry), { needs }).catch((e: unknown) => this.warn(emit, `step "${step.name}": index entry not written (${(e as Error).message})`));
     // Entries this instance put earlier may still wait in the write batch: the index read
     // below (the bound's check, or the whole tally) must see them, or an eviction would delete
     // blobs one of them names. Once per instance: after it, the tally or bound is kept here.
-    if (!this.tally && !this.boundNow) await this.opts.store.writes.flush();
+    // Nothing else writes the index or the bound (one instance per run, under the lock; a run
+    // commits its writes before it releases the lock, Session.close), so an instance that
+    // queued none reads them as they are:
+    // the first step a run stores no longer waits for two commits (~1-2 ms).
+    if (!this.tally && !this.boundNow && this.queued) await this.opts.store.writes.flush();
     const b = this.bound();
     if (!this.tally) {
       const next = { entries: b.entries + (old ? 0 : 1), bytes: b.bytes - (old?.bytes ?? 0) + bytes };
@@ -239,7 +253,7 @@ export class LocalOutputCache implements CacheBackend {
         return;
       }
     }
-    if (!this.tally) await this.opts.store.writes.flush(); // as above
+    if (!this.tally && this.queued) await this.opts.store.writes.flush(); // as above
     const tally = this.getTally();
     put();
     tally.add(key, entry);
@@ -258,7 +272,7 @@ export class LocalOutputCache implements CacheBackend {
     for (const k of victims) freed.push(...tally.remove(k));
     // After the batched writes before it (an entry put still waiting there must not land
     // after its eviction, naming blobs deleted below).
-    const removed = this.opts.store.writes.add(() => {
+    const removed = this.queueWrite(() => {
       for (const k of victims) void this.db.remove(k);
     });
     await this.opts.store.writes.flush();
@@ -271,7 +285,7 @@ export class LocalOutputCache implements CacheBackend {
   private dropEntry(key: string): void {
     const freed = this.getTally().remove(key);
     // If this write is lost, the entry is found again and dropped again: its blobs are gone.
-    this.opts.store.writes.add(() => void this.db.remove(key)).catch(() => undefined);
+    this.queueWrite(() => void this.db.remove(key)).catch(() => undefined);
     this.writeTallyBound();
     for (const h of freed) this.blobs.remove(h);
   }

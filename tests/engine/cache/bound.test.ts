@@ -8,6 +8,7 @@ import type { RunEvent } from '../../../src/schedule/events.js';
 import { BOUND_META_KEY } from '../../../src/cache/local/entries.js';
 import { LocalOutputCache } from '../../../src/cache/local/output-cache.js';
 import { hashBytes, initHash } from '../../../src/fingerprint/hash.js';
+import { StatCache } from '../../../src/fingerprint/stat-cache.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { TempProject } from '../rig.js';
 import { cachedStep } from './helpers.js';
@@ -109,5 +110,41 @@ describe('output cache: size known without reading the index', () => {
     expect(await store1(second, 'c', 300)).toEqual([]);
     await store.writes.flush();
     expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 3, bytes: 1700 });
+  });
+
+  it("a run's first store waits for no commit unless that instance queued index writes (a restore's) before it", async () => {
+    p = TempProject.create();
+    store = openStore(p.path('.cache'));
+    const first = newRun(100_000);
+    for (const n of ['a', 'b']) expect(await store1(first, n, 1000)).toEqual([]);
+    await store.writes.flush();
+
+    // A write of the run still in the batch (a step's records): the first store leaves it
+    // there, to commit with the run's next flush (the blob and entry go into the same batch).
+    const second = newRun(100_000);
+    let committed = false;
+    const pending = store.writes.add(() => void store!.meta.put('probe', 1)).then(() => (committed = true));
+    expect(await store1(second, 'c', 1000)).toEqual([]);
+    expect(committed).toBe(false);
+    expect(store.meta.get('probe')).toBeUndefined();
+    await store.writes.flush();
+    await pending;
+    expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 3, bytes: 3000 });
+
+    // A restore queues its entry's use time first: the store after it flushes, as before, so
+    // that the index read for the bound sees the instance's own writes.
+    const third = newRun(100_000);
+    const b = Buffer.alloc(1000, 'b');
+    p.write('b.txt', 'other');
+    const restored = await third.restore(cachedStep('b', ['b.txt']), 'key-b', () => undefined, new StatCache(p.dir, store));
+    expect(restored?.outputs).toEqual({ 'b.txt': hashBytes(b) });
+    let later = false;
+    const pendingToo = store.writes.add(() => void store!.meta.put('probe', 2)).then(() => (later = true));
+    expect(await store1(third, 'd', 500)).toEqual([]);
+    expect(later).toBe(true);
+    await pendingToo;
+    await store.writes.flush();
+    expect(store.meta.get(BOUND_META_KEY)).toEqual({ entries: 4, bytes: 3500 });
+    expect([...third.db.getKeys()].sort()).toEqual(['key-a', 'key-b', 'key-c', 'key-d']);
   });
 });
