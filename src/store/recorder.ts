@@ -69,14 +69,22 @@ export class Recorder {
     );
   }
 
+  /** The run's final record, in the write batch's last transaction after the steps' writes:
+   * one commit (a disk flush) at the run's end instead of two. Should that transaction fail,
+   * the record is written again on its own, as it always was after the steps' writes. */
   async run(record: RunRecord): Promise<void> {
     this.writeUpToDate();
+    const last = this.store.writes.add(() => void this.store.runs.put(record.id, record));
     void this.store.writes.flush().catch(() => undefined);
     await Promise.all(this.pending);
     try {
-      await this.store.runs.put(record.id, record);
-    } catch (e) {
-      this.failure ??= storeWriteError(e as Error);
+      await last;
+    } catch {
+      try {
+        await this.store.runs.put(record.id, record);
+      } catch (e) {
+        this.failure ??= storeWriteError(e as Error);
+      }
     }
     if (this.failure) throw await this.failure;
   }

@@ -51,7 +51,7 @@ export class LocalOutputCache implements CacheBackend {
     private readonly opts: CacheOptions,
     parts?: { blobs: BlobStore; db: Database<CacheEntry, string> },
   ) {
-    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store, opts.cacheDir));
+    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), () => InlineBlobs.open(opts.store, opts.cacheDir));
     this.db = parts?.db ?? openEntries(opts.store);
   }
 

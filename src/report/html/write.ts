@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { collectReportData, type ReportData, type ReportInput } from './data.js';
 import { htmlParts, renderHtml } from './render-html.js';
-import { renderMarkdown } from './render-md.js';
+import { markdownParts, renderMarkdown } from './render-md.js';
 
 export type { ReportData, ReportInput };
-export { collectReportData, htmlParts, renderHtml, renderMarkdown };
+export { collectReportData, htmlParts, markdownParts, renderHtml, renderMarkdown };
 
 /** Replaces a file by a rename, so a browser reloading it never sees half a report. The old
  * file is removed first: on ext4 a rename over an existing file makes the kernel write the
@@ -17,8 +17,17 @@ function writeAtomic(file: string, parts: string | readonly (string | Buffer)[])
   const tmp = `${file}.${process.pid}.tmp`;
   if (typeof parts === 'string') fs.writeFileSync(tmp, parts);
   else writeParts(tmp, parts);
-  fs.rmSync(file, { force: true });
+  removeIfThere(file);
   fs.renameSync(tmp, file);
+}
+
+/** unlink, a missing file being fine (fs.rmSync's force: an lstat and more besides). */
+function removeIfThere(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 /** Writes the parts one after the other, each in full. */
@@ -40,6 +49,6 @@ export function writeReports(input: ReportInput): { html: string; md: string; da
   const html = path.join(input.logsDir, 'report.html');
   const md = path.join(input.logsDir, 'report.md');
   writeAtomic(html, htmlParts(data));
-  writeAtomic(md, renderMarkdown(data));
+  writeAtomic(md, markdownParts(data));
   return { html, md, data };
 }

@@ -3,7 +3,7 @@
 // the step list out when no DAG is drawn: it was a third of a 10,000-step report's bytes.
 import { describe, expect, it } from 'vitest';
 import type { ReportData, ReportStep } from '../../../src/report/html/data.js';
-import { htmlParts, renderHtml, renderMarkdown } from '../../../src/report/html/write.js';
+import { htmlParts, markdownParts, renderHtml, renderMarkdown } from '../../../src/report/html/write.js';
 
 function data(n: number, draw: boolean): ReportData {
   const steps: ReportStep[] = Array.from({ length: n }, (_, i) => ({
@@ -63,6 +63,36 @@ describe('frozen rows (a daemon reusing its last report\'s rows)', () => {
     htmlParts(open);
     open.steps[5]!.reason = 'changed in place';
     expect(bytesOf(htmlParts(open))).toContain('changed in place');
+  });
+
+  it('Markdown: the same text as plain rows, reusing the bytes of each run of step lines that did not change', () => {
+    const d = data(300, false);
+    for (const s of d.steps) Object.freeze(s);
+    const first = markdownParts(d);
+    const plain = renderMarkdown(thawed(d));
+    expect(bytesOf(first)).toBe(plain);
+    // The lines as the table has them: its head, 300 step lines, then the next section.
+    const lines = plain.split('\n');
+    const at = lines.indexOf('|---|---|---|---:|---:|---:|---:|---|---|');
+    expect(lines.slice(at + 1, at + 301).every((l, i) => l.startsWith(`| s${i} |`))).toBe(true);
+    expect(lines.slice(at + 301, at + 303)).toEqual(['', '## Integrity tests']);
+    const next: ReportData = { ...d, steps: [...d.steps] };
+    next.steps[200] = Object.freeze({ ...d.steps[200]!, action: 'ran', timeLabel: '2.00s', durationMs: 2000, reason: 'input changed' });
+    const second = markdownParts(next);
+    expect(bytesOf(second)).toBe(renderMarkdown(thawed(next)));
+    expect(bytesOf(second)).toContain('| s200 | PASS | ran | 2.00s |');
+    const buffers = (parts: (string | Buffer)[]): Buffer[] => parts.filter((p): p is Buffer => Buffer.isBuffer(p));
+    // Of 5 runs of 64 lines, the one holding line 200 was made again.
+    expect(buffers(second)).toHaveLength(5);
+    expect(buffers(second).filter((b) => buffers(first).includes(b))).toHaveLength(4);
+    // Rows that are not frozen are never kept; no steps at all gives the table's head alone.
+    const open = data(300, false);
+    markdownParts(open);
+    open.steps[5]!.reason = 'changed in place';
+    expect(bytesOf(markdownParts(open))).toContain('changed in place');
+    const none: ReportData = { ...data(5, false), steps: [] };
+    expect(bytesOf(markdownParts(none))).toBe(renderMarkdown(none));
+    expect(renderMarkdown(none)).toContain('|---|---|---|---:|---:|---:|---:|---|---|\n\n## Integrity tests');
   });
 });
 

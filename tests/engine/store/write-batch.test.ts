@@ -184,4 +184,36 @@ describe('Recorder through the write batch', () => {
     }
     expect(store.runs.get('r1')?.status).toBe('PASS');
   });
+
+  it("a run's last step records and its final record share one commit; should that commit fail, the record is written on its own", async () => {
+    const store = newStore();
+    const rec = new Recorder(store, 'r2');
+    const record: RunRecord = { id: 'r2', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    rec.begin(record);
+    await rec.flush();
+    const c = commits(store);
+    rec.step(ran(1), state(1), { at: 2, def: 'd', sig: 'sig1', code: [] });
+    await rec.run({ ...record, status: 'PASS' });
+    expect(c.n).toBe(1);
+    expect(store.state.get('s1')?.key).toBe('key1');
+    expect(store.runs.get('r2')?.status).toBe('PASS');
+
+    // The batch's transaction fails once (a full disk, say): the steps' records are lost, as
+    // before, the run record is written after it, and the run reports the failure (exit 3).
+    const again = new Recorder(store, 'r3');
+    again.begin({ ...record, id: 'r3' });
+    await again.flush();
+    const real = store.root.transaction.bind(store.root);
+    let failOnce = true;
+    store.root.transaction = ((cb: () => unknown) => {
+      if (!failOnce) return real(cb);
+      failOnce = false;
+      return Promise.reject(new Error('disk full'));
+    }) as typeof store.root.transaction;
+    again.step(ran(2), state(2), { at: 2, def: 'd', sig: 'sig2', code: [] });
+    await expect(again.run({ ...record, id: 'r3', status: 'PASS' })).rejects.toThrow(/Could not write the run records to the store: disk full/);
+    store.root.transaction = real;
+    expect(store.state.get('s2')).toBeUndefined();
+    expect(store.runs.get('r3')?.status).toBe('PASS');
+  });
 });
