@@ -40,8 +40,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 (async () => {
-  const { viaDaemon } = bundled ? require('../dist/bundle/client.cjs') : await import('../dist/daemon/client.js');
-  const served = await viaDaemon(argv, engine, __filename);
+  const client = bundled ? require('../dist/bundle/client.cjs') : await import('../dist/daemon/client.js');
+  // Before any code is compiled: the daemon's V8 flags as it will have them when it writes its
+  // code caches (src/daemon/tuning.ts).
+  client.settleDaemonFlags();
+  const served = await client.viaDaemon(argv, engine, __filename);
   if (served !== undefined) {
     process.exitCode = served;
     return;

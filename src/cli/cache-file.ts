@@ -15,6 +15,15 @@ export function codeCachePath(file: string, kind = ''): string {
   return `${file}.${process.version}-${process.arch}${tag}${kind === '' ? '' : `.${kind}`}.v8cache`;
 }
 
+/** Whether compiled code may come from a cache at all: not when the user turned it off
+ * (BATCH_CODE_CACHE=0), nor without zlib.crc32 (Node before 20.15: no cache could be trusted),
+ * nor under a Node policy (--experimental-policy), whose integrity checks run only in Node's
+ * own loader: a package file compiled here would skip them. */
+export function codeCacheAllowed(): boolean {
+  if (typeof zlib.crc32 !== 'function' || process.env.BATCH_CODE_CACHE === '0') return false;
+  return ![...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--experimental-policy'));
+}
+
 /** Temp files a process that died mid-write left (older than a minute: not being written). */
 function sweepTemps(dir: string): void {
   try {

@@ -18,7 +18,7 @@ import vm from 'node:vm';
 import Module, { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import { PACKAGE_CACHE_SLOT, type PackageLoader } from '../util/package-code-cache.js';
-import { codeCachePath, writeCacheFile } from './cache-file.js';
+import { codeCacheAllowed, codeCachePath, writeCacheFile } from './cache-file.js';
 import { PackageCodeCache } from './package-cache.js';
 
 const MAGIC = 'BFV8CC01';
@@ -82,8 +82,7 @@ export function loadCli<T>(file: string, importEsm: (specifier: string) => Promi
   if (process.sourceMapsEnabled) return { exports: loadMapped<T>(file, importEsm), use: 'off', save() {} };
   const bundle = readBundle(file);
   const { source } = bundle;
-  // zlib.crc32 came in Node 20.15: without it no cache is trusted.
-  const key = typeof zlib.crc32 === 'function' && process.env.BATCH_CODE_CACHE !== '0' ? bundle.key : undefined;
+  const key = codeCacheAllowed() ? bundle.key : undefined;
   const cacheFile = codeCachePath(file);
   let cached: Buffer | undefined;
   let use: CacheUse = key === undefined ? 'off' : 'miss';

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { projectPaths, type ProjectPaths } from '../app/project.js';
 import type { Args } from './args.js';
 import { openStore, type Store } from '../store/store.js';
+import { lockHolderAlive } from '../store/lock.js';
 import { BatchError } from '../util/errors.js';
 
 export type QueryPaths = ProjectPaths;
@@ -33,11 +34,11 @@ export async function withReadStore<T>(args: Args, fn: (store: Store, paths: Que
 /** Is a batch running in this project now? (Its run record says INTERRUPTED until it ends.) */
 export function batchRunning(cacheDir: string): boolean {
   try {
-    const info = JSON.parse(fs.readFileSync(path.join(cacheDir, 'lock'), 'utf8')) as { pid?: number; host?: string };
+    const info = JSON.parse(fs.readFileSync(path.join(cacheDir, 'lock'), 'utf8')) as { pid?: number; host?: string; startedAt?: number };
     if (typeof info.pid !== 'number' || info.host !== os.hostname()) return false;
-    process.kill(info.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    // As the lock itself judges its holder: a reused pid or a zombie is no batch running.
+    return lockHolderAlive(info.pid, typeof info.startedAt === 'number' ? info.startedAt : Date.now());
+  } catch {
+    return false;
   }
 }

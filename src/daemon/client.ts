@@ -117,3 +117,6 @@ function relay(sock: string, argv: readonly string[], engine: string, cwd: strin
     });
   });
 }
+
+// bin/batch.js has this module before the CLI: the daemon resets its V8 flags through it.
+export { settleDaemonFlags } from './tuning.js';

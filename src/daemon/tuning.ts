@@ -35,5 +35,14 @@ export function daemonEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  *   as fast as in a direct run. */
 export function settleDaemonTuning(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): void {
   if (env.GLIBC_TUNABLES === DAEMON_MALLOC_TUNABLES) delete env.GLIBC_TUNABLES;
+  settleDaemonFlags(execArgv);
+}
+
+/** The V8 half of settleDaemonTuning, which bin/batch.js calls first thing, before the CLI is
+ * compiled: V8 stamps a code cache with its flags as they are when the cache is written (at
+ * exit), and checks them when it is read. Reset later, the daemon wrote caches under other
+ * flags than it read them with, and every start had them refused and rewrote them. The main
+ * thread's heap was sized when the process started, so resetting first changes nothing else. */
+export function settleDaemonFlags(execArgv: readonly string[] = process.execArgv): void {
   if (execArgv.includes(DAEMON_SEMI_SPACE_FLAG)) process.getBuiltinModule('node:v8').setFlagsFromString('--max-semi-space-size=0');
 }

@@ -11,14 +11,17 @@
  * RECORD's layout (little-endian; written by noop-record.ts, which says what it means):
  *   0  "BFNOOPR1"   8  u32 COUNT   12 u32 PATHS_BYTES   16 u32 META_BYTES   20 u32 0
  *   24 16 bytes: the record's checksum (hex)   40 PATHS_BYTES: COUNT paths, each NUL-ended,
- *   relative to ROOT; the rest is not read here.
- * Writes to stdout the 16 checksum bytes, then per path 5 doubles, the record's own layout of
- * a stat: mode (0: nothing there; -1: the stat failed otherwise), size, mtimeMs, ctimeMs,
- * inode, with the times as fs.Stats computes them (sec * 1e3 + nsec / 1e6, in doubles; built
- * with -ffp-contract=off so no fused multiply-add rounds them otherwise), so batch compares
- * the whole answer with the recorded numbers in one memcmp. It follows links, as
- * fs.statSync does. Anything malformed: exit 2 with nothing written (batch then stats the
- * files itself). */
+ *   relative to ROOT; zero bytes to a multiple of 8; COUNT x 5 doubles, the stats recorded;
+ *   the rest is not read here.
+ * Takes per path the record's own 5 doubles of a stat: mode (0: nothing there; -1: the stat
+ * failed otherwise), size, mtimeMs, ctimeMs, inode, with the times as fs.Stats computes them
+ * (sec * 1e3 + nsec / 1e6, in doubles; built with -ffp-contract=off so no fused multiply-add
+ * rounds them otherwise), and compares them with the recorded ones (memcmp), stopping at the
+ * first path that differs. Writes to stdout 17 bytes: the 16 checksum bytes (naming the record
+ * it read), then 1 when every number matched, 0 otherwise. (It wrote all the numbers once,
+ * ~480 KB for 1,000 steps, which batch read from the pipe and compared: ~4 ms of its CPU.)
+ * It follows links, as fs.statSync does. Anything malformed: exit 2 with nothing written
+ * (batch then stats the files itself). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -67,19 +70,20 @@ int main(int argc, char **argv) {
   if (!rec || memcmp(rec, "BFNOOPR1", 8) != 0) return 2;
   uint32_t count = u32le(rec + 8), paths_bytes = u32le(rec + 12);
   if ((size_t)HEADER + paths_bytes > len || count > paths_bytes) return 2;
+  size_t pad = (8 - ((HEADER + (size_t)paths_bytes) % 8)) % 8;
+  size_t nums_at = HEADER + (size_t)paths_bytes + pad;
+  if (nums_at + (size_t)count * PER_PATH * sizeof(double) > len) return 2;
   int root = open(argv[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return 2;
-  size_t out_len = 16 + (size_t)count * PER_PATH * sizeof(double);
-  unsigned char *out = malloc(out_len);
-  if (!out) return 2;
+  unsigned char out[17];
   memcpy(out, rec + 24, 16);
-  double *vals = (double *)(void *)(out + 16);
+  out[16] = 1;
   const char *p = (const char *)rec + HEADER, *end = p + paths_bytes;
   for (uint32_t i = 0; i < count; i++) {
     const char *nul = memchr(p, 0, (size_t)(end - p));
     if (!nul) return 2;
     struct stat st;
-    double *v = vals + (size_t)i * PER_PATH;
+    double v[PER_PATH];
     if (fstatat(root, p, &st, 0) == 0) {
       v[0] = (double)st.st_mode;
       v[1] = (double)st.st_size;
@@ -87,16 +91,18 @@ int main(int argc, char **argv) {
       v[3] = (double)st.st_ctim.tv_sec * 1e3 + (double)st.st_ctim.tv_nsec / 1e6;
       v[4] = (double)st.st_ino;
     } else {
-      memset(v, 0, PER_PATH * sizeof(double));
+      memset(v, 0, sizeof v);
       if (errno != ENOENT && errno != ENOTDIR) v[0] = -1;
+    }
+    /* The record's numbers need not be aligned in the buffer: compared as bytes. */
+    if (memcmp(v, rec + nums_at + (size_t)i * sizeof v, sizeof v) != 0) {
+      out[16] = 0;
+      break;
     }
     p = nul + 1;
   }
-  /* All of it fits in the pipe when it may grow (1 MiB is the usual limit for a user): this
-   * process then exits without waiting for batch to read. */
-  if (out_len > 65536) (void)fcntl(1, F_SETPIPE_SZ, out_len < (1 << 20) ? (int)out_len : 1 << 20);
-  for (size_t off = 0; off < out_len;) {
-    ssize_t w = write(1, out + off, out_len - off);
+  for (size_t off = 0; off < sizeof out;) {
+    ssize_t w = write(1, out + off, sizeof out - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return 3;
     off += (size_t)w;

@@ -15,7 +15,9 @@ export interface LockInfo {
 /** Whether the lock's holder still runs. A pid alone can mislead: once the holder is gone its
  * number can be reused by another process, or by a thread (kill(pid, 0) accepts thread ids),
  * which would keep a stale lock forever. Where /proc tells, the holder is alive only if that
- * pid is a process (not a thread of another) that started no later than the lock was taken. */
+ * pid is a process (not a thread of another, nor a zombie) that started no later than the lock
+ * was taken. A zombie answers kill(pid, 0) as a live process does; a daemon killed in a
+ * container whose init reaps no orphans stays one, and held its project's lock for good. */
 export function lockHolderAlive(pid: number, lockedAt: number): boolean {
   try {
     process.kill(pid, 0);
@@ -32,7 +34,8 @@ export function lockHolderAlive(pid: number, lockedAt: number): boolean {
 let bootTimeMs: number | undefined;
 
 /** When process `pid` started (ms since the epoch), null when `pid` is a thread of another
- * process, undefined when /proc cannot tell (not Linux, or no access). */
+ * process or has exited (a zombie not yet reaped), undefined when /proc cannot tell (not
+ * Linux, or no access). */
 function processStart(pid: number): number | null | undefined {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -41,6 +44,8 @@ function processStart(pid: number): number | null | undefined {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // The state, field 3: Z (zombie) and X (dead) have exited.
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
     const ticks = Number(fields[19]);
     bootTimeMs ??= Number(/^btime\s+(\d+)/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]) * 1000;
     // USER_HZ is 100 on every Linux architecture Node supports.

@@ -75,6 +75,8 @@ export class Recorder {
   async run(record: RunRecord): Promise<void> {
     this.writeUpToDate();
     const last = this.store.writes.add(() => void this.store.runs.put(record.id, record));
+    // Handled below, after the steps' writes; until then a refusal must not count as unhandled.
+    last.catch(() => undefined);
     void this.store.writes.flush().catch(() => undefined);
     await Promise.all(this.pending);
     try {

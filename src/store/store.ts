@@ -29,16 +29,17 @@ export interface CodeEntry {
 }
 
 /** A step's stat snapshot: proof, checkable with stat() alone, that the step was up to date
- * when its files had these stats (see src/plan/snapshot.ts). */
+ * when its files had these stats (see src/plan/snapshot.ts). Read-only: the daemon hands the
+ * same frozen entry to every run (memoSnapshots). */
 export interface SnapshotEntry {
   /** Wall clock when it was taken; files modified within the racy window before it do not count. */
-  at: number;
+  readonly at: number;
   /** Hash of the step's definition, env values and key schema. */
-  def: string;
+  readonly def: string;
   /** Hash of the path and stat of every input, code file and output. */
-  sig: string;
+  readonly sig: string;
   /** Code files (and, for command steps, every word of the command that could name one). */
-  code: string[];
+  readonly code: readonly string[];
 }
 
 export interface SnapshotTable {
@@ -268,9 +269,9 @@ function openSide(dir: string, readOnly: boolean, root: string | undefined): Roo
 }
 
 /** Opens (or creates) the LMDB store, checking its format version. `root`: the project
- * folder, so that messages name the store relative to it. */
-/** `memoSnapshots`: keep decoded snapshots for the next read of the same bytes (a process that
- * runs many times over one store: the daemon; see snapshotTable). */
+ * folder, so that messages name the store relative to it. `memoSnapshots`: keep decoded
+ * snapshots for the next read of the same bytes (a process that runs many times over one
+ * store: the daemon; see snapshotTable). */
 export function openStore(cacheDir: string, opts: { readOnly?: boolean; root?: string; memoSnapshots?: boolean } = {}): Store {
   const dir = storePath(cacheDir);
   const shown = shownPath(opts.root, dir);

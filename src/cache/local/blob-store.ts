@@ -36,12 +36,22 @@ export class BlobStore {
   /** Folders known to exist, so each is created once per process, not once per file. */
   private readonly made = new Set<string>();
 
+  /** `inline`: the small blobs, or how to open them at their first use (a run that stores and
+   * restores nothing, a no-op, never opens their LMDB environment: ~2-3 ms of CPU). */
   constructor(
     readonly dir: string,
-    readonly inline?: InlineBlobs,
+    inline?: InlineBlobs | (() => InlineBlobs | undefined),
   ) {
     this.blobsDir = path.join(dir, 'blobs');
     this.tmpDir = path.join(dir, 'tmp');
+    this.openInline = typeof inline === 'function' ? inline : () => inline;
+  }
+
+  private readonly openInline: () => InlineBlobs | undefined;
+  private opened: { inline: InlineBlobs | undefined } | undefined;
+
+  get inline(): InlineBlobs | undefined {
+    return (this.opened ??= { inline: this.openInline() }).inline;
   }
 
   pathOf(hash: string): string {

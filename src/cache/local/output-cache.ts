@@ -51,7 +51,7 @@ export class LocalOutputCache implements CacheBackend {
     private readonly opts: CacheOptions,
     parts?: { blobs: BlobStore; db: Database<CacheEntry, string> },
   ) {
-    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), InlineBlobs.open(opts.store, opts.cacheDir));
+    this.blobs = parts?.blobs ?? new BlobStore(outputsDir(opts.cacheDir), () => InlineBlobs.open(opts.store, opts.cacheDir));
     this.db = parts?.db ?? openEntries(opts.store);
   }
 
@@ -238,8 +238,8 @@ export class LocalOutputCache implements CacheBackend {
     // blobs one of them names. Once per instance: after it, the tally or bound is kept here.
     // Nothing else writes the index or the bound (one instance per run, under the lock; a run
     // commits its writes before it releases the lock, Session.close), so an instance that
-    // queued none reads them as they are:
-    // the first step a run stores no longer waits for two commits (~1-2 ms).
+    // queued none reads them as they are, and the first step a run stores waits for no
+    // commit (it waited for two, ~1-2 ms).
     if (!this.tally && !this.boundNow && this.queued) await this.opts.store.writes.flush();
     const b = this.bound();
     if (!this.tally) {

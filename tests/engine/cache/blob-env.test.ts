@@ -65,6 +65,27 @@ describe('output cache: the blob environment', () => {
     expect(outputs(p, 20)).toEqual(built);
   });
 
+  it('a run that stores and restores nothing (a no-op) does not open the environment; the first that does opens it', async () => {
+    p = TempProject.create({ 'gen.mjs': GEN, 'Batchfile.ts': steps(3, 40_000) });
+    expect((await p.run()).code).toBe(0);
+    expect(inlineBlobs(p).size).toBe(3);
+    // Gone (it holds only copies): a run that opened it would make it anew, empty.
+    fs.rmSync(p.path('.cache/outputs/inline'), { recursive: true });
+    const noop = await p.run();
+    expect(noop.code, noop.stderr).toBe(0);
+    expect(Object.values(actions(noop.steps))).toEqual(Array(3).fill('up-to-date'));
+    expect(fs.existsSync(p.path('.cache/outputs/inline'))).toBe(false);
+    // An output removed: its blob is lost with the environment, so the step runs, and its new
+    // blob is stored in an environment opened for it.
+    const built = fs.readFileSync(p.path('out/1.bin'));
+    p.remove('out/1.bin');
+    const again = await p.run();
+    expect(again.code, again.stderr).toBe(0);
+    expect(actions(again.steps)).toEqual({ s0: 'up-to-date', s1: 'ran', s2: 'up-to-date' });
+    expect(fs.readFileSync(p.path('out/1.bin'))).toEqual(built);
+    expect([...inlineBlobs(p).values()]).toEqual([built]);
+  });
+
   it('a blob commit the environment refuses: the entry naming it is not written, with a warning', async () => {
     p = TempProject.create({ 'a/f.txt': 'aaaa', 'b/f.txt': 'bbbb' });
     store = openStore(p.path('.cache'));

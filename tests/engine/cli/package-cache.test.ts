@@ -10,12 +10,15 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, copyBinAndLoader, nodeIn, otherUser } from '../rig.js';
-import { batchfile, cmd } from '../helpers.js';
+import { batchfile, cmd, waitDead } from '../helpers.js';
+import { Daemons } from '../daemon/daemons.js';
 import { decodeEntries, sourceKey } from '../../../src/cli/package-cache.js';
 
 const dirs: string[] = [];
 let p: TempProject | undefined;
-afterEach(() => {
+const daemons = new Daemons();
+afterEach(async () => {
+  await daemons.stopAll(p);
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   p?.cleanup();
   p = undefined;
@@ -74,7 +77,7 @@ function fakeInstall(word = 'alpha'): Install {
   dirs.push(dir);
   copyBinAndLoader(dir);
   const bundleDir = path.join(dir, 'dist', 'bundle');
-  fs.writeFileSync(path.join(bundleDir, 'client.cjs'), 'exports.viaDaemon = async () => undefined;\n');
+  fs.writeFileSync(path.join(bundleDir, 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.viaDaemon = async () => undefined;\n');
   fs.writeFileSync(path.join(bundleDir, 'cli.cjs'), BUNDLE);
   const pkg = path.join(dir, 'node_modules', 'pkg');
   fs.mkdirSync(pkg, { recursive: true });
@@ -196,6 +199,22 @@ describe("the packages' code cache", () => {
     expect(fs.existsSync(fresh)).toBe(true);
   });
 
+  // Node's policy checks a file's integrity as its loader compiles it: code compiled here would
+  // skip that, so under a policy nothing comes from (or goes to) a cache.
+  it('under a Node policy (--experimental-policy) every file is compiled by Node, and its integrity checked', async () => {
+    const f = fakeInstall();
+    const policy = path.join(f.dir, 'policy.json');
+    const wrong = `sha384-${'A'.repeat(64)}`;
+    fs.writeFileSync(policy, JSON.stringify({ onerror: 'throw', scopes: { 'file:': { integrity: true, dependencies: true } }, resources: { [`file://${f.lib}`]: { integrity: wrong, dependencies: true } } }));
+    for (let i = 0; i < 2; i++) {
+      const r = await nodeIn(f.dir, [`--experimental-policy=${policy}`, 'bin/batch.js']);
+      expect(r.stderr).toMatch(/ERR_MANIFEST_ASSERT_INTEGRITY/);
+      expect(r.code).not.toBe(0);
+    }
+    expect(f.cacheFiles()).toEqual([]);
+    expect(await f.run()).toBe('alpha miss\n');
+  });
+
   it('BATCH_CODE_CACHE=0 offers no package cache and writes none', async () => {
     const f = fakeInstall();
     expect(await f.run({ BATCH_CODE_CACHE: '0' })).toBe('alpha none\n');
@@ -239,5 +258,21 @@ describe("the packages' code cache", () => {
     const off = await p.run(['--force'], { env: { BATCH_TIMING: '1', BATCH_CODE_CACHE: '0' } });
     expect(off.stderr).toMatch(/lmdb loaded \(code cache off\)/);
     expect(off.steps.map((s) => `${s.name} ${s.action}`)).toEqual(['a ran']);
+  });
+
+  // The daemon is launched with V8 flags of its own and resets one once started; V8 stamps a
+  // cache with the flags it has when the cache is written, at exit. Reset after the CLI was
+  // compiled, every daemon had both caches refused and wrote them again.
+  it('a daemon compiles the CLI and lmdb from the caches the daemon before it wrote', async () => {
+    p = TempProject.create({ 'Batchfile.ts': batchfile(`a: { command: ${cmd('--out', 'out/a.txt')}, outputs: ['out/a.txt'] },`) });
+    for (let i = 0; i < 2; i++) {
+      const pid = await daemons.start(p, { BATCH_TIMING: '1' });
+      await p.batch(['daemon', 'stop']);
+      await waitDead([pid], 30_000);
+    }
+    // Each daemon prints its timing at exit: the last one's.
+    const last = p.read('.cache/daemon/daemon.log').split('timing (BATCH_TIMING=1):').at(-1) ?? '';
+    expect(last).toMatch(/cli loaded \(code cache hit\)/);
+    expect(last).toMatch(/lmdb loaded \(code cache hit\)/);
   });
 });

@@ -14,9 +14,9 @@ export class Daemons {
     return pid;
   }
 
-  /** `batch daemon start` in the project (must succeed); returns the daemon's pid. */
-  async start(project: TempProject): Promise<number> {
-    const r = await project.batch(['daemon', 'start']);
+  /** `batch daemon start` in the project (must succeed), with `env` added; returns the daemon's pid. */
+  async start(project: TempProject, env: NodeJS.ProcessEnv = {}): Promise<number> {
+    const r = await project.batch(['daemon', 'start'], { env });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     return this.track(project);
   }

@@ -4,11 +4,15 @@
 // stats when the helper is off). Each change below must send the run back to the step-by-step
 // checks and rerun exactly the steps it affects; after each, the outputs equal a clean
 // --force build's. Which way a run went is read from BATCH_TIMING's marks.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectsRemovedAfterEach, type TempProject } from '../rig.js';
+import { REPO, projectsRemovedAfterEach, type TempProject } from '../rig.js';
 import { expectCleanBuildEqual } from '../helpers.js';
 import { openStore } from '../../../src/store/store.js';
+import { decodeRecord, encodeRecord } from '../../../src/plan/noop-record.js';
 
 const ENV = { BATCH_TIMING: '1', BATCH_RACY_WINDOW_MS: '0' };
 
@@ -170,5 +174,57 @@ describe('no-op record', () => {
     expect(p.read('out/y.txt')).toBe('y\n');
     expect(fs.existsSync(p.path('.cache/batchfile/noop.bin'))).toBe(false);
     await expectCleanEqual(p);
+  });
+});
+
+describe('the stat helper (dist/stat-many)', () => {
+  const HELPER = path.join(REPO, 'dist', 'stat-many');
+  /** The helper's answer for `record` in `root`: exit code and stdout. */
+  const ask = (root: string, record: string): { code: number | null; out: Buffer } => {
+    const r = spawnSync(HELPER, [root, record]);
+    return { code: r.status, out: r.stdout };
+  };
+  const statsOf = (root: string, rels: string[]): Float64Array => {
+    const nums = new Float64Array(rels.length * 5);
+    rels.forEach((rel, i) => {
+      const st = fs.statSync(path.join(root, rel), { throwIfNoEntry: false });
+      if (st) nums.set([st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino], i * 5);
+    });
+    return nums;
+  };
+
+  it.runIf(process.platform === 'linux' && fs.existsSync(HELPER))('answers the record\'s checksum and 1 only when every stat matches, in 17 bytes', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-stat-many-'));
+    try {
+      // Paths of lengths that leave the numbers unaligned in the file, and one not there.
+      const rels = ['a.txt', 'sub/bb.txt', 'gone.txt'];
+      fs.mkdirSync(path.join(root, 'sub'));
+      fs.writeFileSync(path.join(root, 'a.txt'), 'a');
+      fs.writeFileSync(path.join(root, 'sub/bb.txt'), 'bb');
+      const bytes = encodeRecord(rels, statsOf(root, rels), { format: 2, key: 'k', snaps: 's' });
+      const record = path.join(root, 'noop.bin');
+      fs.writeFileSync(record, bytes);
+      const sum = decodeRecord(bytes)!.sum;
+      const same = ask(root, record);
+      expect(same.code).toBe(0);
+      expect(same.out.length).toBe(17);
+      expect(same.out.toString('latin1', 0, 16)).toBe(sum);
+      expect(same.out[16]).toBe(1);
+      // Any field of any path: the last one's content, with its times put back.
+      const before = fs.statSync(path.join(root, 'sub/bb.txt'));
+      fs.writeFileSync(path.join(root, 'sub/bb.txt'), 'BB');
+      fs.utimesSync(path.join(root, 'sub/bb.txt'), before.atime, before.mtime);
+      expect([...ask(root, record).out]).toEqual([...Buffer.from(sum, 'latin1'), 0]);
+      fs.writeFileSync(record, encodeRecord(rels, statsOf(root, rels), { format: 2, key: 'k', snaps: 's' }));
+      expect(ask(root, record).out[16]).toBe(1);
+      // A path that appeared.
+      fs.writeFileSync(path.join(root, 'gone.txt'), '');
+      expect(ask(root, record).out[16]).toBe(0);
+      // A record whose numbers are cut short: nothing written, exit 2.
+      fs.writeFileSync(record, bytes.subarray(0, bytes.length - 60));
+      expect(ask(root, record)).toEqual({ code: 2, out: Buffer.alloc(0) });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

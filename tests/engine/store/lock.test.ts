@@ -67,6 +67,17 @@ export default defineBatch({ steps: { a: { command: ${JSON.stringify(fake('--tex
   });
 });
 
+/** Resolves once process `pid`'s state (/proc/PID/stat, field 3) is `state`; fails after 10 s. */
+async function waitForState(pid: number, state: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] === state) return;
+    if (Date.now() > deadline) throw new Error(`process ${pid} not in state ${state}: ${stat}`);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
 describe('lock holder liveness (src)', () => {
   it('a pid reused by a thread, or by a process started after the lock, does not hold it', async () => {
     const { lockHolderAlive } = await import('../../../src/store/lock.js');
@@ -85,6 +96,22 @@ describe('lock holder liveness (src)', () => {
       expect(lockHolderAlive(pid, Date.now() - 60_000)).toBe(false);
     } finally {
       child.kill('SIGKILL');
+    }
+
+    // A holder that exited but was not reaped (a zombie: its parent does not wait for it) is
+    // gone, though kill(pid, 0) still succeeds. The shell's background child is never waited
+    // for once the shell has become `sleep`.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = await new Promise<number>((resolve, reject) => {
+        parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        parent.once('error', reject);
+      });
+      await waitForState(zombie, 'Z');
+      process.kill(zombie, 0); // still answers as a live process would
+      expect(lockHolderAlive(zombie, Date.now())).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
     }
 
     // End to end: a lock whose pid is now a thread of a live process is taken over.

@@ -216,4 +216,49 @@ describe('Recorder through the write batch', () => {
     expect(store.state.get('s2')).toBeUndefined();
     expect(store.runs.get('r3')?.status).toBe('PASS');
   });
+
+  // The final record's promise is made before the run waits for its steps' writes: refused
+  // while an earlier commit is still in flight, it must not count as an unhandled rejection
+  // (the CLI would crash with a stack trace instead of recording the run).
+  it('a final transaction refused at once while an earlier commit is in flight: nothing unhandled, the record written on its own', async () => {
+    const store = newStore();
+    const record: RunRecord = { id: 'r4', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    const rec = new Recorder(store, 'r4');
+    rec.begin(record);
+    await rec.flush();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const real = store.root.transaction.bind(store.root);
+    let release: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    store.root.transaction = ((cb: () => unknown) => {
+      calls++;
+      // The first commit is slow; every later transaction is refused on the spot.
+      if (calls === 1) return inFlight.then(() => real(cb));
+      throw new Error('environment closed');
+    }) as typeof store.root.transaction;
+    try {
+      rec.step(ran(1), state(1), { at: 2, def: 'd', sig: 'sig1', code: [] });
+      void store.writes.flush().catch(() => undefined);
+      const run = rec.run({ ...record, status: 'PASS' });
+      const outcome = run.then(
+        () => 'resolved',
+        (e: Error) => e.message,
+      );
+      // Turns pass while the first commit is in flight (the refusal happens in them).
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      release();
+      // The record is then written on its own (a put, not the refused transaction).
+      expect(await outcome).toBe('resolved');
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+      expect(store.runs.get('r4')?.status).toBe('PASS');
+      expect(store.state.get('s1')?.key).toBe('key1');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      store.root.transaction = real;
+    }
+  });
 });
