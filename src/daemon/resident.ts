@@ -142,7 +142,9 @@ export class Resident {
   /** Once a run is over and the client has its answer: the work that makes the next run find
    * every file known (FileStates.settle). Resolves when it is done or a run cut it short. */
   settle(): Promise<void> {
-    return this.running === 0 && this.trusted ? this.trusted.settle() : Promise.resolve();
+    if (this.running > 0) return Promise.resolve();
+    this.reportMemo.afterReply();
+    return this.trusted ? this.trusted.settle() : Promise.resolve();
   }
 
   private readonly purity = new Map<string, string | undefined>();

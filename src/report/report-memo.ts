@@ -19,7 +19,7 @@ import type { StepResult } from '../store/types.js';
 import { isPlainUpToDate } from '../store/types.js';
 import type { Store } from '../store/store.js';
 import type { ReportStep } from './html/report-step.js';
-import type { HeldPastRuns } from './html/past-runs.js';
+import { runPendingPrune, type HeldPastRuns } from './html/past-runs.js';
 
 /** What a reusable row's step was in its run: not selected, or plainly up to date. */
 export type RowKind = 'unselected' | 'plain';
@@ -66,6 +66,12 @@ export class ReportMemo {
   /** Keeps a report's reusable rows, for the next report of this process. */
   keep(at: MemoPlace, rows: MemoRows): void {
     this.held = at.lock.mine === '' ? undefined : { generation: at.lock.mine, store: at.store, config: at.config, rows };
+  }
+
+  /** Once the client has its answer: the work the last report left for then (the removal of
+   * cache files of runs that left the charts, html/past-runs.ts). */
+  afterReply(): void {
+    runPendingPrune(this.pastRuns);
   }
 
   /** A run that kept the report in place (unchanged-report.ts): the rows still true after it

@@ -7,7 +7,7 @@ import { executedAny } from '../../history/query.js';
 import { judge, RULE } from '../../history/stats.js';
 import type { Store } from '../../store/store.js';
 import type { RunRecord, StepStatus } from '../../store/types.js';
-import type { PastResult, PastRunFiles } from './past-runs.js';
+import type { PastResult, PastRunFiles, RunHead } from './past-runs.js';
 
 /** Executions shown in each step's chart. */
 export const CHART_EXECUTIONS = 30;
@@ -50,23 +50,54 @@ function readable(run: RunRecord): boolean {
   return executedAny(run) || run.counts.restored > 0;
 }
 
+function headOf(run: RunRecord): RunHead {
+  return { id: run.id, startedAt: run.startedAt, readable: readable(run) };
+}
+
 /** The runs to read, newest first: the report's own run, then earlier runs that executed or
  * restored something, within the scan's bounds. */
-function* executingRuns(store: Store | undefined, record: RunRecord): Generator<RunRecord> {
-  yield record;
+function* executingRuns(store: Store | undefined, record: RunRecord, heads: Map<string, RunHead> | undefined): Generator<RunHead> {
+  yield headOf(record);
   if (!store) return;
   let runs = 0;
   let executing = 0;
-  for (const { value: run } of store.runs.getRange({ reverse: true, start: record.id, exclusiveStart: true })) {
+  for (const run of heads ? heldHeads(store, record, heads) : earlierHeads(store, record)) {
     if (++runs > SCAN_RUNS || executing >= SCAN_EXECUTING_RUNS) return;
-    if (!readable(run)) continue;
+    if (!run.readable) continue;
     executing++;
     yield run;
   }
 }
 
+function* earlierHeads(store: Store, record: RunRecord): Generator<RunHead> {
+  for (const { value: run } of store.runs.getRange({ reverse: true, start: record.id, exclusiveStart: true })) yield headOf(run);
+}
+
+/** earlierHeads for a long-lived process: the keys from the store (a pruned run is gone from
+ * them), each record decoded only the first time (earlier runs' records no longer change: the
+ * lock is held by one run at a time, and each writes only its own). Keeps the heads this scan
+ * went through, for the next. */
+function* heldHeads(store: Store, record: RunRecord, heads: Map<string, RunHead>): Generator<RunHead> {
+  const seen = new Map<string, RunHead>();
+  try {
+    for (const id of store.runs.getKeys({ reverse: true, start: record.id, exclusiveStart: true })) {
+      let head = heads.get(id);
+      if (!head) {
+        const run = store.runs.get(id);
+        if (!run) continue;
+        head = headOf(run);
+      }
+      seen.set(id, head);
+      yield head;
+    }
+  } finally {
+    heads.clear();
+    for (const [id, head] of seen) heads.set(id, head);
+  }
+}
+
 /** Adds one run's result of a step; says whether the step needs nothing further back. */
-function add(c: Collecting, run: RunRecord, r: PastResult): boolean {
+function add(c: Collecting, run: RunHead, r: PastResult): boolean {
   if (r.metrics && c.metrics.length < CHART_EXECUTIONS) c.metrics.push({ runId: run.id, at: run.startedAt, metrics: r.metrics });
   if (r.action !== 'ran') return false;
   if (c.shown.length < CHART_EXECUTIONS) c.shown.push({ runId: run.id, at: run.startedAt, status: r.status, durationMs: r.durationMs, slower: false });
@@ -103,13 +134,15 @@ export function recentExecutions(opts: { store?: Store; record: RunRecord; mine:
   const wanted = new Map<string, Collecting>(opts.steps.map((s) => [s, { shown: [], before: [], metrics: [], done: false }]));
   let open = wanted.size;
   const runsRead: string[] = [];
-  for (const run of executingRuns(opts.store, opts.record)) {
+  let first = true;
+  for (const run of executingRuns(opts.store, opts.record, opts.cache.heads)) {
     if (open === 0) break;
     let results = opts.mine;
-    if (run !== opts.record) {
+    if (!first) {
       results = opts.cache.get(run.id);
       runsRead.push(run.id);
     }
+    first = false;
     for (const r of results) {
       const c = wanted.get(r.name);
       if (!c || c.done) continue;

@@ -32,16 +32,38 @@ function fileOf(dir: string, runId: string): string {
   return path.join(dir, `${runId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 }
 
+/** What the charts' scan needs of an earlier run's record (html/executions.ts). */
+export interface RunHead {
+  id: string;
+  startedAt: number;
+  /** It executed or restored something: its results are read. */
+  readable: boolean;
+}
+
 /** What a long-lived process (the daemon) keeps of the files between reports: the same
- * results, read once (a run's results never change; keyed by the store they came from). */
+ * results, read once (a run's results never change; keyed by the store they came from); the
+ * heads of the runs the last scan went through (a run's record no longer changes once a later
+ * run holds the lock); and the removal of the files of runs that left the charts, done once the
+ * client has its answer (runPendingPrune): they are only a cache (a missing one is read from the
+ * store), and removing a few files took ~2 ms of a served run's reply on a busy disk. */
 export interface HeldPastRuns {
   store: Store | undefined;
   runs: Map<string, PastResult[]>;
+  heads?: Map<string, RunHead>;
+  pendingPrune?: () => void;
+}
+
+/** Removes what the last report left to remove (HeldPastRuns). */
+export function runPendingPrune(held: HeldPastRuns): void {
+  const p = held.pendingPrune;
+  held.pendingPrune = undefined;
+  p?.();
 }
 
 export class PastRunFiles {
   private readonly dir: string | undefined;
   private readonly held: Map<string, PastResult[]> | undefined;
+  private readonly kept: HeldPastRuns | undefined;
 
   constructor(
     private readonly store: Store | undefined,
@@ -52,8 +74,16 @@ export class PastRunFiles {
     if (held && held.store !== store) {
       held.store = store;
       held.runs.clear();
+      held.heads?.clear();
     }
     this.held = held?.runs;
+    this.kept = held;
+  }
+
+  /** The run heads a long-lived process keeps (undefined in a one-shot process). */
+  get heads(): Map<string, RunHead> | undefined {
+    if (!this.kept) return undefined;
+    return (this.kept.heads ??= new Map());
   }
 
   /** An earlier run's results the report reads: as held, else from the cache file, else
@@ -93,25 +123,33 @@ export class PastRunFiles {
     }
   }
 
-  /** Removes the files (and held results) of runs not in `keep`. */
+  /** Removes the files (and held results) of runs not in `keep`; a long-lived process's
+   * files once its client has its answer (HeldPastRuns). */
   prune(keep: Iterable<string>): void {
     const ids = new Set(keep);
     if (this.held) for (const id of this.held.keys()) if (!ids.has(id)) this.held.delete(id);
     if (!this.dir) return;
-    const wanted = new Set([...ids].map((id) => path.basename(fileOf(this.dir!, id))));
-    let names: string[];
+    const dir = this.dir;
+    const wanted = new Set([...ids].map((id) => path.basename(fileOf(dir, id))));
+    if (this.kept) this.kept.pendingPrune = () => removeOthers(dir, wanted);
+    else removeOthers(dir, wanted);
+  }
+}
+
+/** Removes the files in `dir` not named in `wanted`. */
+function removeOthers(dir: string, wanted: ReadonlySet<string>): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (wanted.has(n)) continue;
     try {
-      names = fs.readdirSync(this.dir);
+      fs.rmSync(path.join(dir, n), { force: true });
     } catch {
-      return;
-    }
-    for (const n of names) {
-      if (wanted.has(n)) continue;
-      try {
-        fs.rmSync(path.join(this.dir, n), { force: true });
-      } catch {
-        // next time
-      }
+      // next time
     }
   }
 }

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listRuns, resultsOf } from '../../../src/history/query.js';
 import { collectReportData } from '../../../src/report/html/data.js';
 import { html, href, jsonForScript, md } from '../../../src/report/html/escape.js';
-import type { HeldPastRuns } from '../../../src/report/html/past-runs.js';
+import { runPendingPrune, type HeldPastRuns } from '../../../src/report/html/past-runs.js';
 import { openStore } from '../../../src/store/store.js';
 import { recordRuns, type RunSpec } from '../history/record.js';
 
@@ -157,6 +157,61 @@ describe('run report: earlier runs held by a long-lived process', () => {
       expect(held.runs.has('20190101T000000000Z-other')).toBe(false);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('run report: a long-lived process scans earlier runs by their kept heads, and removes stale files after its reply', () => {
+  it('decodes each earlier run record once, gives the same data as a one-shot report, sees runs pruned or added by others, and removes files only when told', async () => {
+    const { dir } = await project();
+    const cacheDir = path.join(dir, '.cache');
+    const reportDir = path.join(cacheDir, 'report');
+    const held: HeldPastRuns = { store: undefined, runs: new Map() };
+    const oneShot = async (): Promise<ReturnType<typeof collectReportData>> => {
+      const store = openStore(cacheDir, { readOnly: true });
+      try {
+        const record = listRuns(store, { limit: 1 })[0]!;
+        return collectReportData({ record, results: resultsOf(store, record.id), store, root: dir, logsDir: path.join(dir, 'logs') });
+      } finally {
+        await store.close();
+      }
+    };
+    const store = openStore(cacheDir);
+    try {
+      const served = (record = listRuns(store, { limit: 1 })[0]!): ReturnType<typeof collectReportData> =>
+        collectReportData({ record, results: resultsOf(store, record.id), store, root: dir, logsDir: path.join(dir, 'logs'), cacheDir, memo: { reusable: undefined, kept: new Map(), pastRuns: held } });
+      // A stale file (a run that left the charts): kept until the process says its reply went.
+      fs.mkdirSync(reportDir, { recursive: true });
+      fs.writeFileSync(path.join(reportDir, '20190101T000000000Z-gone.json'), '{}');
+      const first = served();
+      expect(first).toEqual(await oneShot());
+      expect(held.heads!.size).toBeGreaterThan(10);
+      expect(fs.existsSync(path.join(reportDir, '20190101T000000000Z-gone.json'))).toBe(true);
+      expect(held.pendingPrune).toBeDefined();
+      runPendingPrune(held);
+      expect(fs.existsSync(path.join(reportDir, '20190101T000000000Z-gone.json'))).toBe(false);
+      expect(held.pendingPrune).toBeUndefined();
+      // Again: no earlier record decoded (read by key only), the same data.
+      const newest = listRuns(store, { limit: 1 })[0]!;
+      const heads = new Map(held.heads);
+      const range = vi.spyOn(store.runs, 'getRange');
+      expect(served(newest)).toEqual(first);
+      // Keys only (lmdb's getKeys is a getRange without values), and the heads kept, not made again.
+      expect(range.mock.calls.map((c) => (c[0] as { values?: boolean }).values)).toEqual([false]);
+      expect(held.heads!.size).toBe(heads.size);
+      for (const [id, head] of held.heads!) expect(head).toBe(heads.get(id));
+      // Another process prunes the newest executing run before the last one (history --prune):
+      // its key is gone, so it is gone from the scan; the data match a one-shot report's.
+      const ids = listRuns(store, {}).map((r) => r.id);
+      const victim = ids.slice(1).find((id) => held.runs.has(id))!;
+      await store.runs.remove(victim);
+      const afterPrune = served();
+      expect(afterPrune).toEqual(await oneShot());
+      expect(held.heads!.has(victim)).toBe(false);
+      expect(afterPrune).not.toEqual(first);
+      range.mockRestore();
+    } finally {
+      await store.close();
     }
   });
 });
