@@ -182,6 +182,9 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
   // steps wait to be sent to execute; it leaves once it was sent, or needs no slot.
   const leave = await env.checks.gate.enter();
   try {
+    // Stopped while it waited at the gate: nothing of it is started, and its inputs are not
+    // hashed (an interrupt waited for every queued step's hashing).
+    if (slots.isClosed) return notStarted(env, name);
     const v = await verdictOf(c, step, code);
     switch (v.kind) {
       case 'up-to-date':
@@ -189,6 +192,9 @@ export async function processStep(env: RunEnv, name: string, slots: Slots): Prom
       case 'blocked':
         return notRun(name, 'FAIL', summariseReasons(v.reasons));
       case 'restore': {
+        // A restore takes no slot: the next step checks meanwhile (a slow download from a
+        // remote cache held the place, and slots sat idle behind it).
+        leave();
         const restored = await restoreStep(env, step, v);
         if (restored) return restored;
         break; // not intact: it runs
@@ -241,6 +247,12 @@ async function restoreStep(env: RunEnv, step: StepConfig, v: Extract<Verdict, { 
   };
 }
 
+/** A step the run stopped before starting. */
+function notStarted(env: RunEnv, name: string): StepOutcome {
+  const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
+  return notRun(name, 'BLOCKED', why);
+}
+
 /** Where one execution of a step writes, and why it runs. */
 interface Attempt {
   attempt: number;
@@ -254,10 +266,7 @@ interface Attempt {
  * is called once its first attempt was handed to the executor. */
 async function executeStep(env: RunEnv, step: StepConfig, code: StepCode, v: Verdict, slots: Slots, sent: () => void): Promise<StepOutcome> {
   const name = step.name;
-  if (!(await slots.acquire())) {
-    const why = env.signal.aborted ? 'not started: run interrupted' : 'not started: the run stopped after a failure (use --keep-going to continue)';
-    return notRun(name, 'BLOCKED', why);
-  }
+  if (!(await slots.acquire())) return notStarted(env, name);
   const startedAt = Date.now();
   const t0 = performance.now();
   // A slot not handed on below (the step failed, or was interrupted) is given back by the

@@ -72,7 +72,8 @@ int main(int argc, char **argv) {
   if ((size_t)HEADER + paths_bytes > len || count > paths_bytes) return 2;
   size_t pad = (8 - ((HEADER + (size_t)paths_bytes) % 8)) % 8;
   size_t nums_at = HEADER + (size_t)paths_bytes + pad;
-  if (nums_at + (size_t)count * PER_PATH * sizeof(double) > len) return 2;
+  /* Divided rather than multiplied: count * 40 can wrap where size_t is 32 bits. */
+  if (nums_at > len || count > (len - nums_at) / (PER_PATH * sizeof(double))) return 2;
   int root = open(argv[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return 2;
   unsigned char out[17];

@@ -8,6 +8,8 @@ import { heapCheckpoint } from '../util/heap-checkpoint.js';
 export interface Slots {
   acquire(): Promise<boolean>;
   release(): void;
+  /** The run stopped starting new work (interrupted, or a failure without --keep-going). */
+  readonly isClosed: boolean;
 }
 
 /** Grants at most `limit` concurrent slots, first come first served. Once closed, waiters
@@ -147,6 +149,9 @@ export async function schedule<R extends StepResult>(opts: ScheduleOptions<R>): 
         if (!held) return;
         held = false;
         slots.release();
+      },
+      get isClosed() {
+        return slots.isClosed;
       },
     };
     const settleAndRelease = (r: StepResult): void => {
