@@ -131,21 +131,30 @@ export class PastRunFiles {
     if (!this.dir) return;
     const dir = this.dir;
     const wanted = new Set([...ids].map((id) => path.basename(fileOf(dir, id))));
-    if (this.kept) this.kept.pendingPrune = () => removeOthers(dir, wanted);
-    else removeOthers(dir, wanted);
+    // Listed now, under the lock: removed later, the list is still only files this run saw
+    // (a run after the reply may have written its own since).
+    const doomed = runFilesOutside(dir, wanted);
+    if (this.kept) this.kept.pendingPrune = () => removeAll(dir, doomed);
+    else removeAll(dir, doomed);
   }
 }
 
-/** Removes the files in `dir` not named in `wanted`. */
-function removeOthers(dir: string, wanted: ReadonlySet<string>): void {
-  let names: string[];
+/** A run's cache file (`<run id>.json`, fileOf), or one a killed writer left (`….<pid>.tmp`).
+ * The folder holds other files: the unchanged report's marker (report/unchanged-report.ts,
+ * written after this prune is decided) must outlive a prune done after the reply. */
+const RUN_FILE = /^\d{8}T\d{9}Z-[A-Za-z0-9_.-]*\.json(\.\d+\.tmp)?$/;
+
+/** The run files in `dir` not named in `wanted`. */
+function runFilesOutside(dir: string, wanted: ReadonlySet<string>): string[] {
   try {
-    names = fs.readdirSync(dir);
+    return fs.readdirSync(dir).filter((n) => RUN_FILE.test(n) && !wanted.has(n));
   } catch {
-    return;
+    return [];
   }
+}
+
+function removeAll(dir: string, names: readonly string[]): void {
   for (const n of names) {
-    if (wanted.has(n)) continue;
     try {
       fs.rmSync(path.join(dir, n), { force: true });
     } catch {

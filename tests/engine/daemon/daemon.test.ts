@@ -223,6 +223,26 @@ export default (ctx: { inputs: string[]; outputs: string[] }) => {
     expect(await served(p)).toBe(4);
   });
 
+  // The daemon removes the files of runs that left the charts after the reply; that removal
+  // took the unchanged report's marker (.cache/report/noop.json) with it, written since: every
+  // served no-op then wrote the whole report again, where a direct one leaves it in place.
+  it('a served no-op leaves the report in place as a direct one does', async () => {
+    p = TempProject.create({ 'Batchfile.ts': batchfile(`  a: { command: ${cmd('--text', 'a', '--out', 'out/a.txt')}, outputs: ['out/a.txt'] },`) });
+    await daemons.start(p);
+    expect((await p.batch([])).code).toBe(0);
+    const first = await p.batch([]);
+    expect(first.stdout).not.toMatch(/unchanged/);
+    const report = fs.statSync(p.path('logs/report.html')).mtimeMs;
+    for (let i = 0; i < 2; i++) {
+      const again = await p.batch([]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/report: logs\/report\.html \(unchanged: run \S+ showed the same\)/);
+    }
+    expect(fs.statSync(p.path('logs/report.html')).mtimeMs).toBe(report);
+    expect(p.exists('.cache/report/noop.json')).toBe(true);
+    expect(await served(p)).toBe(4);
+  });
+
   it('loads afresh, in the client, a Batchfile that may define other steps each time (it lists files)', async () => {
     p = TempProject.create({
       'Batchfile.ts': `import fs from 'node:fs';

@@ -188,8 +188,14 @@ describe('run report: a long-lived process scans earlier runs by their kept head
       expect(held.heads!.size).toBeGreaterThan(10);
       expect(fs.existsSync(path.join(reportDir, '20190101T000000000Z-gone.json'))).toBe(true);
       expect(held.pendingPrune).toBeDefined();
+      // Written after the report, before the removal: the unchanged report's marker (this
+      // run's, report/unchanged-report.ts), and a later run's own file. Neither is removed.
+      fs.writeFileSync(path.join(reportDir, 'noop.json'), '{}');
+      fs.writeFileSync(path.join(reportDir, '20990101T000000000Z-later.json'), '{}');
       runPendingPrune(held);
       expect(fs.existsSync(path.join(reportDir, '20190101T000000000Z-gone.json'))).toBe(false);
+      expect(fs.existsSync(path.join(reportDir, 'noop.json'))).toBe(true);
+      expect(fs.existsSync(path.join(reportDir, '20990101T000000000Z-later.json'))).toBe(true);
       expect(held.pendingPrune).toBeUndefined();
       // Again: no earlier record decoded (read by key only), the same data.
       const newest = listRuns(store, { limit: 1 })[0]!;
