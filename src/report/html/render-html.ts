@@ -9,6 +9,7 @@ import type { ReportData, ReportStep } from './data.js';
 import type { MetricChart } from './metric-charts.js';
 import { href, html, inlineScript, jsonForScript } from './escape.js';
 import { heapCheckpoint } from '../../util/heap-checkpoint.js';
+import { KeptParts } from './kept-parts.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -214,31 +215,12 @@ ${metricsSection(d)}
 `;
 }
 
-/** Rows per run of rows whose bytes are kept (rowParts). */
-const ROWS_PER_PART = 64;
-/** The newest runs of frozen rows rendered, by place: their rows and their bytes. */
-const keptParts: { rows: ReportStep[]; bytes: Buffer }[] = [];
+/** The table's rows' runs kept as bytes (kept-parts.ts). */
+const keptRowParts = new KeptParts();
 
-/** The table's rows, one part per ROWS_PER_PART (rows joined by newlines, as one text would
- * be). A part whose rows are all frozen (report-memo.ts: they cannot change) keeps its bytes,
- * reused while it holds the same row objects at the same places. */
+/** The table's rows, one part per run of rows (rows joined by newlines, as one text would be). */
 function rowParts(steps: readonly ReportStep[]): (string | Buffer)[] {
-  const parts: (string | Buffer)[] = [];
-  for (let at = 0, k = 0; at < steps.length; at += ROWS_PER_PART, k++) {
-    const rows = steps.slice(at, at + ROWS_PER_PART);
-    const old = keptParts[k];
-    if (old && old.rows.length === rows.length && old.rows.every((r, i) => r === rows[i])) {
-      parts.push(old.bytes);
-      continue;
-    }
-    const text = (at === 0 ? '' : '\n') + rows.map((s, i) => stepRowOnce(s, at + i)).join('\n');
-    if (rows.every((r) => Object.isFrozen(r))) {
-      const bytes = Buffer.from(text, 'utf8');
-      keptParts[k] = { rows, bytes };
-      parts.push(bytes);
-    } else parts.push(text);
-  }
-  return parts;
+  return keptRowParts.parts(steps, (rows, at) => (at === 0 ? '' : '\n') + rows.map((s, i) => stepRowOnce(s, at + i)).join('\n'));
 }
 
 function boundText(b: MetricChart['bound']): string {

@@ -4,6 +4,7 @@ import { formatBytes, formatMs } from '../../util/duration.js';
 import type { ReportData, ReportStep } from './data.js';
 import { href, md } from './escape.js';
 import { heapCheckpoint } from '../../util/heap-checkpoint.js';
+import { KeptParts } from './kept-parts.js';
 
 const MERMAID_MAX = 200;
 
@@ -60,30 +61,13 @@ export function renderMarkdown(d: ReportData): string {
     .join('');
 }
 
-/** Rows per run of rows whose bytes are kept (as the HTML report's, render-html.ts). */
-const ROWS_PER_PART = 64;
-/** The newest runs of frozen rows rendered, by place: their rows and their bytes. */
-const keptParts: { rows: ReportStep[]; bytes: Buffer }[] = [];
+/** The step lines' runs kept as bytes (kept-parts.ts). */
+const keptLineParts = new KeptParts();
 
-/** The step lines, one part per ROWS_PER_PART, each after a newline (they follow the table's
- * head). A part whose rows are all frozen keeps its bytes while it holds the same rows. */
+/** The step lines, one part per run of rows, each line after a newline (they follow the
+ * table's head). */
 function lineParts(steps: readonly ReportStep[]): (string | Buffer)[] {
-  const parts: (string | Buffer)[] = [];
-  for (let at = 0, k = 0; at < steps.length; at += ROWS_PER_PART, k++) {
-    const rows = steps.slice(at, at + ROWS_PER_PART);
-    const old = keptParts[k];
-    if (old && old.rows.length === rows.length && old.rows.every((r, i) => r === rows[i])) {
-      parts.push(old.bytes);
-      continue;
-    }
-    const text = `\n${rows.map(stepLineOnce).join('\n')}`;
-    if (rows.every((r) => Object.isFrozen(r))) {
-      const bytes = Buffer.from(text, 'utf8');
-      keptParts[k] = { rows, bytes };
-      parts.push(bytes);
-    } else parts.push(text);
-  }
-  return parts;
+  return keptLineParts.parts(steps, (rows) => `\n${rows.map(stepLineOnce).join('\n')}`);
 }
 
 /** report.md as parts written one after the other: the text before the step lines, runs of
