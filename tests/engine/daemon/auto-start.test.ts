@@ -1,5 +1,5 @@
-// The daemon starts itself: a run outside CI that finds none starts one in the background and
-// runs directly; the runs after it are served. CI, --no-daemon and BATCH_DAEMON=0 never start
+// The daemon starts itself: a run outside CI that finds none runs directly and then starts one
+// in the background; the runs after it are served. CI, --no-daemon and BATCH_DAEMON=0 never start
 // one; it stops when idle and when its project folder goes; one that died is replaced.
 // The suite runs with BATCH_DAEMON=manual (vitest.config.ts) and the rig sets CI=1, so no other
 // test starts a daemon by itself; these clear both.
@@ -68,6 +68,22 @@ describe('the daemon starts itself', () => {
     expect(await servedCount(pr)).toBe(1);
     const log = pr.read('.cache/daemon/daemon.log');
     expect(log).toMatch(/listening on/);
+  });
+
+  // Started beside the run, the daemon's start took CPU from its steps: a first build was ~10%
+  // slower than in CI. It starts once the run is done: no step sees it starting.
+  it('the run that starts one is done before the daemon starts', async () => {
+    const seen = `sh -c 'if [ -e .cache/daemon/starting ] || [ -e .cache/daemon/daemon.sock ]; then echo daemon > out/seen.txt; else echo none > out/seen.txt; fi'`;
+    p = TempProject.create({ 'Batchfile.ts': batchfile(`  look: { command: ${JSON.stringify(seen)}, outputs: ['out/seen.txt'] },`) });
+    fs.mkdirSync(p.path('out'));
+    const first = await p.run([], { env: INTERACTIVE });
+    expect(first.code, first.stderr).toBe(0);
+    expect(p.read('out/seen.txt')).toBe('none\n');
+    // ... and it did start one, which serves the next run.
+    await daemonUp(p);
+    const second = await p.run(['--force'], { env: INTERACTIVE });
+    expect(second.code, second.stderr).toBe(0);
+    expect(await servedCount(p)).toBe(1);
   });
 
   it('CI=1, --no-daemon, BATCH_DAEMON=0 and commands other than runs never start one', async () => {
