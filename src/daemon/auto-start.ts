@@ -62,11 +62,28 @@ export async function startInBackground(root: string, bin: string): Promise<void
     makePrivateDir(daemonDir(root));
     // One start at a time: clients that start together (a script running batch in parallel)
     // would each start a daemon, and all but one would find the socket taken.
-    const marker = path.join(daemonDir(root), 'starting');
-    if (!claim(marker)) return;
+    if (!claim(startingMarker(root))) return;
     launchDaemon(root, bin, { ipc: false, env: { ...process.env, BATCH_DAEMON_AUTO: '1' } });
   } catch {
     // A read-only project, a full disk, no permission: the run goes direct, as without a daemon.
+  }
+}
+
+/** The marker a client holds while the daemon it started comes up; the daemon removes it once
+ * it listens (server.ts). */
+export function startingMarker(root: string): string {
+  return path.join(daemonDir(root), 'starting');
+}
+
+/** Waits (at most `timeoutMs`) while a start is under way (a marker not yet stale). A run
+ * starts its daemon as it ends: `batch daemon stop` (or status, start) right after it must find
+ * that daemon, not miss it and leave it to come up a moment later. */
+export async function waitForStartUnderWay(root: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const st = fs.statSync(startingMarker(root), { throwIfNoEntry: false });
+    if (!st || Date.now() - st.mtimeMs >= START_MARKER_STALE_MS || Date.now() >= until) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -9,6 +9,7 @@ import { daemonDir, encode, makePrivateDir, infoPath, LineReader, shortSocketPat
 import { HeapWatch } from './heap-watch.js';
 import { Resident, type RunReader } from './resident.js';
 import { settleDaemonTuning } from './tuning.js';
+import { startingMarker } from './auto-start.js';
 
 /** How long the daemon waits with no run before collecting its garbage (see whenIdle). */
 const GC_AFTER_QUIET_MS = 1000;
@@ -135,7 +136,7 @@ class Daemon implements ConnectionHost {
     });
     this.mine = fs.statSync(this.sock);
     // The start a client made (auto-start.ts) is over: the next one may start another.
-    fs.rmSync(path.join(daemonDir(this.opts.root), 'starting'), { force: true });
+    fs.rmSync(startingMarker(this.opts.root), { force: true });
     this.watchdog = setInterval(() => {
       if (!this.ours()) void this.stop('socket removed (the project folder or its .cache went away)');
     }, this.opts.checkEveryMs ?? 1000);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compiledBatchfile, impurity } from '../../batchfile/load.js';
 import { askToStop, pingDaemon, serveDaemon } from '../../daemon/server.js';
+import { waitForStartUnderWay } from '../../daemon/auto-start.js';
 import { launchDaemon } from '../../daemon/launch.js';
 import { logPath } from '../../daemon/protocol.js';
 import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
@@ -32,6 +33,9 @@ export async function daemonCommand(args: Args, io: Io): Promise<number> {
   // Checks that this is a project (has a Batchfile) before starting anything for it.
   const project = resolveProject(args);
   const root = project.root;
+  // A daemon a run is starting right now (it starts one as it ends) is waited for: it is the
+  // one these act on. Not by `serve`, which is that daemon.
+  if (action !== 'serve') await waitForStartUnderWay(root);
   switch (action) {
     case 'status': {
       const p = await pingDaemon(root);

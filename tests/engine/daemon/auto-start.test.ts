@@ -72,15 +72,24 @@ describe('the daemon starts itself', () => {
 
   // Started beside the run, the daemon's start took CPU from its steps: a first build was ~10%
   // slower than in CI. It starts once the run is done: no step sees it starting.
-  it('the run that starts one is done before the daemon starts', async () => {
+  it('the run that starts one is done before the daemon starts; `daemon stop` right after finds it', async () => {
     const seen = `sh -c 'if [ -e .cache/daemon/starting ] || [ -e .cache/daemon/daemon.sock ]; then echo daemon > out/seen.txt; else echo none > out/seen.txt; fi'`;
     p = TempProject.create({ 'Batchfile.ts': batchfile(`  look: { command: ${JSON.stringify(seen)}, outputs: ['out/seen.txt'] },`) });
     fs.mkdirSync(p.path('out'));
     const first = await p.run([], { env: INTERACTIVE });
     expect(first.code, first.stderr).toBe(0);
     expect(p.read('out/seen.txt')).toBe('none\n');
-    // ... and it did start one, which serves the next run.
-    await daemonUp(p);
+    // ... and it did start one. `daemon stop` at once finds the daemon coming up and stops it
+    // (it found none, and the daemon came up after it: a script's stop-then-clean failed).
+    const stop = await p.batch(['daemon', 'stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    const pid = Number(/batch daemon stopped \(pid (\d+)\)/.exec(stop.stdout)?.[1]);
+    expect(pid, stop.stdout).toBeGreaterThan(0);
+    await waitDead([pid], 10_000);
+    expect(p.exists('.cache/daemon/starting')).toBe(false);
+    // The next interactive run starts another, which serves the run after it.
+    expect((await p.run([], { env: INTERACTIVE })).code).toBe(0);
+    await daemonUp(p, pid);
     const second = await p.run(['--force'], { env: INTERACTIVE });
     expect(second.code, second.stderr).toBe(0);
     expect(await servedCount(p)).toBe(1);
