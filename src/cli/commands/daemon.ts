@@ -4,6 +4,7 @@ import path from 'node:path';
 import { compiledBatchfile, impurity } from '../../batchfile/load.js';
 import { askToStop, pingDaemon, serveDaemon } from '../../daemon/server.js';
 import { waitForStartUnderWay } from '../../daemon/auto-start.js';
+import { lockHolderAlive } from '../../store/lock.js';
 import { launchDaemon } from '../../daemon/launch.js';
 import { logPath } from '../../daemon/protocol.js';
 import { ENGINE_BIN, engineStamp } from '../../util/engine.js';
@@ -125,6 +126,15 @@ async function stop(root: string, io: Io): Promise<number> {
     return 0;
   }
   await askToStop(root);
+  // Stopped means gone: the daemon's last work (its store closed, its code caches written)
+  // would otherwise run beside whatever the caller does next, as the next build.
+  await waitGone(running.pid, 10_000);
   io.say(`batch daemon stopped (pid ${running.pid})`);
   return 0;
+}
+
+/** Waits (at most `timeoutMs`) until process `pid` has exited (a zombie counts as exited). */
+async function waitGone(pid: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (lockHolderAlive(pid, Date.now()) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
