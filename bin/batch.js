@@ -8,7 +8,7 @@
 //
 // When the project has a daemon (docs/daemon.md), the small client hands it the command line
 // first; the CLI loads only when no daemon serves the command. Outside CI, a run that finds
-// none runs here, then starts one in the background for the runs after it.
+// none starts one in the background for the runs after it, and goes on here meanwhile.
 // This file is CommonJS (bin/package.json) and the bundled client too: a served run then
 // never starts Node's ESM loader, which cost ~20 ms of CPU per start here.
 'use strict';
@@ -52,14 +52,12 @@ for (const stream of [process.stdout, process.stderr]) {
   if (!bundled) {
     const { main } = await import('../dist/cli/main.js');
     process.exitCode = await main(argv, engine);
-  } else {
-    // The bundle's own dynamic imports are this module's (see src/util/import-esm.ts).
-    const cli = require('../dist/bundle/load.cjs').loadCli(path.join(__dirname, '../dist/bundle/cli.cjs'), (specifier) => import(specifier));
-    process.exitCode = await cli.exports.main(argv, engine, cli.use);
-    cli.save();
+    return;
   }
-  // The daemon this run found missing starts now that the run is done, not beside it.
-  await client.startPending();
+  // The bundle's own dynamic imports are this module's (see src/util/import-esm.ts).
+  const cli = require('../dist/bundle/load.cjs').loadCli(path.join(__dirname, '../dist/bundle/cli.cjs'), (specifier) => import(specifier));
+  process.exitCode = await cli.exports.main(argv, engine, cli.use);
+  cli.save();
 })().catch((e) => {
   process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
   process.exitCode = 70;

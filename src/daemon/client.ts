@@ -20,13 +20,10 @@ function ownSocket(root: string): string | undefined {
   }
 }
 
-/** The daemon this process is to start once its own run is done (startPending). */
-let pending: { root: string; bin: string } | undefined;
-
 /** Runs the command through the project's daemon. Resolves to its exit code, or undefined
  * when no daemon serves it (the caller then runs it in this process). Outside CI, when the
- * project has no daemon (or one that died), notes one to start in the background for the
- * runs after this one (auto-start.ts), once this run is done: startPending. */
+ * project has no daemon (or one that died), starts one in the background for the runs after
+ * this one (auto-start.ts); this run goes direct meanwhile, so it is no slower. */
 export async function viaDaemon(argv: readonly string[], engine: string, bin: string): Promise<number | undefined> {
   const mode = daemonMode(argv, process.env);
   if (mode === 'off') return undefined;
@@ -40,18 +37,8 @@ export async function viaDaemon(argv: readonly string[], engine: string, bin: st
   // CLI enters it, and the client says which Batchfile, as the CLI does.
   const above = found.how === 'found' && root !== here ? found.file : undefined;
   const served = sock === undefined ? 'unreachable' : await relay(sock, argv, engine, above ? root : here, above);
-  if (served === 'unreachable' && mode === 'auto' && isServedRun(argv)) pending = { root, bin };
+  if (served === 'unreachable' && mode === 'auto' && isServedRun(argv)) await startInBackground(root, bin);
   return served === 'unreachable' || served === 'declined' ? undefined : served;
-}
-
-/** Starts the daemon viaDaemon noted, if any: called once this process's own run is done. A
- * daemon starting beside that run took CPU from its steps (a first build of 1,000 steps was
- * ~10% slower on 2 cores than the same build in CI), where the first run after a start must
- * be no slower than a direct one. */
-export async function startPending(): Promise<void> {
-  const p = pending;
-  pending = undefined;
-  if (p) await startInBackground(p.root, p.bin);
 }
 
 /** Hands the command line to the daemon at `sock` and relays its output: its exit code,

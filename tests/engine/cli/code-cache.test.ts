@@ -31,7 +31,7 @@ function fakeInstall(): { dir: string; cli: string; cache: () => string | undefi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-code-cache-'));
   dirs.push(dir);
   copyBinAndLoader(dir);
-  fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.startPending = async () => {};\nexports.viaDaemon = async () => undefined;\n');
+  fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.viaDaemon = async () => undefined;\n');
   const cli = path.join(dir, 'dist', 'bundle', 'cli.cjs');
   const cache = (): string | undefined => fs.readdirSync(path.dirname(cli)).find((f) => f.endsWith('.v8cache'));
   const run = async (env: NodeJS.ProcessEnv = {}): Promise<string> => {
@@ -95,7 +95,7 @@ describe('the CLI bundle through its code cache', () => {
   it('the build stamp a daemon serves by changes when the bundle is replaced with the same packed time', async () => {
     const f = fakeInstall();
     // The client is handed the stamp first: print it instead of asking a daemon.
-    fs.writeFileSync(path.join(f.dir, 'dist', 'bundle', 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.startPending = async () => {};\nexports.viaDaemon = async (argv, engine) => { console.log(engine); return 0; };\n');
+    fs.writeFileSync(path.join(f.dir, 'dist', 'bundle', 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.viaDaemon = async (argv, engine) => { console.log(engine); return 0; };\n');
     const packed = new Date('1985-10-26T08:15:00Z');
     fs.writeFileSync(f.cli, bundle('alpha'));
     fs.utimesSync(f.cli, packed, packed);

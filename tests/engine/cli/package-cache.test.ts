@@ -77,7 +77,7 @@ function fakeInstall(word = 'alpha'): Install {
   dirs.push(dir);
   copyBinAndLoader(dir);
   const bundleDir = path.join(dir, 'dist', 'bundle');
-  fs.writeFileSync(path.join(bundleDir, 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.startPending = async () => {};\nexports.viaDaemon = async () => undefined;\n');
+  fs.writeFileSync(path.join(bundleDir, 'client.cjs'), 'exports.settleDaemonFlags = () => {};\nexports.viaDaemon = async () => undefined;\n');
   fs.writeFileSync(path.join(bundleDir, 'cli.cjs'), BUNDLE);
   const pkg = path.join(dir, 'node_modules', 'pkg');
   fs.mkdirSync(pkg, { recursive: true });

@@ -60,8 +60,8 @@ describe('start-up', () => {
     fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), `export async function main() { console.log('cli'); return 0; }\n`);
     // The daemon clients (no daemon here: each says so by resolving to undefined).
     fs.mkdirSync(path.join(dir, 'dist', 'daemon'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), `exports.settleDaemonFlags = () => {};\nexports.startPending = async () => {};\nexports.viaDaemon = async () => process.env.FAKE_SERVED ? Number(process.env.FAKE_SERVED) : undefined;\n`);
-    fs.writeFileSync(path.join(dir, 'dist', 'daemon', 'client.js'), `export function settleDaemonFlags() {}\nexport async function startPending() {}\nexport async function viaDaemon() { return undefined; }\n`);
+    fs.writeFileSync(path.join(dir, 'dist', 'bundle', 'client.cjs'), `exports.settleDaemonFlags = () => {};\nexports.viaDaemon = async () => process.env.FAKE_SERVED ? Number(process.env.FAKE_SERVED) : undefined;\n`);
+    fs.writeFileSync(path.join(dir, 'dist', 'daemon', 'client.js'), `export function settleDaemonFlags() {}\nexport async function viaDaemon() { return undefined; }\n`);
     const at = (rel: string, s: number): void => fs.utimesSync(path.join(dir, rel), s, s);
     at('dist/cli/main.js', 1_000_000);
     at('dist/bundle/cli.cjs', 1_000_010);
