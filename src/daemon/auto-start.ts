@@ -75,13 +75,19 @@ export function startingMarker(root: string): string {
   return path.join(daemonDir(root), 'starting');
 }
 
-/** Waits (at most `timeoutMs`) while a start is under way (a marker not yet stale). A run
- * starts its daemon as it ends: `batch daemon stop` (or status, start) right after it must find
- * that daemon, not miss it and leave it to come up a moment later. */
+/** Waits (at most `timeoutMs`) while a start is under way (a marker not yet stale). The daemon
+ * a short run started may still be coming up when the run ends: `batch daemon stop` (or status,
+ * start) right after it must find that daemon, not miss it and leave it to come up a moment
+ * later. */
 export async function waitForStartUnderWay(root: string, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const st = fs.statSync(startingMarker(root), { throwIfNoEntry: false });
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(startingMarker(root), { throwIfNoEntry: false });
+    } catch {
+      return; // not to be looked at (no permission): the command reports what it finds
+    }
     if (!st || Date.now() - st.mtimeMs >= START_MARKER_STALE_MS || Date.now() >= until) return;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -34,8 +34,8 @@ export async function daemonCommand(args: Args, io: Io): Promise<number> {
   // Checks that this is a project (has a Batchfile) before starting anything for it.
   const project = resolveProject(args);
   const root = project.root;
-  // A daemon a run is starting right now (it starts one as it ends) is waited for: it is the
-  // one these act on. Not by `serve`, which is that daemon.
+  // A daemon a run is starting right now is waited for: it is the one these act on. Not by
+  // `serve`, which is that daemon.
   if (action !== 'serve') await waitForStartUnderWay(root);
   switch (action) {
     case 'status': {
