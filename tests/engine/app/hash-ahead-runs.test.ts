@@ -8,13 +8,8 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { REPO, TempProject } from '../rig.js';
 import { batchfile, WritingExecutor } from '../helpers.js';
+import { loadBatchfile, KINDS, ExecutorRegistry, runPipeline, openStore, StatCache } from '../dist-pipeline.js';
 
-const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
-const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
-const { ExecutorRegistry } = (await import(path.join(REPO, 'dist/executors/registry.js'))) as typeof import('../../../src/executors/registry.js');
-const { runPipeline } = (await import(path.join(REPO, 'dist/app/pipeline.js'))) as typeof import('../../../src/app/pipeline.js');
-const { openStore } = (await import(path.join(REPO, 'dist/store/store.js'))) as typeof import('../../../src/store/store.js');
-const { StatCache } = (await import(path.join(REPO, 'dist/fingerprint/stat-cache.js'))) as typeof import('../../../src/fingerprint/stat-cache.js');
 const pool = (await import(path.join(REPO, 'dist/fingerprint/hash-pool.js'))) as typeof import('../../../src/fingerprint/hash-pool.js');
 
 /** Steps × inputs: 1,200 files, above the count that starts the helpers (1,000). */

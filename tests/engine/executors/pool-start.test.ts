@@ -8,16 +8,11 @@ import type { ExecOutcome, ExecRequest, Executor } from '../../../src/executors/
 import type { RunEvent } from '../../../src/schedule/events.js';
 import { REPO, TempProject } from '../rig.js';
 import { batchfile, cmd } from '../helpers.js';
+import { loadBatchfile, KINDS, ExecutorRegistry, runPipeline, openStore, StatCache } from '../dist-pipeline.js';
 
 // From dist/: the pool starts its threads from dist/executors/worker.js, beside the executor.
 const { Session } = (await import(path.join(REPO, 'dist/app/session.js'))) as typeof import('../../../src/app/session.js');
 const { resolveProject } = (await import(path.join(REPO, 'dist/app/project.js'))) as typeof import('../../../src/app/project.js');
-const { loadBatchfile } = (await import(path.join(REPO, 'dist/batchfile/load.js'))) as typeof import('../../../src/batchfile/load.js');
-const { KINDS } = (await import(path.join(REPO, 'dist/kinds/registry.js'))) as typeof import('../../../src/kinds/registry.js');
-const { ExecutorRegistry } = (await import(path.join(REPO, 'dist/executors/registry.js'))) as typeof import('../../../src/executors/registry.js');
-const { runPipeline } = (await import(path.join(REPO, 'dist/app/pipeline.js'))) as typeof import('../../../src/app/pipeline.js');
-const { openStore } = (await import(path.join(REPO, 'dist/store/store.js'))) as typeof import('../../../src/store/store.js');
-const { StatCache } = (await import(path.join(REPO, 'dist/fingerprint/stat-cache.js'))) as typeof import('../../../src/fingerprint/stat-cache.js');
 type PoolExecutor = import('../../../src/executors/pool-executor.js').PoolExecutor;
 
 let p: TempProject | undefined;

@@ -158,11 +158,13 @@ describe('WriteBatch with another environment (the output cache blobs)', () => {
 describe('Recorder through the write batch', () => {
   const state = (i: number): StepState => ({ key: `key${i}`, parts: { inputs: {}, code: {}, def: 'd' } as unknown as StepState['parts'], outputs: { [`out/${i}.txt`]: `h${i}` }, runId: 'r1', at: 1 });
   const ran = (i: number): StepResult => ({ name: `s${i}`, status: 'PASS', action: 'ran', reason: 'no previous run recorded', durationMs: 5 });
+  /** A run's record as it begins (INTERRUPTED until it ends). */
+  const begun = (id: string): RunRecord => ({ id, startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } });
 
   it("steps that finish within a window share a commit; the run's end commits everything, snapshots after their states", async () => {
     const store = newStore();
     const rec = new Recorder(store, 'r1');
-    const record: RunRecord = { id: 'r1', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    const record = begun('r1');
     rec.begin(record);
     await rec.flush();
     const c = commits(store);
@@ -188,7 +190,7 @@ describe('Recorder through the write batch', () => {
   it("a run's last step records and its final record share one commit; should that commit fail, the record is written on its own", async () => {
     const store = newStore();
     const rec = new Recorder(store, 'r2');
-    const record: RunRecord = { id: 'r2', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    const record = begun('r2');
     rec.begin(record);
     await rec.flush();
     const c = commits(store);
@@ -222,7 +224,7 @@ describe('Recorder through the write batch', () => {
   // (the CLI would crash with a stack trace instead of recording the run).
   it('a final transaction refused at once while an earlier commit is in flight: nothing unhandled, the record written on its own', async () => {
     const store = newStore();
-    const record: RunRecord = { id: 'r4', startedAt: 1, endedAt: 1, durationMs: 0, status: 'INTERRUPTED', flags: [], targets: [], host: 'h', cpus: 2, node: 'v20', counts: { ran: 0, upToDate: 0, restored: 0, failed: 0, blocked: 0, notRun: 0 } };
+    const record = begun('r4');
     const rec = new Recorder(store, 'r4');
     rec.begin(record);
     await rec.flush();
